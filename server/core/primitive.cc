@@ -1,0 +1,55 @@
+// Copyright 2026 The Baton Authors.
+
+#include "server/core/primitive.h"
+
+#include <cstdlib>
+#include <utility>
+
+namespace baton::core {
+
+Primitive::Primitive(runtime::EventLoop* loop, std::uint64_t fence_base)
+    : loop_(loop), last_fence_(fence_base) {}
+
+Primitive::~Primitive() {
+  // Subclasses Close() in their destructors; by now nobody points here.
+  if (!resolved_.empty()) std::abort();
+}
+
+absl::Duration Primitive::RetryAfter(const Waiter&) const {
+  return absl::ZeroDuration();
+}
+
+void Primitive::Close(const absl::Status& status) {
+  if (closed_) return;
+  closed_ = true;
+  close_status_ = status;
+  OnClose(status);
+  // Grants decided but not yet delivered are withdrawn: the hold they stood
+  // for was just revoked. The waiters forget this primitive.
+  while (Waiter* waiter = resolved_.PopFront()) {
+    if (waiter->granted_) {
+      waiter->granted_ = false;
+      waiter->result_.status = status;
+      waiter->result_.grant = Grant{};
+    }
+  }
+}
+
+void Primitive::GrantWaiter(Waiter* waiter, const Grant& grant) {
+  waiter->Resolve(absl::OkStatus(), grant, /*granted=*/true);
+}
+
+void Primitive::FailWaiter(Waiter* waiter, const absl::Status& status) {
+  waiter->Resolve(status, Grant{}, /*granted=*/false);
+}
+
+void Primitive::ReportRevoked(const Session* session, std::string owner_key,
+                              std::uint64_t fence, const absl::Status& reason) {
+  if (!revocation_callback_) return;
+  revocation_callback_(Revocation{.session_id = session->id(),
+                                  .owner_key = std::move(owner_key),
+                                  .fence = fence,
+                                  .reason = reason});
+}
+
+}  // namespace baton::core

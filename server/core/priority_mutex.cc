@@ -1,0 +1,124 @@
+// Copyright 2026 The Baton Authors.
+
+#include "server/core/priority_mutex.h"
+
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+
+namespace baton::core {
+
+PriorityMutex::PriorityMutex(runtime::EventLoop* loop, std::uint64_t fence_base,
+                             Reentrancy reentrancy)
+    : Primitive(loop, fence_base), reentrancy_(reentrancy) {}
+
+PriorityMutex::~PriorityMutex() {
+  Close(absl::AbortedError("instance destroyed"));
+}
+
+bool PriorityMutex::IsOwner(const Session* session,
+                            std::string_view owner_key) const {
+  return depth_ > 0 && hold_.session() == session && holder_key_ == owner_key;
+}
+
+std::optional<PriorityMutex::Holder> PriorityMutex::holder() const {
+  if (depth_ == 0) return std::nullopt;
+  return Holder{.session_id = hold_.session()->id(),
+                .owner_key = holder_key_,
+                .depth = depth_,
+                .fence = fence_};
+}
+
+absl::Status PriorityMutex::Release(const Session* session,
+                                    std::string_view owner_key) {
+  if (!IsOwner(session, owner_key)) {
+    return absl::FailedPreconditionError(
+        depth_ == 0 ? "release of a lock that is not held"
+                    : "release by a non-owner: the lock is held by another owner");
+  }
+  ReleaseOne();
+  return absl::OkStatus();
+}
+
+std::optional<WaitResult> PriorityMutex::Start(Waiter* waiter) {
+  if (IsOwner(waiter->session(), waiter->owner_key())) {
+    if (!reentrant()) {
+      return WaitResult{.status = absl::FailedPreconditionError(absl::StrCat(
+                            "deadlock: owner '", waiter->owner_key(),
+                            "' already holds this lock, which is not reentrant"))};
+    }
+    ++depth_;
+    return WaitResult{.grant = {.fence = fence_}};
+  }
+  if (depth_ > 0) return std::nullopt;
+  return WaitResult{.grant = Take(*waiter)};
+}
+
+void PriorityMutex::Enqueue(Waiter* waiter) {
+  queue_.Push(waiter, waiter->request().priority);
+}
+
+// A free mutex has an empty queue, so a leaving waiter lets no one through.
+void PriorityMutex::Remove(Waiter* waiter) { queue_.Remove(waiter); }
+
+void PriorityMutex::GiveBack(Waiter* waiter) {
+  if (IsOwner(waiter->session(), waiter->owner_key())) ReleaseOne();
+}
+
+void PriorityMutex::ReleaseHold(HoldLink* hold) {
+  if (hold != &hold_) std::abort();
+  Clear();
+  Serve();
+}
+
+void PriorityMutex::OnClose(const absl::Status& status) {
+  while (Waiter* waiter = queue_.PopFront()) FailWaiter(waiter, status);
+  if (depth_ > 0) {
+    ReportRevoked(hold_.session(), holder_key_, fence_, status);
+    Clear();
+  }
+}
+
+Grant PriorityMutex::Take(const Waiter& waiter) {
+  hold_.Attach(waiter.session());
+  holder_key_ = waiter.owner_key();
+  depth_ = 1;
+  fence_ = NextFence();
+  return Grant{.fence = fence_};
+}
+
+void PriorityMutex::ReleaseOne() {
+  if (--depth_ > 0) return;
+  Clear();
+  Serve();
+}
+
+void PriorityMutex::Clear() {
+  hold_.Detach();
+  holder_key_.clear();
+  depth_ = 0;
+}
+
+void PriorityMutex::Serve() {
+  if (closed() || depth_ > 0) return;
+  if (Waiter* next = queue_.PopFront()) GrantWaiter(next, Take(*next));
+}
+
+absl::Status PriorityMutex::CheckInvariants() const {
+  if ((depth_ > 0) != hold_.attached()) {
+    return absl::InternalError("holder depth and hold link disagree");
+  }
+  if (depth_ < 0) return absl::InternalError("negative depth");
+  if (depth_ == 0 && !queue_.empty()) {
+    return absl::InternalError("waiters queued while the lock is free");
+  }
+  if (depth_ > 1 && !reentrant()) {
+    return absl::InternalError("non-reentrant lock held more than once");
+  }
+  if (depth_ > 0 && fence_ > last_fence()) {
+    return absl::InternalError("holder fence above the last fence");
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace baton::core

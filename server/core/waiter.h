@@ -1,0 +1,154 @@
+// Copyright 2026 The Baton Authors.
+//
+// Waiter is one pending operation on a primitive (acquire, wait, ...), and
+// the awaitable that a coroutine co_awaits for it. It lives in the awaiting
+// coroutine's frame and links itself intrusively into the primitive's queue,
+// its session's list of waits, the loop's timer heap and its cancellation
+// signal, so that waiting allocates nothing and leaving is O(1) or O(log n).
+//
+// Example (inside a primitive):
+//   Waiter Acquire(const WaitOptions& options, std::int64_t priority) {
+//     return Waiter(this, options, {.priority = priority});
+//   }
+//   // caller: WaitResult r = co_await mutex.Acquire(options, 0);
+//
+// The life of a waiter:
+//
+//   kIdle --await_ready--> kDone                 (answered at once: granted,
+//      |                                          refused, invalid)
+//      +--> kQueued --grant/timeout/cancel/abort--> kResolved --resume--> kDone
+//
+// kResolved means the answer is decided and the coroutine is on the loop's run
+// queue, not yet resumed. A cancel or session end that arrives in that window
+// gives a grant back to the primitive (Primitive::GiveBack), which passes it
+// on to the next waiter: a wake-up is never lost, and a grant reaches a
+// caller only if the caller still wants it.
+//
+// Threading: everything happens on the loop thread of the primitive's shard.
+
+#ifndef BATON_SERVER_CORE_WAITER_H_
+#define BATON_SERVER_CORE_WAITER_H_
+
+#include <coroutine>
+#include <cstdint>
+#include <optional>
+#include <string>
+
+#include "absl/status/status.h"
+#include "absl/time/time.h"
+#include "server/core/session.h"
+#include "server/runtime/cancellation.h"
+#include "server/runtime/intrusive_list.h"
+#include "server/runtime/timer_heap.h"
+
+namespace baton::core {
+
+class Primitive;
+
+// Who waits, and for how long.
+struct WaitOptions {
+  // The session waiting; required. Its end cancels the wait.
+  Session* session = nullptr;
+  // With `session`, the owner of what the wait acquires.
+  std::string owner_key;
+  // Absent: wait forever. Zero (or negative): try once, never queue.
+  // Positive: fail with DEADLINE_EXCEEDED after that long.
+  std::optional<absl::Duration> timeout;
+  // If set, Cancel() on it fails the wait with CANCELLED.
+  runtime::CancellationSignal* cancel = nullptr;
+};
+
+// What a primitive needs to know of a request beyond WaitOptions.
+struct WaitRequest {
+  std::int64_t priority = 0;  // locks and semaphores: lower goes first
+  double amount = 0;          // rate limiter: tokens
+  std::string key;            // condition and latch: the key waited on
+};
+
+// What a granted wait receives.
+struct Grant {
+  // Locks and permits: larger than every fence the instance granted before.
+  std::uint64_t fence = 0;
+  // Rate limiter: tokens left in the bucket after this grant.
+  double tokens_left = 0;
+};
+
+// The answer to a wait.
+struct WaitResult {
+  absl::Status status;
+  Grant grant;  // when status is OK
+  // Refusals of a rate limiter: how long until the request could be granted.
+  absl::Duration retry_after = absl::ZeroDuration();
+
+  bool ok() const { return status.ok(); }
+};
+
+struct QueueTag {};
+
+class Waiter final : public runtime::ListHook<SessionWaiterTag>,
+                     public runtime::ListHook<QueueTag>,
+                     private runtime::TimerNode,
+                     private runtime::CancellationListener {
+ public:
+  enum class State { kIdle, kQueued, kResolved, kDone };
+
+  Waiter(Primitive* primitive, WaitOptions options, WaitRequest request = {});
+  Waiter(const Waiter&) = delete;
+  Waiter& operator=(const Waiter&) = delete;
+  // Destroying a waiter that is still queued (its coroutine destroyed while
+  // suspended) takes it out cleanly and gives back any grant it received.
+  ~Waiter() override;
+
+  // --- Read by primitives. ---
+  State state() const { return state_; }
+  Session* session() const { return options_.session; }
+  const std::string& owner_key() const { return options_.owner_key; }
+  const WaitRequest& request() const { return request_; }
+  WaitRequest& mutable_request() { return request_; }
+  bool granted() const { return granted_; }
+  const Grant& grant() const { return result_.grant; }
+  // The moment the wait gives up; InfiniteFuture() when it never does.
+  absl::Time deadline() const { return deadline_; }
+  // Arrival order among all waiters of the primitive.
+  std::uint64_t sequence() const { return sequence_; }
+
+  // Opaque slot for the queue the waiter sits on (see WaitQueue).
+  void* queue_slot = nullptr;
+  // Free slot for primitive-specific counters (e.g. wait_all's count).
+  std::int64_t counter = 0;
+
+  // --- The awaitable protocol. ---
+  bool await_ready();
+  void await_suspend(std::coroutine_handle<> handle);
+  WaitResult await_resume();
+
+  // Abort() fails the wait with `status` wherever it is (session end,
+  // instance deleted). A grant not yet delivered is given back.
+  void Abort(const absl::Status& status);
+
+ private:
+  friend class Primitive;
+
+  // Resolve() records the answer and schedules the coroutine. The waiter
+  // must not be on the primitive's queue any more.
+  void Resolve(absl::Status status, const Grant& grant, bool granted);
+  // Leave() takes a queued or resolved waiter out, for timeout, cancel and
+  // abort alike.
+  void Leave(const absl::Status& status);
+  void OnTimer() override;
+  void OnCancel() override;
+
+  Primitive* primitive_;
+  WaitOptions options_;
+  WaitRequest request_;
+  State state_ = State::kIdle;
+  bool granted_ = false;
+  absl::Time deadline_ = absl::InfiniteFuture();
+  std::uint64_t sequence_ = 0;
+  WaitResult result_;
+  std::coroutine_handle<> handle_;
+};
+
+}  // namespace baton::core
+
+#endif  // BATON_SERVER_CORE_WAITER_H_

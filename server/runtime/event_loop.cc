@@ -1,0 +1,126 @@
+// Copyright 2026 The Baton Authors.
+
+#include "server/runtime/event_loop.h"
+
+#include <utility>
+
+namespace baton::runtime {
+
+EventLoop::EventLoop(Clock* clock) : clock_(clock) {}
+
+EventLoop::~EventLoop() {
+  // Work still queued is dropped: callbacks are destroyed without running;
+  // suspended coroutines belong to their owners, which must be gone first.
+  absl::MutexLock lock(&mu_);
+  inbox_.clear();
+}
+
+void EventLoop::Schedule(std::coroutine_handle<> handle) {
+  ready_.push_back(Item{handle, nullptr});
+}
+
+void EventLoop::Defer(absl::AnyInvocable<void()> fn) {
+  ready_.push_back(Item{nullptr, std::move(fn)});
+}
+
+void EventLoop::Spawn(Task<void> task) {
+  Defer([task = std::move(task)]() mutable { Detach(std::move(task)); });
+}
+
+void EventLoop::AddTimer(TimerNode* node, absl::Time deadline) {
+  timers_.Add(node, deadline);
+}
+
+void EventLoop::CancelTimer(TimerNode* node) { timers_.Remove(node); }
+
+void EventLoop::Post(absl::AnyInvocable<void()> fn) {
+  absl::MutexLock lock(&mu_);
+  inbox_.push_back(std::move(fn));
+  woken_ = true;
+  wake_.Signal();
+}
+
+void EventLoop::Stop() {
+  absl::MutexLock lock(&mu_);
+  stop_ = true;
+  wake_.Signal();
+}
+
+void EventLoop::Wake() {
+  absl::MutexLock lock(&mu_);
+  woken_ = true;
+  wake_.Signal();
+}
+
+bool EventLoop::InLoopThread() const {
+  return running_thread_.load(std::memory_order_relaxed) ==
+         std::this_thread::get_id();
+}
+
+std::size_t EventLoop::TakePosted() {
+  std::vector<absl::AnyInvocable<void()>> posted;
+  {
+    absl::MutexLock lock(&mu_);
+    posted.swap(inbox_);
+    woken_ = false;
+  }
+  for (auto& fn : posted) ready_.push_back(Item{nullptr, std::move(fn)});
+  return posted.size();
+}
+
+std::size_t EventLoop::RunReady() {
+  std::size_t ran = 0;
+  while (!ready_.empty()) {
+    Item item = std::move(ready_.front());
+    ready_.pop_front();
+    if (item.handle) {
+      item.handle.resume();
+    } else {
+      item.fn();
+    }
+    ++ran;
+  }
+  return ran;
+}
+
+std::size_t EventLoop::FireDue() {
+  std::size_t fired = 0;
+  const absl::Time now = clock_->Now();
+  while (TimerNode* node = timers_.PopDue(now)) {
+    node->OnTimer();
+    ++fired;
+  }
+  return fired;
+}
+
+std::size_t EventLoop::RunUntilIdle() {
+  std::size_t total = 0;
+  while (true) {
+    std::size_t step = TakePosted();
+    step += RunReady();
+    step += FireDue();
+    if (step == 0) return total;
+    total += step;
+  }
+}
+
+void EventLoop::Run() {
+  running_thread_.store(std::this_thread::get_id(), std::memory_order_relaxed);
+  while (true) {
+    RunUntilIdle();
+    absl::MutexLock lock(&mu_);
+    if (stop_) break;
+    if (!inbox_.empty() || woken_) continue;
+    if (timers_.empty()) {
+      wake_.Wait(&mu_);
+    } else {
+      const absl::Duration wait = timers_.Earliest() - clock_->Now();
+      if (wait > absl::ZeroDuration()) wake_.WaitWithTimeout(&mu_, wait);
+    }
+  }
+  running_thread_.store(std::thread::id(), std::memory_order_relaxed);
+  absl::MutexLock lock(&mu_);
+  stop_ = false;
+}
+
+}  // namespace baton::runtime

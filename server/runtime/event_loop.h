@@ -1,0 +1,130 @@
+// Copyright 2026 The Baton Authors.
+//
+// EventLoop is Baton's single-threaded scheduler: a run queue of coroutines
+// and callbacks, a heap of timers read against an injected Clock, and a
+// thread-safe inbox through which other threads Post() work and wake it.
+//
+// Threading contract: an EventLoop has one owner thread, the one that calls
+// Run() or, in tests, RunUntilIdle(). Post(), Stop() and Wake() may be called
+// from any thread; every other method only on the owner thread (checked when
+// the loop is running). State confined to a loop needs no mutex.
+//
+// Example (tests, on a manual clock):
+//   ManualClock clock;
+//   EventLoop loop(&clock);
+//   Detach(SomeTask(loop));
+//   clock.Advance(absl::Seconds(2));
+//   loop.RunUntilIdle();
+//
+// Waiters are never resumed inline by whoever grants them: the granter calls
+// Schedule(), and the loop resumes them from its run queue. This keeps grants
+// free of reentrancy and keeps a gRPC reaction from ever running user code.
+
+#ifndef BATON_SERVER_RUNTIME_EVENT_LOOP_H_
+#define BATON_SERVER_RUNTIME_EVENT_LOOP_H_
+
+#include <atomic>
+#include <coroutine>
+#include <cstddef>
+#include <deque>
+#include <thread>
+#include <vector>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/functional/any_invocable.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
+#include "server/runtime/clock.h"
+#include "server/runtime/task.h"
+#include "server/runtime/timer_heap.h"
+
+namespace baton::runtime {
+
+class EventLoop {
+ public:
+  explicit EventLoop(Clock* clock);
+  EventLoop(const EventLoop&) = delete;
+  EventLoop& operator=(const EventLoop&) = delete;
+  ~EventLoop();
+
+  Clock& clock() const { return *clock_; }
+  absl::Time Now() const { return clock_->Now(); }
+
+  // --- Owner thread only. ---
+
+  // Schedule() queues `handle` to be resumed by the loop, after what is
+  // already queued.
+  void Schedule(std::coroutine_handle<> handle);
+
+  // Defer() queues `fn` on the run queue, like Schedule().
+  void Defer(absl::AnyInvocable<void()> fn);
+
+  // Spawn() starts `task` from the run queue (not inline) and lets it run
+  // detached.
+  void Spawn(Task<void> task);
+
+  // AddTimer() arms `node` to fire at `deadline` (at once if already past,
+  // on the next turn of the loop). CancelTimer() disarms it; a no-op when it
+  // is not armed.
+  void AddTimer(TimerNode* node, absl::Time deadline);
+  void CancelTimer(TimerNode* node);
+
+  // RunUntilIdle() runs posted work, the run queue and every timer due by
+  // clock().Now() until none is left. Returns how many items ran. Meant for
+  // tests on a ManualClock, and for draining on shutdown.
+  std::size_t RunUntilIdle();
+
+  // Run() runs the loop on this thread until Stop(), sleeping until the
+  // next timer or the next Post().
+  void Run();
+
+  // --- Any thread. ---
+
+  // Post() hands `fn` to the loop; it runs on the owner thread, in order of
+  // posting. Never blocks on the loop's work.
+  void Post(absl::AnyInvocable<void()> fn);
+
+  // Stop() makes Run() return after the current item.
+  void Stop();
+
+  // Wake() makes a sleeping Run() look at its clock and queues again (used
+  // after moving a ManualClock under a running loop).
+  void Wake();
+
+  // InLoopThread() tells whether the caller is the thread inside Run().
+  bool InLoopThread() const;
+
+  // pending_timers() and ready() report sizes, for tests and diagnostics.
+  std::size_t pending_timers() const { return timers_.size(); }
+  std::size_t ready() const { return ready_.size(); }
+
+ private:
+  // A run-queue entry: a coroutine to resume or a callback to call.
+  struct Item {
+    std::coroutine_handle<> handle;
+    absl::AnyInvocable<void()> fn;
+  };
+
+  // TakePosted() moves the inbox into the run queue; returns how many.
+  std::size_t TakePosted();
+  // RunReady() runs the run queue until empty; returns how many ran.
+  std::size_t RunReady();
+  // FireDue() fires timers due by now; returns how many fired.
+  std::size_t FireDue();
+
+  Clock* const clock_;
+  std::deque<Item> ready_;
+  TimerHeap timers_;
+
+  mutable absl::Mutex mu_;
+  std::vector<absl::AnyInvocable<void()>> inbox_ ABSL_GUARDED_BY(mu_);
+  bool stop_ ABSL_GUARDED_BY(mu_) = false;
+  bool woken_ ABSL_GUARDED_BY(mu_) = false;
+  absl::CondVar wake_;
+
+  std::atomic<std::thread::id> running_thread_{};
+};
+
+}  // namespace baton::runtime
+
+#endif  // BATON_SERVER_RUNTIME_EVENT_LOOP_H_

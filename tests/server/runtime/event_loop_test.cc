@@ -1,0 +1,175 @@
+// Copyright 2026 The Baton Authors.
+
+#include "server/runtime/event_loop.h"
+
+#include <atomic>
+#include <coroutine>
+#include <thread>
+#include <vector>
+
+#include "absl/synchronization/notification.h"
+#include "gtest/gtest.h"
+#include "server/runtime/cancellation.h"
+#include "server/runtime/clock.h"
+
+namespace baton::runtime {
+namespace {
+
+struct CallbackTimer : TimerNode {
+  std::vector<int>* log = nullptr;
+  int id = 0;
+  void OnTimer() override { log->push_back(id); }
+};
+
+TEST(EventLoopTest, TimersFireOnlyWhenTheManualClockReachesThem) {
+  ManualClock clock;
+  EventLoop loop(&clock);
+  std::vector<int> log;
+  CallbackTimer a, b;
+  a.log = b.log = &log;
+  a.id = 1;
+  b.id = 2;
+  loop.AddTimer(&a, clock.Now() + absl::Seconds(2));
+  loop.AddTimer(&b, clock.Now() + absl::Seconds(1));
+  loop.RunUntilIdle();
+  EXPECT_TRUE(log.empty());
+  clock.Advance(absl::Seconds(1));
+  loop.RunUntilIdle();
+  EXPECT_EQ(log, std::vector<int>{2});
+  clock.Advance(absl::Milliseconds(999));
+  loop.RunUntilIdle();
+  EXPECT_EQ(log, std::vector<int>{2});
+  clock.Advance(absl::Milliseconds(1));
+  loop.RunUntilIdle();
+  EXPECT_EQ(log, (std::vector<int>{2, 1}));
+  EXPECT_EQ(loop.pending_timers(), 0u);
+}
+
+TEST(EventLoopTest, CancelledTimerNeverFires) {
+  ManualClock clock;
+  EventLoop loop(&clock);
+  std::vector<int> log;
+  CallbackTimer a;
+  a.log = &log;
+  loop.AddTimer(&a, clock.Now() + absl::Seconds(1));
+  loop.CancelTimer(&a);
+  clock.Advance(absl::Seconds(5));
+  loop.RunUntilIdle();
+  EXPECT_TRUE(log.empty());
+}
+
+TEST(EventLoopTest, RunQueueIsFifoAndWorkAddedWhileRunningAlsoRuns) {
+  ManualClock clock;
+  EventLoop loop(&clock);
+  std::vector<int> log;
+  loop.Defer([&] {
+    log.push_back(1);
+    loop.Defer([&] { log.push_back(3); });
+  });
+  loop.Defer([&] { log.push_back(2); });
+  EXPECT_EQ(loop.RunUntilIdle(), 3u);
+  EXPECT_EQ(log, (std::vector<int>{1, 2, 3}));
+}
+
+struct YieldToLoop {
+  EventLoop* loop;
+  bool await_ready() const noexcept { return false; }
+  void await_suspend(std::coroutine_handle<> h) { loop->Schedule(h); }
+  void await_resume() const noexcept {}
+};
+
+Task<void> Steps(EventLoop* loop, std::vector<int>* log, int id) {
+  log->push_back(id);
+  co_await YieldToLoop{loop};
+  log->push_back(id + 10);
+}
+
+TEST(EventLoopTest, SpawnStartsFromTheRunQueueAndScheduleResumesInOrder) {
+  ManualClock clock;
+  EventLoop loop(&clock);
+  std::vector<int> log;
+  loop.Spawn(Steps(&loop, &log, 1));
+  loop.Spawn(Steps(&loop, &log, 2));
+  EXPECT_TRUE(log.empty());  // not inline
+  loop.RunUntilIdle();
+  EXPECT_EQ(log, (std::vector<int>{1, 2, 11, 12}));
+}
+
+TEST(EventLoopTest, PostFromOtherThreadsRunsOnTheLoopThreadInOrder) {
+  EventLoop loop(SteadyClock::Get());
+  std::thread runner([&] { loop.Run(); });
+  constexpr int kThreads = 4;
+  constexpr int kPerThread = 1000;
+  std::vector<std::vector<int>> seen(kThreads);
+  std::atomic<int> done{0};
+  std::atomic<bool> off_thread{false};
+  std::vector<std::thread> posters;
+  for (int t = 0; t < kThreads; ++t) {
+    posters.emplace_back([&, t] {
+      for (int i = 0; i < kPerThread; ++i) {
+        loop.Post([&, t, i] {
+          if (!loop.InLoopThread()) off_thread = true;
+          seen[t].push_back(i);  // confined to the loop: no lock needed
+          done.fetch_add(1);
+        });
+      }
+    });
+  }
+  for (auto& p : posters) p.join();
+  absl::Notification all;
+  loop.Post([&] { all.Notify(); });
+  all.WaitForNotification();
+  loop.Stop();
+  runner.join();
+  EXPECT_EQ(done.load(), kThreads * kPerThread);
+  EXPECT_FALSE(off_thread.load());
+  for (const auto& s : seen) {
+    ASSERT_EQ(s.size(), static_cast<size_t>(kPerThread));
+    for (int i = 0; i < kPerThread; ++i) EXPECT_EQ(s[i], i);
+  }
+}
+
+TEST(EventLoopTest, RunSleepsUntilTheNextTimerOnTheSteadyClock) {
+  EventLoop loop(SteadyClock::Get());
+  absl::Notification fired;
+  struct NotifyTimer : TimerNode {
+    absl::Notification* n;
+    void OnTimer() override { n->Notify(); }
+  } timer;
+  timer.n = &fired;
+  loop.Post([&] { loop.AddTimer(&timer, loop.Now() + absl::Milliseconds(20)); });
+  std::thread runner([&] { loop.Run(); });
+  EXPECT_TRUE(fired.WaitForNotificationWithTimeout(absl::Seconds(30)));
+  loop.Stop();
+  runner.join();
+}
+
+struct Listener : CancellationListener {
+  int calls = 0;
+  void OnCancel() override { ++calls; }
+};
+
+TEST(CancellationTest, TellsTheListenerOnceAndIsSticky) {
+  CancellationSignal signal;
+  Listener listener;
+  ASSERT_TRUE(signal.Listen(&listener));
+  signal.Cancel();
+  signal.Cancel();
+  EXPECT_EQ(listener.calls, 1);
+  EXPECT_TRUE(signal.cancelled());
+  Listener late;
+  EXPECT_FALSE(signal.Listen(&late));
+  EXPECT_EQ(late.calls, 0);
+}
+
+TEST(CancellationTest, StopListeningDetaches) {
+  CancellationSignal signal;
+  Listener listener;
+  ASSERT_TRUE(signal.Listen(&listener));
+  signal.StopListening(&listener);
+  signal.Cancel();
+  EXPECT_EQ(listener.calls, 0);
+}
+
+}  // namespace
+}  // namespace baton::runtime
