@@ -2,7 +2,10 @@
 
 #include "server/core/priority_mutex.h"
 
+#include <string>
 #include <vector>
+
+#include "absl/strings/str_cat.h"
 
 #include "gtest/gtest.h"
 #include "tests/testing/loop_test.h"
@@ -36,7 +39,6 @@ TEST_F(PriorityMutexTest, FreeLockIsGrantedAtOnceWithAFence) {
 TEST_F(PriorityMutexTest, PriorityOrderWithFifoTies) {
   auto holder = Launch([&] { return lock_.Acquire(Opts(s1_)); });
   ASSERT_TRUE(OkNow(holder));
-  std::vector<int> order;
   struct Entry {
     int id;
     int priority;
@@ -53,11 +55,14 @@ TEST_F(PriorityMutexTest, PriorityOrderWithFifoTies) {
   std::string owner = "o";
   Session* owner_session = &s1_;
   const int expected[] = {5, 6, 2, 4, 1, 3};
+  int admitted = 0;
   for (int id : expected) {
     ASSERT_TRUE(lock_.Release(owner_session, owner).ok());
     Settle();
+    ++admitted;
     int ready = 0;
     for (auto& w : waits) ready += Ready(w) ? 1 : 0;
+    EXPECT_EQ(ready, admitted);  // one release admits exactly one waiter
     const auto& w = waits[id - 1];
     ASSERT_TRUE(OkNow(w)) << "expected waiter " << id;
     owner = absl::StrCat("w", id);

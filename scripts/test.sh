@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# Builds Baton and runs its tests. The README's test command.
+#
+#   scripts/test.sh            # g++ RelWithDebInfo build in build/, all tests
+#   scripts/test.sh --asan     # AddressSanitizer + UBSan build in build-asan/
+#   scripts/test.sh --tsa      # clang with -Wthread-safety (build only) in build-tsa/
+#   scripts/test.sh -L unit    # extra arguments go to ctest
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+mode=default
+if [[ ${1:-} == --asan || ${1:-} == --tsa ]]; then mode=${1#--}; shift; fi
+
+bash scripts/deps.sh
+
+case $mode in
+  default) dir=build; flags=(-DBATON_WERROR=ON) ;;
+  asan) dir=build-asan; flags=(-DBATON_WERROR=ON -DBATON_SANITIZE=ON -DBATON_BUILD_BENCH=OFF) ;;
+  tsa) dir=build-tsa
+       flags=(-DCMAKE_CXX_COMPILER=clang++ -DBATON_WERROR=ON -DBATON_THREAD_SAFETY=ON) ;;
+esac
+
+cmake -S . -B "$dir" -G Ninja "${flags[@]}" >/dev/null
+ninja -C "$dir" >/dev/null
+if [[ $mode == tsa ]]; then
+  echo "clang -Wthread-safety build: clean"
+  exit 0
+fi
+export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=1}
+export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
+ctest --test-dir "$dir" --output-on-failure -j "$(nproc)" "$@"
