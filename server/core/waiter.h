@@ -25,6 +25,15 @@
 // caller only if the caller still wants it.
 //
 // Threading: everything happens on the loop thread of the primitive's shard.
+//
+// GCC 12 caveat (a compiler bug, fixed in later GCCs; clang is not affected):
+// a temporary with a non-trivial destructor created inside a co_await
+// expression is destroyed twice. So never write
+//   co_await lock.Acquire(WaitOptions{.session = s, .owner_key = "k"});
+// but build the options in a named local first:
+//   WaitOptions options{.session = s, .owner_key = "k"};
+//   co_await lock.Acquire(std::move(options));
+// The ASan build in CI (with GCC) catches any violation in Baton's own code.
 
 #ifndef BATON_SERVER_CORE_WAITER_H_
 #define BATON_SERVER_CORE_WAITER_H_

@@ -207,7 +207,9 @@ TEST_P(MutexRandomTest, InvariantsHoldAfterEveryStep) {
   EXPECT_GT(timed_out, 10);
   EXPECT_GT(cancelled, 10);
   EXPECT_GT(aborted, 10);
-  if (!reentrant) EXPECT_GT(refused, 0);
+  if (!reentrant) {
+    EXPECT_GT(refused, 0);
+  }
 }
 
 INSTANTIATE_TEST_SUITE_P(

@@ -38,12 +38,21 @@ TEST(TaskTest, ReturnsValue) {
   EXPECT_EQ(out, 42);
 }
 
+// GCC implements symmetric transfer as a tail call, which AddressSanitizer's
+// instrumentation prevents: under ASan the chain is kept shallow, and the
+// constant-stack property is checked by the regular and clang builds.
+#if defined(__SANITIZE_ADDRESS__)
+constexpr int kChainDepth = 2'000;
+#else
+constexpr int kChainDepth = 300'000;
+#endif
+
 TEST(TaskTest, DeepChainsRunInConstantStackBySymmetricTransfer) {
-  // A million nested awaits would overflow the stack without symmetric
-  // transfer (each resumption would nest a call frame).
+  // 300,000 nested awaits overflow an 8 MiB stack without symmetric transfer
+  // (each resumption would nest a call frame).
   int out = -1;
-  Detach(Record(&out, Chain(300'000)));
-  EXPECT_EQ(out, 300'000);
+  Detach(Record(&out, Chain(kChainDepth)));
+  EXPECT_EQ(out, kChainDepth);
 }
 
 Task<int> Throws() {
