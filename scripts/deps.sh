@@ -5,7 +5,7 @@ set -euo pipefail
 
 packages=(
   build-essential cmake ninja-build pkg-config git
-  clang libclang-rt-14-dev
+  clang
   libabsl-dev libgtest-dev libgmock-dev libbenchmark-dev
 )
 
