@@ -38,6 +38,11 @@ using Pending = std::shared_ptr<std::optional<T>>;
 
 class LoopTest : public ::testing::Test {
  protected:
+  // Runs after the subclass's members (primitives, sessions) are destroyed:
+  // they failed whatever still waited, so resuming those coroutines now lets
+  // every launched operation finish and free its frame.
+  ~LoopTest() override { loop_.RunUntilIdle(); }
+
   // Launch() starts `make()`'s awaitable and returns its result slot.
   template <typename MakeAwaitable>
   auto Launch(MakeAwaitable make) {
