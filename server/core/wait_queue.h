@@ -85,6 +85,17 @@ class WaitQueue {
     }
   }
 
+  // ForEachWhile() is ForEach() that stops as soon as `fn` returns false.
+  template <typename Fn>
+  void ForEachWhile(Fn fn) const {
+    for (const auto& [key, bucket] : buckets_) {
+      for (Waiter* w = bucket.waiters.Front(); w != nullptr;
+           w = bucket.waiters.Next(w)) {
+        if (!fn(key, w)) return;
+      }
+    }
+  }
+
  private:
   struct Bucket {
     runtime::IntrusiveList<Waiter, QueueTag> waiters;
