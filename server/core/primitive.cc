@@ -45,11 +45,14 @@ void Primitive::FailWaiter(Waiter* waiter, const absl::Status& status) {
 
 void Primitive::ReportRevoked(const Session* session, std::string owner_key,
                               std::uint64_t fence, const absl::Status& reason) {
-  if (!revocation_callback_) return;
-  revocation_callback_(Revocation{.session_id = session->id(),
-                                  .owner_key = std::move(owner_key),
-                                  .fence = fence,
-                                  .reason = reason});
+  ReportRevoked(Revocation{.session_id = session->id(),
+                           .owner_key = std::move(owner_key),
+                           .fence = fence,
+                           .reason = reason});
+}
+
+void Primitive::ReportRevoked(const Revocation& revocation) {
+  if (revocation_callback_) revocation_callback_(revocation);
 }
 
 }  // namespace baton::core

@@ -114,6 +114,9 @@ class Primitive {
 
   void ReportRevoked(const Session* session, std::string owner_key,
                      std::uint64_t fence, const absl::Status& reason);
+  // ReportRevoked() passes on a revocation reported by an inner primitive
+  // (a KeyedCondition's lock) as this primitive's own.
+  void ReportRevoked(const Revocation& revocation);
 
  private:
   std::uint64_t NextSequence() { return ++last_sequence_; }
