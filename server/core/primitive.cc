@@ -26,12 +26,21 @@ void Primitive::Close(const absl::Status& status) {
   OnClose(status);
   // Grants decided but not yet delivered are withdrawn: the hold they stood
   // for was just revoked. The waiters forget this primitive.
-  while (Waiter* waiter = resolved_.PopFront()) {
-    if (waiter->granted_) {
-      waiter->granted_ = false;
-      waiter->result_.status = status;
-      waiter->result_.grant = Grant{};
-    }
+  WithdrawUndeliveredGrants(status, [](const Waiter&) {});
+  while (resolved_.PopFront() != nullptr) {
+  }
+}
+
+void Primitive::WithdrawUndeliveredGrants(
+    const absl::Status& status,
+    absl::FunctionRef<void(const Waiter&)> on_withdrawn) {
+  for (Waiter* waiter = resolved_.Front(); waiter != nullptr;
+       waiter = resolved_.Next(waiter)) {
+    if (!waiter->granted_) continue;
+    on_withdrawn(*waiter);
+    waiter->granted_ = false;
+    waiter->result_.status = status;
+    waiter->result_.grant = Grant{};
   }
 }
 

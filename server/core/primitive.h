@@ -18,6 +18,7 @@
 #include <string>
 
 #include "absl/functional/any_invocable.h"
+#include "absl/functional/function_ref.h"
 #include "absl/status/status.h"
 #include "absl/time/time.h"
 #include "server/core/session.h"
@@ -111,6 +112,15 @@ class Primitive {
   void FailWaiter(Waiter* waiter, const absl::Status& status);
 
   std::uint64_t NextFence() { return ++last_fence_; }
+
+  // WithdrawUndeliveredGrants() turns every grant decided but not yet
+  // delivered into a failure with `status`, calling `on_withdrawn(waiter)`
+  // first so the subclass takes back what the grant stood for. The caller
+  // then learns of, say, a reset as one failed wait, never as a grant that
+  // was already revoked.
+  void WithdrawUndeliveredGrants(
+      const absl::Status& status,
+      absl::FunctionRef<void(const Waiter&)> on_withdrawn);
 
   void ReportRevoked(const Session* session, std::string owner_key,
                      std::uint64_t fence, const absl::Status& reason);
