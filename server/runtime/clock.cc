@@ -17,23 +17,21 @@ absl::Time SteadyClock::Now() const {
          absl::FromChrono(std::chrono::steady_clock::now().time_since_epoch());
 }
 
-ManualClock::ManualClock(absl::Time start) : now_(start) {}
+ManualClock::ManualClock(absl::Time start) : now_nanos_(absl::ToUnixNanos(start)) {}
 
 absl::Time ManualClock::Now() const {
-  absl::MutexLock lock(&mu_);
-  return now_;
+  return absl::FromUnixNanos(now_nanos_.load(std::memory_order_acquire));
 }
 
 void ManualClock::Advance(absl::Duration d) {
   if (d < absl::ZeroDuration()) std::abort();
-  absl::MutexLock lock(&mu_);
-  now_ += d;
+  now_nanos_.fetch_add(absl::ToInt64Nanoseconds(d), std::memory_order_acq_rel);
 }
 
 void ManualClock::Set(absl::Time t) {
-  absl::MutexLock lock(&mu_);
-  if (t < now_) std::abort();
-  now_ = t;
+  const std::int64_t target = absl::ToUnixNanos(t);
+  if (target < now_nanos_.load(std::memory_order_acquire)) std::abort();
+  now_nanos_.store(target, std::memory_order_release);
 }
 
 }  // namespace baton::runtime
