@@ -87,7 +87,9 @@ runtime::Task<WaitResult> KeyedCondition::Wait(WaitOptions options,
   const bool released = phase1.counter != 0;
   // Not released: refused before Start() (the caller still holds the lock).
   // Destroyed: Close() already answered the wait, and `this` is gone.
-  if (!released || alive.expired()) co_return result;
+  // Session ended (the answer says ABORTED): it may be gone, and it can
+  // hold nothing any more, so there is no lock to take back.
+  if (!released || alive.expired() || phase1.session_ended()) co_return result;
 
   // Phase 2: re-acquire the lock, with no timeout and no cancel. It fails
   // only when the session ended (ABORTED) or the instance was closed.

@@ -23,17 +23,20 @@ void Primitive::Close(const absl::Status& status) {
   if (closed_) return;
   closed_ = true;
   close_status_ = status;
+  // Grants decided but not yet delivered are withdrawn first and taken back
+  // (GiveBack serves no one once closed): their callers learn of the close
+  // as one failed wait, and OnClose() revokes and reports only holds that
+  // their holders know of.
+  WithdrawUndeliveredGrants(status, [this](Waiter& waiter) { GiveBack(&waiter); });
   OnClose(status);
-  // Grants decided but not yet delivered are withdrawn: the hold they stood
-  // for was just revoked. The waiters forget this primitive.
-  WithdrawUndeliveredGrants(status, [](const Waiter&) {});
+  // The waiters forget this primitive.
   while (resolved_.PopFront() != nullptr) {
   }
 }
 
 void Primitive::WithdrawUndeliveredGrants(
     const absl::Status& status,
-    absl::FunctionRef<void(const Waiter&)> on_withdrawn) {
+    absl::FunctionRef<void(Waiter&)> on_withdrawn) {
   for (Waiter* waiter = resolved_.Front(); waiter != nullptr;
        waiter = resolved_.Next(waiter)) {
     if (!waiter->granted_) continue;

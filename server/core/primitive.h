@@ -88,7 +88,8 @@ class Primitive {
   virtual void Remove(Waiter* waiter) = 0;
 
   // GiveBack() undoes the grant of a waiter answered but not yet resumed,
-  // and passes it on. Only called for granted waiters.
+  // and passes it on. Only called for granted waiters. Also called by
+  // Close(), with closed() already true: it must then grant no one.
   virtual void GiveBack(Waiter* waiter) = 0;
 
   // RetryAfter() tells a refused try-once caller how long until its request
@@ -120,7 +121,7 @@ class Primitive {
   // was already revoked.
   void WithdrawUndeliveredGrants(
       const absl::Status& status,
-      absl::FunctionRef<void(const Waiter&)> on_withdrawn);
+      absl::FunctionRef<void(Waiter&)> on_withdrawn);
 
   void ReportRevoked(const Session* session, std::string owner_key,
                      std::uint64_t fence, const absl::Status& reason);

@@ -3,6 +3,7 @@
 #include "server/core/priority_mutex.h"
 
 #include <utility>
+#include <vector>
 
 #include "absl/strings/str_cat.h"
 
@@ -56,10 +57,41 @@ std::optional<WaitResult> PriorityMutex::Start(Waiter* waiter) {
 
 void PriorityMutex::Enqueue(Waiter* waiter) {
   queue_.Push(waiter, waiter->request().priority);
+  CountQueued(*waiter, +1);
 }
 
 // A free mutex has an empty queue, so a leaving waiter lets no one through.
-void PriorityMutex::Remove(Waiter* waiter) { queue_.Remove(waiter); }
+void PriorityMutex::Remove(Waiter* waiter) {
+  queue_.Remove(waiter);
+  CountQueued(*waiter, -1);
+}
+
+void PriorityMutex::CountQueued(const Waiter& waiter, int delta) {
+  if (!reentrant()) return;
+  auto key = std::make_pair<const Session*, std::string>(waiter.session(),
+                                                         std::string(waiter.owner_key()));
+  auto it = queued_per_owner_.try_emplace(std::move(key), 0).first;
+  if ((it->second += delta) == 0) queued_per_owner_.erase(it);
+}
+
+void PriorityMutex::GrantQueuedReentries() {
+  if (!reentrant() || depth_ == 0) return;
+  auto it = queued_per_owner_.find(
+      std::make_pair<const Session*, std::string>(hold_.session(), std::string(holder_key_)));
+  if (it == queued_per_owner_.end()) return;
+  std::vector<Waiter*> own;
+  queue_.ForEachWhile([&](std::int64_t, Waiter* w) {
+    if (w->session() == hold_.session() && w->owner_key() == holder_key_) {
+      own.push_back(w);
+    }
+    return static_cast<int>(own.size()) < it->second;
+  });
+  for (Waiter* w : own) {
+    Remove(w);
+    ++depth_;
+    GrantWaiter(w, Grant{.fence = fence_});
+  }
+}
 
 void PriorityMutex::GiveBack(Waiter* waiter) {
   if (IsOwner(waiter->session(), waiter->owner_key())) ReleaseOne();
@@ -73,6 +105,7 @@ void PriorityMutex::ReleaseHold(HoldLink* hold) {
 
 void PriorityMutex::OnClose(const absl::Status& status) {
   while (Waiter* waiter = queue_.PopFront()) FailWaiter(waiter, status);
+  queued_per_owner_.clear();
   if (depth_ > 0) {
     ReportRevoked(hold_.session(), holder_key_, fence_, status);
     Clear();
@@ -101,7 +134,11 @@ void PriorityMutex::Clear() {
 
 void PriorityMutex::Serve() {
   if (closed() || depth_ > 0) return;
-  if (Waiter* next = queue_.PopFront()) GrantWaiter(next, Take(*next));
+  Waiter* next = queue_.Front();
+  if (next == nullptr) return;
+  Remove(next);
+  GrantWaiter(next, Take(*next));
+  GrantQueuedReentries();
 }
 
 absl::Status PriorityMutex::CheckInvariants() const {

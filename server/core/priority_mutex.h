@@ -26,6 +26,9 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
+
+#include "absl/container/flat_hash_map.h"
 
 #include "absl/status/status.h"
 #include "server/core/primitive.h"
@@ -86,8 +89,18 @@ class PriorityMutex : public Primitive {
   void Clear();
   void Serve();
 
+  // GrantQueuedReentries() grants, as re-entries, the holder's own waiters
+  // still queued (reentrant only): re-entry never queues, even for a wait
+  // that began before its owner got the lock.
+  void GrantQueuedReentries();
+  void CountQueued(const Waiter& waiter, int delta);
+
   const Reentrancy reentrancy_;
   WaitQueue<std::int64_t> queue_;
+  // Reentrant only: how many waiters each owner has queued, so the queue is
+  // searched for an owner's other waiters only when it has some.
+  absl::flat_hash_map<std::pair<const Session*, std::string>, int>
+      queued_per_owner_;
   HoldLink hold_{this};  // attached to the holder's session while held
   std::string holder_key_;
   std::int64_t depth_ = 0;

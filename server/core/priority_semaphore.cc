@@ -3,6 +3,7 @@
 #include "server/core/priority_semaphore.h"
 
 #include <cstdlib>
+#include <limits>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
@@ -37,12 +38,22 @@ PrioritySemaphore::~PrioritySemaphore() {
 
 absl::Status PrioritySemaphore::Release(const Session* session, bool strict) {
   if (closed()) return close_status();
-  if (!ledger_.TakeOne(session) && strict) {
-    return absl::FailedPreconditionError(absl::StrCat(
-        "released too many times: session ",
-        session == nullptr ? 0 : session->id(),
-        " holds no permit of this semaphore (release with strict = false to "
-        "add a permit anyway)"));
+  if (ledger_.PermitsOf(session) == 0) {
+    if (strict) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          "released too many times: session ",
+          session == nullptr ? 0 : session->id(),
+          " holds no permit of this semaphore (release with strict = false "
+          "to add a permit anyway)"));
+    }
+    if (pool_size() == std::numeric_limits<std::int64_t>::max()) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          "release(strict = false): the pool already has the most permits "
+          "there can be (",
+          std::numeric_limits<std::int64_t>::max(), ")"));
+    }
+  } else {
+    ledger_.TakeOne(session);
   }
   // Either the session's permit came back, or (not strict) a new one joins
   // the pool.

@@ -135,6 +135,7 @@ void RateLimiter::Remove(Waiter* waiter) {
 }
 
 void RateLimiter::GiveBack(Waiter* waiter) {
+  if (closed()) return;  // Close() withdraws grants; no one is served now
   CatchUp();
   tokens_ = std::min(capacity_, tokens_ + waiter->request().amount);
   Serve();
@@ -144,9 +145,12 @@ absl::Duration RateLimiter::RetryAfter(const Waiter& waiter) const {
   const double need = waiter.request().amount;
   const Projection now = ProjectAt(Now(), /*ahead_of=*/need);
   // The queued requests served first, then this one, from what is there.
-  const double missing = now.queued_ahead + need - now.tokens;
-  if (missing <= 0) return absl::ZeroDuration();
-  return TimeToRefill(missing);
+  // In seconds, term by term: with amounts near DBL_MAX a sum of tokens
+  // would overflow to infinity.
+  const double seconds =
+      (now.queued_ahead / rate_ - now.tokens / rate_) + need / rate_;
+  if (seconds <= 0) return absl::ZeroDuration();
+  return WaitFor(seconds);
 }
 
 void RateLimiter::ReleaseHold(HoldLink*) {
@@ -170,7 +174,11 @@ RateLimiter::Level RateLimiter::RefilledTo(Level level, absl::Time t) const {
 }
 
 absl::Duration RateLimiter::TimeToRefill(double missing) const {
-  const double nanos = std::ceil(missing / rate_ * 1e9 * (1 - kTimeSlack));
+  return WaitFor(missing / rate_);
+}
+
+absl::Duration RateLimiter::WaitFor(double seconds) {
+  const double nanos = std::ceil(seconds * 1e9 * (1 - kTimeSlack));
   if (!(nanos < kMaxWaitNanos)) return absl::InfiniteDuration();
   return absl::Nanoseconds(
       std::max<std::int64_t>(1, static_cast<std::int64_t>(nanos)));

@@ -183,6 +183,9 @@ class RateLimiter final : public Primitive {
   // TimeToRefill() returns how long the refill takes to add `missing` (> 0)
   // tokens, rounded up to the nanosecond (InfiniteDuration when too far).
   absl::Duration TimeToRefill(double missing) const;
+  // WaitFor() turns `seconds` (> 0) into a duration rounded up to the
+  // nanosecond (InfiniteDuration when too far).
+  static absl::Duration WaitFor(double seconds);
   // FitTime() returns the first moment, from `level` on, at which `need`
   // tokens fit; InfiniteFuture() when too far.
   absl::Time FitTime(const Level& level, double need) const;

@@ -28,7 +28,7 @@ void Session::End() {
   // Waits first, so that the holds released below go to other sessions'
   // waiters and never to this session's own.
   const absl::Status ended = absl::AbortedError("session ended");
-  while (Waiter* waiter = waiters_.Front()) waiter->Abort(ended);
+  while (Waiter* waiter = waiters_.Front()) waiter->OnSessionEnd(ended);
   while (HoldLink* hold = holds_.Front()) {
     hold->primitive()->ReleaseHold(hold);
     if (holds_.Front() == hold) std::abort();  // ReleaseHold must detach

@@ -106,7 +106,9 @@ void Waiter::Leave(const absl::Status& status) {
   }
 }
 
-void Waiter::Abort(const absl::Status& status) {
+void Waiter::OnSessionEnd(const absl::Status& status) {
+  session_ended_ = true;
+  if (state_ == State::kResolved && !granted_) result_.status = status;
   Leave(status);
   runtime::ListHook<SessionWaiterTag>::Unlink();
 }

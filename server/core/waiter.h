@@ -131,9 +131,14 @@ class Waiter final : public runtime::ListHook<SessionWaiterTag>,
   void await_suspend(std::coroutine_handle<> handle);
   WaitResult await_resume();
 
-  // Abort() fails the wait with `status` wherever it is (session end,
-  // instance deleted). A grant not yet delivered is given back.
-  void Abort(const absl::Status& status);
+  // OnSessionEnd() is called by Session::End(): it fails the wait with
+  // `status` wherever it is; a grant not yet delivered is given back.
+  void OnSessionEnd(const absl::Status& status);
+
+  // session_ended() is true when the session ended before the waiter's
+  // coroutine resumed. The session may be gone by then: a coroutine that
+  // goes on after this wait (KeyedCondition::Wait) must not touch it.
+  bool session_ended() const { return session_ended_; }
 
  private:
   friend class Primitive;
@@ -152,6 +157,7 @@ class Waiter final : public runtime::ListHook<SessionWaiterTag>,
   WaitRequest request_;
   State state_ = State::kIdle;
   bool granted_ = false;
+  bool session_ended_ = false;
   absl::Time deadline_ = absl::InfiniteFuture();
   std::uint64_t sequence_ = 0;
   WaitResult result_;

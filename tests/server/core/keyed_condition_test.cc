@@ -638,5 +638,38 @@ TEST_F(KeyedConditionTest, DestroyingTheInstanceAnswersEveryWait) {
   EXPECT_FALSE(s3_.has_holds());
 }
 
+class KeyedConditionReviewTest : public LoopTest {};
+
+// A session may be destroyed (its End() runs in ~Session) while a Wait of
+// it is between phases; the Wait must not touch it again. Under ASan this
+// was a heap-use-after-free.
+TEST_F(KeyedConditionReviewTest, SessionDestroyedWhileWaitingIsNeverTouchedAgain) {
+  for (int variant = 0; variant < 2; ++variant) {
+    KeyedCondition condition(&loop_, 0);
+    auto session = std::make_unique<Session>(100 + variant);
+    Session other(200 + variant);
+    auto held = Launch([&] { return condition.Acquire(Opts(*session)); });
+    ASSERT_TRUE(OkNow(held));
+    auto wait = LaunchTask([&] {
+      return condition.Wait(Opts(*session, "o", absl::Seconds(1)), "k");
+    });
+    EXPECT_FALSE(Ready(wait));
+    if (variant == 1) {
+      // Phase 1 timed out and the coroutine is scheduled, not yet resumed.
+      clock_.Advance(absl::Seconds(1));
+      // Take the lock first so that the timed-out wait's re-acquire would
+      // have to queue on the destroyed session.
+      auto taken = Launch([&] { return condition.Acquire(Opts(other)); });
+      ASSERT_TRUE(OkNow(taken));
+    }
+    session.reset();
+    Settle();
+    ASSERT_TRUE(Ready(wait));
+    EXPECT_EQ((*wait)->status.code(), absl::StatusCode::kAborted);
+    EXPECT_EQ(condition.waiter_count(), 0u);
+    EXPECT_TRUE(condition.CheckInvariants().ok()) << condition.CheckInvariants();
+  }
+}
+
 }  // namespace
 }  // namespace baton::core

@@ -246,5 +246,44 @@ TEST_F(PriorityMutexTest, CloseRevokesHolderAndFailsWaiters) {
   EXPECT_EQ(CodeOf(c), absl::StatusCode::kNotFound);
 }
 
+TEST_F(PriorityMutexTest, ReentrantOwnersQueuedWaitsEnterWithIt) {
+  // Re-entry never queues: when the lock passes to an owner, that owner's
+  // other queued acquires enter with it, ahead of better waiters.
+  PriorityRLock rlock(&loop_, 0);
+  auto held = Launch([&] { return rlock.Acquire(Opts(s2_)); });
+  auto first = Launch([&] { return rlock.Acquire(Opts(s1_, "k"), 5); });
+  auto better = Launch([&] { return rlock.Acquire(Opts(s3_), 0); });
+  auto second = Launch([&] { return rlock.Acquire(Opts(s1_, "k"), 9); });
+  ASSERT_TRUE(OkNow(held));
+  ASSERT_TRUE(rlock.Release(&s2_, "o").ok());  // to `better`
+  Settle();
+  EXPECT_TRUE(OkNow(better));
+  EXPECT_FALSE(Ready(first));
+  ASSERT_TRUE(rlock.Release(&s3_, "o").ok());  // to (s1, k): both its waits
+  Settle();
+  ASSERT_TRUE(OkNow(first));
+  ASSERT_TRUE(OkNow(second));
+  EXPECT_EQ((*first)->grant.fence, (*second)->grant.fence);
+  EXPECT_EQ(rlock.holder()->depth, 2);
+  EXPECT_EQ(rlock.waiter_count(), 0u);
+  EXPECT_TRUE(rlock.CheckInvariants().ok());
+  ASSERT_TRUE(rlock.Release(&s1_, "k").ok());
+  ASSERT_TRUE(rlock.Release(&s1_, "k").ok());
+  EXPECT_FALSE(rlock.locked());
+}
+
+TEST_F(PriorityMutexTest, CloseWithdrawsAnUndeliveredGrantWithoutReportingIt) {
+  std::vector<Revocation> revoked;
+  lock_.set_revocation_callback([&](const Revocation& r) { revoked.push_back(r); });
+  auto a = Launch([&] { return lock_.Acquire(Opts(s1_)); });
+  auto b = Launch([&] { return lock_.Acquire(Opts(s2_)); });
+  ASSERT_TRUE(lock_.Release(&s1_, "o").ok());  // b granted, not resumed
+  lock_.Close(absl::NotFoundError("deleted"));
+  Settle();
+  EXPECT_EQ(CodeOf(b), absl::StatusCode::kNotFound);
+  EXPECT_TRUE(revoked.empty());  // s2 never knew it held the lock
+  EXPECT_FALSE(s2_.has_holds());
+}
+
 }  // namespace
 }  // namespace baton::core

@@ -2,6 +2,7 @@
 
 #include "server/core/priority_semaphore.h"
 
+#include <limits>
 #include <memory>
 #include <vector>
 
@@ -444,8 +445,22 @@ TEST_F(PrioritySemaphoreTest,
   sem.reset();
   Settle();
   EXPECT_EQ(CodeOf(granted), absl::StatusCode::kAborted);
-  EXPECT_EQ(revoked, 1);
+  // The only permit was never delivered: it is withdrawn, not revoked, so
+  // its caller hears one failed wait and no revocation.
+  EXPECT_EQ(revoked, 0);
   EXPECT_FALSE(s3_.has_holds());
+}
+
+TEST_F(PrioritySemaphoreTest, NonStrictReleaseCannotOverflowThePool) {
+  auto sem = PrioritySemaphore::Create(&loop_, 0,
+                                       std::numeric_limits<std::int64_t>::max());
+  ASSERT_TRUE(sem.ok());
+  const absl::Status st = (*sem)->Release(&s1_, /*strict=*/false);
+  EXPECT_EQ(st.code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_TRUE(absl::StrContains(st.message(), "9223372036854775807")) << st;
+  EXPECT_EQ((*sem)->available(), std::numeric_limits<std::int64_t>::max());
+  EXPECT_FALSE((*sem)->locked());
+  ExpectValid(**sem);
 }
 
 }  // namespace

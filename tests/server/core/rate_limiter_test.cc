@@ -657,5 +657,23 @@ TEST_F(RateLimiterTest, DestroyingTheLimiterFailsItsWaiters) {
   EXPECT_EQ(loop_.pending_timers(), 0u);
 }
 
+class RateLimiterExtremesTest : public LoopTest {};
+
+// Amounts near DBL_MAX: the retry-after must not overflow to infinity.
+TEST_F(RateLimiterExtremesTest, RetryAfterOfHugeRequestsIsFinite) {
+  Session s(1);
+  RateLimiter limiter(&loop_, 0, {.rate = 1e308, .capacity = 1e308});
+  auto first = Launch([&] { return limiter.Acquire(Opts(s), 1e308); });
+  ASSERT_TRUE(OkNow(first));
+  auto queued = Launch([&] { return limiter.Acquire(Opts(s, "q"), 1e308); });
+  EXPECT_FALSE(Ready(queued));
+  auto refused = Launch(
+      [&] { return limiter.Acquire(Opts(s, "t", absl::ZeroDuration()), 1e308); });
+  ASSERT_EQ(CodeOf(refused), absl::StatusCode::kDeadlineExceeded);
+  // The queued request needs 1 s of refill, this one 1 s more.
+  EXPECT_GE((*refused)->retry_after, absl::Milliseconds(1999));
+  EXPECT_LE((*refused)->retry_after, absl::Milliseconds(2001));
+}
+
 }  // namespace
 }  // namespace baton::core
