@@ -136,6 +136,9 @@ class KeyedCondition final : public Primitive {
   // waiter_count() is the number of phase-1 waiters of `key`, or of every key.
   std::size_t waiter_count(std::string_view key) const;
   std::size_t waiter_count() const { return waiting_; }
+  // lock_waiter_count() is the number of waiters queued for the lock (new
+  // acquirers and waits re-acquiring it after a notify).
+  std::size_t lock_waiter_count() const { return lock_.waiter_count(); }
   // wait_all_count() is the number of WaitAll() calls pending.
   std::size_t wait_all_count() const { return wait_all_.size(); }
 

@@ -1,0 +1,554 @@
+// Copyright 2026 The Baton Authors.
+
+#include "server/core/registry.h"
+
+#include <algorithm>
+#include <string>
+#include <utility>
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "server/core/instance_name.h"
+#include "server/core/status_macros.h"
+
+namespace baton::core {
+namespace {
+
+constexpr Kind kAllKinds[] = {
+    Kind::kAdvancedRateLimit, Kind::kDynamicBoundedSemaphore,
+    Kind::kKeyedCondition,    Kind::kMultiCountDownLatch,
+    Kind::kPriorityLock,      Kind::kPriorityRLock,
+    Kind::kPrioritySemaphore, Kind::kRLock,
+};
+
+// Abseil 20220623 on Debian has its own string_view.
+absl::string_view Absl(std::string_view s) { return {s.data(), s.size()}; }
+
+double EffectiveCapacity(const RateLimiter::Options& options) {
+  return options.capacity.value_or(options.rate);
+}
+
+// SameCounts() compares latch counts as the latch stores them: a count <= 0
+// is a finished counter, 0.
+bool SameCounts(const MultiCountDownLatch::Counts& a,
+                const MultiCountDownLatch::Counts& b) {
+  if (a.size() != b.size()) return false;
+  for (const auto& [key, count] : a) {
+    auto it = b.find(key);
+    if (it == b.end()) return false;
+    if (std::max<std::int64_t>(count, 0) !=
+        std::max<std::int64_t>(it->second, 0)) {
+      return false;
+    }
+  }
+  return true;
+}
+
+// Quoted() renders a name for messages; names are validated first, so they
+// hold no control characters.
+std::string Quoted(std::string_view name) {
+  return absl::StrCat("'", Absl(name), "'");
+}
+
+}  // namespace
+
+std::string_view KindName(Kind kind) {
+  switch (kind) {
+    case Kind::kAdvancedRateLimit:
+      return "AdvancedRateLimit";
+    case Kind::kDynamicBoundedSemaphore:
+      return "DynamicBoundedSemaphore";
+    case Kind::kKeyedCondition:
+      return "KeyedCondition";
+    case Kind::kMultiCountDownLatch:
+      return "MultiCountDownLatch";
+    case Kind::kPriorityLock:
+      return "PriorityLock";
+    case Kind::kPriorityRLock:
+      return "PriorityRLock";
+    case Kind::kPrioritySemaphore:
+      return "PrioritySemaphore";
+    case Kind::kRLock:
+      return "RLock";
+  }
+  return "UnknownKind";
+}
+
+absl::StatusOr<Kind> ParseKind(std::string_view name) {
+  for (Kind kind : kAllKinds) {
+    if (KindName(kind) == name) return kind;
+  }
+  std::vector<absl::string_view> names;
+  for (Kind kind : kAllKinds) names.push_back(Absl(KindName(kind)));
+  return absl::InvalidArgumentError(absl::StrCat("kind must be one of ",
+                                                 absl::StrJoin(names, ", "),
+                                                 "; got ", Quoted(name)));
+}
+
+std::optional<InstanceConfig> InstanceConfig::Default(Kind kind) {
+  if (kind == Kind::kAdvancedRateLimit || kind == Kind::kMultiCountDownLatch) {
+    return std::nullopt;
+  }
+  return InstanceConfig{.kind = kind};  // semaphores: value 1
+}
+
+bool operator==(const InstanceConfig& a, const InstanceConfig& b) {
+  if (a.kind != b.kind) return false;
+  switch (a.kind) {
+    case Kind::kAdvancedRateLimit:
+      return a.rate_limit.rate == b.rate_limit.rate &&
+             EffectiveCapacity(a.rate_limit) ==
+                 EffectiveCapacity(b.rate_limit) &&
+             a.rate_limit.fair == b.rate_limit.fair;
+    case Kind::kDynamicBoundedSemaphore:
+    case Kind::kPrioritySemaphore:
+      return a.value == b.value;
+    case Kind::kMultiCountDownLatch:
+      return SameCounts(a.counts, b.counts);
+    case Kind::kKeyedCondition:
+    case Kind::kPriorityLock:
+    case Kind::kPriorityRLock:
+    case Kind::kRLock:
+      return true;
+  }
+  return false;
+}
+
+absl::Status ValidateConfig(const InstanceConfig& config) {
+  switch (config.kind) {
+    case Kind::kAdvancedRateLimit:
+      return RateLimiter::Validate(config.rate_limit);
+    case Kind::kDynamicBoundedSemaphore:
+      return DynamicBoundedSemaphore::Validate(config.value);
+    case Kind::kPrioritySemaphore:
+      return PrioritySemaphore::Validate(config.value);
+    case Kind::kMultiCountDownLatch:
+      return MultiCountDownLatch::ValidateCounts(config.counts);
+    case Kind::kKeyedCondition:
+    case Kind::kPriorityLock:
+    case Kind::kPriorityRLock:
+    case Kind::kRLock:
+      return absl::OkStatus();
+  }
+  return absl::InvalidArgumentError(absl::StrCat(
+      "kind must be a known kind, got ", static_cast<int>(config.kind)));
+}
+
+std::string DescribeConfig(const InstanceConfig& config) {
+  const absl::string_view kind = Absl(KindName(config.kind));
+  switch (config.kind) {
+    case Kind::kAdvancedRateLimit:
+      return absl::StrCat(kind, "(rate=", config.rate_limit.rate,
+                          ", capacity=", EffectiveCapacity(config.rate_limit),
+                          ", fair=", config.rate_limit.fair ? "true" : "false",
+                          ")");
+    case Kind::kDynamicBoundedSemaphore:
+    case Kind::kPrioritySemaphore:
+      return absl::StrCat(kind, "(value=", config.value, ")");
+    case Kind::kMultiCountDownLatch: {
+      std::vector<std::pair<std::string, std::int64_t>> sorted(
+          config.counts.begin(), config.counts.end());
+      std::sort(sorted.begin(), sorted.end());
+      return absl::StrCat(
+          kind, "(counts={",
+          absl::StrJoin(sorted, ", ",
+                        [](std::string* out, const auto& entry) {
+                          absl::StrAppend(
+                              out, entry.first, ": ",
+                              std::max<std::int64_t>(entry.second, 0));
+                        }),
+          "})");
+    }
+    case Kind::kKeyedCondition:
+    case Kind::kPriorityLock:
+    case Kind::kPriorityRLock:
+    case Kind::kRLock:
+      break;
+  }
+  return std::string(kind);
+}
+
+// --- Instance ---
+
+Primitive* Instance::primitive() const {
+  return std::visit([](const auto& held) -> Primitive* { return held.get(); },
+                    primitive_);
+}
+
+std::uint64_t Instance::last_fence() const {
+  if (const KeyedCondition* condition = As<KeyedCondition>()) {
+    return condition->lock_last_fence();
+  }
+  return primitive()->last_fence();
+}
+
+bool Instance::Busy() const {
+  if (const PriorityMutex* mutex = As<PriorityLock>()) {
+    return mutex->locked() || mutex->waiter_count() > 0;
+  }
+  if (const PriorityMutex* mutex = As<PriorityRLock>()) {
+    return mutex->locked() || mutex->waiter_count() > 0;
+  }
+  if (const PriorityMutex* mutex = As<RLock>()) {
+    return mutex->locked() || mutex->waiter_count() > 0;
+  }
+  if (const KeyedCondition* condition = As<KeyedCondition>()) {
+    // Nobody queues for a free lock, so a free lock has no waiters.
+    return condition->locked() || condition->waiter_count() > 0 ||
+           condition->wait_all_count() > 0;
+  }
+  if (const DynamicBoundedSemaphore* semaphore =
+          As<DynamicBoundedSemaphore>()) {
+    return semaphore->held() > 0 || semaphore->waiter_count() > 0;
+  }
+  if (const PrioritySemaphore* semaphore = As<PrioritySemaphore>()) {
+    return semaphore->held() > 0 || semaphore->waiter_count() > 0;
+  }
+  if (const RateLimiter* limiter = As<RateLimiter>()) {
+    return limiter->waiter_count() > 0;
+  }
+  if (const MultiCountDownLatch* latch = As<MultiCountDownLatch>()) {
+    if (latch->wait_all_count() > 0) return true;
+    for (const auto& [key, count] : latch->counts()) {
+      if (latch->waiter_count(key) > 0) return true;
+    }
+    return false;
+  }
+  return true;
+}
+
+bool Instance::Evictable() const {
+  const std::optional<InstanceConfig> defaults =
+      InstanceConfig::Default(kind());
+  // Rate limits and latches have no defaults: their configuration (and a
+  // latch's counts) is state that only a declaration can give back.
+  if (!defaults.has_value() || !(config_ == *defaults)) return false;
+  if (Busy()) return false;
+  if (const DynamicBoundedSemaphore* semaphore =
+          As<DynamicBoundedSemaphore>()) {
+    return semaphore->bound() == config_.value;
+  }
+  if (const PrioritySemaphore* semaphore = As<PrioritySemaphore>()) {
+    return semaphore->pool_size() == semaphore->value();
+  }
+  return true;
+}
+
+InstanceSnapshot Instance::Describe() const {
+  InstanceSnapshot snapshot{.name = name_,
+                            .config = config_,
+                            .last_used = last_used_,
+                            .last_fence = last_fence()};
+  const auto describe_mutex = [&snapshot](const PriorityMutex& mutex) {
+    snapshot.locked = mutex.locked();
+    snapshot.waiter_count = mutex.waiter_count();
+    if (std::optional<PriorityMutex::Holder> holder = mutex.holder()) {
+      snapshot.holders.push_back({.session_id = holder->session_id,
+                                  .owner_key = holder->owner_key,
+                                  .count = holder->depth,
+                                  .fence = holder->fence});
+    }
+  };
+  const auto describe_permits =
+      [&snapshot](const std::vector<PermitHolder>& holders) {
+        for (const PermitHolder& holder : holders) {
+          snapshot.holders.push_back({.session_id = holder.session_id,
+                                      .count = holder.permits,
+                                      .fence = holder.fence});
+        }
+      };
+  if (const PriorityLock* lock = As<PriorityLock>()) {
+    describe_mutex(*lock);
+  } else if (const PriorityRLock* rlock = As<PriorityRLock>()) {
+    describe_mutex(*rlock);
+  } else if (const RLock* plain_rlock = As<RLock>()) {
+    describe_mutex(*plain_rlock);
+  } else if (const KeyedCondition* condition = As<KeyedCondition>()) {
+    snapshot.locked = condition->locked();
+    snapshot.waiter_count = condition->waiter_count() +
+                            condition->wait_all_count() +
+                            condition->lock_waiter_count();
+    if (std::optional<PriorityMutex::Holder> holder = condition->holder()) {
+      snapshot.holders.push_back({.session_id = holder->session_id,
+                                  .owner_key = holder->owner_key,
+                                  .count = holder->depth,
+                                  .fence = holder->fence});
+    }
+  } else if (const DynamicBoundedSemaphore* dynamic =
+                 As<DynamicBoundedSemaphore>()) {
+    snapshot.locked = dynamic->locked();
+    snapshot.waiter_count = dynamic->waiter_count();
+    snapshot.semaphore =
+        InstanceSnapshot::Semaphore{.bound = dynamic->bound(),
+                                    .available = dynamic->available(),
+                                    .held = dynamic->held()};
+    describe_permits(dynamic->holders());
+  } else if (const PrioritySemaphore* priority = As<PrioritySemaphore>()) {
+    snapshot.locked = priority->locked();
+    snapshot.waiter_count = priority->waiter_count();
+    snapshot.semaphore =
+        InstanceSnapshot::Semaphore{.bound = priority->pool_size(),
+                                    .available = priority->available(),
+                                    .held = priority->held()};
+    describe_permits(priority->holders());
+  } else if (const RateLimiter* limiter = As<RateLimiter>()) {
+    snapshot.locked = limiter->locked();
+    snapshot.waiter_count = limiter->waiter_count();
+    snapshot.rate_limit =
+        InstanceSnapshot::RateLimit{.rate = limiter->rate(),
+                                    .capacity = limiter->capacity(),
+                                    .tokens = limiter->tokens(),
+                                    .fair = limiter->fair()};
+  } else if (const MultiCountDownLatch* latch = As<MultiCountDownLatch>()) {
+    snapshot.waiter_count = latch->wait_all_count();
+    for (const auto& [key, count] : latch->counts()) {
+      snapshot.waiter_count += latch->waiter_count(key);
+    }
+    snapshot.latch = InstanceSnapshot::Latch{.counts = latch->counts(),
+                                             .broken = latch->broken()};
+  }
+  return snapshot;
+}
+
+// --- Registry ---
+
+void Registry::SweepTimer::OnTimer() {
+  registry->SweepNow();
+  registry->ArmSweep(deadline());
+}
+
+Registry::Registry(runtime::EventLoop* loop, std::uint64_t fence_base)
+    : Registry(loop, fence_base, Options()) {}
+
+Registry::Registry(runtime::EventLoop* loop, std::uint64_t fence_base,
+                   Options options)
+    : loop_(loop),
+      fence_base_(fence_base),
+      options_(options),
+      fence_floor_(fence_base) {}
+
+Registry::~Registry() {
+  loop_->CancelTimer(&sweep_timer_);
+  const absl::Status shutdown = absl::AbortedError("shard shutting down");
+  for (auto& [name, instance] : instances_)
+    instance->primitive()->Close(shutdown);
+  instances_.clear();
+}
+
+bool Registry::eviction_enabled() const {
+  return options_.idle_eviction > absl::ZeroDuration() &&
+         options_.idle_eviction != absl::InfiniteDuration();
+}
+
+absl::StatusOr<Instance*> Registry::Declare(std::string_view name,
+                                            const InstanceConfig& config) {
+  BATON_RETURN_IF_ERROR(ValidateName(name));
+  BATON_RETURN_IF_ERROR(ValidateConfig(config));
+  if (Instance* existing = Find(name)) {
+    if (!(existing->config() == config)) {
+      return absl::AlreadyExistsError(
+          absl::StrCat("name ", Quoted(name), " already exists as ",
+                       DescribeConfig(existing->config()),
+                       "; cannot declare it as ", DescribeConfig(config)));
+    }
+    Touch(existing);
+    return existing;
+  }
+  return Create(name, config);
+}
+
+absl::StatusOr<Instance*> Registry::GetOrCreate(std::string_view name,
+                                                Kind kind) {
+  BATON_RETURN_IF_ERROR(ValidateName(name));
+  if (Instance* existing = Find(name)) {
+    if (existing->kind() != kind) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          "name ", Quoted(name), " is a ", Absl(KindName(existing->kind())),
+          ", not a ", Absl(KindName(kind))));
+    }
+    Touch(existing);
+    return existing;
+  }
+  std::optional<InstanceConfig> config = InstanceConfig::Default(kind);
+  if (!config.has_value()) {
+    const absl::string_view needs = kind == Kind::kAdvancedRateLimit
+                                        ? "its rate (capacity and fair are "
+                                          "optional)"
+                                        : "its counts";
+    return absl::NotFoundError(absl::StrCat(
+        "no ", Absl(KindName(kind)), " named ", Quoted(name), ": a ",
+        Absl(KindName(kind)),
+        " cannot be created implicitly; declare it first with ", needs));
+  }
+  return Create(name, *config);
+}
+
+Instance* Registry::Find(std::string_view name) const {
+  auto it = instances_.find(Absl(name));
+  return it == instances_.end() ? nullptr : it->second.get();
+}
+
+absl::Status Registry::Delete(std::string_view name,
+                              const absl::Status& reason) {
+  BATON_RETURN_IF_ERROR(ValidateName(name));
+  auto it = instances_.find(Absl(name));
+  if (it == instances_.end()) {
+    return absl::NotFoundError(
+        absl::StrCat("no instance named ", Quoted(name)));
+  }
+  // Waiters must fail: an OK status would read as a grant without one.
+  const absl::Status status = reason.ok()
+                                  ? absl::AbortedError(absl::StrCat(
+                                        "instance ", Quoted(name), " deleted"))
+                                  : reason;
+  it->second->primitive()->Close(status);
+  Remove(it);
+  return absl::OkStatus();
+}
+
+absl::StatusOr<Registry::ListPage> Registry::List(
+    std::string_view prefix, std::optional<Kind> kind, int page_size,
+    std::string_view page_token) const {
+  if (page_size < 0) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("page_size must be >= 0, got ", page_size));
+  }
+  if (page_size == 0) page_size = kDefaultPageSize;
+  page_size = std::min(page_size, kMaxPageSize);
+  if (!page_token.empty() &&
+      !absl::StartsWith(Absl(page_token), Absl(prefix))) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("page_token must come from a listing of the same prefix ",
+                     Quoted(prefix), ", got ", Quoted(page_token)));
+  }
+  auto it = page_token.empty() ? instances_.lower_bound(Absl(prefix))
+                               : instances_.upper_bound(Absl(page_token));
+  ListPage page;
+  for (; it != instances_.end() && absl::StartsWith(it->first, Absl(prefix));
+       ++it) {
+    if (kind.has_value() && it->second->kind() != *kind) continue;
+    if (page.entries.size() == static_cast<std::size_t>(page_size)) {
+      // One more match exists: there is a next page.
+      page.next_page_token = page.entries.back().name;
+      break;
+    }
+    page.entries.push_back({.name = it->first, .kind = it->second->kind()});
+  }
+  return page;
+}
+
+void Registry::Touch(Instance* instance) {
+  instance->last_used_ = loop_->Now();
+}
+
+std::uint64_t Registry::HighestFence() const {
+  std::uint64_t highest = fence_floor_;
+  for (const auto& [name, instance] : instances_) {
+    highest = std::max(highest, instance->last_fence());
+  }
+  return highest;
+}
+
+std::size_t Registry::SweepNow() {
+  if (!eviction_enabled()) return 0;
+  const absl::Time now = loop_->Now();
+  std::size_t evicted = 0;
+  for (auto it = instances_.begin(); it != instances_.end();) {
+    Instance& instance = *it->second;
+    if (instance.Busy()) {
+      // In use now: it counts as used, whatever the service reported.
+      Touch(&instance);
+      ++it;
+      continue;
+    }
+    if (!instance.Evictable() ||
+        now - instance.last_used() < options_.idle_eviction) {
+      ++it;
+      continue;
+    }
+    instance.primitive()->Close(absl::AbortedError(
+        absl::StrCat("instance ", Quoted(instance.name()), " evicted")));
+    it = Remove(it);
+    ++evicted;
+  }
+  return evicted;
+}
+
+absl::StatusOr<Instance*> Registry::Create(std::string_view name,
+                                           const InstanceConfig& config) {
+  if (instances_.size() >= options_.max_instances) {
+    return absl::ResourceExhaustedError(
+        absl::StrCat("instances per shard must be at most ",
+                     options_.max_instances, "; cannot create ", Quoted(name)));
+  }
+  // Above every fence granted on this shard, also by earlier instances of
+  // the same name that were deleted or evicted.
+  const std::uint64_t base = fence_floor_;
+  auto instance = std::unique_ptr<Instance>(
+      new Instance(std::string(name), config, loop_->Now()));
+  switch (config.kind) {
+    case Kind::kAdvancedRateLimit:
+      instance->primitive_ =
+          std::make_unique<RateLimiter>(loop_, base, config.rate_limit);
+      break;
+    case Kind::kDynamicBoundedSemaphore:
+      instance->primitive_ =
+          std::make_unique<DynamicBoundedSemaphore>(loop_, base, config.value);
+      break;
+    case Kind::kKeyedCondition:
+      instance->primitive_ = std::make_unique<KeyedCondition>(loop_, base);
+      break;
+    case Kind::kMultiCountDownLatch:
+      instance->primitive_ =
+          std::make_unique<MultiCountDownLatch>(loop_, base, config.counts);
+      break;
+    case Kind::kPriorityLock:
+      instance->primitive_ = std::make_unique<PriorityLock>(loop_, base);
+      break;
+    case Kind::kPriorityRLock:
+      instance->primitive_ = std::make_unique<PriorityRLock>(loop_, base);
+      break;
+    case Kind::kPrioritySemaphore:
+      instance->primitive_ =
+          std::make_unique<PrioritySemaphore>(loop_, base, config.value);
+      break;
+    case Kind::kRLock:
+      instance->primitive_ = std::make_unique<RLock>(loop_, base);
+      break;
+  }
+  Instance* const raw = instance.get();
+  raw->primitive()->set_revocation_callback(
+      [this, raw](const Revocation& revocation) {
+        if (revocation_callback_) revocation_callback_(raw->name(), revocation);
+      });
+  instances_.emplace(std::string(name), std::move(instance));
+  ArmSweep();
+  return raw;
+}
+
+Registry::InstanceMap::iterator Registry::Remove(InstanceMap::iterator it) {
+  fence_floor_ = std::max(fence_floor_, it->second->last_fence());
+  return instances_.erase(it);
+}
+
+void Registry::ArmSweep(std::optional<absl::Time> previous) {
+  if (!eviction_enabled() || instances_.empty() || sweep_timer_.scheduled()) {
+    return;
+  }
+  const absl::Duration period = options_.idle_eviction / 4;
+  const absl::Time now = loop_->Now();
+  absl::Time next = now + period;
+  if (previous.has_value() && *previous <= now) {
+    // Keep to the grid of the previous sweeps: a loop that ran late (or a
+    // manual clock moved far) gets its next sweep at the next grid point,
+    // not one period after the late one.
+    absl::Duration remainder;
+    const std::int64_t periods =
+        absl::IDivDuration(now - *previous, period, &remainder);
+    next = *previous + (periods + 1) * period;
+  }
+  loop_->AddTimer(&sweep_timer_, next);
+}
+
+}  // namespace baton::core

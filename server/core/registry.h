@@ -1,0 +1,385 @@
+// Copyright 2026 The Baton Authors.
+//
+// Registry holds the named instances of one shard: every lock, semaphore,
+// condition, latch and rate limiter that clients reach by name. It creates
+// them (explicitly with Declare(), implicitly with GetOrCreate()), finds,
+// lists and deletes them, and evicts those left idle.
+//
+// Names and kinds (SEMANTICS.md, "Named instances"):
+//   - Declare(name, config) creates the instance, or returns the existing one
+//     when its kind and parameters are equal to `config` (a no-op). Other
+//     kind or other parameters: ALREADY_EXISTS, naming both; an instance is
+//     never replaced silently.
+//   - GetOrCreate(name, kind) returns the instance if it has that kind
+//     (FAILED_PRECONDITION "name 'x' is a PriorityLock, not a RLock"
+//     otherwise), or creates it with the seed's defaults: semaphores start
+//     at value 1; locks and conditions have no parameters. A rate limiter
+//     (its rate) and a latch (its counts) cannot be implied: NOT_FOUND,
+//     saying it must be declared first and with what.
+//   - Parameters are compared by their effective values: an absent rate
+//     limiter capacity equals a capacity equal to the rate, and latch counts
+//     <= 0 all equal 0 (finished). They are compared with the parameters the
+//     instance was created with, never with its current state (a latch
+//     counted down is still "declared with" its initial counts).
+//
+// Fences: every instance's fences grow across the life of the shard, also
+// when a name is deleted (or evicted) and created again: the registry keeps
+// a floor, the highest fence any removed instance granted, and creates new
+// instances with max(fence_base, floor) as their base. HighestFence() is
+// what the server persists so that the next start can begin above it.
+//
+// Idle eviction: an instance is evictable when re-creating it with
+// GetOrCreate() would give an identical instance, that is when
+//   - its configuration is the default of its kind (so rate limiters and
+//     latches, which have none, are never evicted; a semaphore declared with
+//     a value other than 1 is never evicted, explicit declaration or not),
+//   - and it has no holder, no waiter, and default state (a semaphore whose
+//     bound or pool differs from its value is not evictable),
+// and it has not been used for Options::idle_eviction. "Used" means touched:
+// Declare() and GetOrCreate() touch the instance they return, and the service
+// calls Touch() for every other operation (releases included). A sweep runs
+// every idle_eviction / 4: it touches every busy instance (so one that was
+// busy recently is never evicted) and evicts the idle ones, so an instance
+// goes between idle_eviction and 1.25 * idle_eviction after its last use.
+// Sweeps keep to a fixed grid (one period apart from the first one armed),
+// whatever the delays of the loop.
+// A sweep is O(instances); an idle_eviction of zero or less, or infinite,
+// disables eviction.
+//
+// Pointers: an Instance* stays valid until Delete() of its name or until a
+// sweep evicts it; a sweep only runs from the loop (a timer), and never
+// evicts a busy instance, so the pointer is safe for the duration of one
+// operation and for as long as its caller holds or waits on the instance.
+//
+// Example:
+//   Registry registry(&loop, /*fence_base=*/epoch << 32, {});
+//   registry.set_revocation_callback(
+//       [](std::string_view name, const Revocation& r) { ...tell holder });
+//   BATON_ASSIGN_OR_RETURN(Instance* instance,
+//                          registry.GetOrCreate("jobs", Kind::kPriorityLock));
+//   co_await instance->As<PriorityLock>()->Acquire(options);
+//
+// Threading: a Registry and its instances are confined to the thread of the
+// shard's EventLoop.
+
+#ifndef BATON_SERVER_CORE_REGISTRY_H_
+#define BATON_SERVER_CORE_REGISTRY_H_
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <variant>
+#include <vector>
+
+#include "absl/container/btree_map.h"
+#include "absl/functional/any_invocable.h"
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "server/core/dynamic_bounded_semaphore.h"
+#include "server/core/keyed_condition.h"
+#include "server/core/multi_count_down_latch.h"
+#include "server/core/primitive.h"
+#include "server/core/priority_mutex.h"
+#include "server/core/priority_semaphore.h"
+#include "server/core/rate_limiter.h"
+#include "server/runtime/event_loop.h"
+#include "server/runtime/timer_heap.h"
+
+namespace baton::core {
+
+// The eight kinds of instance, as the seed names them.
+enum class Kind {
+  kAdvancedRateLimit,
+  kDynamicBoundedSemaphore,
+  kKeyedCondition,
+  kMultiCountDownLatch,
+  kPriorityLock,
+  kPriorityRLock,
+  kPrioritySemaphore,
+  kRLock,
+};
+
+// KindName() is the seed's name of `kind`, e.g. "PriorityLock".
+std::string_view KindName(Kind kind);
+
+// ParseKind() is the inverse of KindName() (exact, case-sensitive);
+// INVALID_ARGUMENT listing the kinds for anything else.
+absl::StatusOr<Kind> ParseKind(std::string_view name);
+
+// What an instance is: its kind and the parameters of that kind. Fields of
+// other kinds are ignored (neither validated nor compared).
+struct InstanceConfig {
+  Kind kind = Kind::kPriorityLock;
+
+  // kAdvancedRateLimit: rate, capacity (absent: equal to rate) and fairness.
+  RateLimiter::Options rate_limit;
+
+  // kDynamicBoundedSemaphore, kPrioritySemaphore: the initial value.
+  std::int64_t value = 1;
+
+  // kMultiCountDownLatch: the counters.
+  MultiCountDownLatch::Counts counts;
+
+  // Default() is the configuration GetOrCreate() implies for `kind`, or
+  // nullopt for the kinds that must be declared (rate limit, latch).
+  static std::optional<InstanceConfig> Default(Kind kind);
+
+  // Equality compares the kind and the effective parameters of that kind
+  // (see the file comment).
+  friend bool operator==(const InstanceConfig& a, const InstanceConfig& b);
+};
+
+// ValidateConfig() is OK when `config` can create an instance, else
+// INVALID_ARGUMENT naming the field and its limit (each primitive's own
+// Validate()).
+absl::Status ValidateConfig(const InstanceConfig& config);
+
+// DescribeConfig() renders the kind and parameters for messages, e.g.
+// "AdvancedRateLimit(rate=10, capacity=10, fair=true)",
+// "MultiCountDownLatch(counts={a: 3, b: 0})", "PriorityLock".
+std::string DescribeConfig(const InstanceConfig& config);
+
+// One holder of an instance, for inspection.
+struct HolderSnapshot {
+  std::uint64_t session_id = 0;
+  std::string owner_key;  // empty for semaphore permits (held by sessions)
+  // Lock: acquisitions not yet released (reentrant depth). Semaphore: the
+  // number of permits the session holds.
+  std::int64_t count = 0;
+  std::uint64_t fence = 0;  // of the latest grant
+};
+
+// A snapshot of an instance's state (Instance::Describe()).
+struct InstanceSnapshot {
+  std::string name;
+  InstanceConfig config;
+  absl::Time last_used;
+  std::uint64_t last_fence = 0;
+  bool locked = false;  // locks and the condition's lock; semaphores, rate
+                        // limits: an acquire would wait now
+  std::vector<HolderSnapshot> holders;
+  // Every pending wait. For a condition: its Wait()s still waiting for a
+  // notify, its WaitAll()s and the waits queued for its lock. For a latch:
+  // its Wait()s plus its WaitAll()s.
+  std::size_t waiter_count = 0;
+
+  struct RateLimit {
+    double rate = 0;
+    double capacity = 0;
+    double tokens = 0;
+    bool fair = true;
+  };
+  std::optional<RateLimit> rate_limit;
+
+  struct Semaphore {
+    // DynamicBoundedSemaphore: the current bound. PrioritySemaphore: the
+    // pool (value plus permits added by non-strict releases).
+    std::int64_t bound = 0;
+    std::int64_t available = 0;  // may be negative after a bound decrease
+    std::int64_t held = 0;
+  };
+  std::optional<Semaphore> semaphore;
+
+  struct Latch {
+    MultiCountDownLatch::Counts counts;  // the current counts
+    bool broken = false;
+  };
+  std::optional<Latch> latch;
+};
+
+class Registry;
+
+// Instance is one named primitive of a shard: its name, the configuration it
+// was created with, and the primitive itself.
+//
+// Threading: confined to the shard's EventLoop thread, like its registry.
+class Instance {
+ public:
+  Instance(const Instance&) = delete;
+  Instance& operator=(const Instance&) = delete;
+
+  const std::string& name() const { return name_; }
+  Kind kind() const { return config_.kind; }
+  const InstanceConfig& config() const { return config_; }
+  absl::Time last_used() const { return last_used_; }
+
+  // primitive() is the primitive, whatever its kind.
+  Primitive* primitive() const;
+
+  // As<T>() is the primitive as a T (RateLimiter, DynamicBoundedSemaphore,
+  // KeyedCondition, MultiCountDownLatch, PriorityLock, PriorityRLock,
+  // PrioritySemaphore, RLock), or nullptr when it is of another kind.
+  template <typename T>
+  T* As() const {
+    const auto* held = std::get_if<std::unique_ptr<T>>(&primitive_);
+    return held == nullptr ? nullptr : held->get();
+  }
+
+  // last_fence() is the last fence the instance granted (for a condition,
+  // its lock's), or the base it was created with.
+  std::uint64_t last_fence() const;
+
+  // Busy() is true while the instance has a holder or a waiter.
+  bool Busy() const;
+
+  // Evictable() is true when the instance is not busy and its configuration
+  // and state are the defaults of its kind (see the Registry comment). It
+  // does not look at the time.
+  bool Evictable() const;
+
+  // Describe() takes a snapshot of the instance's state.
+  InstanceSnapshot Describe() const;
+
+ private:
+  friend class Registry;
+
+  using PrimitivePtr = std::variant<
+      std::unique_ptr<RateLimiter>, std::unique_ptr<DynamicBoundedSemaphore>,
+      std::unique_ptr<KeyedCondition>, std::unique_ptr<MultiCountDownLatch>,
+      std::unique_ptr<PriorityLock>, std::unique_ptr<PriorityRLock>,
+      std::unique_ptr<PrioritySemaphore>, std::unique_ptr<RLock>>;
+
+  Instance(std::string name, InstanceConfig config, absl::Time now)
+      : name_(std::move(name)), config_(std::move(config)), last_used_(now) {}
+
+  const std::string name_;
+  const InstanceConfig config_;
+  PrimitivePtr primitive_;
+  absl::Time last_used_;
+};
+
+class Registry {
+ public:
+  struct Options {
+    // How long an evictable instance must go unused before it is evicted;
+    // zero, negative or infinite: never.
+    absl::Duration idle_eviction = absl::Minutes(10);
+    // The most instances the shard holds; creating one more is
+    // RESOURCE_EXHAUSTED.
+    std::size_t max_instances = 1'000'000;
+  };
+
+  // One page of List().
+  struct ListEntry {
+    std::string name;
+    Kind kind = Kind::kPriorityLock;
+  };
+  struct ListPage {
+    std::vector<ListEntry> entries;  // by name, lexicographic (bytewise)
+    // Pass it back to get the next page; empty when there is none.
+    std::string next_page_token;
+  };
+  static constexpr int kDefaultPageSize = 100;
+  static constexpr int kMaxPageSize = 1000;
+
+  // RevocationCallback receives every hold taken away from a holder of any
+  // instance (Delete, a semaphore's Reset), with the instance's name. It
+  // must not call back into the registry.
+  using RevocationCallback =
+      absl::AnyInvocable<void(std::string_view name, const Revocation&)>;
+
+  // `fence_base`: every instance's fences are larger than this (the server
+  // derives it from a persisted epoch).
+  Registry(runtime::EventLoop* loop, std::uint64_t fence_base);
+  Registry(runtime::EventLoop* loop, std::uint64_t fence_base, Options options);
+  Registry(const Registry&) = delete;
+  Registry& operator=(const Registry&) = delete;
+  // The destructor closes every instance (ABORTED "shard shutting down"),
+  // reporting the holds it revokes, then destroys them.
+  ~Registry();
+
+  // Declare() creates `name` with `config`, or returns the existing instance
+  // when its configuration equals `config`. INVALID_ARGUMENT for a bad name
+  // or config; ALREADY_EXISTS, naming the existing kind and parameters, when
+  // they differ; RESOURCE_EXHAUSTED when the shard is full. Touches the
+  // instance.
+  absl::StatusOr<Instance*> Declare(std::string_view name,
+                                    const InstanceConfig& config);
+
+  // GetOrCreate() returns the instance `name` if it is a `kind`, or creates
+  // it with the defaults of `kind` (see the file comment). Touches it.
+  absl::StatusOr<Instance*> GetOrCreate(std::string_view name, Kind kind);
+
+  // Find() returns the instance `name`, or nullptr. Does not touch it.
+  Instance* Find(std::string_view name) const;
+
+  // Delete() closes the instance `name` with `reason` (its holders are
+  // revoked and reported, its waiters fail with `reason`), then removes it;
+  // the name is free again. An OK `reason` is replaced by ABORTED "instance
+  // 'x' deleted". NOT_FOUND when absent, INVALID_ARGUMENT for a bad name.
+  absl::Status Delete(std::string_view name, const absl::Status& reason);
+
+  // List() returns the instances whose names start with `prefix` and, if
+  // `kind` is set, of that kind, in lexicographic order of their names,
+  // after `page_token` (the next_page_token of the previous page; empty for
+  // the first). page_size: 0 means kDefaultPageSize, above kMaxPageSize
+  // means kMaxPageSize, negative is INVALID_ARGUMENT, as is a page token
+  // that does not start with `prefix`. O(log n + names scanned).
+  absl::StatusOr<ListPage> List(std::string_view prefix,
+                                std::optional<Kind> kind, int page_size,
+                                std::string_view page_token) const;
+
+  // Touch() records a use of `instance` now: it is not evicted before
+  // idle_eviction from now. The service calls it on every operation.
+  void Touch(Instance* instance);
+
+  // set_revocation_callback() sets the callback of every instance, those
+  // existing and those to come.
+  void set_revocation_callback(RevocationCallback callback) {
+    revocation_callback_ = std::move(callback);
+  }
+
+  // HighestFence() is the highest fence granted on this shard so far (by
+  // live or removed instances), or fence_base: persist it so that the next
+  // start's fence_base is not below it. O(instances).
+  std::uint64_t HighestFence() const;
+
+  // SweepNow() runs an eviction sweep at once (the timer runs one every
+  // idle_eviction / 4) and returns how many instances it evicted.
+  std::size_t SweepNow();
+
+  std::size_t size() const { return instances_.size(); }
+  const Options& options() const { return options_; }
+  std::uint64_t fence_base() const { return fence_base_; }
+
+ private:
+  // The timer of the periodic eviction sweep.
+  struct SweepTimer final : runtime::TimerNode {
+    explicit SweepTimer(Registry* registry) : registry(registry) {}
+    void OnTimer() override;
+    Registry* const registry;
+  };
+
+  bool eviction_enabled() const;
+  // Create() builds the instance for a validated name and config.
+  absl::StatusOr<Instance*> Create(std::string_view name,
+                                   const InstanceConfig& config);
+  using InstanceMap = absl::btree_map<std::string, std::unique_ptr<Instance>>;
+
+  // Remove() raises the fence floor to the instance's last fence and erases
+  // it, returning the next; the instance must be closed.
+  InstanceMap::iterator Remove(InstanceMap::iterator it);
+  // ArmSweep() arms the sweep timer if eviction is on, instances exist and
+  // it is not armed: one period after now, or, after the sweep that was due
+  // at `previous`, at the first point of that sweep's grid after now.
+  void ArmSweep(std::optional<absl::Time> previous = std::nullopt);
+
+  runtime::EventLoop* const loop_;
+  const std::uint64_t fence_base_;
+  const Options options_;
+  // The highest fence granted by any instance removed so far (at least
+  // fence_base_): new instances start above it.
+  std::uint64_t fence_floor_;
+  RevocationCallback revocation_callback_;
+  // Ordered, for List(); unique_ptr so that Instance* stays put.
+  InstanceMap instances_;
+  SweepTimer sweep_timer_{this};
+};
+
+}  // namespace baton::core
+
+#endif  // BATON_SERVER_CORE_REGISTRY_H_

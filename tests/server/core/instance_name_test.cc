@@ -1,0 +1,140 @@
+// Copyright 2026 The Baton Authors.
+
+#include "server/core/instance_name.h"
+
+#include <string>
+
+#include "gtest/gtest.h"
+
+namespace baton::core {
+namespace {
+
+void ExpectInvalid(const std::string& name, const std::string& message_part) {
+  const absl::Status status = ValidateName(name);
+  EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument)
+      << "name of " << name.size() << " bytes: " << status;
+  const std::string message(status.message());
+  EXPECT_NE(message.find(message_part), std::string::npos)
+      << "'" << message << "' lacks '" << message_part << "'";
+  EXPECT_EQ(message.rfind("name ", 0), 0u) << message;
+}
+
+TEST(ValidateNameTest, OrdinaryNamesAreValid) {
+  for (const char* name : {"a", "jobs/42", "with space", "ünïcödé", "日本語",
+                           "emoji 😀", "~!@#$%^&*()_+-={}[]|\\:;\"'<>,.?"}) {
+    EXPECT_TRUE(ValidateName(name).ok()) << name;
+  }
+}
+
+TEST(ValidateNameTest, EmptyIsInvalid) {
+  ExpectInvalid("", "name must not be empty");
+}
+
+TEST(ValidateNameTest, LengthLimitIs256Bytes) {
+  EXPECT_TRUE(ValidateName(std::string(1, 'x')).ok());
+  EXPECT_TRUE(ValidateName(std::string(256, 'x')).ok());
+  ExpectInvalid(std::string(257, 'x'),
+                "name must be at most 256 bytes, got 257");
+  ExpectInvalid(std::string(300, 'x'),
+                "name must be at most 256 bytes, got 300");
+}
+
+TEST(ValidateNameTest, LengthCountsBytesNotCharacters) {
+  // 2-byte characters: 128 of them are 256 bytes.
+  std::string two;
+  for (int i = 0; i < 128; ++i) two += "é";
+  EXPECT_TRUE(ValidateName(two).ok());
+  ExpectInvalid(two + "a", "got 257");
+  // 4-byte characters: 64 fill 256 bytes exactly.
+  std::string four;
+  for (int i = 0; i < 64; ++i) four += "😀";
+  EXPECT_TRUE(ValidateName(four).ok());
+  // A 3-byte character straddling the limit: 254 + 3 = 257.
+  ExpectInvalid(std::string(254, 'x') + "€", "got 257");
+  EXPECT_TRUE(ValidateName(std::string(253, 'x') + "€").ok());
+}
+
+TEST(ValidateNameTest, CutMultiByteCharacterIsInvalid) {
+  // A name truncated to 256 bytes in the middle of a character.
+  std::string name(255, 'x');
+  name += "\xE2\x82";  // first two bytes of U+20AC
+  name.resize(256);
+  ExpectInvalid(name, "truncated sequence at byte offset 255");
+  ExpectInvalid("\xC3", "truncated sequence at byte offset 0");
+  ExpectInvalid("ab\xF0\x9F\x98", "truncated sequence at byte offset 2");
+}
+
+TEST(ValidateNameTest, StrayAndInvalidBytes) {
+  ExpectInvalid("\x80", "unexpected continuation byte 0x80 at byte offset 0");
+  ExpectInvalid("a\xBF", "unexpected continuation byte 0xBF at byte offset 1");
+  ExpectInvalid("\xF8\x88\x80\x80\x80", "invalid lead byte 0xF8");
+  ExpectInvalid("\xFF", "invalid lead byte 0xFF");
+  ExpectInvalid("\xFE", "invalid lead byte 0xFE");
+  // A lead byte followed by a non-continuation.
+  ExpectInvalid(
+      "\xC3"
+      "a",
+      "expected a continuation byte, got 0x61 at byte offset 1");
+  ExpectInvalid(
+      "\xE2\x82"
+      "a",
+      "at byte offset 2");
+}
+
+TEST(ValidateNameTest, OverlongEncodingsAreInvalid) {
+  ExpectInvalid("\xC0\xAF", "overlong encoding of U+002F");  // '/'
+  ExpectInvalid("\xC1\xBF", "overlong encoding of U+007F");
+  ExpectInvalid("\xC0\x80", "overlong");  // NUL
+  ExpectInvalid("\xE0\x80\xAF", "overlong encoding of U+002F");
+  ExpectInvalid("\xE0\x9F\xBF", "overlong encoding of U+07FF");
+  ExpectInvalid("\xF0\x80\x80\xAF", "overlong encoding of U+002F");
+  ExpectInvalid("\xF0\x8F\xBF\xBF", "overlong encoding of U+FFFF");
+  // The smallest proper encodings of each length are fine.
+  EXPECT_TRUE(ValidateName("\xC2\xA0").ok());          // U+00A0
+  EXPECT_TRUE(ValidateName("\xE0\xA0\x80").ok());      // U+0800
+  EXPECT_TRUE(ValidateName("\xF0\x90\x80\x80").ok());  // U+10000
+}
+
+TEST(ValidateNameTest, SurrogatesAreInvalid) {
+  ExpectInvalid("\xED\xA0\x80", "surrogate U+D800");
+  ExpectInvalid("\xED\xBF\xBF", "surrogate U+DFFF");
+  ExpectInvalid("ok\xED\xB0\x80", "surrogate U+DC00 at byte offset 2");
+  EXPECT_TRUE(ValidateName("\xED\x9F\xBF").ok());  // U+D7FF
+  EXPECT_TRUE(ValidateName("\xEE\x80\x80").ok());  // U+E000
+}
+
+TEST(ValidateNameTest, AboveU10FFFFIsInvalid) {
+  EXPECT_TRUE(ValidateName("\xF4\x8F\xBF\xBF").ok());   // U+10FFFF
+  ExpectInvalid("\xF4\x90\x80\x80", "above U+10FFFF");  // U+110000
+  ExpectInvalid("\xF7\xBF\xBF\xBF", "above U+10FFFF");  // U+1FFFFF
+}
+
+TEST(ValidateNameTest, ControlCharactersAreInvalid) {
+  ExpectInvalid(std::string("a\0b", 3),
+                "control characters, got U+0000 at byte offset 1");
+  ExpectInvalid("\x01", "U+0001");
+  ExpectInvalid("tab\t", "U+0009");
+  ExpectInvalid("new\nline", "U+000A");
+  ExpectInvalid("\x1F", "U+001F");
+  ExpectInvalid("\x7F", "U+007F");             // DEL
+  ExpectInvalid("\xC2\x80", "U+0080");         // C1 first
+  ExpectInvalid("\xC2\x85", "U+0085");         // NEL
+  ExpectInvalid("\xC2\x9F", "U+009F");         // C1 last
+  EXPECT_TRUE(ValidateName(" ").ok());         // U+0020
+  EXPECT_TRUE(ValidateName("~").ok());         // U+007E
+  EXPECT_TRUE(ValidateName("\xC2\xA0").ok());  // U+00A0 (after C1)
+}
+
+TEST(ValidateNameTest, EveryC0AndC1ControlIsRejected) {
+  for (int c = 0; c < 0x20; ++c) {
+    EXPECT_FALSE(ValidateName(std::string(1, static_cast<char>(c))).ok()) << c;
+  }
+  for (int c = 0x80; c <= 0x9F; ++c) {
+    std::string encoded = {static_cast<char>(0xC0 | (c >> 6)),
+                           static_cast<char>(0x80 | (c & 0x3F))};
+    EXPECT_FALSE(ValidateName(encoded).ok()) << c;
+  }
+}
+
+}  // namespace
+}  // namespace baton::core
