@@ -1,0 +1,346 @@
+// Copyright 2026 The Baton Authors.
+
+#include "server/service/admin_service.h"
+
+#include <algorithm>
+#include <cmath>
+#include <memory>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "absl/synchronization/mutex.h"
+#include "server/core/instance_name.h"
+#include "server/core/priority_semaphore.h"
+#include "server/core/rate_limiter.h"
+#include "server/runtime/task.h"
+#include "server/service/proto_convert.h"
+#include "server/service/status_convert.h"
+
+namespace baton::service {
+
+namespace {
+
+using grpc::ServerUnaryReactor;
+
+absl::string_view Absl(std::string_view s) { return {s.data(), s.size()}; }
+
+// Finish() answers the call with `status`; returns the reactor for chaining.
+ServerUnaryReactor* Finish(ServerUnaryReactor* reactor, const absl::Status& status) {
+  reactor->Finish(ToGrpcStatus(status));
+  return reactor;
+}
+
+absl::Status NotFound(std::string_view name) {
+  return absl::NotFoundError(
+      absl::StrCat("name: no instance named '", Absl(name), "'"));
+}
+
+// FindAs() finds `name` and requires it to be of the primitive type T.
+template <typename T>
+absl::StatusOr<core::Instance*> FindAs(core::Registry& registry,
+                                       std::string_view name,
+                                       std::string_view kind_name) {
+  core::Instance* instance = registry.Find(name);
+  if (instance == nullptr) return NotFound(name);
+  if (instance->As<T>() == nullptr) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "name: '", Absl(name), "' is a ", Absl(core::KindName(instance->kind())),
+        ", not a ", Absl(kind_name)));
+  }
+  registry.Touch(instance);
+  return instance;
+}
+
+// CheckKind() verifies an optional expected kind against the instance.
+absl::Status CheckKind(const core::Instance& instance, v1::Kind expected) {
+  if (expected == v1::KIND_UNSPECIFIED) return absl::OkStatus();
+  if (KindToProto(instance.kind()) == expected) return absl::OkStatus();
+  return absl::FailedPreconditionError(absl::StrCat(
+      "kind: '", instance.name(), "' is a ",
+      Absl(core::KindName(instance.kind())), ", not the kind asked for"));
+}
+
+runtime::Task<void> TryAcquireOnce(core::RateLimiter* limiter,
+                                   core::Session* session, double tokens,
+                                   v1::TryAcquireResponse* response,
+                                   ServerUnaryReactor* reactor) {
+  // Named local, not a temporary in the co_await (see waiter.h: GCC 12).
+  core::WaitOptions options{.session = session,
+                            .owner_key = "admin",
+                            .timeout = absl::ZeroDuration()};
+  core::WaitResult result = co_await limiter->Acquire(std::move(options), tokens);
+  if (result.ok()) {
+    response->set_allowed(true);
+    response->set_tokens_left(result.grant.tokens_left);
+  } else if (result.status.code() == absl::StatusCode::kDeadlineExceeded) {
+    response->set_allowed(false);
+    response->set_tokens_left(limiter->tokens());
+    // Saturates at ~292 years, well within google.protobuf.Duration.
+    const std::int64_t nanos = absl::ToInt64Nanoseconds(result.retry_after);
+    response->mutable_retry_after()->set_seconds(nanos / 1'000'000'000);
+    response->mutable_retry_after()->set_nanos(
+        static_cast<std::int32_t>(nanos % 1'000'000'000));
+  } else {
+    Finish(reactor, result.status);
+    co_return;
+  }
+  reactor->Finish(grpc::Status::OK);
+}
+
+}  // namespace
+
+ServerUnaryReactor* AdminService::Declare(grpc::CallbackServerContext* context,
+                                          const v1::DeclareRequest* request,
+                                          v1::DeclareResponse* response) {
+  ServerUnaryReactor* reactor = context->DefaultReactor();
+  if (absl::Status valid = core::ValidateName(request->name()); !valid.ok()) {
+    return Finish(reactor, valid);
+  }
+  absl::StatusOr<core::InstanceConfig> config = ConfigFromProto(request->config());
+  if (!config.ok()) return Finish(reactor, config.status());
+  node_->Run(request->name(), [request, response, reactor,
+                               config = *std::move(config)](Node::Shard& shard) {
+    const bool existed = shard.registry.Find(request->name()) != nullptr;
+    absl::StatusOr<core::Instance*> instance =
+        shard.registry.Declare(request->name(), config);
+    if (!instance.ok()) {
+      Finish(reactor, instance.status());
+      return;
+    }
+    response->set_created(!existed);
+    ConfigToProto((*instance)->config(), response->mutable_config());
+    reactor->Finish(grpc::Status::OK);
+  });
+  return reactor;
+}
+
+ServerUnaryReactor* AdminService::Describe(grpc::CallbackServerContext* context,
+                                           const v1::DescribeRequest* request,
+                                           v1::DescribeResponse* response) {
+  ServerUnaryReactor* reactor = context->DefaultReactor();
+  if (absl::Status valid = core::ValidateName(request->name()); !valid.ok()) {
+    return Finish(reactor, valid);
+  }
+  node_->Run(request->name(), [request, response, reactor](Node::Shard& shard) {
+    core::Instance* instance = shard.registry.Find(request->name());
+    if (instance == nullptr) {
+      Finish(reactor, NotFound(request->name()));
+      return;
+    }
+    if (absl::Status kind = CheckKind(*instance, request->kind()); !kind.ok()) {
+      Finish(reactor, kind);
+      return;
+    }
+    SnapshotToProto(instance->Describe(), response);
+    reactor->Finish(grpc::Status::OK);
+  });
+  return reactor;
+}
+
+ServerUnaryReactor* AdminService::List(grpc::CallbackServerContext* context,
+                                       const v1::ListRequest* request,
+                                       v1::ListResponse* response) {
+  ServerUnaryReactor* reactor = context->DefaultReactor();
+  if (request->page_size() < 0) {
+    return Finish(reactor, absl::InvalidArgumentError(absl::StrCat(
+                               "page_size must be >= 0, got ", request->page_size())));
+  }
+  std::optional<core::Kind> kind;
+  if (request->kind() != v1::KIND_UNSPECIFIED) {
+    absl::StatusOr<core::Kind> parsed = KindFromProto(request->kind(), "kind");
+    if (!parsed.ok()) return Finish(reactor, parsed.status());
+    kind = *parsed;
+  }
+  const int page_size =
+      request->page_size() == 0
+          ? core::Registry::kDefaultPageSize
+          : std::min<int>(request->page_size(), core::Registry::kMaxPageSize);
+
+  // Every shard lists its own names; the last one to answer merges.
+  struct Gather {
+    absl::Mutex mu;
+    std::size_t remaining;
+    absl::Status error;
+    bool more = false;  // some shard has names past its page
+    std::vector<core::Registry::ListEntry> entries;
+  };
+  auto gather = std::make_shared<Gather>();
+  gather->remaining = node_->shard_count();
+  for (std::size_t i = 0; i < node_->shard_count(); ++i) {
+    node_->RunOn(i, [=](Node::Shard& shard) {
+      absl::StatusOr<core::Registry::ListPage> page = shard.registry.List(
+          request->prefix(), kind, page_size, request->page_token());
+      bool last = false;
+      {
+        absl::MutexLock lock(&gather->mu);
+        if (!page.ok()) {
+          if (gather->error.ok()) gather->error = page.status();
+        } else {
+          gather->more = gather->more || !page->next_page_token.empty();
+          for (auto& entry : page->entries) {
+            gather->entries.push_back(std::move(entry));
+          }
+        }
+        last = --gather->remaining == 0;
+      }
+      if (!last) return;
+      // The last shard to answer: no other thread touches `gather` now.
+      if (!gather->error.ok()) {
+        Finish(reactor, gather->error);
+        return;
+      }
+      auto& entries = gather->entries;
+      std::sort(entries.begin(), entries.end(),
+                [](const auto& a, const auto& b) { return a.name < b.name; });
+      bool more = gather->more;
+      if (entries.size() > static_cast<std::size_t>(page_size)) {
+        entries.resize(page_size);
+        more = true;
+      }
+      for (const auto& entry : entries) {
+        v1::InstanceSummary* summary = response->add_instances();
+        summary->set_name(entry.name);
+        summary->set_kind(KindToProto(entry.kind));
+      }
+      if (more && !entries.empty()) response->set_next_page_token(entries.back().name);
+      reactor->Finish(grpc::Status::OK);
+    });
+  }
+  return reactor;
+}
+
+ServerUnaryReactor* AdminService::Delete(grpc::CallbackServerContext* context,
+                                         const v1::DeleteRequest* request,
+                                         v1::DeleteResponse* response) {
+  ServerUnaryReactor* reactor = context->DefaultReactor();
+  if (absl::Status valid = core::ValidateName(request->name()); !valid.ok()) {
+    return Finish(reactor, valid);
+  }
+  node_->Run(request->name(), [request, response, reactor](Node::Shard& shard) {
+    core::Instance* instance = shard.registry.Find(request->name());
+    if (instance == nullptr) {
+      Finish(reactor, NotFound(request->name()));
+      return;
+    }
+    if (absl::Status kind = CheckKind(*instance, request->kind()); !kind.ok()) {
+      Finish(reactor, kind);
+      return;
+    }
+    // The holds revoked are the holders at the moment of deletion.
+    response->set_revoked_holds(
+        static_cast<std::int64_t>(instance->Describe().holders.size()));
+    const std::string reason =
+        request->reason().empty()
+            ? absl::StrCat("instance '", request->name(), "' deleted")
+            : absl::StrCat("instance '", request->name(),
+                           "' deleted: ", request->reason().substr(0, 256));
+    Finish(reactor, shard.registry.Delete(request->name(), absl::AbortedError(reason)));
+  });
+  return reactor;
+}
+
+ServerUnaryReactor* AdminService::SetRate(grpc::CallbackServerContext* context,
+                                          const v1::SetRateRequest* request,
+                                          v1::SetRateResponse* response) {
+  ServerUnaryReactor* reactor = context->DefaultReactor();
+  if (absl::Status valid = core::ValidateName(request->name()); !valid.ok()) {
+    return Finish(reactor, valid);
+  }
+  node_->Run(request->name(), [request, response, reactor](Node::Shard& shard) {
+    absl::StatusOr<core::Instance*> instance =
+        FindAs<core::RateLimiter>(shard.registry, request->name(), "AdvancedRateLimit");
+    if (!instance.ok()) {
+      Finish(reactor, instance.status());
+      return;
+    }
+    core::RateLimiter* limiter = (*instance)->As<core::RateLimiter>();
+    if (absl::Status set = limiter->SetRate(request->rate()); !set.ok()) {
+      Finish(reactor, set);
+      return;
+    }
+    response->set_rate(limiter->rate());
+    response->set_capacity(limiter->capacity());
+    reactor->Finish(grpc::Status::OK);
+  });
+  return reactor;
+}
+
+ServerUnaryReactor* AdminService::SetBound(grpc::CallbackServerContext* context,
+                                           const v1::SetBoundRequest* request,
+                                           v1::SetBoundResponse* response) {
+  ServerUnaryReactor* reactor = context->DefaultReactor();
+  if (absl::Status valid = core::ValidateName(request->name()); !valid.ok()) {
+    return Finish(reactor, valid);
+  }
+  node_->Run(request->name(), [request, response, reactor](Node::Shard& shard) {
+    absl::StatusOr<core::Instance*> instance = FindAs<core::DynamicBoundedSemaphore>(
+        shard.registry, request->name(), "DynamicBoundedSemaphore");
+    if (!instance.ok()) {
+      Finish(reactor, instance.status());
+      return;
+    }
+    auto* semaphore = (*instance)->As<core::DynamicBoundedSemaphore>();
+    if (absl::Status set = semaphore->SetBound(request->bound()); !set.ok()) {
+      Finish(reactor, set);
+      return;
+    }
+    response->set_bound(semaphore->bound());
+    response->set_available(semaphore->available());
+    reactor->Finish(grpc::Status::OK);
+  });
+  return reactor;
+}
+
+ServerUnaryReactor* AdminService::Reset(grpc::CallbackServerContext* context,
+                                        const v1::ResetRequest* request,
+                                        v1::ResetResponse* response) {
+  ServerUnaryReactor* reactor = context->DefaultReactor();
+  if (absl::Status valid = core::ValidateName(request->name()); !valid.ok()) {
+    return Finish(reactor, valid);
+  }
+  node_->Run(request->name(), [request, response, reactor](Node::Shard& shard) {
+    absl::StatusOr<core::Instance*> instance = FindAs<core::PrioritySemaphore>(
+        shard.registry, request->name(), "PrioritySemaphore");
+    if (!instance.ok()) {
+      Finish(reactor, instance.status());
+      return;
+    }
+    auto* semaphore = (*instance)->As<core::PrioritySemaphore>();
+    response->set_revoked_holds(
+        static_cast<std::int64_t>(semaphore->holders().size()));
+    if (absl::Status reset = semaphore->Reset(); !reset.ok()) {
+      Finish(reactor, reset);
+      return;
+    }
+    response->set_available(semaphore->available());
+    reactor->Finish(grpc::Status::OK);
+  });
+  return reactor;
+}
+
+ServerUnaryReactor* AdminService::TryAcquire(grpc::CallbackServerContext* context,
+                                             const v1::TryAcquireRequest* request,
+                                             v1::TryAcquireResponse* response) {
+  ServerUnaryReactor* reactor = context->DefaultReactor();
+  if (absl::Status valid = core::ValidateName(request->name()); !valid.ok()) {
+    return Finish(reactor, valid);
+  }
+  node_->Run(request->name(), [request, response, reactor](Node::Shard& shard) {
+    absl::StatusOr<core::Instance*> instance =
+        FindAs<core::RateLimiter>(shard.registry, request->name(), "AdvancedRateLimit");
+    if (!instance.ok()) {
+      Finish(reactor, instance.status());
+      return;
+    }
+    const double tokens = request->has_tokens() ? request->tokens() : 1.0;
+    // A try-once acquire is answered inside the co_await: this returns with
+    // the call finished.
+    runtime::Detach(TryAcquireOnce((*instance)->As<core::RateLimiter>(),
+                                   &shard.admin_session, tokens, response, reactor));
+  });
+  return reactor;
+}
+
+}  // namespace baton::service

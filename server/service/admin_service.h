@@ -1,0 +1,55 @@
+// Copyright 2026 The Baton Authors.
+//
+// AdminService implements baton.v1.Admin, the unary calls that are not waits:
+// Declare, Describe, List, Delete, SetRate, SetBound, Reset, TryAcquire.
+//
+// Threading: gRPC calls the handlers on its own threads. A handler checks
+// what it can there, then posts the work to the shard that owns the name
+// (Node::Run) and returns at once: a reaction never blocks, and the
+// instance is only touched by its shard's thread, which finishes the call.
+// List asks every shard and merges their pages.
+
+#ifndef BATON_SERVER_SERVICE_ADMIN_SERVICE_H_
+#define BATON_SERVER_SERVICE_ADMIN_SERVICE_H_
+
+#include "baton/v1/admin.grpc.pb.h"
+#include "server/service/node.h"
+
+namespace baton::service {
+
+class AdminService final : public v1::Admin::CallbackService {
+ public:
+  explicit AdminService(Node* node) : node_(node) {}
+
+  grpc::ServerUnaryReactor* Declare(grpc::CallbackServerContext* context,
+                                    const v1::DeclareRequest* request,
+                                    v1::DeclareResponse* response) override;
+  grpc::ServerUnaryReactor* Describe(grpc::CallbackServerContext* context,
+                                     const v1::DescribeRequest* request,
+                                     v1::DescribeResponse* response) override;
+  grpc::ServerUnaryReactor* List(grpc::CallbackServerContext* context,
+                                 const v1::ListRequest* request,
+                                 v1::ListResponse* response) override;
+  grpc::ServerUnaryReactor* Delete(grpc::CallbackServerContext* context,
+                                   const v1::DeleteRequest* request,
+                                   v1::DeleteResponse* response) override;
+  grpc::ServerUnaryReactor* SetRate(grpc::CallbackServerContext* context,
+                                    const v1::SetRateRequest* request,
+                                    v1::SetRateResponse* response) override;
+  grpc::ServerUnaryReactor* SetBound(grpc::CallbackServerContext* context,
+                                     const v1::SetBoundRequest* request,
+                                     v1::SetBoundResponse* response) override;
+  grpc::ServerUnaryReactor* Reset(grpc::CallbackServerContext* context,
+                                  const v1::ResetRequest* request,
+                                  v1::ResetResponse* response) override;
+  grpc::ServerUnaryReactor* TryAcquire(grpc::CallbackServerContext* context,
+                                       const v1::TryAcquireRequest* request,
+                                       v1::TryAcquireResponse* response) override;
+
+ private:
+  Node* const node_;
+};
+
+}  // namespace baton::service
+
+#endif  // BATON_SERVER_SERVICE_ADMIN_SERVICE_H_

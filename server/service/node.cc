@@ -1,0 +1,32 @@
+// Copyright 2026 The Baton Authors.
+
+#include "server/service/node.h"
+
+namespace baton::service {
+
+Node::Node(Options options, runtime::Clock* clock)
+    : shards_(options.shards == 0 ? 1 : options.shards, clock) {
+  state_.reserve(shards_.size());
+  for (std::size_t i = 0; i < shards_.size(); ++i) {
+    state_.push_back(std::make_unique<Shard>(&shards_.shard(i), options));
+  }
+}
+
+Node::~Node() {
+  Shutdown();
+  // The shard threads are gone: destroy the registries here, then run what
+  // their closing scheduled.
+  state_.clear();
+  for (std::size_t i = 0; i < shards_.size(); ++i) shards_.shard(i).RunUntilIdle();
+}
+
+void Node::Run(std::string_view name, ShardFn fn) {
+  RunOn(runtime::ShardIndexFor(name, shards_.size()), std::move(fn));
+}
+
+void Node::RunOn(std::size_t index, ShardFn fn) {
+  Shard* shard = state_[index].get();
+  shards_.shard(index).Post([shard, fn = std::move(fn)]() mutable { fn(*shard); });
+}
+
+}  // namespace baton::service

@@ -1,0 +1,71 @@
+// Copyright 2026 The Baton Authors.
+//
+// Node is one batond's state: its shards (an EventLoop per thread) and, on
+// each, the Registry of the instances placed there. Everything about an
+// instance happens on its shard's thread; the service reaches it with
+// Run(name, fn), which posts `fn(registry)` there and never blocks.
+//
+// Threading: construct, Start() and Shutdown() from one thread; Run() and
+// RunOnEach() from any thread between them. Registries are created before the
+// shard threads start and destroyed after they stop, so they need no lock.
+
+#ifndef BATON_SERVER_SERVICE_NODE_H_
+#define BATON_SERVER_SERVICE_NODE_H_
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "absl/functional/any_invocable.h"
+#include "server/core/registry.h"
+#include "server/runtime/clock.h"
+#include "server/runtime/shard_set.h"
+
+namespace baton::service {
+
+class Node {
+ public:
+  struct Options {
+    std::size_t shards = 1;
+    core::Registry::Options registry;
+    std::uint64_t fence_base = 0;
+  };
+
+  Node(Options options, runtime::Clock* clock);
+  Node(const Node&) = delete;
+  Node& operator=(const Node&) = delete;
+  ~Node();  // Shutdown(), then the registries close every instance
+
+  void Start() { shards_.Start(); }
+  void Shutdown() { shards_.Shutdown(); }
+
+  std::size_t shard_count() const { return shards_.size(); }
+
+  // What lives on one shard.
+  struct Shard {
+    Shard(runtime::EventLoop* loop, const Options& options)
+        : registry(loop, options.fence_base, options.registry) {}
+    core::Registry registry;
+    // The session of Admin calls that wait (TryAcquire answers at once and
+    // holds nothing, so it never ends). Session ids from 1 on are clients'.
+    core::Session admin_session{0};
+  };
+  using ShardFn = absl::AnyInvocable<void(Shard&)>;
+
+  // Run() runs `fn(shard)` on the shard that owns `name`.
+  void Run(std::string_view name, ShardFn fn);
+
+  // RunOn() runs `fn(shard)` on shard `index`.
+  void RunOn(std::size_t index, ShardFn fn);
+
+ private:
+  runtime::ShardSet shards_;
+  std::vector<std::unique_ptr<Shard>> state_;
+};
+
+}  // namespace baton::service
+
+#endif  // BATON_SERVER_SERVICE_NODE_H_

@@ -1,0 +1,160 @@
+// Copyright 2026 The Baton Authors.
+
+#include "server/service/proto_convert.h"
+
+#include <string>
+
+#include "absl/strings/str_cat.h"
+
+namespace baton::service {
+
+namespace {
+
+absl::string_view Absl(std::string_view s) { return {s.data(), s.size()}; }
+
+}  // namespace
+
+absl::StatusOr<core::Kind> KindFromProto(v1::Kind kind, std::string_view field) {
+  switch (kind) {
+    case v1::KIND_ADVANCED_RATE_LIMIT: return core::Kind::kAdvancedRateLimit;
+    case v1::KIND_DYNAMIC_BOUNDED_SEMAPHORE: return core::Kind::kDynamicBoundedSemaphore;
+    case v1::KIND_KEYED_CONDITION: return core::Kind::kKeyedCondition;
+    case v1::KIND_MULTI_COUNT_DOWN_LATCH: return core::Kind::kMultiCountDownLatch;
+    case v1::KIND_PRIORITY_LOCK: return core::Kind::kPriorityLock;
+    case v1::KIND_PRIORITY_RLOCK: return core::Kind::kPriorityRLock;
+    case v1::KIND_PRIORITY_SEMAPHORE: return core::Kind::kPrioritySemaphore;
+    case v1::KIND_RLOCK: return core::Kind::kRLock;
+    default:
+      return absl::InvalidArgumentError(absl::StrCat(
+          Absl(field), " must be one of the eight kinds, got ",
+          static_cast<int>(kind)));
+  }
+}
+
+v1::Kind KindToProto(core::Kind kind) {
+  switch (kind) {
+    case core::Kind::kAdvancedRateLimit: return v1::KIND_ADVANCED_RATE_LIMIT;
+    case core::Kind::kDynamicBoundedSemaphore: return v1::KIND_DYNAMIC_BOUNDED_SEMAPHORE;
+    case core::Kind::kKeyedCondition: return v1::KIND_KEYED_CONDITION;
+    case core::Kind::kMultiCountDownLatch: return v1::KIND_MULTI_COUNT_DOWN_LATCH;
+    case core::Kind::kPriorityLock: return v1::KIND_PRIORITY_LOCK;
+    case core::Kind::kPriorityRLock: return v1::KIND_PRIORITY_RLOCK;
+    case core::Kind::kPrioritySemaphore: return v1::KIND_PRIORITY_SEMAPHORE;
+    case core::Kind::kRLock: return v1::KIND_RLOCK;
+  }
+  return v1::KIND_UNSPECIFIED;
+}
+
+absl::StatusOr<core::InstanceConfig> ConfigFromProto(const v1::InstanceConfig& config) {
+  absl::StatusOr<core::Kind> kind = KindFromProto(config.kind(), "config.kind");
+  if (!kind.ok()) return kind.status();
+  core::InstanceConfig out;
+  out.kind = *kind;
+  const std::string kind_name(core::KindName(*kind));
+  const auto wrong_params = [&](const char* params) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "config.", params, " is not a parameter of ", kind_name));
+  };
+  switch (*kind) {
+    case core::Kind::kAdvancedRateLimit: {
+      if (!config.has_rate_limit()) {
+        return absl::InvalidArgumentError(
+            "config.rate_limit is required for AdvancedRateLimit (rate, and "
+            "optionally capacity and fair)");
+      }
+      const v1::RateLimitParams& p = config.rate_limit();
+      out.rate_limit.rate = p.rate();
+      if (p.has_capacity()) out.rate_limit.capacity = p.capacity();
+      out.rate_limit.fair = !p.has_fair() || p.fair();
+      break;
+    }
+    case core::Kind::kDynamicBoundedSemaphore:
+    case core::Kind::kPrioritySemaphore:
+      if (config.has_rate_limit()) return wrong_params("rate_limit");
+      if (config.has_latch()) return wrong_params("latch");
+      if (config.has_semaphore() && config.semaphore().has_value()) {
+        out.value = config.semaphore().value();
+      }
+      break;
+    case core::Kind::kMultiCountDownLatch:
+      if (config.has_rate_limit()) return wrong_params("rate_limit");
+      if (config.has_semaphore()) return wrong_params("semaphore");
+      for (const auto& [key, count] : config.latch().counts()) {
+        out.counts[key] = count;
+      }
+      break;
+    default:
+      if (config.has_rate_limit()) return wrong_params("rate_limit");
+      if (config.has_semaphore()) return wrong_params("semaphore");
+      if (config.has_latch()) return wrong_params("latch");
+  }
+  if (absl::Status valid = core::ValidateConfig(out); !valid.ok()) {
+    return absl::InvalidArgumentError(absl::StrCat("config: ", valid.message()));
+  }
+  return out;
+}
+
+void ConfigToProto(const core::InstanceConfig& config, v1::InstanceConfig* out) {
+  out->set_kind(KindToProto(config.kind));
+  switch (config.kind) {
+    case core::Kind::kAdvancedRateLimit: {
+      v1::RateLimitParams* p = out->mutable_rate_limit();
+      p->set_rate(config.rate_limit.rate);
+      p->set_capacity(config.rate_limit.capacity.value_or(config.rate_limit.rate));
+      p->set_fair(config.rate_limit.fair);
+      break;
+    }
+    case core::Kind::kDynamicBoundedSemaphore:
+    case core::Kind::kPrioritySemaphore:
+      out->mutable_semaphore()->set_value(config.value);
+      break;
+    case core::Kind::kMultiCountDownLatch:
+      for (const auto& [key, count] : config.counts) {
+        (*out->mutable_latch()->mutable_counts())[key] = count;
+      }
+      break;
+    default:
+      break;
+  }
+}
+
+void SnapshotToProto(const core::InstanceSnapshot& snapshot,
+                     v1::DescribeResponse* out) {
+  out->set_name(snapshot.name);
+  ConfigToProto(snapshot.config, out->mutable_config());
+  v1::InstanceState* state = out->mutable_state();
+  state->set_kind(KindToProto(snapshot.config.kind));
+  state->set_waiter_count(static_cast<std::int64_t>(snapshot.waiter_count));
+  state->set_locked(snapshot.locked);
+  state->set_last_fence(snapshot.last_fence);
+  for (const core::HolderSnapshot& h : snapshot.holders) {
+    v1::Holder* holder = out->add_holders();
+    holder->set_session_id(h.session_id);
+    holder->set_owner_key(h.owner_key);
+    holder->set_fence(h.fence);
+    holder->set_count(h.count);
+  }
+  if (snapshot.rate_limit) {
+    state->set_tokens(snapshot.rate_limit->tokens);
+    state->set_rate(snapshot.rate_limit->rate);
+    state->set_capacity(snapshot.rate_limit->capacity);
+    state->set_fair(snapshot.rate_limit->fair);
+  }
+  if (snapshot.semaphore) {
+    state->set_available(snapshot.semaphore->available);
+    state->set_held(snapshot.semaphore->held);
+    if (snapshot.config.kind == core::Kind::kDynamicBoundedSemaphore) {
+      state->set_bound(snapshot.semaphore->bound);
+    } else {
+      state->set_pool(snapshot.semaphore->bound);
+    }
+  }
+  if (snapshot.latch) {
+    state->set_broken(snapshot.latch->broken);
+    for (const auto& [key, count] : snapshot.latch->counts) {
+      (*state->mutable_counts())[key] = count;
+    }
+  }
+}
+
+}  // namespace baton::service

@@ -1,0 +1,30 @@
+// Copyright 2026 The Baton Authors.
+//
+// Conversions between the wire contract (baton.v1) and server/core. Errors
+// name the request field, as the contract promises.
+
+#ifndef BATON_SERVER_SERVICE_PROTO_CONVERT_H_
+#define BATON_SERVER_SERVICE_PROTO_CONVERT_H_
+
+#include "absl/status/statusor.h"
+#include "baton/v1/admin.pb.h"
+#include "baton/v1/common.pb.h"
+#include "server/core/registry.h"
+
+namespace baton::service {
+
+// KindFromProto() fails with INVALID_ARGUMENT naming `field` when unset.
+absl::StatusOr<core::Kind> KindFromProto(v1::Kind kind, std::string_view field);
+v1::Kind KindToProto(core::Kind kind);
+
+// ConfigFromProto() checks that the parameters fit the kind and are valid.
+absl::StatusOr<core::InstanceConfig> ConfigFromProto(const v1::InstanceConfig& config);
+void ConfigToProto(const core::InstanceConfig& config, v1::InstanceConfig* out);
+
+// SnapshotToProto() fills a DescribeResponse from a snapshot.
+void SnapshotToProto(const core::InstanceSnapshot& snapshot,
+                     v1::DescribeResponse* out);
+
+}  // namespace baton::service
+
+#endif  // BATON_SERVER_SERVICE_PROTO_CONVERT_H_
