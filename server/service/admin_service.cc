@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cmath>
 #include <memory>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -87,6 +88,35 @@ runtime::Task<void> TryAcquireOnce(core::RateLimiter* limiter,
     co_return;
   }
   reactor->Finish(grpc::Status::OK);
+}
+
+// OnInstanceOf<T>() answers a call about the instance `name`, which must be a
+// T: it checks the name here, then on the name's shard finds the instance
+// (NOT_FOUND, or FAILED_PRECONDITION when it is another kind) and finishes
+// the call with the status `fn(T&, shard, reactor)` returns; `fn` returns
+// nullopt when it finishes the call itself (through `reactor`). `name` must live until the call ends
+// (it is the request's).
+template <typename T, typename Fn>
+ServerUnaryReactor* OnInstanceOf(Node* node, grpc::CallbackServerContext* context,
+                                 const std::string& name,
+                                 std::string_view kind_name, Fn fn) {
+  ServerUnaryReactor* reactor = context->DefaultReactor();
+  if (absl::Status valid = core::ValidateName(name); !valid.ok()) {
+    return Finish(reactor, valid);
+  }
+  node->Run(name, [&name, kind_name, reactor,
+                   fn = std::move(fn)](Node::Shard& shard) mutable {
+    absl::StatusOr<core::Instance*> instance =
+        FindAs<T>(shard.registry, name, kind_name);
+    if (!instance.ok()) {
+      Finish(reactor, instance.status());
+      return;
+    }
+    const std::optional<absl::Status> status =
+        fn(*(*instance)->As<T>(), shard, reactor);
+    if (status.has_value()) Finish(reactor, *status);
+  });
+  return reactor;
 }
 
 }  // namespace
@@ -244,103 +274,60 @@ ServerUnaryReactor* AdminService::Delete(grpc::CallbackServerContext* context,
 ServerUnaryReactor* AdminService::SetRate(grpc::CallbackServerContext* context,
                                           const v1::SetRateRequest* request,
                                           v1::SetRateResponse* response) {
-  ServerUnaryReactor* reactor = context->DefaultReactor();
-  if (absl::Status valid = core::ValidateName(request->name()); !valid.ok()) {
-    return Finish(reactor, valid);
-  }
-  node_->Run(request->name(), [request, response, reactor](Node::Shard& shard) {
-    absl::StatusOr<core::Instance*> instance =
-        FindAs<core::RateLimiter>(shard.registry, request->name(), "AdvancedRateLimit");
-    if (!instance.ok()) {
-      Finish(reactor, instance.status());
-      return;
-    }
-    core::RateLimiter* limiter = (*instance)->As<core::RateLimiter>();
-    if (absl::Status set = limiter->SetRate(request->rate()); !set.ok()) {
-      Finish(reactor, set);
-      return;
-    }
-    response->set_rate(limiter->rate());
-    response->set_capacity(limiter->capacity());
-    reactor->Finish(grpc::Status::OK);
-  });
-  return reactor;
+  return OnInstanceOf<core::RateLimiter>(
+      node_, context, request->name(), "AdvancedRateLimit",
+      [request, response](core::RateLimiter& limiter, Node::Shard&,
+                          ServerUnaryReactor*) -> std::optional<absl::Status> {
+        absl::Status set = limiter.SetRate(request->rate());
+        response->set_rate(limiter.rate());
+        response->set_capacity(limiter.capacity());
+        return set;
+      });
 }
 
 ServerUnaryReactor* AdminService::SetBound(grpc::CallbackServerContext* context,
                                            const v1::SetBoundRequest* request,
                                            v1::SetBoundResponse* response) {
-  ServerUnaryReactor* reactor = context->DefaultReactor();
-  if (absl::Status valid = core::ValidateName(request->name()); !valid.ok()) {
-    return Finish(reactor, valid);
-  }
-  node_->Run(request->name(), [request, response, reactor](Node::Shard& shard) {
-    absl::StatusOr<core::Instance*> instance = FindAs<core::DynamicBoundedSemaphore>(
-        shard.registry, request->name(), "DynamicBoundedSemaphore");
-    if (!instance.ok()) {
-      Finish(reactor, instance.status());
-      return;
-    }
-    auto* semaphore = (*instance)->As<core::DynamicBoundedSemaphore>();
-    if (absl::Status set = semaphore->SetBound(request->bound()); !set.ok()) {
-      Finish(reactor, set);
-      return;
-    }
-    response->set_bound(semaphore->bound());
-    response->set_available(semaphore->available());
-    reactor->Finish(grpc::Status::OK);
-  });
-  return reactor;
+  return OnInstanceOf<core::DynamicBoundedSemaphore>(
+      node_, context, request->name(), "DynamicBoundedSemaphore",
+      [request, response](core::DynamicBoundedSemaphore& semaphore, Node::Shard&,
+                          ServerUnaryReactor*) -> std::optional<absl::Status> {
+        absl::Status set = semaphore.SetBound(request->bound());
+        response->set_bound(semaphore.bound());
+        response->set_available(semaphore.available());
+        return set;
+      });
 }
 
 ServerUnaryReactor* AdminService::Reset(grpc::CallbackServerContext* context,
                                         const v1::ResetRequest* request,
                                         v1::ResetResponse* response) {
-  ServerUnaryReactor* reactor = context->DefaultReactor();
-  if (absl::Status valid = core::ValidateName(request->name()); !valid.ok()) {
-    return Finish(reactor, valid);
-  }
-  node_->Run(request->name(), [request, response, reactor](Node::Shard& shard) {
-    absl::StatusOr<core::Instance*> instance = FindAs<core::PrioritySemaphore>(
-        shard.registry, request->name(), "PrioritySemaphore");
-    if (!instance.ok()) {
-      Finish(reactor, instance.status());
-      return;
-    }
-    auto* semaphore = (*instance)->As<core::PrioritySemaphore>();
-    response->set_revoked_holds(
-        static_cast<std::int64_t>(semaphore->holders().size()));
-    if (absl::Status reset = semaphore->Reset(); !reset.ok()) {
-      Finish(reactor, reset);
-      return;
-    }
-    response->set_available(semaphore->available());
-    reactor->Finish(grpc::Status::OK);
-  });
-  return reactor;
+  return OnInstanceOf<core::PrioritySemaphore>(
+      node_, context, request->name(), "PrioritySemaphore",
+      [response](core::PrioritySemaphore& semaphore, Node::Shard&,
+                 ServerUnaryReactor*) -> std::optional<absl::Status> {
+        response->set_revoked_holds(
+            static_cast<std::int64_t>(semaphore.holders().size()));
+        absl::Status reset = semaphore.Reset();
+        response->set_available(semaphore.available());
+        return reset;
+      });
 }
 
 ServerUnaryReactor* AdminService::TryAcquire(grpc::CallbackServerContext* context,
                                              const v1::TryAcquireRequest* request,
                                              v1::TryAcquireResponse* response) {
-  ServerUnaryReactor* reactor = context->DefaultReactor();
-  if (absl::Status valid = core::ValidateName(request->name()); !valid.ok()) {
-    return Finish(reactor, valid);
-  }
-  node_->Run(request->name(), [request, response, reactor](Node::Shard& shard) {
-    absl::StatusOr<core::Instance*> instance =
-        FindAs<core::RateLimiter>(shard.registry, request->name(), "AdvancedRateLimit");
-    if (!instance.ok()) {
-      Finish(reactor, instance.status());
-      return;
-    }
-    const double tokens = request->has_tokens() ? request->tokens() : 1.0;
-    // A try-once acquire is answered inside the co_await: this returns with
-    // the call finished.
-    runtime::Detach(TryAcquireOnce((*instance)->As<core::RateLimiter>(),
-                                   &shard.admin_session, tokens, response, reactor));
-  });
-  return reactor;
+  return OnInstanceOf<core::RateLimiter>(
+      node_, context, request->name(), "AdvancedRateLimit",
+      [request, response](core::RateLimiter& limiter, Node::Shard& shard,
+                          ServerUnaryReactor* reactor) -> std::optional<absl::Status> {
+        const double tokens = request->has_tokens() ? request->tokens() : 1.0;
+        // A try-once acquire is answered inside the co_await, which
+        // finishes the call before Detach() returns.
+        runtime::Detach(TryAcquireOnce(&limiter, &shard.admin_session, tokens,
+                                       response, reactor));
+        return std::nullopt;
+      });
 }
 
 }  // namespace baton::service
