@@ -8,14 +8,16 @@ Node::Node(Options options, runtime::Clock* clock)
     : shards_(options.shards == 0 ? 1 : options.shards, clock) {
   state_.reserve(shards_.size());
   for (std::size_t i = 0; i < shards_.size(); ++i) {
-    state_.push_back(std::make_unique<Shard>(&shards_.shard(i), options));
+    state_.push_back(std::make_unique<Shard>(i, &shards_.shard(i), options));
   }
 }
 
 Node::~Node() {
   Shutdown();
-  // The shard threads are gone: destroy the registries here, then run what
-  // their closing scheduled.
+  // The shard threads are gone. Run what was posted to them while the
+  // registries still exist (a posted fn reaches its Shard by pointer), then
+  // destroy the registries and run what their closing scheduled.
+  for (std::size_t i = 0; i < shards_.size(); ++i) shards_.shard(i).RunUntilIdle();
   state_.clear();
   for (std::size_t i = 0; i < shards_.size(); ++i) shards_.shard(i).RunUntilIdle();
 }

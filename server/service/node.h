@@ -46,8 +46,10 @@ class Node {
 
   // What lives on one shard.
   struct Shard {
-    Shard(runtime::EventLoop* loop, const Options& options)
-        : registry(loop, options.fence_base, options.registry) {}
+    Shard(std::size_t index, runtime::EventLoop* loop, const Options& options)
+        : index(index), loop(loop), registry(loop, options.fence_base, options.registry) {}
+    const std::size_t index;
+    runtime::EventLoop* const loop;
     core::Registry registry;
     // The session of Admin calls that wait (TryAcquire answers at once and
     // holds nothing, so it never ends). Session ids from 1 on are clients'.
@@ -60,6 +62,11 @@ class Node {
 
   // RunOn() runs `fn(shard)` on shard `index`.
   void RunOn(std::size_t index, ShardFn fn);
+
+  // ShardIndexOf() is the index of the shard that owns `name`.
+  std::size_t ShardIndexOf(std::string_view name) const {
+    return runtime::ShardIndexFor(name, shards_.size());
+  }
 
  private:
   runtime::ShardSet shards_;

@@ -118,21 +118,41 @@ void ConfigToProto(const core::InstanceConfig& config, v1::InstanceConfig* out) 
   }
 }
 
-void SnapshotToProto(const core::InstanceSnapshot& snapshot,
-                     v1::DescribeResponse* out) {
-  out->set_name(snapshot.name);
-  ConfigToProto(snapshot.config, out->mutable_config());
-  v1::InstanceState* state = out->mutable_state();
+bool HasLockOwner(core::Kind kind) {
+  switch (kind) {
+    case core::Kind::kPriorityLock:
+    case core::Kind::kPriorityRLock:
+    case core::Kind::kRLock:
+    case core::Kind::kKeyedCondition:
+      return true;
+    default:
+      return false;
+  }
+}
+
+namespace {
+
+void HolderToProto(const core::HolderSnapshot& h, v1::Holder* holder) {
+  holder->set_session_id(h.session_id);
+  holder->set_owner_key(h.owner_key);
+  holder->set_fence(h.fence);
+  holder->set_count(h.count);
+}
+
+}  // namespace
+
+void StateToProto(const core::InstanceSnapshot& snapshot, v1::InstanceState* state) {
   state->set_kind(KindToProto(snapshot.config.kind));
   state->set_waiter_count(static_cast<std::int64_t>(snapshot.waiter_count));
-  state->set_locked(snapshot.locked);
-  state->set_last_fence(snapshot.last_fence);
-  for (const core::HolderSnapshot& h : snapshot.holders) {
-    v1::Holder* holder = out->add_holders();
-    holder->set_session_id(h.session_id);
-    holder->set_owner_key(h.owner_key);
-    holder->set_fence(h.fence);
-    holder->set_count(h.count);
+  if (snapshot.config.kind != core::Kind::kMultiCountDownLatch) {
+    state->set_locked(snapshot.locked);
+  }
+  if (snapshot.config.kind != core::Kind::kAdvancedRateLimit &&
+      snapshot.config.kind != core::Kind::kMultiCountDownLatch) {
+    state->set_last_fence(snapshot.last_fence);
+  }
+  if (HasLockOwner(snapshot.config.kind) && !snapshot.holders.empty()) {
+    HolderToProto(snapshot.holders.front(), state->mutable_owner());
   }
   if (snapshot.rate_limit) {
     state->set_tokens(snapshot.rate_limit->tokens);
@@ -154,6 +174,16 @@ void SnapshotToProto(const core::InstanceSnapshot& snapshot,
     for (const auto& [key, count] : snapshot.latch->counts) {
       (*state->mutable_counts())[key] = count;
     }
+  }
+}
+
+void SnapshotToProto(const core::InstanceSnapshot& snapshot,
+                     v1::DescribeResponse* out) {
+  out->set_name(snapshot.name);
+  ConfigToProto(snapshot.config, out->mutable_config());
+  StateToProto(snapshot, out->mutable_state());
+  for (const core::HolderSnapshot& h : snapshot.holders) {
+    HolderToProto(h, out->add_holders());
   }
 }
 

@@ -21,6 +21,15 @@ v1::Kind KindToProto(core::Kind kind);
 absl::StatusOr<core::InstanceConfig> ConfigFromProto(const v1::InstanceConfig& config);
 void ConfigToProto(const core::InstanceConfig& config, v1::InstanceConfig* out);
 
+// HasLockOwner() is true for the kinds whose holder is one owner: the three
+// locks and the condition (its lock).
+bool HasLockOwner(core::Kind kind);
+
+// StateToProto() fills the InstanceState of a snapshot: the fields of its
+// kind, and the owner for the lock kinds. is_owner and session_permits,
+// which depend on who asks, are left to the caller.
+void StateToProto(const core::InstanceSnapshot& snapshot, v1::InstanceState* out);
+
 // SnapshotToProto() fills a DescribeResponse from a snapshot.
 void SnapshotToProto(const core::InstanceSnapshot& snapshot,
                      v1::DescribeResponse* out);

@@ -1,0 +1,112 @@
+// Copyright 2026 The Baton Authors.
+//
+// FenceStore keeps, in a data directory, what makes fencing tokens strictly
+// increase across batond restarts: the server epoch (how many times it has
+// started) and a floor under every fence granted so far. The state is one
+// small text file, `dir`/fence-state:
+//
+//   epoch 3
+//   fence_floor 3298534883328
+//
+// Every start takes a new epoch and a fence base above everything an earlier
+// run can have granted; while it runs, the server records the highest fence
+// it granted now and then (Persist), so the next start's base stays above it.
+// Fences granted after the last Persist() before a crash are covered by a
+// margin of 2^32 that the next start adds to the recorded floor.
+//
+// The file is replaced atomically and durably (temp file, fsync, rename,
+// fsync of the directory), so a crash leaves either the old or the new state.
+// A file that cannot be parsed is an error, never a reason to start over:
+// starting over would hand out fences again that were already granted.
+//
+// Example:
+//   BATON_ASSIGN_OR_RETURN(FenceStore fences, FenceStore::Open(data_dir));
+//   node_options.fence_base = fences.fence_base();
+//   ...
+//   BATON_RETURN_IF_ERROR(fences.Persist(highest_fence_granted));
+
+#ifndef BATON_SERVER_SERVICE_FENCE_STORE_H_
+#define BATON_SERVER_SERVICE_FENCE_STORE_H_
+
+#include <cstdint>
+#include <string>
+#include <utility>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+
+namespace baton::service {
+
+// Threading: not thread-safe. Open() and Persist() do blocking file I/O;
+// batond calls them from one thread (its main thread), never from a shard.
+// Movable, not copyable: one FenceStore owns the state of its directory.
+// Two processes must not open the same directory at once (nothing stops
+// them: both would take the same epoch).
+class FenceStore {
+ public:
+  // Bits of a fence below the epoch: epoch e's fences start at
+  // e << kEpochShift.
+  static constexpr int kEpochShift = 40;
+  // The largest epoch: (kMaxEpoch + 1) << kEpochShift would not fit in 64 bits.
+  static constexpr std::uint64_t kMaxEpoch =
+      (std::uint64_t{1} << (64 - kEpochShift)) - 1;
+  // What the next start adds to the recorded floor, to cover fences granted
+  // after the last Persist() before a crash.
+  static constexpr std::uint64_t kCrashMargin = std::uint64_t{1} << 32;
+  // The name of the state file inside the data directory.
+  static constexpr char kFileName[] = "fence-state";
+
+  // Open() creates `dir` (and its parents) if missing, reads `dir`/fence-state
+  // (absent: a first start, previous epoch 0 and floor 0) and starts a new
+  // epoch:
+  //   epoch      = previous epoch + 1
+  //   fence_base = max(epoch << kEpochShift, previous floor + kCrashMargin)
+  // then records {epoch, fence_base} durably before returning, so two starts
+  // never share an epoch. Errors name the path and say what was wrong:
+  // FAILED_PRECONDITION for a directory or file that cannot be created, read
+  // or written (with the errno text), DATA_LOSS for a state file that does
+  // not parse (it is left untouched), OUT_OF_RANGE when the epoch would pass
+  // kMaxEpoch or the fence base would overflow, INVALID_ARGUMENT for an empty
+  // `dir`.
+  static absl::StatusOr<FenceStore> Open(const std::string& dir);
+
+  FenceStore(FenceStore&&) = default;
+  FenceStore& operator=(FenceStore&&) = default;
+  FenceStore(const FenceStore&) = delete;
+  FenceStore& operator=(const FenceStore&) = delete;
+
+  // epoch() is this run's epoch: 1 on the first start, then one more each.
+  std::uint64_t epoch() const { return epoch_; }
+  // fence_base() is below every fence of this run: they are all larger.
+  std::uint64_t fence_base() const { return fence_base_; }
+
+  // Persist() records that fences up to `highest` were granted, if `highest`
+  // is above what is recorded, durably like Open(). A cheap no-op (no I/O)
+  // when it is not higher. On error the recorded floor is unchanged and the
+  // next call tries again.
+  [[nodiscard]] absl::Status Persist(std::uint64_t highest);
+
+  // path() is the state file, `dir`/fence-state.
+  const std::string& path() const { return path_; }
+
+ private:
+  FenceStore(std::string dir, std::string path, std::uint64_t epoch,
+             std::uint64_t fence_base)
+      : dir_(std::move(dir)),
+        path_(std::move(path)),
+        epoch_(epoch),
+        fence_base_(fence_base),
+        floor_(fence_base) {}
+
+  std::string dir_;
+  std::string path_;
+  std::uint64_t epoch_;
+  std::uint64_t fence_base_;
+  // The fence floor recorded in the file: fence_base_ or the highest
+  // persisted since.
+  std::uint64_t floor_;
+};
+
+}  // namespace baton::service
+
+#endif  // BATON_SERVER_SERVICE_FENCE_STORE_H_

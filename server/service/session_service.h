@@ -1,0 +1,133 @@
+// Copyright 2026 The Baton Authors.
+//
+// SessionService implements baton.v1.Baton/Session, the bidirectional stream
+// that carries every operation of a client session (proto/baton/v1/
+// session.proto is the contract; this file says how it is kept).
+//
+// Shape:
+//   - One reactor per stream (gRPC callback API). Its reactions only check
+//     requests and post them, batched per shard, to the shards that own the
+//     instances (Node::RunOn); they never run a primitive and never block.
+//   - On a shard, a session is a core::Session (holds and waits there) plus
+//     the waits it has pending there, by request id, for Cancel. A request
+//     either answers at once (release, read, notify, ...) or starts a
+//     coroutine that awaits the primitive (acquire, waits) and answers when
+//     it resumes. Answers produced in one turn of a shard's loop go out
+//     together (see ShardSession::Answer), and a stream has one write in
+//     flight at a time, with everything decided meanwhile in the next one:
+//     that is the server side of batching.
+//   - The session ends once, whatever ends it (half-close, client cancel,
+//     lease expiry, drain, a protocol violation, a broken write): End() is
+//     posted to every shard, which cancels the session's waits and releases
+//     its holds in one step, handing each to the next waiter.
+//
+// Threading: gRPC calls the reactions on its threads; shards answer from
+// theirs. A session's shared state (pending ids, the outgoing message, its
+// phase) is guarded by one mutex per session; the per-shard part of a
+// session is touched only by that shard's thread. The service-wide set of
+// live sessions (drain, limits) has its own mutex.
+
+#ifndef BATON_SERVER_SERVICE_SESSION_SERVICE_H_
+#define BATON_SERVER_SERVICE_SESSION_SERVICE_H_
+
+#include <atomic>
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/container/flat_hash_set.h"
+#include "absl/status/status.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
+#include "baton/v1/session.grpc.pb.h"
+#include "server/service/node.h"
+
+namespace baton::service {
+
+class SessionState;
+
+class SessionService final : public v1::Baton::CallbackService {
+ public:
+  struct Options {
+    // Sessions open at once; one more is refused RESOURCE_EXHAUSTED.
+    std::size_t max_sessions = 10'000;
+    // Requests of one session not yet answered.
+    std::uint32_t max_pending_requests = 100'000;
+    // Waits (acquire, rate_acquire, condition_wait, latch_wait, wait_all)
+    // of one session not yet answered.
+    std::uint32_t max_waits_per_session = 50'000;
+    // Requests in one ClientMessage.
+    std::uint32_t max_requests_per_message = 1'000;
+    // Bytes of an owner key, a condition key or a latch key.
+    std::uint32_t max_key_bytes = 256;
+    // Leases: the default when the client asks none, and the bounds a wish
+    // is clamped to.
+    absl::Duration default_lease = absl::Seconds(30);
+    absl::Duration min_lease = absl::Seconds(1);
+    absl::Duration max_lease = absl::Hours(1);
+    // Told to clients in SessionOpened.
+    std::uint64_t server_epoch = 0;
+    std::string server_version = "0.1.0";
+    // One line per session opened and closed and per rejected request, on
+    // stderr.
+    bool log = true;
+  };
+
+  // `node` must outlive the service and be started.
+  SessionService(Node* node, runtime::Clock* clock, Options options);
+  ~SessionService() override;
+
+  grpc::ServerBidiReactor<v1::ClientMessage, v1::ServerMessage>* Session(
+      grpc::CallbackServerContext* context) override;
+
+  // StartDrain() begins a drain: every live session is sent a Draining
+  // notice with `grace`; from now on new sessions are refused UNAVAILABLE
+  // and new requests answered UNAVAILABLE (cancels still work). Pending
+  // waits go on. Any thread.
+  void StartDrain(absl::Duration grace);
+
+  // WaitForNoSessions() blocks until no session is live or `deadline`
+  // passes; true when none is. Any thread.
+  bool WaitForNoSessions(absl::Time deadline);
+
+  // EndAll() ends every live session with `status` (the stream ends with
+  // it; holds are released, waits cancelled). Any thread.
+  void EndAll(const absl::Status& status);
+
+  std::size_t live_sessions() const;
+
+  const Options& options() const { return options_; }
+
+ private:
+  class Reactor;
+  friend class Reactor;
+  friend class SessionState;
+
+  // Admit() registers a new session; RESOURCE_EXHAUSTED or UNAVAILABLE when
+  // it may not open.
+  absl::Status Admit(Reactor* reactor);
+  void Forget(Reactor* reactor);
+
+  Node* const node_;
+  runtime::Clock* const clock_;
+  const Options options_;
+  std::atomic<std::uint64_t> next_session_id_{1};
+
+  mutable absl::Mutex mu_;
+  absl::CondVar no_sessions_;
+  absl::flat_hash_set<Reactor*> live_ ABSL_GUARDED_BY(mu_);
+  bool draining_ ABSL_GUARDED_BY(mu_) = false;
+  absl::Duration grace_ ABSL_GUARDED_BY(mu_);
+
+  // Per shard, the sessions present there by id (to route revocation
+  // notices). Entry i is touched only by shard i's thread.
+  struct ShardTable;
+  std::vector<std::unique_ptr<ShardTable>> tables_;
+};
+
+}  // namespace baton::service
+
+#endif  // BATON_SERVER_SERVICE_SESSION_SERVICE_H_

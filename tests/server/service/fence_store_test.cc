@@ -1,0 +1,332 @@
+// Copyright 2026 The Baton Authors.
+//
+// Tests of FenceStore: epochs and fence bases across reopens (restarts),
+// Persist(), and the errors: corrupt files (left untouched), directories that
+// cannot be created or written, epochs and floors at the end of 64 bits.
+// Every test works in a fresh directory of its own under TempDir().
+
+#include "server/service/fence_store.h"
+
+#include <stdlib.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cstdint>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <limits>
+#include <sstream>
+#include <string>
+#include <system_error>
+#include <utility>
+
+#include "absl/strings/escaping.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/string_view.h"
+#include "gtest/gtest.h"
+
+namespace baton::service {
+namespace {
+
+constexpr std::uint64_t kEpochOne = std::uint64_t{1} << FenceStore::kEpochShift;
+
+std::string ReadFile(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::ostringstream contents;
+  contents << in.rdbuf();
+  return contents.str();
+}
+
+void WriteFile(const std::string& path, absl::string_view contents) {
+  std::ofstream out(path, std::ios::binary | std::ios::trunc);
+  out << contents;
+  ASSERT_TRUE(out.good()) << path;
+}
+
+bool Exists(const std::string& path) {
+  std::error_code error;
+  return std::filesystem::exists(path, error);
+}
+
+class FenceStoreTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    std::string pattern = ::testing::TempDir() + "fence_store_test.XXXXXX";
+    ASSERT_NE(::mkdtemp(pattern.data()), nullptr) << pattern;
+    dir_ = pattern;
+    state_path_ = dir_ + "/fence-state";
+  }
+
+  void TearDown() override {
+    std::error_code error;
+    std::filesystem::permissions(dir_, std::filesystem::perms::owner_all,
+                                 std::filesystem::perm_options::add, error);
+    std::filesystem::remove_all(dir_, error);
+  }
+
+  // OpenOrDie() is Open(dir_), which must succeed.
+  FenceStore OpenOrDie() {
+    absl::StatusOr<FenceStore> store = FenceStore::Open(dir_);
+    EXPECT_TRUE(store.ok()) << store.status();
+    if (!store.ok()) std::abort();
+    return *std::move(store);
+  }
+
+  std::string dir_;
+  std::string state_path_;
+};
+
+TEST_F(FenceStoreTest, FirstStartIsEpochOneAndWritesTheState) {
+  FenceStore store = OpenOrDie();
+  EXPECT_EQ(store.epoch(), 1u);
+  EXPECT_EQ(store.fence_base(), kEpochOne);
+  EXPECT_EQ(store.path(), state_path_);
+  EXPECT_EQ(ReadFile(state_path_),
+            absl::StrCat("epoch 1\nfence_floor ", kEpochOne, "\n"));
+  EXPECT_FALSE(Exists(state_path_ + ".tmp"));
+}
+
+TEST_F(FenceStoreTest, EveryReopenTakesTheNextEpochAndALargerBase) {
+  std::uint64_t previous_base = 0;
+  for (std::uint64_t start = 1; start <= 5; ++start) {
+    FenceStore store = OpenOrDie();
+    EXPECT_EQ(store.epoch(), start);
+    EXPECT_EQ(store.fence_base(), start << FenceStore::kEpochShift);
+    EXPECT_GT(store.fence_base(), previous_base);
+    previous_base = store.fence_base();
+  }
+}
+
+TEST_F(FenceStoreTest, ReopenAfterPersistStartsAboveTheHighestFence) {
+  std::uint64_t high = 0;
+  {
+    FenceStore store = OpenOrDie();
+    high = store.fence_base() + 12345;
+    ASSERT_TRUE(store.Persist(high).ok());
+    EXPECT_EQ(ReadFile(state_path_),
+              absl::StrCat("epoch 1\nfence_floor ", high, "\n"));
+  }
+  FenceStore store = OpenOrDie();
+  EXPECT_EQ(store.epoch(), 2u);
+  EXPECT_GT(store.fence_base(), high);
+  EXPECT_EQ(store.fence_base(), std::uint64_t{2} << FenceStore::kEpochShift);
+}
+
+TEST_F(FenceStoreTest, PersistFarAboveTheEpochsRangeRaisesTheNextBase) {
+  // Epoch 1 granted more than 2^40 fences: the next base must pass them,
+  // with the crash margin on top, although epoch 2 alone starts lower.
+  const std::uint64_t high = (std::uint64_t{7} << FenceStore::kEpochShift) + 99;
+  {
+    FenceStore store = OpenOrDie();
+    ASSERT_TRUE(store.Persist(high).ok());
+  }
+  std::uint64_t second_base = 0;
+  {
+    FenceStore store = OpenOrDie();
+    EXPECT_EQ(store.epoch(), 2u);
+    EXPECT_EQ(store.fence_base(), high + FenceStore::kCrashMargin);
+    EXPECT_GT(store.fence_base(), high);
+    second_base = store.fence_base();
+  }
+  // Without a Persist() in between, the base still grows by the margin.
+  FenceStore store = OpenOrDie();
+  EXPECT_EQ(store.epoch(), 3u);
+  EXPECT_EQ(store.fence_base(), second_base + FenceStore::kCrashMargin);
+}
+
+TEST_F(FenceStoreTest, PersistNotHigherIsANoOp) {
+  FenceStore store = OpenOrDie();
+  const std::uint64_t high = store.fence_base() + 100;
+  ASSERT_TRUE(store.Persist(high).ok());
+  // Remove the file: a Persist() that writes would bring it back.
+  ASSERT_EQ(::unlink(state_path_.c_str()), 0);
+  EXPECT_TRUE(store.Persist(high).ok());
+  EXPECT_TRUE(store.Persist(high - 1).ok());
+  EXPECT_TRUE(store.Persist(store.fence_base()).ok());
+  EXPECT_TRUE(store.Persist(0).ok());
+  EXPECT_FALSE(Exists(state_path_));
+  // A higher one writes again.
+  EXPECT_TRUE(store.Persist(high + 1).ok());
+  EXPECT_EQ(ReadFile(state_path_),
+            absl::StrCat("epoch 1\nfence_floor ", high + 1, "\n"));
+}
+
+TEST_F(FenceStoreTest, AcceptsAHandWrittenFileInAnyOrderWithoutFinalNewline) {
+  const std::uint64_t floor = (std::uint64_t{3} << FenceStore::kEpochShift) + 5;
+  WriteFile(state_path_, absl::StrCat("fence_floor ", floor, "\nepoch 3"));
+  FenceStore store = OpenOrDie();
+  EXPECT_EQ(store.epoch(), 4u);
+  EXPECT_EQ(store.fence_base(), std::uint64_t{4} << FenceStore::kEpochShift);
+}
+
+TEST_F(FenceStoreTest, CorruptFileIsAnErrorAndIsLeftUntouched) {
+  const std::string one = absl::StrCat(kEpochOne);
+  const std::string cases[] = {
+      "",
+      "\n",
+      "garbage",
+      "epoch 1\n",
+      absl::StrCat("fence_floor ", one, "\n"),
+      absl::StrCat("epoch 1\nfence_floor ", one, "\nextra 1\n"),
+      absl::StrCat("epoch 1\n\nfence_floor ", one, "\n"),
+      absl::StrCat("epoch 1\nfence_floor ", one, "\n\n"),
+      absl::StrCat("epoch 1\nepoch 1\nfence_floor ", one, "\n"),
+      absl::StrCat("epoch x\nfence_floor ", one, "\n"),
+      absl::StrCat("epoch  1\nfence_floor ", one, "\n"),
+      absl::StrCat("epoch +1\nfence_floor ", one, "\n"),
+      absl::StrCat("epoch -1\nfence_floor ", one, "\n"),
+      absl::StrCat("epoch 1 \nfence_floor ", one, "\n"),
+      absl::StrCat("epoch 1\r\nfence_floor ", one, "\r\n"),
+      absl::StrCat("Epoch 1\nfence_floor ", one, "\n"),
+      absl::StrCat("epoch\nfence_floor ", one, "\n"),
+      absl::StrCat("epoch 99999999999999999999999\nfence_floor ", one, "\n"),
+      absl::StrCat("epoch 0\nfence_floor ", one, "\n"),
+      absl::StrCat("epoch 16777216\nfence_floor ", one, "\n"),
+      // Below epoch 2's first fence: no FenceStore writes that.
+      absl::StrCat("epoch 2\nfence_floor ", one, "\n"),
+      std::string("epoch 1\0\nfence_floor 1099511627776\n", 35),
+      std::string(5000, 'x'),
+  };
+  for (const std::string& contents : cases) {
+    SCOPED_TRACE(absl::StrCat("contents: '", absl::CHexEscape(contents), "'"));
+    WriteFile(state_path_, contents);
+    absl::StatusOr<FenceStore> store = FenceStore::Open(dir_);
+    ASSERT_FALSE(store.ok());
+    EXPECT_EQ(store.status().code(), absl::StatusCode::kDataLoss)
+        << store.status();
+    EXPECT_NE(store.status().message().find(state_path_),
+              absl::string_view::npos)
+        << store.status();
+    EXPECT_EQ(ReadFile(state_path_), contents);
+    EXPECT_FALSE(Exists(state_path_ + ".tmp"));
+  }
+}
+
+TEST_F(FenceStoreTest, CorruptFileMessageSaysWhatWasFound) {
+  WriteFile(state_path_,
+            absl::StrCat("epoch 1\nfence_floor ", kEpochOne, "\nmystery 42\n"));
+  absl::StatusOr<FenceStore> store = FenceStore::Open(dir_);
+  ASSERT_FALSE(store.ok());
+  EXPECT_NE(store.status().message().find("line 3 'mystery 42'"),
+            absl::string_view::npos)
+      << store.status();
+  EXPECT_NE(store.status().message().find("unknown key 'mystery'"),
+            absl::string_view::npos)
+      << store.status();
+}
+
+TEST_F(FenceStoreTest, LastEpochIsAnError) {
+  const std::uint64_t last = FenceStore::kMaxEpoch;
+  EXPECT_EQ(last, (std::uint64_t{1} << 24) - 1);
+  const std::string contents = absl::StrCat(
+      "epoch ", last, "\nfence_floor ", last << FenceStore::kEpochShift, "\n");
+  WriteFile(state_path_, contents);
+  absl::StatusOr<FenceStore> store = FenceStore::Open(dir_);
+  ASSERT_FALSE(store.ok());
+  EXPECT_EQ(store.status().code(), absl::StatusCode::kOutOfRange)
+      << store.status();
+  EXPECT_EQ(ReadFile(state_path_), contents);
+}
+
+TEST_F(FenceStoreTest, SecondToLastEpochStillOpens) {
+  const std::uint64_t epoch = FenceStore::kMaxEpoch - 1;
+  WriteFile(state_path_, absl::StrCat("epoch ", epoch, "\nfence_floor ",
+                                      epoch << FenceStore::kEpochShift, "\n"));
+  FenceStore store = OpenOrDie();
+  EXPECT_EQ(store.epoch(), FenceStore::kMaxEpoch);
+  EXPECT_EQ(store.fence_base(),
+            FenceStore::kMaxEpoch << FenceStore::kEpochShift);
+}
+
+TEST_F(FenceStoreTest, FloorWithoutRoomForTheMarginIsAnError) {
+  const std::string contents = absl::StrCat(
+      "epoch 1\nfence_floor ", std::numeric_limits<std::uint64_t>::max(), "\n");
+  WriteFile(state_path_, contents);
+  absl::StatusOr<FenceStore> store = FenceStore::Open(dir_);
+  ASSERT_FALSE(store.ok());
+  EXPECT_EQ(store.status().code(), absl::StatusCode::kOutOfRange)
+      << store.status();
+  EXPECT_EQ(ReadFile(state_path_), contents);
+}
+
+TEST_F(FenceStoreTest, MissingNestedDirectoryIsCreated) {
+  const std::string nested = dir_ + "/a/b/c";
+  absl::StatusOr<FenceStore> store = FenceStore::Open(nested + "/");
+  ASSERT_TRUE(store.ok()) << store.status();
+  EXPECT_EQ(store->epoch(), 1u);
+  EXPECT_EQ(store->path(), nested + "/fence-state");
+  EXPECT_TRUE(std::filesystem::is_directory(nested));
+  EXPECT_TRUE(Exists(nested + "/fence-state"));
+
+  absl::StatusOr<FenceStore> again = FenceStore::Open(nested);
+  ASSERT_TRUE(again.ok()) << again.status();
+  EXPECT_EQ(again->epoch(), 2u);
+}
+
+TEST_F(FenceStoreTest, DirectoryThatIsAFileIsAnError) {
+  const std::string file = dir_ + "/plain";
+  WriteFile(file, "not a directory");
+  for (const std::string& dir : {file, file + "/below"}) {
+    SCOPED_TRACE(dir);
+    absl::StatusOr<FenceStore> store = FenceStore::Open(dir);
+    ASSERT_FALSE(store.ok());
+    EXPECT_EQ(store.status().code(), absl::StatusCode::kFailedPrecondition)
+        << store.status();
+    EXPECT_NE(store.status().message().find(file), absl::string_view::npos)
+        << store.status();
+  }
+  EXPECT_EQ(ReadFile(file), "not a directory");
+}
+
+TEST_F(FenceStoreTest, EmptyDirectoryNameIsAnError) {
+  absl::StatusOr<FenceStore> store = FenceStore::Open("");
+  ASSERT_FALSE(store.ok());
+  EXPECT_EQ(store.status().code(), absl::StatusCode::kInvalidArgument);
+}
+
+TEST_F(FenceStoreTest, UnwritableDirectoryIsAnError) {
+  if (::geteuid() == 0) {
+    GTEST_SKIP() << "running as root: chmod does not stop root from writing";
+  }
+  ASSERT_EQ(::chmod(dir_.c_str(), 0500), 0);
+  absl::StatusOr<FenceStore> store = FenceStore::Open(dir_);
+  ASSERT_FALSE(store.ok());
+  EXPECT_EQ(store.status().code(), absl::StatusCode::kFailedPrecondition)
+      << store.status();
+  EXPECT_NE(store.status().message().find(dir_), absl::string_view::npos)
+      << store.status();
+  EXPECT_NE(store.status().message().find("Permission denied"),
+            absl::string_view::npos)
+      << store.status();
+  EXPECT_FALSE(Exists(state_path_));
+}
+
+TEST_F(FenceStoreTest, PersistIntoAnUnwritableDirectoryFailsAndRetries) {
+  if (::geteuid() == 0) {
+    GTEST_SKIP() << "running as root: chmod does not stop root from writing";
+  }
+  FenceStore store = OpenOrDie();
+  const std::uint64_t high = store.fence_base() + 10;
+  ASSERT_EQ(::chmod(dir_.c_str(), 0500), 0);
+  absl::Status status = store.Persist(high);
+  EXPECT_EQ(status.code(), absl::StatusCode::kFailedPrecondition) << status;
+  ASSERT_EQ(::chmod(dir_.c_str(), 0700), 0);
+  // The floor was not raised in memory, so the same call writes now.
+  EXPECT_TRUE(store.Persist(high).ok());
+  EXPECT_EQ(ReadFile(state_path_),
+            absl::StrCat("epoch 1\nfence_floor ", high, "\n"));
+}
+
+TEST_F(FenceStoreTest, MovedStoreKeepsItsState) {
+  FenceStore first = OpenOrDie();
+  FenceStore moved = std::move(first);
+  EXPECT_EQ(moved.epoch(), 1u);
+  EXPECT_EQ(moved.path(), state_path_);
+  EXPECT_TRUE(moved.Persist(moved.fence_base() + 1).ok());
+  EXPECT_EQ(ReadFile(state_path_), absl::StrCat("epoch 1\nfence_floor ",
+                                                moved.fence_base() + 1, "\n"));
+}
+
+}  // namespace
+}  // namespace baton::service
