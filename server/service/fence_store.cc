@@ -3,6 +3,7 @@
 #include "server/service/fence_store.h"
 
 #include <fcntl.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -10,6 +11,7 @@
 #include <cerrno>
 #include <cstring>
 #include <limits>
+#include <memory>
 #include <optional>
 #include <vector>
 
@@ -275,6 +277,21 @@ absl::StatusOr<FenceStore> FenceStore::Open(const std::string& dir) {
   std::string path = clean_dir == "/" ? absl::StrCat("/", kFileName)
                                       : absl::StrCat(clean_dir, "/", kFileName);
 
+  // One process per data directory: two sharing it would share an epoch.
+  // The lock is held as long as the store lives (and dies with the process).
+  const std::string lock_path = absl::StrCat(path, ".lock");
+  const int lock_fd = ::open(lock_path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+  if (lock_fd < 0) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "cannot open ", lock_path, ": ", std::strerror(errno)));
+  }
+  std::shared_ptr<void> lock(nullptr, [lock_fd](void*) { ::close(lock_fd); });
+  if (::flock(lock_fd, LOCK_EX | LOCK_NB) != 0) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "data directory ", clean_dir, " is in use by another process (",
+        lock_path, " is locked: ", std::strerror(errno), ")"));
+  }
+
   BATON_ASSIGN_OR_RETURN(std::optional<std::string> contents,
                          ReadStateFile(path));
   FenceState previous;  // a first start: epoch 0, floor 0
@@ -298,8 +315,10 @@ absl::StatusOr<FenceStore> FenceStore::Open(const std::string& dir) {
   next.fence_floor =
       std::max(next.epoch << kEpochShift, previous.fence_floor + kCrashMargin);
   BATON_RETURN_IF_ERROR(WriteStateFile(clean_dir, path, FormatStateFile(next)));
-  return FenceStore(std::move(clean_dir), std::move(path), next.epoch,
-                    next.fence_floor);
+  FenceStore store(std::move(clean_dir), std::move(path), next.epoch,
+                   next.fence_floor);
+  store.lock_ = std::move(lock);
+  return store;
 }
 
 absl::Status FenceStore::Persist(std::uint64_t highest) {

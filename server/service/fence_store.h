@@ -29,6 +29,7 @@
 #define BATON_SERVER_SERVICE_FENCE_STORE_H_
 
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <utility>
 
@@ -100,6 +101,8 @@ class FenceStore {
 
   std::string dir_;
   std::string path_;
+  // Closes the flock()ed `path_`.lock that keeps other processes out.
+  std::shared_ptr<void> lock_;
   std::uint64_t epoch_;
   std::uint64_t fence_base_;
   // The fence floor recorded in the file: fence_base_ or the highest

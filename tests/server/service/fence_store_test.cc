@@ -259,6 +259,7 @@ TEST_F(FenceStoreTest, MissingNestedDirectoryIsCreated) {
   EXPECT_TRUE(std::filesystem::is_directory(nested));
   EXPECT_TRUE(Exists(nested + "/fence-state"));
 
+  store = absl::UnknownError("closed");  // releases the directory's lock
   absl::StatusOr<FenceStore> again = FenceStore::Open(nested);
   ASSERT_TRUE(again.ok()) << again.status();
   EXPECT_EQ(again->epoch(), 2u);
@@ -316,6 +317,21 @@ TEST_F(FenceStoreTest, PersistIntoAnUnwritableDirectoryFailsAndRetries) {
   EXPECT_TRUE(store.Persist(high).ok());
   EXPECT_EQ(ReadFile(state_path_),
             absl::StrCat("epoch 1\nfence_floor ", high, "\n"));
+}
+
+TEST_F(FenceStoreTest, ASecondStoreOnTheSameDirectoryIsRefusedWhileTheFirstLives) {
+  absl::StatusOr<FenceStore> first = FenceStore::Open(dir_);
+  ASSERT_TRUE(first.ok()) << first.status();
+  absl::StatusOr<FenceStore> second = FenceStore::Open(dir_);
+  ASSERT_FALSE(second.ok());
+  EXPECT_EQ(second.status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_NE(second.status().message().find("in use by another process"), std::string::npos)
+      << second.status();
+  const std::uint64_t epoch = first->epoch();
+  first = absl::UnknownError("closed");  // releases the lock
+  absl::StatusOr<FenceStore> third = FenceStore::Open(dir_);
+  ASSERT_TRUE(third.ok()) << third.status();
+  EXPECT_EQ(third->epoch(), epoch + 1);  // the refused open took no epoch
 }
 
 TEST_F(FenceStoreTest, MovedStoreKeepsItsState) {
