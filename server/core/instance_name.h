@@ -35,6 +35,12 @@ inline constexpr std::size_t kMaxNameBytes = 256;
 // "name must be at most 256 bytes, got 300".
 absl::Status ValidateName(std::string_view name);
 
+// ValidateUtf8() is OK when `text` is well-formed UTF-8 (as above; control
+// characters are allowed), and otherwise INVALID_ARGUMENT naming `field`.
+// For the client-chosen keys, which travel as bytes so that a bad one is
+// answered as a bad request instead of failing the whole message's parse.
+absl::Status ValidateUtf8(std::string_view text, std::string_view field);
+
 }  // namespace baton::core
 
 #endif  // BATON_SERVER_CORE_INSTANCE_NAME_H_

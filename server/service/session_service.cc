@@ -158,10 +158,21 @@ bool OpBelongsTo(OpCase op, core::Kind kind) {
 
 absl::Status CheckKey(std::string_view key, std::string_view field,
                       std::uint32_t max_key_bytes) {
-  if (key.size() <= max_key_bytes) return absl::OkStatus();
-  return absl::InvalidArgumentError(absl::StrCat(
-      Absl(field), ": must be at most ", max_key_bytes, " bytes (max_key_bytes), got ",
-      key.size()));
+  if (key.size() > max_key_bytes) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        Absl(field), ": must be at most ", max_key_bytes, " bytes (max_key_bytes), got ",
+        key.size()));
+  }
+  return core::ValidateUtf8(key, field);
+}
+
+// CutUtf8() is the longest prefix of valid UTF-8 `text` of at most `max`
+// bytes that ends on a character boundary.
+std::string CutUtf8(const std::string& text, std::size_t max) {
+  if (text.size() <= max) return text;
+  std::size_t cut = max;
+  while (cut > 0 && (static_cast<unsigned char>(text[cut]) & 0xC0) == 0x80) --cut;
+  return text.substr(0, cut);
 }
 
 absl::Status CheckPositiveFinite(bool has, double value, std::string_view field) {
@@ -482,6 +493,10 @@ absl::Status SessionState::Open(const v1::OpenSession& open) {
       !key.ok()) {
     return key;
   }
+  if (absl::Status name = core::ValidateUtf8(open.client_name(), "open.client_name");
+      !name.ok()) {
+    return name;
+  }
   absl::Duration lease = o.default_lease;
   if (open.has_lease()) {
     absl::StatusOr<absl::Duration> wish = DurationOf(open.lease(), "open.lease");
@@ -489,7 +504,7 @@ absl::Status SessionState::Open(const v1::OpenSession& open) {
     if (*wish > absl::ZeroDuration()) lease = *wish;
   }
   lease = std::clamp(lease, o.min_lease, o.max_lease);
-  client_name_ = open.client_name().substr(0, kMaxClientNameBytes);
+  client_name_ = CutUtf8(open.client_name(), kMaxClientNameBytes);
   default_owner_key_ = open.default_owner_key();
   lease_ = lease;
 

@@ -136,5 +136,19 @@ TEST(ValidateNameTest, EveryC0AndC1ControlIsRejected) {
   }
 }
 
+TEST(ValidateUtf8Test, AcceptsAnyWellFormedTextControlsIncludedAndNamesTheField) {
+  for (const std::string& text : {std::string(), std::string("a\tb\n"), std::string(1, '\0'),
+                                 std::string("\xC2\x85"), std::string("日本語 😀")}) {
+    EXPECT_TRUE(ValidateUtf8(text, "owner_key").ok()) << text;
+  }
+  for (const std::string& text : {std::string("\xFF"), std::string("a\xC3"),
+                                 std::string("\xC0\xAF"), std::string("\xED\xA0\x80")}) {
+    const absl::Status status = ValidateUtf8(text, "notify.key");
+    EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument) << text;
+    EXPECT_EQ(std::string(status.message()).rfind("notify.key must be valid UTF-8", 0), 0u)
+        << status;
+  }
+}
+
 }  // namespace
 }  // namespace baton::core
