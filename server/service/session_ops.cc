@@ -1,0 +1,572 @@
+// Copyright 2026 The Baton Authors.
+//
+// SessionService, the operations: checking a request (on the gRPC thread)
+// and running it on its primitive (on the instance's shard). See
+// session_state.h.
+
+#include <cmath>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "server/core/instance_name.h"
+#include "server/service/proto_convert.h"
+#include "server/service/session_state.h"
+
+namespace baton::service {
+namespace {
+
+absl::string_view Absl(std::string_view s) { return {s.data(), s.size()}; }
+
+// The longest google.protobuf.Duration: 10,000 years.
+constexpr std::int64_t kMaxDurationSeconds = 315'576'000'000;
+
+}  // namespace
+
+namespace session_internal {
+
+void SetDuration(absl::Duration d, google::protobuf::Duration* out) {
+  const std::int64_t nanos = absl::ToInt64Nanoseconds(d);  // saturates
+  out->set_seconds(nanos / 1'000'000'000);
+  out->set_nanos(static_cast<std::int32_t>(nanos % 1'000'000'000));
+}
+
+// DurationOf() checks a google.protobuf.Duration that must not be negative.
+absl::StatusOr<absl::Duration> DurationOf(const google::protobuf::Duration& d,
+                                          std::string_view field) {
+  const std::int64_t s = d.seconds();
+  const std::int32_t n = d.nanos();
+  if (n < -999'999'999 || n > 999'999'999) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        Absl(field), ": nanos must be in [-999999999, 999999999], got ", n));
+  }
+  if ((s > 0 && n < 0) || (s < 0 && n > 0)) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        Absl(field), ": seconds and nanos must have the same sign, got ", s,
+        "s and ", n, "ns"));
+  }
+  if (s < 0 || n < 0) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        Absl(field), ": must not be negative, got ", s, "s ", n, "ns"));
+  }
+  if (s > kMaxDurationSeconds) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        Absl(field), ": must be at most ", kMaxDurationSeconds, "s, got ", s));
+  }
+  return absl::Seconds(s) + absl::Nanoseconds(n);
+}
+
+std::string_view OpName(OpCase op) {
+  switch (op) {
+    case v1::Request::kAcquire: return "acquire";
+    case v1::Request::kRelease: return "release";
+    case v1::Request::kRateAcquire: return "rate_acquire";
+    case v1::Request::kCancel: return "cancel";
+    case v1::Request::kConditionWait: return "condition_wait";
+    case v1::Request::kNotify: return "notify";
+    case v1::Request::kCountDown: return "count_down";
+    case v1::Request::kLatchWait: return "latch_wait";
+    case v1::Request::kWaitAll: return "wait_all";
+    case v1::Request::kRead: return "read";
+    case v1::Request::kRateRelease: return "rate_release";
+    case v1::Request::kSetRate: return "set_rate";
+    case v1::Request::kSetBound: return "set_bound";
+    case v1::Request::kReset: return "reset";
+    case v1::Request::kNotifyAll: return "notify_all";
+    case v1::Request::kCountDownAll: return "count_down_all";
+    case v1::Request::OP_NOT_SET: break;
+  }
+  return "op";
+}
+
+// IsWait() is true for the operations that may queue.
+bool IsWait(OpCase op) {
+  switch (op) {
+    case v1::Request::kAcquire:
+    case v1::Request::kRateAcquire:
+    case v1::Request::kConditionWait:
+    case v1::Request::kLatchWait:
+    case v1::Request::kWaitAll:
+      return true;
+    default:
+      return false;
+  }
+}
+
+absl::Status CheckKey(std::string_view key, std::string_view field,
+                      std::uint32_t max_key_bytes) {
+  if (key.size() > max_key_bytes) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        Absl(field), ": must be at most ", max_key_bytes, " bytes (max_key_bytes), got ",
+        key.size()));
+  }
+  return core::ValidateUtf8(key, field);
+}
+
+v1::Response ErrorResponse(std::uint64_t id, const absl::Status& status) {
+  v1::Response response;
+  response.set_id(id);
+  response.mutable_status()->set_code(static_cast<std::int32_t>(status.code()));
+  response.mutable_status()->set_message(std::string(status.message()));
+  return response;
+}
+
+}  // namespace session_internal
+
+namespace {
+
+using session_internal::CheckKey;
+using session_internal::DurationOf;
+using session_internal::ErrorResponse;
+using session_internal::IsWait;
+using session_internal::OpCase;
+using session_internal::OpName;
+using session_internal::Prepared;
+using session_internal::SetDuration;
+
+// TimeoutOf() reads an optional `timeout` field: absent is nullopt.
+absl::StatusOr<std::optional<absl::Duration>> TimeoutOf(
+    bool has, const google::protobuf::Duration& d, std::string_view op) {
+  if (!has) return std::optional<absl::Duration>();
+  absl::StatusOr<absl::Duration> timeout =
+      DurationOf(d, absl::StrCat(Absl(op), ".timeout"));
+  if (!timeout.ok()) return timeout.status();
+  return std::optional<absl::Duration>(*timeout);
+}
+
+bool IsLock(core::Kind kind) {
+  return kind == core::Kind::kPriorityLock || kind == core::Kind::kPriorityRLock ||
+         kind == core::Kind::kRLock;
+}
+
+bool IsSemaphore(core::Kind kind) {
+  return kind == core::Kind::kDynamicBoundedSemaphore ||
+         kind == core::Kind::kPrioritySemaphore;
+}
+
+// OpBelongsTo() is the table at the top of session.proto.
+bool OpBelongsTo(OpCase op, core::Kind kind) {
+  switch (op) {
+    case v1::Request::kAcquire:
+    case v1::Request::kRelease:
+      return IsLock(kind) || IsSemaphore(kind) || kind == core::Kind::kKeyedCondition;
+    case v1::Request::kRead:
+      return true;
+    case v1::Request::kRateAcquire:
+    case v1::Request::kRateRelease:
+    case v1::Request::kSetRate:
+      return kind == core::Kind::kAdvancedRateLimit;
+    case v1::Request::kSetBound:
+      return kind == core::Kind::kDynamicBoundedSemaphore;
+    case v1::Request::kReset:
+      return kind == core::Kind::kPrioritySemaphore;
+    case v1::Request::kConditionWait:
+    case v1::Request::kNotify:
+    case v1::Request::kNotifyAll:
+      return kind == core::Kind::kKeyedCondition;
+    case v1::Request::kWaitAll:
+      return kind == core::Kind::kKeyedCondition ||
+             kind == core::Kind::kMultiCountDownLatch;
+    case v1::Request::kCountDown:
+    case v1::Request::kCountDownAll:
+    case v1::Request::kLatchWait:
+      return kind == core::Kind::kMultiCountDownLatch;
+    case v1::Request::kCancel:
+    case v1::Request::OP_NOT_SET:
+      break;
+  }
+  return false;
+}
+
+absl::Status CheckPositiveFinite(bool has, double value, std::string_view field) {
+  if (!has || (std::isfinite(value) && value > 0)) return absl::OkStatus();
+  return absl::InvalidArgumentError(
+      absl::StrCat(Absl(field), ": must be finite and > 0, got ", value));
+}
+
+// WithField() prefixes the message of an INVALID_ARGUMENT from the core with
+// the request field it is about; other statuses pass unchanged.
+absl::Status WithField(const absl::Status& status, std::string_view field) {
+  if (status.code() != absl::StatusCode::kInvalidArgument) return status;
+  return absl::InvalidArgumentError(absl::StrCat(Absl(field), ": ", status.message()));
+}
+
+}  // namespace
+
+absl::Status SessionState::Check(const v1::Request& request, Prepared* prepared) const {
+  const SessionService::Options& o = options();
+  const OpCase op = request.op_case();
+  if (op == v1::Request::OP_NOT_SET) {
+    return absl::InvalidArgumentError("op: no operation set (or one this server does not know)");
+  }
+  if (absl::Status name = core::ValidateName(request.name()); !name.ok()) return name;
+  absl::StatusOr<core::Kind> kind = KindFromProto(request.kind(), "kind");
+  if (!kind.ok()) return kind.status();
+  prepared->kind = *kind;
+  if (!OpBelongsTo(op, *kind)) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "op: ", Absl(OpName(op)), " is not an operation of ", Absl(core::KindName(*kind))));
+  }
+  if (request.has_owner_key()) {
+    if (absl::Status key = CheckKey(request.owner_key(), "owner_key", o.max_key_bytes);
+        !key.ok()) {
+      return key;
+    }
+  }
+  const std::string_view name = OpName(op);
+  absl::StatusOr<std::optional<absl::Duration>> timeout = std::optional<absl::Duration>();
+  switch (op) {
+    case v1::Request::kAcquire: {
+      const v1::Acquire& a = request.acquire();
+      const bool has_priority = *kind == core::Kind::kPriorityLock ||
+                                *kind == core::Kind::kPriorityRLock ||
+                                *kind == core::Kind::kPrioritySemaphore;
+      if (!has_priority && a.priority() != 0) {
+        return absl::InvalidArgumentError(absl::StrCat(
+            "acquire.priority: ", Absl(core::KindName(*kind)),
+            " serves waiters in arrival order and has no priorities; got ", a.priority()));
+      }
+      timeout = TimeoutOf(a.has_timeout(), a.timeout(), name);
+      break;
+    }
+    case v1::Request::kRelease:
+      if (request.release().has_strict() && !request.release().strict() &&
+          *kind != core::Kind::kPrioritySemaphore) {
+        return absl::InvalidArgumentError(absl::StrCat(
+            "release.strict: only a PrioritySemaphore accepts strict = false, not a ",
+            Absl(core::KindName(*kind))));
+      }
+      break;
+    case v1::Request::kRateAcquire: {
+      const v1::RateAcquire& a = request.rate_acquire();
+      if (absl::Status t = CheckPositiveFinite(a.has_tokens(), a.tokens(),
+                                               "rate_acquire.tokens");
+          !t.ok()) {
+        return t;
+      }
+      timeout = TimeoutOf(a.has_timeout(), a.timeout(), name);
+      break;
+    }
+    case v1::Request::kRateRelease: {
+      const v1::RateRelease& r = request.rate_release();
+      if (absl::Status t = CheckPositiveFinite(r.has_tokens(), r.tokens(),
+                                               "rate_release.tokens");
+          !t.ok()) {
+        return t;
+      }
+      break;
+    }
+    case v1::Request::kSetRate:
+      if (absl::Status t = CheckPositiveFinite(true, request.set_rate().rate(), "set_rate.rate");
+          !t.ok()) {
+        return t;
+      }
+      break;
+    case v1::Request::kSetBound:
+      if (request.set_bound().bound() < 0) {
+        return absl::InvalidArgumentError(absl::StrCat(
+            "set_bound.bound: must be >= 0, got ", request.set_bound().bound()));
+      }
+      break;
+    case v1::Request::kConditionWait: {
+      const v1::ConditionWait& w = request.condition_wait();
+      if (absl::Status key = CheckKey(w.key(), "condition_wait.key", o.max_key_bytes);
+          !key.ok()) {
+        return key;
+      }
+      timeout = TimeoutOf(w.has_timeout(), w.timeout(), name);
+      break;
+    }
+    case v1::Request::kNotify: {
+      const v1::Notify& n = request.notify();
+      if (absl::Status key = CheckKey(n.key(), "notify.key", o.max_key_bytes); !key.ok()) {
+        return key;
+      }
+      if (n.has_n() && n.n() < 1) {
+        return absl::InvalidArgumentError(
+            absl::StrCat("notify.n: must be >= 1, got ", n.n()));
+      }
+      break;
+    }
+    case v1::Request::kNotifyAll:
+      if (request.notify_all().has_key()) {
+        if (absl::Status key = CheckKey(request.notify_all().key(), "notify_all.key",
+                                        o.max_key_bytes);
+            !key.ok()) {
+          return key;
+        }
+      }
+      break;
+    case v1::Request::kWaitAll:
+      timeout = TimeoutOf(request.wait_all().has_timeout(), request.wait_all().timeout(), name);
+      break;
+    case v1::Request::kCountDown:
+      if (absl::Status key = CheckKey(request.count_down().key(), "count_down.key",
+                                      o.max_key_bytes);
+          !key.ok()) {
+        return key;
+      }
+      break;
+    case v1::Request::kLatchWait: {
+      const v1::LatchWait& w = request.latch_wait();
+      if (absl::Status key = CheckKey(w.key(), "latch_wait.key", o.max_key_bytes); !key.ok()) {
+        return key;
+      }
+      timeout = TimeoutOf(w.has_timeout(), w.timeout(), name);
+      break;
+    }
+    default:
+      break;
+  }
+  if (!timeout.ok()) return timeout.status();
+  prepared->timeout = *timeout;
+  prepared->owner_key = request.has_owner_key() ? request.owner_key() : default_owner_key_;
+  return absl::OkStatus();
+}
+
+void SessionState::Execute(ShardSession* ss, Prepared& prepared) {
+  v1::Request& request = prepared.request;
+  const std::uint64_t id = request.id();
+  const OpCase op = request.op_case();
+  if (op == v1::Request::kCancel) {
+    const auto it = ss->waits.find(request.cancel().request_id());
+    if (it == ss->waits.end()) {
+      ss->Answer(ErrorResponse(
+          id, absl::NotFoundError(absl::StrCat("cancel.request_id: no request ",
+                                               request.cancel().request_id(),
+                                               " of this session is pending"))));
+      return;
+    }
+    runtime::CancellationSignal* signal = it->second;
+    ss->waits.erase(it);
+    signal->Cancel();
+    v1::Response response;
+    response.set_id(id);
+    ss->Answer(std::move(response));
+    return;
+  }
+
+  core::Registry& registry = ss->shard().registry;
+  absl::StatusOr<core::Instance*> found = registry.GetOrCreate(request.name(), prepared.kind);
+  if (!found.ok()) {
+    ss->Answer(ErrorResponse(id, found.status()));
+    return;
+  }
+  core::Instance* instance = *found;
+  if (IsWait(op)) {
+    runtime::Detach(RunWait(shared_from_this(), ss, instance, std::move(prepared)));
+    return;
+  }
+
+  const core::Session* session = &ss->session;
+  const std::string& owner = prepared.owner_key;
+  v1::Response response;
+  response.set_id(id);
+  absl::Status status;
+  switch (op) {
+    case v1::Request::kRelease:
+      switch (prepared.kind) {
+        case core::Kind::kKeyedCondition:
+          status = instance->As<core::KeyedCondition>()->Release(session, owner);
+          break;
+        case core::Kind::kDynamicBoundedSemaphore:
+          status = instance->As<core::DynamicBoundedSemaphore>()->Release(session);
+          break;
+        case core::Kind::kPrioritySemaphore:
+          status = instance->As<core::PrioritySemaphore>()->Release(
+              session, !request.release().has_strict() || request.release().strict());
+          break;
+        default:
+          status = static_cast<core::PriorityMutex*>(instance->primitive())
+                       ->Release(session, owner);
+          break;
+      }
+      break;
+    case v1::Request::kRead: {
+      const core::InstanceSnapshot snapshot = instance->Describe();
+      v1::InstanceState* state = response.mutable_state();
+      StateToProto(snapshot, state);
+      if (IsLock(prepared.kind)) {
+        state->set_is_owner(static_cast<core::PriorityMutex*>(instance->primitive())
+                                ->IsOwner(session, owner));
+      } else if (prepared.kind == core::Kind::kKeyedCondition) {
+        state->set_is_owner(instance->As<core::KeyedCondition>()->IsOwner(session, owner));
+      } else if (prepared.kind == core::Kind::kDynamicBoundedSemaphore) {
+        state->set_session_permits(
+            instance->As<core::DynamicBoundedSemaphore>()->PermitsOf(session));
+      } else if (prepared.kind == core::Kind::kPrioritySemaphore) {
+        state->set_session_permits(
+            instance->As<core::PrioritySemaphore>()->PermitsOf(session));
+      }
+      break;
+    }
+    case v1::Request::kRateRelease:
+      status = WithField(instance->As<core::RateLimiter>()->Release(
+                             request.rate_release().has_tokens()
+                                 ? request.rate_release().tokens()
+                                 : 1.0),
+                         "rate_release.tokens");
+      break;
+    case v1::Request::kSetRate:
+      status = WithField(instance->As<core::RateLimiter>()->SetRate(request.set_rate().rate()),
+                         "set_rate.rate");
+      break;
+    case v1::Request::kSetBound:
+      status = WithField(
+          instance->As<core::DynamicBoundedSemaphore>()->SetBound(request.set_bound().bound()),
+          "set_bound.bound");
+      break;
+    case v1::Request::kReset:
+      status = instance->As<core::PrioritySemaphore>()->Reset();
+      break;
+    case v1::Request::kNotify: {
+      const v1::Notify& n = request.notify();
+      absl::StatusOr<std::int64_t> count = instance->As<core::KeyedCondition>()->Notify(
+          session, owner, n.key(), n.has_n() ? n.n() : 1, n.strict());
+      if (count.ok()) {
+        response.set_count(*count);
+      } else {
+        status = WithField(count.status(), "notify.n");
+      }
+      break;
+    }
+    case v1::Request::kNotifyAll: {
+      std::optional<std::string_view> key;
+      if (request.notify_all().has_key()) key = request.notify_all().key();
+      absl::StatusOr<std::int64_t> count =
+          instance->As<core::KeyedCondition>()->NotifyAll(session, owner, key);
+      if (count.ok()) {
+        response.set_count(*count);
+      } else {
+        status = count.status();
+      }
+      break;
+    }
+    case v1::Request::kCountDown:
+      status = instance->As<core::MultiCountDownLatch>()->CountDown(
+          request.count_down().key(), request.count_down().strict());
+      break;
+    case v1::Request::kCountDownAll:
+      status = instance->As<core::MultiCountDownLatch>()->CountDownAll();
+      break;
+    default:
+      status = absl::InternalError(absl::StrCat("op: ", Absl(OpName(op)), " not handled"));
+      break;
+  }
+  if (!status.ok()) {
+    ss->Answer(ErrorResponse(id, status));
+    return;
+  }
+  ss->Answer(std::move(response));
+}
+
+runtime::Task<void> SessionState::RunWait(std::shared_ptr<SessionState> self,
+                                          ShardSession* ss, core::Instance* instance,
+                                          Prepared prepared) {
+  // `self` keeps the session (and `ss`) alive for as long as the wait runs.
+  static_cast<void>(self);
+  const v1::Request& request = prepared.request;
+  const std::uint64_t id = request.id();
+  const OpCase op = request.op_case();
+  runtime::CancellationSignal cancel;
+  ss->waits.emplace(id, &cancel);
+  core::WaitOptions options{.session = &ss->session,
+                            .owner_key = prepared.owner_key,
+                            .timeout = prepared.timeout,
+                            .cancel = &cancel};
+  core::WaitResult result;
+  // Each co_await takes named locals only (GCC 12: see waiter.h). The
+  // instance is not touched after its wait: a Delete may have destroyed it.
+  switch (op) {
+    case v1::Request::kAcquire: {
+      const std::int64_t priority = request.acquire().priority();
+      switch (prepared.kind) {
+        case core::Kind::kKeyedCondition:
+          result = co_await instance->As<core::KeyedCondition>()->Acquire(std::move(options));
+          break;
+        case core::Kind::kDynamicBoundedSemaphore:
+          result = co_await instance->As<core::DynamicBoundedSemaphore>()->Acquire(
+              std::move(options));
+          break;
+        case core::Kind::kPrioritySemaphore:
+          result = co_await instance->As<core::PrioritySemaphore>()->Acquire(
+              std::move(options), priority);
+          break;
+        default:
+          result = co_await static_cast<core::PriorityMutex*>(instance->primitive())
+                       ->Acquire(std::move(options), priority);
+          break;
+      }
+      break;
+    }
+    case v1::Request::kRateAcquire: {
+      const double tokens =
+          request.rate_acquire().has_tokens() ? request.rate_acquire().tokens() : 1.0;
+      result = co_await instance->As<core::RateLimiter>()->Acquire(std::move(options), tokens);
+      break;
+    }
+    case v1::Request::kConditionWait: {
+      std::string key = request.condition_wait().key();
+      result = co_await instance->As<core::KeyedCondition>()->Wait(std::move(options),
+                                                                     std::move(key));
+      break;
+    }
+    case v1::Request::kLatchWait: {
+      std::string key = request.latch_wait().key();
+      const bool strict = request.latch_wait().strict();
+      result = co_await instance->As<core::MultiCountDownLatch>()->Wait(
+          std::move(options), std::move(key), strict);
+      break;
+    }
+    case v1::Request::kWaitAll:
+      if (prepared.kind == core::Kind::kKeyedCondition) {
+        result = co_await instance->As<core::KeyedCondition>()->WaitAll(std::move(options));
+      } else {
+        result = co_await instance->As<core::MultiCountDownLatch>()->WaitAll(
+            std::move(options));
+      }
+      break;
+    default:
+      result.status = absl::InternalError("not a wait");
+      break;
+  }
+  ss->waits.erase(id);
+
+  v1::Response response;
+  response.set_id(id);
+  const absl::StatusCode code = result.status.code();
+  if (!result.ok()) {
+    const absl::Status status =
+        op == v1::Request::kRateAcquire ? WithField(result.status, "rate_acquire.tokens")
+                                        : result.status;
+    response.mutable_status()->set_code(static_cast<std::int32_t>(status.code()));
+    response.mutable_status()->set_message(std::string(status.message()));
+  }
+  switch (op) {
+    case v1::Request::kAcquire:
+      if (result.ok()) response.set_fence(result.grant.fence);
+      break;
+    case v1::Request::kRateAcquire:
+      if (result.ok()) {
+        response.set_tokens_left(result.grant.tokens_left);
+      } else if (code == absl::StatusCode::kDeadlineExceeded && prepared.timeout.has_value() &&
+                 *prepared.timeout <= absl::ZeroDuration()) {
+        SetDuration(result.retry_after, response.mutable_retry_after());
+      }
+      break;
+    case v1::Request::kConditionWait:
+      // Every answer but ABORTED comes back holding the lock again.
+      if (code == absl::StatusCode::kOk || code == absl::StatusCode::kDeadlineExceeded ||
+          code == absl::StatusCode::kCancelled) {
+        response.set_fence(result.grant.fence);
+      }
+      break;
+    default:
+      break;
+  }
+  ss->Answer(std::move(response));
+}
+
+}  // namespace baton::service

@@ -1,0 +1,253 @@
+// Copyright 2026 The Baton Authors.
+//
+// The insides of SessionService (session_service.h), shared by its two
+// files: session_service.cc (the stream: reactor, writes, lease, drain) and
+// session_ops.cc (checking requests and running them on the primitives).
+// Not an API: nothing outside server/service includes it.
+
+#ifndef BATON_SERVER_SERVICE_SESSION_STATE_H_
+#define BATON_SERVER_SERVICE_SESSION_STATE_H_
+
+#include <atomic>
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/container/flat_hash_map.h"
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
+#include "baton/v1/session.grpc.pb.h"
+#include "server/core/registry.h"
+#include "server/core/session.h"
+#include "server/runtime/cancellation.h"
+#include "server/runtime/task.h"
+#include "server/runtime/timer_heap.h"
+#include "server/service/node.h"
+#include "server/service/session_service.h"
+
+namespace baton::service {
+namespace session_internal {
+
+using OpCase = v1::Request::OpCase;
+
+// SetDuration() writes `d` (saturating) as a google.protobuf.Duration.
+void SetDuration(absl::Duration d, google::protobuf::Duration* out);
+// DurationOf() checks a google.protobuf.Duration that must not be negative;
+// errors name `field`.
+absl::StatusOr<absl::Duration> DurationOf(const google::protobuf::Duration& d,
+                                          std::string_view field);
+// OpName() is the request field of `op`, e.g. "rate_acquire".
+std::string_view OpName(OpCase op);
+// IsWait() is true for the operations that may queue.
+bool IsWait(OpCase op);
+// CheckKey() checks a client-chosen key: at most `max_key_bytes`, UTF-8.
+absl::Status CheckKey(std::string_view key, std::string_view field,
+                      std::uint32_t max_key_bytes);
+// ErrorResponse() answers request `id` with `status`.
+v1::Response ErrorResponse(std::uint64_t id, const absl::Status& status);
+
+// A request that passed the checks that need no instance, on its way to
+// the shard that owns its instance.
+struct Prepared {
+  v1::Request request;
+  core::Kind kind = core::Kind::kPriorityLock;
+  std::string owner_key;
+  std::optional<absl::Duration> timeout;
+};
+
+}  // namespace session_internal
+
+// ---------------------------------------------------------------------------
+// ShardSession: the part of a session that lives on one shard.
+
+class ShardSession {
+ public:
+  ShardSession(SessionState* state, Node::Shard* shard, std::uint64_t id)
+      : state_(state), shard_(shard), session(id) {}
+  ShardSession(const ShardSession&) = delete;
+  ShardSession& operator=(const ShardSession&) = delete;
+
+  Node::Shard& shard() const { return *shard_; }
+
+  // Answer() queues `response` (of a registered request) to go out at the
+  // end of this turn of the loop, with every other answer of the turn.
+  void Answer(v1::Response response);
+  // Tell() queues a notice the same way.
+  void Tell(v1::Notice notice);
+
+ private:
+  friend class SessionState;
+  void ScheduleFlush();
+
+  SessionState* const state_;
+  Node::Shard* const shard_;
+  std::vector<v1::Response> answers_;
+  std::vector<v1::Notice> notices_;
+  bool flush_scheduled_ = false;
+
+ public:
+  core::Session session;
+  // The waits pending on this shard, by request id, for Cancel.
+  absl::flat_hash_map<std::uint64_t, runtime::CancellationSignal*> waits;
+};
+
+struct SessionService::ShardTable {
+  absl::flat_hash_map<std::uint64_t, ShardSession*> sessions;
+};
+
+// ---------------------------------------------------------------------------
+// SessionState: one session, shared by its reactor and the shards.
+
+class SessionState : public std::enable_shared_from_this<SessionState> {
+ public:
+  using Reactor = SessionService::Reactor;
+
+  SessionState(SessionService* service, std::uint64_t id, std::string peer)
+      : service_(service),
+        node_(service->node_),
+        id_(id),
+        peer_(std::move(peer)),
+        home_shard_(id % service->node_->shard_count()),
+        shards_(service->node_->shard_count()),
+        lease_timer_(this) {}
+
+  std::uint64_t id() const { return id_; }
+  const SessionService::Options& options() const { return service_->options_; }
+
+  // --- Reactor side (gRPC threads). ---
+
+  void Attach(Reactor* reactor) {
+    absl::MutexLock lock(&mu_);
+    reactor_ = reactor;
+  }
+  // Detach() is the reactor's OnDone: nothing is written any more.
+  void Detach();
+
+  // Open() handles the first ClientMessage's OpenSession: it checks it,
+  // queues SessionOpened and arms the lease. Returns an error that ends the
+  // stream.
+  absl::Status Open(const v1::OpenSession& open);
+  // Heard() renews the lease.
+  void Heard() {
+    last_heard_nanos_.store(absl::ToUnixNanos(service_->clock_->Now()),
+                            std::memory_order_relaxed);
+  }
+  // Dispatch() checks the requests of one message and posts them to their
+  // shards; errors are answered at once.
+  void Dispatch(google::protobuf::RepeatedPtrField<v1::Request>* requests);
+  // reading() is true while the reactor should read on.
+  bool reading() const {
+    absl::MutexLock lock(&mu_);
+    return phase_ == Phase::kOpen;
+  }
+  void HalfClose();
+  // EndWith() ends the stream with `status` at once (answers not yet written
+  // are dropped) and releases everything. Idempotent; any thread.
+  void EndWith(const absl::Status& status);
+  void WriteDone(bool ok);
+  void Drain(absl::Duration grace);
+
+  // --- Shard side. ---
+
+  // RunBatch() runs requests on shard `shard`, in order.
+  void RunBatch(Node::Shard& shard, std::vector<session_internal::Prepared>& batch);
+  // Flush() hands what `ss` answered this turn to the stream.
+  void Flush(ShardSession* ss);
+
+  std::string log_close_reason() const {
+    absl::MutexLock lock(&mu_);
+    return close_reason_;
+  }
+  const std::string& client_name() const { return client_name_; }
+  const std::string& peer() const { return peer_; }
+
+ private:
+  enum class Phase {
+    kOpening,    // waiting for OpenSession
+    kOpen,       // reading and answering
+    kClosing,    // half-closed: answering what is pending, then OK
+    kFinishing,  // ending with finish_status_ as soon as no write is in flight
+  };
+  struct PendingRequest {
+    std::size_t shard = 0;
+    bool wait = false;
+  };
+
+  // The lease timer, on the session's home shard.
+  struct LeaseTimer final : runtime::TimerNode {
+    explicit LeaseTimer(SessionState* state) : state(state) {}
+    void OnTimer() override { state->OnLeaseTimer(); }
+    SessionState* const state;
+  };
+
+  // ShardSessionFor() is the session's part on `shard`, created on first use.
+  ShardSession* ShardSessionFor(Node::Shard& shard);
+  void Execute(ShardSession* ss, session_internal::Prepared& prepared);
+  runtime::Task<void> RunWait(std::shared_ptr<SessionState> self, ShardSession* ss,
+                              core::Instance* instance,
+                              session_internal::Prepared prepared);
+  void EndOnShard(Node::Shard& shard);
+  void ArmLease(Node::Shard& shard, absl::Time at);
+  void OnLeaseTimer();
+
+  // Check() validates what needs no instance; fills `prepared`.
+  absl::Status Check(const v1::Request& request, session_internal::Prepared* prepared) const;
+  void RejectLocked(std::uint64_t id, std::string_view op, const absl::Status& status)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void EndWithLocked(const absl::Status& status) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // EndShardsLocked() posts End() to every shard, once.
+  void EndShardsLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // PumpLocked() starts the next write, or finishes the stream, when it can.
+  void PumpLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  bool HasOutgoingLocked() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    return next_.has_opened() || next_.responses_size() > 0 || next_.notices_size() > 0;
+  }
+
+  SessionService* const service_;
+  Node* const node_;
+  const std::uint64_t id_;
+  const std::string peer_;
+  const std::size_t home_shard_;
+  // Set by Open(), before any request is dispatched; constant afterwards.
+  std::string client_name_;
+  std::string default_owner_key_;
+  absl::Duration lease_ = absl::ZeroDuration();
+
+  // Entry i is touched only by shard i's thread.
+  std::vector<std::unique_ptr<ShardSession>> shards_;
+  // Home shard's thread only.
+  LeaseTimer lease_timer_;
+  runtime::EventLoop* lease_loop_ = nullptr;
+  bool lease_warned_ = false;
+  std::int64_t lease_warned_for_ = 0;
+
+  std::atomic<std::int64_t> last_heard_nanos_{0};
+
+  mutable absl::Mutex mu_;
+  Reactor* reactor_ ABSL_GUARDED_BY(mu_) = nullptr;
+  Phase phase_ ABSL_GUARDED_BY(mu_) = Phase::kOpening;
+  bool draining_ ABSL_GUARDED_BY(mu_) = false;
+  absl::flat_hash_map<std::uint64_t, PendingRequest> pending_ ABSL_GUARDED_BY(mu_);
+  std::uint32_t waits_ ABSL_GUARDED_BY(mu_) = 0;
+  // What the next write carries, and what the write in flight carries.
+  v1::ServerMessage next_ ABSL_GUARDED_BY(mu_);
+  v1::ServerMessage writing_ ABSL_GUARDED_BY(mu_);
+  bool write_in_flight_ ABSL_GUARDED_BY(mu_) = false;
+  bool shards_ended_ ABSL_GUARDED_BY(mu_) = false;
+  std::size_t ends_outstanding_ ABSL_GUARDED_BY(mu_) = 0;
+  std::optional<grpc::Status> finish_status_ ABSL_GUARDED_BY(mu_);
+  bool finish_called_ ABSL_GUARDED_BY(mu_) = false;
+  std::string close_reason_ ABSL_GUARDED_BY(mu_);
+  int rejections_logged_ ABSL_GUARDED_BY(mu_) = 0;
+};
+
+}  // namespace baton::service
+
+#endif  // BATON_SERVER_SERVICE_SESSION_STATE_H_
