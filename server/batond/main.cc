@@ -247,7 +247,6 @@ int main(int argc, char** argv) {
   baton::runtime::Clock* clock = baton::runtime::SteadyClock::Get();
   baton::service::Node node(options, clock);
   node.Start();
-  baton::service::AdminService admin(&node);
   baton::service::SessionService::Options session_options;
   session_options.max_sessions = static_cast<std::size_t>(max_sessions);
   session_options.max_pending_requests = static_cast<uint32_t>(max_pending);
@@ -259,6 +258,8 @@ int main(int argc, char** argv) {
   session_options.max_lease = max_lease;
   session_options.server_epoch = fences->epoch();
   baton::service::SessionService sessions(&node, clock, session_options);
+  baton::service::AdminService admin(
+      &node, [&sessions](uint64_t id) { return sessions.ClientName(id); });
 
   grpc::EnableDefaultHealthCheckService(true);
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();

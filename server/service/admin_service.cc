@@ -153,7 +153,7 @@ ServerUnaryReactor* AdminService::Describe(grpc::CallbackServerContext* context,
   if (absl::Status valid = core::ValidateName(request->name()); !valid.ok()) {
     return Finish(reactor, valid);
   }
-  node_->Run(request->name(), [request, response, reactor](Node::Shard& shard) {
+  node_->Run(request->name(), [this, request, response, reactor](Node::Shard& shard) {
     core::Instance* instance = shard.registry.Find(request->name());
     if (instance == nullptr) {
       Finish(reactor, NotFound(request->name()));
@@ -164,6 +164,11 @@ ServerUnaryReactor* AdminService::Describe(grpc::CallbackServerContext* context,
       return;
     }
     SnapshotToProto(instance->Describe(), response);
+    if (client_name_of_) {
+      for (v1::Holder& holder : *response->mutable_holders()) {
+        holder.set_client_name(client_name_of_(holder.session_id()));
+      }
+    }
     reactor->Finish(grpc::Status::OK);
   });
   return reactor;

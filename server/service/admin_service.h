@@ -12,6 +12,11 @@
 #ifndef BATON_SERVER_SERVICE_ADMIN_SERVICE_H_
 #define BATON_SERVER_SERVICE_ADMIN_SERVICE_H_
 
+#include <cstdint>
+#include <string>
+#include <utility>
+
+#include "absl/functional/any_invocable.h"
 #include "baton/v1/admin.grpc.pb.h"
 #include "server/service/node.h"
 
@@ -19,7 +24,12 @@ namespace baton::service {
 
 class AdminService final : public v1::Admin::CallbackService {
  public:
-  explicit AdminService(Node* node) : node_(node) {}
+  // ClientNameOf() tells the client name of a live session by its id ("" when
+  // unknown), for Describe's holders. Called from shard threads.
+  using ClientNameOf = absl::AnyInvocable<std::string(std::uint64_t session_id) const>;
+
+  explicit AdminService(Node* node, ClientNameOf client_name_of = nullptr)
+      : node_(node), client_name_of_(std::move(client_name_of)) {}
 
   grpc::ServerUnaryReactor* Declare(grpc::CallbackServerContext* context,
                                     const v1::DeclareRequest* request,
@@ -48,6 +58,7 @@ class AdminService final : public v1::Admin::CallbackService {
 
  private:
   Node* const node_;
+  const ClientNameOf client_name_of_;
 };
 
 }  // namespace baton::service

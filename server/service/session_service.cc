@@ -183,6 +183,10 @@ absl::Status SessionState::Open(const v1::OpenSession& open) {
     opened->set_server_version(o.server_version);
     PumpLocked();
   }
+  {
+    absl::MutexLock lock(&service_->names_mu_);
+    service_->client_names_.emplace(id_, client_name_);
+  }
   if (o.log) {
     std::fprintf(stderr, "batond: session %llu opened: client '%s' from %s, lease %s\n",
                  static_cast<unsigned long long>(id_), client_name_.c_str(),
@@ -531,6 +535,10 @@ absl::Status SessionService::Admit(Reactor* reactor) {
 }
 
 void SessionService::Forget(Reactor* reactor) {
+  {
+    absl::MutexLock lock(&names_mu_);
+    client_names_.erase(reactor->state().id());
+  }
   absl::MutexLock lock(&mu_);
   live_.erase(reactor);
   if (live_.empty()) no_sessions_.SignalAll();
@@ -554,6 +562,12 @@ bool SessionService::WaitForNoSessions(absl::Time deadline) {
 void SessionService::EndAll(const absl::Status& status) {
   absl::MutexLock lock(&mu_);
   for (Reactor* reactor : live_) reactor->state().EndWith(status);
+}
+
+std::string SessionService::ClientName(std::uint64_t session_id) const {
+  absl::MutexLock lock(&names_mu_);
+  const auto it = client_names_.find(session_id);
+  return it == client_names_.end() ? std::string() : it->second;
 }
 
 std::size_t SessionService::live_sessions() const {

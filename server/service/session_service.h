@@ -38,6 +38,7 @@
 #include <vector>
 
 #include "absl/base/thread_annotations.h"
+#include "absl/container/flat_hash_map.h"
 #include "absl/container/flat_hash_set.h"
 #include "absl/status/status.h"
 #include "absl/synchronization/mutex.h"
@@ -99,6 +100,10 @@ class SessionService final : public v1::Baton::CallbackService {
 
   std::size_t live_sessions() const;
 
+  // ClientName() is the client name a live session opened with ("" when no
+  // such session is open). Any thread.
+  std::string ClientName(std::uint64_t session_id) const;
+
   const Options& options() const { return options_; }
 
  private:
@@ -121,6 +126,10 @@ class SessionService final : public v1::Baton::CallbackService {
   absl::flat_hash_set<Reactor*> live_ ABSL_GUARDED_BY(mu_);
   bool draining_ ABSL_GUARDED_BY(mu_) = false;
   absl::Duration grace_ ABSL_GUARDED_BY(mu_);
+
+  // The client names of the open sessions, for Admin.Describe.
+  mutable absl::Mutex names_mu_;
+  absl::flat_hash_map<std::uint64_t, std::string> client_names_ ABSL_GUARDED_BY(names_mu_);
 
   // Per shard, the sessions present there by id (to route revocation
   // notices). Entry i is touched only by shard i's thread.
