@@ -133,8 +133,20 @@ class SessionService::Reactor final
 // ---------------------------------------------------------------------------
 // SessionState, reactor side.
 
+void SessionState::Count() {
+  absl::MutexLock lock(&mu_);
+  counted_ = true;
+}
+
+void SessionState::UncountLocked() {
+  if (!counted_) return;
+  counted_ = false;
+  service_->open_sessions_.fetch_sub(1);
+}
+
 void SessionState::Detach() {
   absl::MutexLock lock(&mu_);
+  UncountLocked();
   reactor_ = nullptr;
   // A call can end without our Finish having been the cause (it always is
   // here, but be safe): make sure everything is released.
@@ -355,6 +367,7 @@ void SessionState::PumpLocked() {
   if (reactor_ == nullptr || write_in_flight_ || finish_called_) return;
   if (finish_status_.has_value()) {
     finish_called_ = true;
+    UncountLocked();
     reactor_->Finish(*finish_status_);
     return;
   }
@@ -367,6 +380,7 @@ void SessionState::PumpLocked() {
   }
   if (phase_ == Phase::kClosing && pending_.empty() && ends_outstanding_ == 0) {
     finish_called_ = true;
+    UncountLocked();
     reactor_->Finish(grpc::Status::OK);
   }
 }
@@ -526,10 +540,14 @@ absl::Status SessionService::Admit(Reactor* reactor) {
     return absl::UnavailableError(
         "server draining: open the session on another server");
   }
-  if (live_.size() >= options_.max_sessions) {
+  // Counted out when the stream's end is decided (SessionState::Uncount), so
+  // that a client may open a new session as soon as it saw the old one end.
+  if (open_sessions_.fetch_add(1) >= options_.max_sessions) {
+    open_sessions_.fetch_sub(1);
     return absl::ResourceExhaustedError(absl::StrCat(
-        "max_sessions: ", live_.size(), " sessions are open, the server's limit"));
+        "max_sessions: ", options_.max_sessions, " sessions are open, the server's limit"));
   }
+  reactor->state().Count();
   live_.insert(reactor);
   return absl::OkStatus();
 }

@@ -120,6 +120,8 @@ class SessionService final : public v1::Baton::CallbackService {
   runtime::Clock* const clock_;
   const Options options_;
   std::atomic<std::uint64_t> next_session_id_{1};
+  // Sessions counted against max_sessions.
+  std::atomic<std::size_t> open_sessions_{0};
 
   mutable absl::Mutex mu_;
   absl::CondVar no_sessions_;

@@ -127,6 +127,9 @@ class SessionState : public std::enable_shared_from_this<SessionState> {
     absl::MutexLock lock(&mu_);
     reactor_ = reactor;
   }
+  // Count() records that the session counts against max_sessions; it is
+  // counted out once, when the stream's end is decided.
+  void Count();
   // Detach() is the reactor's OnDone: nothing is written any more.
   void Detach();
 
@@ -202,6 +205,7 @@ class SessionState : public std::enable_shared_from_this<SessionState> {
   void RejectLocked(std::uint64_t id, std::string_view op, const absl::Status& status)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void EndWithLocked(const absl::Status& status) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void UncountLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // EndShardsLocked() posts End() to every shard, once.
   void EndShardsLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // PumpLocked() starts the next write, or finishes the stream, when it can.
@@ -244,6 +248,7 @@ class SessionState : public std::enable_shared_from_this<SessionState> {
   std::size_t ends_outstanding_ ABSL_GUARDED_BY(mu_) = 0;
   std::optional<grpc::Status> finish_status_ ABSL_GUARDED_BY(mu_);
   bool finish_called_ ABSL_GUARDED_BY(mu_) = false;
+  bool counted_ ABSL_GUARDED_BY(mu_) = false;
   std::string close_reason_ ABSL_GUARDED_BY(mu_);
   int rejections_logged_ ABSL_GUARDED_BY(mu_) = 0;
 };
