@@ -1,0 +1,590 @@
+// Copyright 2026 The Baton Authors.
+//
+// baton::Client: the session stream, calls, holds, leases. See client_impl.h.
+
+#include <unistd.h>
+
+#include <algorithm>
+#include <mutex>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "client/src/client_impl.h"
+
+namespace baton {
+namespace internal {
+
+namespace {
+
+absl::Status FromProto(const v1::Status& status) {
+  if (status.code() == 0) return absl::OkStatus();
+  return absl::Status(static_cast<absl::StatusCode>(status.code()), status.message());
+}
+
+absl::Status FromGrpc(const grpc::Status& status) {
+  return absl::Status(static_cast<absl::StatusCode>(status.error_code()),
+                      status.error_message());
+}
+
+void SetDuration(absl::Duration d, google::protobuf::Duration* out) {
+  const std::int64_t nanos = absl::ToInt64Nanoseconds(d);
+  out->set_seconds(nanos / 1'000'000'000);
+  out->set_nanos(static_cast<std::int32_t>(nanos % 1'000'000'000));
+}
+
+absl::Duration ToDuration(const google::protobuf::Duration& d) {
+  return absl::Seconds(d.seconds()) + absl::Nanoseconds(d.nanos());
+}
+
+std::string DefaultOwnerKey() {
+  char host[256] = {0};
+  if (gethostname(host, sizeof(host) - 1) != 0) host[0] = '\0';
+  return absl::StrCat(host, ":", getpid());
+}
+
+bool IsSemaphoreKind(int kind) {
+  return kind == v1::KIND_DYNAMIC_BOUNDED_SEMAPHORE || kind == v1::KIND_PRIORITY_SEMAPHORE;
+}
+
+}  // namespace
+
+// The largest message the server takes by default is far above this many
+// requests; its per-message limit (1,000 by default) is what counts.
+constexpr int kMaxRequestsPerMessage = 500;
+
+// ---------------------------------------------------------------------------
+// Dispatcher.
+
+Dispatcher::Dispatcher() : thread_([this] { Run(); }) {}
+
+Dispatcher::~Dispatcher() {
+  {
+    absl::MutexLock lock(&mu_);
+    stop_ = true;
+  }
+  thread_.join();
+}
+
+void Dispatcher::Post(absl::AnyInvocable<void()> fn) {
+  absl::MutexLock lock(&mu_);
+  queue_.push_back(std::move(fn));
+}
+
+void Dispatcher::SetTick(absl::Duration period, absl::AnyInvocable<void()> tick) {
+  absl::MutexLock lock(&mu_);
+  tick_period_ = period;
+  tick_ = std::move(tick);
+}
+
+void Dispatcher::Run() {
+  absl::Time next_tick = absl::InfiniteFuture();
+  while (true) {
+    absl::AnyInvocable<void()> fn;
+    bool tick = false;
+    {
+      absl::MutexLock lock(&mu_);
+      auto ready = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+        return stop_ || !queue_.empty();
+      };
+      if (next_tick == absl::InfiniteFuture() && tick_period_ != absl::InfiniteDuration()) {
+        next_tick = absl::Now() + tick_period_;
+      }
+      mu_.AwaitWithDeadline(absl::Condition(&ready), next_tick);
+      if (!queue_.empty()) {
+        fn = std::move(queue_.front());
+        queue_.pop_front();
+      } else if (stop_) {
+        return;
+      } else if (absl::Now() >= next_tick) {
+        tick = true;
+        next_tick = absl::InfiniteFuture();
+      }
+    }
+    if (fn) fn();
+    if (tick) {
+      absl::AnyInvocable<void()>* tick_fn;
+      {
+        absl::MutexLock lock(&mu_);
+        tick_fn = tick_ ? &tick_ : nullptr;
+      }
+      if (tick_fn != nullptr) (*tick_fn)();
+    }
+  }
+}
+
+// ---------------------------------------------------------------------------
+// SessionStream: one session's stream.
+
+class SessionStream final
+    : public grpc::ClientBidiReactor<v1::ClientMessage, v1::ServerMessage> {
+ public:
+  SessionStream(ClientImpl* client, std::uint64_t generation)
+      : client_(client), generation_(generation) {}
+
+  std::uint64_t generation() const { return generation_; }
+  grpc::ClientContext& context() { return context_; }
+
+  void Begin(v1::Baton::Stub& stub, const v1::ClientMessage* first) {
+    stub.async()->Session(&context_, this);
+    StartWrite(first);
+    StartRead(&in_);
+    StartCall();
+  }
+
+  void OnReadDone(bool ok) override {
+    if (!ok) return;  // OnDone follows
+    if (in_.has_opened()) client_->OnOpened(this, in_.opened());
+    client_->OnServerMessage(this, in_);
+    in_.Clear();
+    StartRead(&in_);
+  }
+  void OnWriteDone(bool ok) override { client_->OnWriteDone(this, ok); }
+  void OnDone(const grpc::Status& status) override {
+    client_->OnStreamDone(this, status);
+    delete this;
+  }
+
+ private:
+  ClientImpl* const client_;
+  const std::uint64_t generation_;
+  grpc::ClientContext context_;
+  v1::ServerMessage in_;
+};
+
+// ---------------------------------------------------------------------------
+// HoldState.
+
+void HoldState::MarkLost(const absl::Status& reason, ClientImpl& client) {
+  std::vector<absl::AnyInvocable<void(const absl::Status&)>> callbacks;
+  std::coroutine_handle<> waiter;
+  {
+    absl::MutexLock lock(&mu);
+    if (state != State::kHeld) return;
+    state = State::kLost;
+    lost_reason = reason;
+    callbacks.swap(on_lost);
+    waiter = std::exchange(lost_waiter, nullptr);
+  }
+  for (auto& callback : callbacks) {
+    client.Run([callback = std::move(callback), reason]() mutable { callback(reason); });
+  }
+  if (waiter) client.Run([waiter] { waiter.resume(); });
+}
+
+// ---------------------------------------------------------------------------
+// ClientImpl.
+
+// PinCallbackQueue() works around a gRPC 1.51 defect, once per process.
+// Where gRPC's I/O does not run in the background (this build), callback
+// calls of every channel share one process-wide completion queue, served by
+// "nexting" threads and reference-counted by the channels that used it.
+// When the last such channel goes, the queue is shut down while those
+// threads may still poll it, and the process aborts ("prior > 0" in
+// grpc_cq_internal_unref): a program that destroys its last Client and
+// creates another (every test suite) hits it. A channel that made one
+// callback call and is never destroyed keeps the queue alive for the life
+// of the process; it points nowhere and costs one idle channel.
+void PinCallbackQueue() {
+  static std::once_flag once;
+  std::call_once(once, [] {
+    struct Pin {
+      std::shared_ptr<grpc::Channel> channel;
+      std::unique_ptr<v1::Admin::Stub> stub;
+      grpc::ClientContext context;
+      v1::ListRequest request;
+      v1::ListResponse response;
+    };
+    auto* pin = new Pin;  // never freed, by design
+    pin->channel = grpc::CreateChannel("unix:/nonexistent/baton-pin",
+                                       grpc::InsecureChannelCredentials());
+    pin->stub = v1::Admin::NewStub(pin->channel);
+    pin->context.set_deadline(std::chrono::system_clock::now());
+    pin->stub->async()->List(&pin->context, &pin->request, &pin->response,
+                             [](grpc::Status) {});
+  });
+}
+
+ClientImpl::ClientImpl(ClientOptions options) : options_([&] {
+  if (options.owner_key.empty()) options.owner_key = DefaultOwnerKey();
+  return std::move(options);
+}()) {
+  PinCallbackQueue();
+  grpc::ChannelArguments args;
+  const int keepalive_ms =
+      static_cast<int>(std::max<std::int64_t>(1000, absl::ToInt64Milliseconds(options_.keepalive)));
+  args.SetInt(GRPC_ARG_KEEPALIVE_TIME_MS, keepalive_ms);
+  args.SetInt(GRPC_ARG_KEEPALIVE_TIMEOUT_MS, keepalive_ms);
+  args.SetInt(GRPC_ARG_KEEPALIVE_PERMIT_WITHOUT_CALLS, 1);
+  args.SetInt(GRPC_ARG_HTTP2_MAX_PINGS_WITHOUT_DATA, 0);
+  // Reconnect quickly after a server restart.
+  args.SetInt(GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS, 100);
+  args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, 2000);
+  channel_ = grpc::CreateCustomChannel(options_.address, grpc::InsecureChannelCredentials(), args);
+  stub_ = v1::Baton::NewStub(channel_);
+  admin_ = v1::Admin::NewStub(channel_);
+}
+
+ClientImpl::~ClientImpl() { Shutdown(); }
+
+absl::Status ClientImpl::Open() {
+  const absl::Time deadline = absl::Now() + options_.connect_timeout;
+  if (!channel_->WaitForConnected(absl::ToChronoTime(deadline))) {
+    return absl::UnavailableError(absl::StrCat("cannot reach batond at ", options_.address,
+                                               " within ",
+                                               absl::FormatDuration(options_.connect_timeout)));
+  }
+  absl::MutexLock lock(&mu_);
+  EnsureSessionLocked();
+  const std::uint64_t generation = generation_;
+  auto settled = [this, generation]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    return stream_open_ || generation_ != generation || stream_ == nullptr;
+  };
+  if (!mu_.AwaitWithDeadline(absl::Condition(&settled), deadline)) {
+    return absl::UnavailableError(absl::StrCat("batond at ", options_.address,
+                                               " did not open a session within ",
+                                               absl::FormatDuration(options_.connect_timeout)));
+  }
+  if (!stream_open_) {
+    return absl::UnavailableError(
+        absl::StrCat("batond at ", options_.address, " refused the session: ",
+                     last_failure_.ToString()));
+  }
+  dispatcher_.SetTick(absl::Milliseconds(100), [this] { Heartbeat(); });
+  return absl::OkStatus();
+}
+
+void ClientImpl::Shutdown() {
+  absl::MutexLock lock(&mu_);
+  if (shutdown_) return;
+  shutdown_ = true;
+  if (stream_ != nullptr) stream_->context().TryCancel();
+  mu_.Await(absl::Condition(
+      +[](int* alive) { return *alive == 0; }, &streams_alive_));
+}
+
+std::uint64_t ClientImpl::session_id() const {
+  absl::MutexLock lock(&mu_);
+  return stream_open_ ? session_id_ : 0;
+}
+
+std::uint64_t ClientImpl::server_epoch() const {
+  absl::MutexLock lock(&mu_);
+  return stream_open_ ? server_epoch_ : 0;
+}
+
+bool ClientImpl::connected() const {
+  absl::MutexLock lock(&mu_);
+  return stream_open_;
+}
+
+void ClientImpl::Run(absl::AnyInvocable<void()> fn) {
+  if (options_.executor) {
+    options_.executor(std::move(fn));
+  } else {
+    dispatcher_.Post(std::move(fn));
+  }
+}
+
+std::shared_ptr<Call> ClientImpl::NewCall(const std::string& name, int kind,
+                                          const std::optional<std::string>& owner_key,
+                                          const CallOptions& call_options) {
+  auto call = std::make_shared<Call>();
+  call->client = this;
+  call->request.set_name(name);
+  call->request.set_kind(static_cast<v1::Kind>(kind));
+  if (call_options.owner_key.has_value()) {
+    call->request.set_owner_key(*call_options.owner_key);
+  } else if (owner_key.has_value()) {
+    call->request.set_owner_key(*owner_key);
+  }
+  call->stop = call_options.stop;
+  return call;
+}
+
+void ClientImpl::Start(std::shared_ptr<Call> call, std::coroutine_handle<> continuation) {
+  {
+    absl::MutexLock lock(&call->mu);
+    call->continuation = continuation;
+  }
+  if (call->send_override) {
+    auto send = std::move(call->send_override);
+    send(std::move(call));
+    return;
+  }
+  bool refused;
+  {
+    absl::MutexLock lock(&mu_);
+    refused = shutdown_;
+    if (!refused) {
+      EnsureSessionLocked();
+      const std::uint64_t id = next_id_++;
+      call->request.set_id(id);
+      pending_.emplace(id, call);
+      queued_.push_back(call->request);
+      PumpLocked();
+    }
+  }
+  if (refused) {
+    Complete(call, absl::CancelledError("the client is shutting down"));
+    return;
+  }
+  if (call->stop.stop_possible()) {
+    std::weak_ptr<Call> weak = call;
+    call->stop_callback.emplace(call->stop, std::function<void()>([this, weak] {
+      std::shared_ptr<Call> c = weak.lock();
+      if (c == nullptr) return;
+      absl::MutexLock lock(&mu_);
+      SendCancelLocked(c);
+    }));
+  }
+}
+
+void ClientImpl::SendCancelLocked(const std::shared_ptr<Call>& call) {
+  if (!pending_.contains(call->request.id())) return;  // answered already
+  {
+    absl::MutexLock lock(&call->mu);
+    if (call->done || call->cancel_sent) return;
+    call->cancel_sent = true;
+  }
+  auto cancel = std::make_shared<Call>();
+  cancel->client = this;
+  const std::uint64_t id = next_id_++;
+  cancel->request.set_id(id);
+  cancel->request.mutable_cancel()->set_request_id(call->request.id());
+  pending_.emplace(id, cancel);
+  queued_.push_back(cancel->request);
+  PumpLocked();
+}
+
+void ClientImpl::FireAndForget(std::shared_ptr<Call> call) { Start(std::move(call), nullptr); }
+
+void ClientImpl::Complete(const std::shared_ptr<Call>& call, absl::Status status) {
+  std::coroutine_handle<> continuation;
+  {
+    absl::MutexLock lock(&call->mu);
+    if (call->done) return;
+    call->done = true;
+    call->status = std::move(status);
+    continuation = call->continuation;
+    call->cv.SignalAll();
+  }
+  if (continuation) Run([continuation] { continuation.resume(); });
+}
+
+void ClientImpl::EnsureSessionLocked() {
+  if (stream_ != nullptr || shutdown_) return;
+  ++generation_;
+  stream_open_ = false;
+  ++streams_alive_;
+  stream_ = new SessionStream(this, generation_);
+  writing_.Clear();
+  v1::OpenSession* open = writing_.mutable_open();
+  open->set_client_name(options_.client_name);
+  open->set_default_owner_key(options_.owner_key);
+  if (options_.lease > absl::ZeroDuration()) SetDuration(options_.lease, open->mutable_lease());
+  write_in_flight_ = true;
+  last_write_ = absl::Now();
+  stream_->Begin(*stub_, &writing_);
+}
+
+void ClientImpl::PumpLocked() {
+  if (stream_ == nullptr || write_in_flight_) return;
+  if (queued_.empty() && !heartbeat_due_) return;
+  writing_.Clear();
+  const std::size_t n = std::min<std::size_t>(queued_.size(), kMaxRequestsPerMessage);
+  for (std::size_t i = 0; i < n; ++i) writing_.add_requests()->Swap(&queued_[i]);
+  queued_.erase(queued_.begin(), queued_.begin() + static_cast<std::ptrdiff_t>(n));
+  heartbeat_due_ = false;
+  write_in_flight_ = true;
+  last_write_ = absl::Now();
+  stream_->StartWrite(&writing_);
+}
+
+void ClientImpl::Heartbeat() {
+  absl::MutexLock lock(&mu_);
+  if (!stream_open_ || lease_ <= absl::ZeroDuration()) return;
+  if (absl::Now() - last_write_ >= lease_ / 3) {
+    heartbeat_due_ = true;
+    PumpLocked();
+  }
+}
+
+void ClientImpl::OnOpened(SessionStream* stream, const v1::SessionOpened& opened) {
+  absl::MutexLock lock(&mu_);
+  if (stream != stream_) return;
+  stream_open_ = true;
+  session_id_ = opened.session_id();
+  server_epoch_ = opened.server_epoch();
+  lease_ = ToDuration(opened.lease());
+}
+
+void ClientImpl::OnWriteDone(SessionStream* stream, bool ok) {
+  absl::MutexLock lock(&mu_);
+  if (stream != stream_) return;
+  write_in_flight_ = false;
+  if (!ok) return;  // the stream is ending: OnDone fails what is pending
+  PumpLocked();
+}
+
+void ClientImpl::OnServerMessage(SessionStream* stream, v1::ServerMessage& message) {
+  for (v1::Response& response : *message.mutable_responses()) {
+    Answer(response, stream->generation());
+  }
+  for (const v1::Notice& notice : message.notices()) {
+    if (notice.has_hold_revoked()) Revoke(notice.hold_revoked());
+    // Draining and SessionExpiring need nothing here: the end of the stream
+    // that follows them is what every holder learns.
+  }
+}
+
+void ClientImpl::Answer(v1::Response& response, std::uint64_t generation) {
+  std::shared_ptr<Call> call;
+  bool cancelled = false;
+  {
+    absl::MutexLock lock(&mu_);
+    const auto it = pending_.find(response.id());
+    if (it == pending_.end()) return;
+    call = std::move(it->second);
+    pending_.erase(it);
+    {
+      absl::MutexLock call_lock(&call->mu);
+      cancelled = call->cancel_sent;
+    }
+    call->response.Swap(&response);
+    const absl::Status status = FromProto(call->response.status());
+    if (call->flavor == Call::Flavor::kHold && status.ok()) {
+      if (cancelled) {
+        // The grant crossed our cancel: give it back, as the contract asks.
+        auto hold = std::make_shared<HoldState>();
+        hold->name = call->request.name();
+        hold->kind = call->request.kind();
+        hold->owner_key = call->request.has_owner_key() ? call->request.owner_key()
+                                                        : options_.owner_key;
+        std::shared_ptr<Call> release = ReleaseCall(*hold);
+        const std::uint64_t id = next_id_++;
+        release->request.set_id(id);
+        pending_.emplace(id, release);
+        queued_.push_back(release->request);
+        PumpLocked();
+      } else {
+        auto hold = std::make_shared<HoldState>();
+        hold->client = weak_from_this();
+        hold->name = call->request.name();
+        hold->kind = call->request.kind();
+        hold->owner_key = call->request.has_owner_key() ? call->request.owner_key()
+                                                        : options_.owner_key;
+        hold->generation = generation;
+        {
+          absl::MutexLock hold_lock(&hold->mu);
+          hold->fence = call->response.fence();
+        }
+        holds_.push_back(hold);
+        call->hold = std::move(hold);
+      }
+    }
+    if (call->flavor == Call::Flavor::kConditionWait && call->response.has_fence()) {
+      const std::string owner = call->request.has_owner_key() ? call->request.owner_key()
+                                                              : options_.owner_key;
+      for (const std::weak_ptr<HoldState>& weak : holds_) {
+        std::shared_ptr<HoldState> hold = weak.lock();
+        if (hold == nullptr || hold->name != call->request.name() || hold->owner_key != owner) {
+          continue;
+        }
+        absl::MutexLock hold_lock(&hold->mu);
+        if (hold->state == HoldState::State::kHeld) hold->fence = call->response.fence();
+      }
+    }
+  }
+  absl::Status status = FromProto(call->response.status());
+  if (cancelled && call->flavor == Call::Flavor::kHold && status.ok()) {
+    status = absl::CancelledError("cancelled; the grant that crossed the cancel was released");
+  }
+  Complete(call, std::move(status));
+}
+
+void ClientImpl::Revoke(const v1::HoldRevoked& revoked) {
+  std::vector<std::shared_ptr<HoldState>> lost;
+  {
+    absl::MutexLock lock(&mu_);
+    for (const std::weak_ptr<HoldState>& weak : holds_) {
+      std::shared_ptr<HoldState> hold = weak.lock();
+      if (hold == nullptr || hold->name != revoked.name()) continue;
+      if (IsSemaphoreKind(hold->kind)) {
+        lost.push_back(std::move(hold));  // a reset revokes every permit
+        continue;
+      }
+      absl::MutexLock hold_lock(&hold->mu);
+      if (hold->owner_key == revoked.owner_key() && hold->fence <= revoked.fence()) {
+        lost.push_back(hold);
+      }
+    }
+  }
+  const absl::Status reason(absl::StatusCode::kAborted,
+                            absl::StrCat("hold revoked by the server: ", revoked.reason().message()));
+  for (const auto& hold : lost) hold->MarkLost(reason, *this);
+}
+
+void ClientImpl::OnStreamDone(SessionStream* stream, const grpc::Status& status) {
+  std::map<std::uint64_t, std::shared_ptr<Call>> pending;
+  std::vector<std::weak_ptr<HoldState>> holds;
+  bool was_open;
+  bool shutting_down;
+  {
+    absl::MutexLock lock(&mu_);
+    shutting_down = shutdown_;
+    was_open = stream_open_ && stream == stream_;
+    if (stream == stream_) stream_ = nullptr;
+    stream_open_ = false;
+    write_in_flight_ = false;
+    heartbeat_due_ = false;
+    queued_.clear();
+    pending.swap(pending_);
+    holds.swap(holds_);
+    last_failure_ = FromGrpc(status);
+  }
+  const absl::Status reason = absl::UnavailableError(
+      absl::StrCat("the Baton session ended (", FromGrpc(status).ToString(),
+                   "): its holds are lost"));
+  for (auto& [id, call] : pending) Complete(call, reason);
+  for (const auto& weak : holds) {
+    if (std::shared_ptr<HoldState> hold = weak.lock()) hold->MarkLost(reason, *this);
+  }
+  if (was_open && !shutting_down && options_.on_lease_lost) {
+    Run([callback = options_.on_lease_lost, reason] { callback(reason); });
+  }
+  // Last: Shutdown() may return, and the client go, once this is zero.
+  absl::MutexLock lock(&mu_);
+  --streams_alive_;
+}
+
+std::shared_ptr<Call> ClientImpl::ReleaseCall(const HoldState& hold) {
+  auto call = std::make_shared<Call>();
+  call->client = this;
+  call->request.set_name(hold.name);
+  call->request.set_kind(static_cast<v1::Kind>(hold.kind));
+  call->request.set_owner_key(hold.owner_key);
+  call->request.mutable_release();
+  return call;
+}
+
+}  // namespace internal
+
+// ---------------------------------------------------------------------------
+// Client.
+
+Client::Client(std::shared_ptr<internal::ClientImpl> impl) : impl_(std::move(impl)) {}
+
+Client::~Client() { impl_->Shutdown(); }
+
+absl::StatusOr<std::unique_ptr<Client>> Client::Connect(ClientOptions options) {
+  auto impl = std::make_shared<internal::ClientImpl>(std::move(options));
+  if (absl::Status opened = impl->Open(); !opened.ok()) return opened;
+  return std::unique_ptr<Client>(new Client(std::move(impl)));
+}
+
+std::uint64_t Client::session_id() const { return impl_->session_id(); }
+std::uint64_t Client::server_epoch() const { return impl_->server_epoch(); }
+const ClientOptions& Client::options() const { return impl_->options(); }
+bool Client::connected() const { return impl_->connected(); }
+
+}  // namespace baton
