@@ -428,7 +428,7 @@ ShardSession* SessionState::ShardSessionFor(Node::Shard& shard) {
   std::unique_ptr<ShardSession>& slot = shards_[shard.index];
   if (slot == nullptr) {
     slot = std::make_unique<ShardSession>(this, &shard, id_);
-    service_->tables_[shard.index]->sessions.emplace(id_, slot.get());
+    tables_[shard.index]->sessions.emplace(id_, slot.get());
   }
   return slot.get();
 }
@@ -440,7 +440,7 @@ void SessionState::RunBatch(Node::Shard& shard, std::vector<Prepared>& batch) {
 
 void SessionState::EndOnShard(Node::Shard& shard) {
   if (std::unique_ptr<ShardSession>& ss = shards_[shard.index]; ss != nullptr) {
-    service_->tables_[shard.index]->sessions.erase(id_);
+    tables_[shard.index]->sessions.erase(id_);
     ss->session.End();
   }
   if (shard.index == home_shard_) shard.loop->CancelTimer(&lease_timer_);
@@ -501,11 +501,11 @@ SessionService::SessionService(Node* node, runtime::Clock* clock, Options option
     : node_(node), clock_(clock), options_(std::move(options)) {
   tables_.reserve(node_->shard_count());
   for (std::size_t i = 0; i < node_->shard_count(); ++i) {
-    tables_.push_back(std::make_unique<ShardTable>());
+    tables_.push_back(std::make_shared<ShardTable>());
   }
   // Holds the server takes away (Reset, Delete) are told to their session.
   for (std::size_t i = 0; i < node_->shard_count(); ++i) {
-    node_->RunOn(i, [table = tables_[i].get()](Node::Shard& shard) {
+    node_->RunOn(i, [table = tables_[i]](Node::Shard& shard) {
       shard.registry.set_revocation_callback(
           [table, &shard](std::string_view name, const core::Revocation& revocation) {
             const auto it = table->sessions.find(revocation.session_id);

@@ -134,9 +134,10 @@ class SessionService final : public v1::Baton::CallbackService {
   absl::flat_hash_map<std::uint64_t, std::string> client_names_ ABSL_GUARDED_BY(names_mu_);
 
   // Per shard, the sessions present there by id (to route revocation
-  // notices). Entry i is touched only by shard i's thread.
+  // notices). Entry i is touched only by shard i's thread. Shared with the
+  // registries' revocation callbacks, which may outlive the service.
   struct ShardTable;
-  std::vector<std::unique_ptr<ShardTable>> tables_;
+  std::vector<std::shared_ptr<ShardTable>> tables_;
 };
 
 }  // namespace baton::service

@@ -116,6 +116,7 @@ class SessionState : public std::enable_shared_from_this<SessionState> {
         peer_(std::move(peer)),
         home_shard_(id % service->node_->shard_count()),
         shards_(service->node_->shard_count()),
+        tables_(service->tables_),
         lease_timer_(this) {}
 
   std::uint64_t id() const { return id_; }
@@ -226,6 +227,8 @@ class SessionState : public std::enable_shared_from_this<SessionState> {
 
   // Entry i is touched only by shard i's thread.
   std::vector<std::unique_ptr<ShardSession>> shards_;
+  // The service's tables (shared: a session may end after the service).
+  const std::vector<std::shared_ptr<SessionService::ShardTable>> tables_;
   // Home shard's thread only.
   LeaseTimer lease_timer_;
   runtime::EventLoop* lease_loop_ = nullptr;
