@@ -26,16 +26,6 @@ absl::Status FromGrpc(const grpc::Status& status) {
                       status.error_message());
 }
 
-void SetDuration(absl::Duration d, google::protobuf::Duration* out) {
-  const std::int64_t nanos = absl::ToInt64Nanoseconds(d);
-  out->set_seconds(nanos / 1'000'000'000);
-  out->set_nanos(static_cast<std::int32_t>(nanos % 1'000'000'000));
-}
-
-absl::Duration ToDuration(const google::protobuf::Duration& d) {
-  return absl::Seconds(d.seconds()) + absl::Nanoseconds(d.nanos());
-}
-
 std::string DefaultOwnerKey() {
   char host[256] = {0};
   if (gethostname(host, sizeof(host) - 1) != 0) host[0] = '\0';
@@ -47,6 +37,16 @@ bool IsSemaphoreKind(int kind) {
 }
 
 }  // namespace
+
+void SetDuration(absl::Duration d, google::protobuf::Duration* out) {
+  const std::int64_t nanos = absl::ToInt64Nanoseconds(d);  // saturates
+  out->set_seconds(nanos / 1'000'000'000);
+  out->set_nanos(static_cast<std::int32_t>(nanos % 1'000'000'000));
+}
+
+absl::Duration ToDuration(const google::protobuf::Duration& d) {
+  return absl::Seconds(d.seconds()) + absl::Nanoseconds(d.nanos());
+}
 
 // The largest message the server takes by default is far above this many
 // requests; its per-message limit (1,000 by default) is what counts.

@@ -53,6 +53,10 @@ namespace baton::internal {
 
 class SessionStream;
 
+// Conversions of google.protobuf.Duration (saturating).
+void SetDuration(absl::Duration d, google::protobuf::Duration* out);
+absl::Duration ToDuration(const google::protobuf::Duration& d);
+
 // Dispatcher: one thread that runs posted functions in order, and calls
 // `tick` whenever `tick_period` passes without a post waking it.
 class Dispatcher {

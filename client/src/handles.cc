@@ -15,17 +15,10 @@ using internal::Call;
 using internal::ClientImpl;
 using internal::HoldState;
 
+using internal::SetDuration;
+using internal::ToDuration;
+
 namespace {
-
-void SetDuration(absl::Duration d, google::protobuf::Duration* out) {
-  const std::int64_t nanos = absl::ToInt64Nanoseconds(d);
-  out->set_seconds(nanos / 1'000'000'000);
-  out->set_nanos(static_cast<std::int32_t>(nanos % 1'000'000'000));
-}
-
-absl::Duration ToDuration(const google::protobuf::Duration& d) {
-  return absl::Seconds(d.seconds()) + absl::Nanoseconds(d.nanos());
-}
 
 // SetTimeout() writes the effective timeout of a wait: the call's, else the
 // client's default; an infinite one is left absent (wait forever).

@@ -1,0 +1,324 @@
+// Copyright 2026 The Baton Authors.
+//
+// The commands that are unary calls (Admin and Health services): describe,
+// list, delete, set-rate, set-bound, reset, health, latch declare, and
+// ratelimit (a try-once is Admin.TryAcquire; a wait needs a session).
+
+#include <algorithm>
+#include <cstdio>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "baton/client.h"
+#include "baton/v1/admin.grpc.pb.h"
+#include "client/cli/commands.h"
+#include "client/cli/connection.h"
+#include "client/cli/exit_codes.h"
+#include "client/cli/format.h"
+#include "client/cli/json.h"
+#include "grpc/health/v1/health.grpc.pb.h"
+
+namespace baton::cli {
+namespace {
+
+void PrintLine(const std::string& line) { std::printf("%s\n", line.c_str()); }
+
+// Admin is a reached channel's Admin stub; Call() makes one unary call on it.
+class Admin {
+ public:
+  static absl::StatusOr<Admin> Open(const GlobalOptions& global) {
+    absl::StatusOr<std::shared_ptr<grpc::Channel>> channel = Reach(global);
+    if (!channel.ok()) return channel.status();
+    return Admin(global, v1::Admin::NewStub(*channel));
+  }
+
+  template <typename Request, typename Response>
+  absl::Status Call(grpc::Status (v1::Admin::Stub::*method)(grpc::ClientContext*, const Request&,
+                                                            Response*),
+                    const Request& request, Response* response) {
+    std::unique_ptr<grpc::ClientContext> context = UnaryContext(global_);
+    return FromGrpc((stub_.get()->*method)(context.get(), request, response));
+  }
+
+ private:
+  Admin(const GlobalOptions& global, std::unique_ptr<v1::Admin::Stub> stub)
+      : global_(global), stub_(std::move(stub)) {}
+  GlobalOptions global_;
+  std::unique_ptr<v1::Admin::Stub> stub_;
+};
+
+// OneCall() opens Admin, makes one call, and reports a failure of either.
+// Returns kExitOk when the call succeeded.
+template <typename Request, typename Response>
+int OneCall(const Invocation& invocation, std::string_view what,
+            grpc::Status (v1::Admin::Stub::*method)(grpc::ClientContext*, const Request&,
+                                                    Response*),
+            const Request& request, Response* response) {
+  absl::StatusOr<Admin> admin = Admin::Open(invocation.global);
+  absl::Status status = admin.ok() ? admin->Call(method, request, response) : admin.status();
+  if (!status.ok()) return ReportFailure(invocation.global, what, status);
+  return kExitOk;
+}
+
+// ReportDeclareConflict() handles what Declare answers for a name that
+// exists with another kind or other parameters: exit kExitUsage.
+int ReportDeclareConflict(const Invocation& invocation, std::string_view what,
+                          const absl::Status& status) {
+  if (status.code() != absl::StatusCode::kAlreadyExists) {
+    return ReportFailure(invocation.global, what, status);
+  }
+  std::fprintf(stderr, "baton: %.*s: it exists with another kind or other parameters: %s\n",
+               static_cast<int>(what.size()), what.data(), std::string(status.message()).c_str());
+  return kExitUsage;
+}
+
+}  // namespace
+
+int RunDescribe(Invocation& invocation) {
+  if (!invocation.ok()) return invocation.UsageError();
+  v1::DescribeRequest request;
+  request.set_name(invocation.positional[0]);
+  v1::DescribeResponse response;
+  const int code = OneCall(invocation, absl::StrCat("describe ", request.name()),
+                           &v1::Admin::Stub::Describe, request, &response);
+  if (code != kExitOk) return code;
+  PrintLine(invocation.global.json ? DescribeJson(response) : DescribeText(response));
+  return kExitOk;
+}
+
+int RunList(Invocation& invocation) {
+  v1::ListRequest request;
+  if (!invocation.positional.empty()) request.set_prefix(invocation.positional[0]);
+  if (invocation.Has("kind")) {
+    std::optional<v1::Kind> kind = ParseKind(invocation.StringOr("kind", ""));
+    if (!kind.has_value()) {
+      invocation.Fail("--kind: expected a kind such as PriorityLock or AdvancedRateLimit");
+    } else {
+      request.set_kind(*kind);
+    }
+  }
+  if (!invocation.ok()) return invocation.UsageError();
+
+  absl::StatusOr<Admin> admin = Admin::Open(invocation.global);
+  if (!admin.ok()) return ReportFailure(invocation.global, "list", admin.status());
+  std::vector<v1::InstanceSummary> instances;
+  request.set_page_size(1000);
+  do {
+    v1::ListResponse response;
+    absl::Status status = admin->Call(&v1::Admin::Stub::List, request, &response);
+    if (!status.ok()) return ReportFailure(invocation.global, "list", status);
+    instances.insert(instances.end(), response.instances().begin(), response.instances().end());
+    request.set_page_token(response.next_page_token());
+  } while (!request.page_token().empty());
+
+  std::size_t width = 0;
+  for (const v1::InstanceSummary& instance : instances) {
+    width = std::max(width, instance.name().size());
+  }
+  for (const v1::InstanceSummary& instance : instances) {
+    if (invocation.global.json) {
+      PrintLine(JsonObject()
+                    .String("name", instance.name())
+                    .String("kind", KindName(instance.kind()))
+                    .str());
+    } else {
+      std::printf("%-*s  %s\n", static_cast<int>(width), instance.name().c_str(),
+                  KindName(instance.kind()).c_str());
+    }
+  }
+  return kExitOk;
+}
+
+int RunDelete(Invocation& invocation) {
+  if (!invocation.ok()) return invocation.UsageError();
+  v1::DeleteRequest request;
+  request.set_name(invocation.positional[0]);
+  request.set_reason(invocation.StringOr("reason", "baton delete"));
+  v1::DeleteResponse response;
+  const int code = OneCall(invocation, absl::StrCat("delete ", request.name()),
+                           &v1::Admin::Stub::Delete, request, &response);
+  if (code != kExitOk) return code;
+  std::printf("deleted %s (%lld holds revoked)\n", request.name().c_str(),
+              static_cast<long long>(response.revoked_holds()));
+  return kExitOk;
+}
+
+int RunSetRate(Invocation& invocation) {
+  v1::SetRateRequest request;
+  if (invocation.ok()) {
+    request.set_name(invocation.positional[0]);
+    request.set_rate(invocation.DoubleArg(1, "RATE"));
+  }
+  if (!invocation.ok()) return invocation.UsageError();
+  v1::SetRateResponse response;
+  const int code = OneCall(invocation, absl::StrCat("set-rate ", request.name()),
+                           &v1::Admin::Stub::SetRate, request, &response);
+  if (code != kExitOk) return code;
+  std::printf("%s: rate %s tokens/s, capacity %s\n", request.name().c_str(),
+              FormatAmount(response.rate()).c_str(), FormatAmount(response.capacity()).c_str());
+  return kExitOk;
+}
+
+int RunSetBound(Invocation& invocation) {
+  v1::SetBoundRequest request;
+  if (invocation.ok()) {
+    request.set_name(invocation.positional[0]);
+    request.set_bound(invocation.IntArg(1, "BOUND"));
+  }
+  if (!invocation.ok()) return invocation.UsageError();
+  v1::SetBoundResponse response;
+  const int code = OneCall(invocation, absl::StrCat("set-bound ", request.name()),
+                           &v1::Admin::Stub::SetBound, request, &response);
+  if (code != kExitOk) return code;
+  std::printf("%s: bound %lld, %lld available\n", request.name().c_str(),
+              static_cast<long long>(response.bound()),
+              static_cast<long long>(response.available()));
+  return kExitOk;
+}
+
+int RunReset(Invocation& invocation) {
+  if (!invocation.ok()) return invocation.UsageError();
+  v1::ResetRequest request;
+  request.set_name(invocation.positional[0]);
+  v1::ResetResponse response;
+  const int code = OneCall(invocation, absl::StrCat("reset ", request.name()),
+                           &v1::Admin::Stub::Reset, request, &response);
+  if (code != kExitOk) return code;
+  std::printf("%s: reset (%lld holds revoked), %lld available\n", request.name().c_str(),
+              static_cast<long long>(response.revoked_holds()),
+              static_cast<long long>(response.available()));
+  return kExitOk;
+}
+
+int RunHealth(Invocation& invocation) {
+  if (!invocation.ok()) return invocation.UsageError();
+  const GlobalOptions& global = invocation.global;
+  auto report = [&](std::string_view status, const absl::Status& error) {
+    if (global.json) {
+      JsonObject json;
+      json.String("address", global.address).String("status", status);
+      if (!error.ok()) json.String("error", error.message());
+      PrintLine(json.str());
+    }
+    if (!error.ok()) return ReportFailure(global, "health", error);
+    if (!global.json) PrintLine(std::string(status));
+    return status == "SERVING" ? kExitOk : kExitFailure;
+  };
+
+  absl::StatusOr<std::shared_ptr<grpc::Channel>> channel = Reach(global);
+  if (!channel.ok()) return report("UNREACHABLE", channel.status());
+  auto stub = grpc::health::v1::Health::NewStub(*channel);
+  std::unique_ptr<grpc::ClientContext> context = UnaryContext(global);
+  grpc::health::v1::HealthCheckRequest request;  // "": the server as a whole
+  grpc::health::v1::HealthCheckResponse response;
+  const grpc::Status status = stub->Check(context.get(), request, &response);
+  if (!status.ok()) return report("UNKNOWN", FromGrpc(status));
+  return report(grpc::health::v1::HealthCheckResponse::ServingStatus_Name(response.status()),
+                absl::OkStatus());
+}
+
+int RunLatchDeclare(Invocation& invocation) {
+  v1::DeclareRequest request;
+  if (invocation.ok()) {
+    request.set_name(invocation.positional[0]);
+    request.mutable_config()->set_kind(v1::KIND_MULTI_COUNT_DOWN_LATCH);
+    auto& counts = *request.mutable_config()->mutable_latch()->mutable_counts();
+    for (std::size_t i = 1; i < invocation.positional.size(); ++i) {
+      const std::string& arg = invocation.positional[i];
+      const std::size_t eq = arg.find('=');
+      std::int64_t count = 0;
+      if (eq == 0 || eq == std::string::npos || !absl::SimpleAtoi(arg.substr(eq + 1), &count)) {
+        invocation.Fail(absl::StrCat("expected KEY=COUNT (e.g. shards=4), got '", arg, "'"));
+        break;
+      }
+      counts[arg.substr(0, eq)] = count;
+    }
+  }
+  if (!invocation.ok()) return invocation.UsageError();
+  const std::string what = absl::StrCat("latch declare ", request.name());
+  absl::StatusOr<Admin> admin = Admin::Open(invocation.global);
+  if (!admin.ok()) return ReportFailure(invocation.global, what, admin.status());
+  v1::DeclareResponse response;
+  absl::Status status = admin->Call(&v1::Admin::Stub::Declare, request, &response);
+  if (!status.ok()) return ReportDeclareConflict(invocation, what, status);
+  std::printf("latch %s %s\n", request.name().c_str(),
+              response.created() ? "declared" : "exists as declared");
+  return kExitOk;
+}
+
+int RunRateLimit(Invocation& invocation) {
+  const double tokens = invocation.DoubleOr("tokens", 1);
+  const absl::Duration wait = invocation.DurationOr("wait", absl::ZeroDuration());
+  if (tokens <= 0) invocation.Fail("--tokens: must be > 0");
+  if (invocation.Has("capacity") && !invocation.Has("rate")) {
+    invocation.Fail("--capacity goes with --rate (they declare the rate limit)");
+  }
+  v1::DeclareRequest declare;
+  if (invocation.ok() && invocation.Has("rate")) {
+    declare.set_name(invocation.positional[0]);
+    declare.mutable_config()->set_kind(v1::KIND_ADVANCED_RATE_LIMIT);
+    v1::RateLimitParams& params = *declare.mutable_config()->mutable_rate_limit();
+    params.set_rate(invocation.DoubleOr("rate", 0));
+    if (invocation.Has("capacity")) params.set_capacity(invocation.DoubleOr("capacity", 0));
+  }
+  if (!invocation.ok()) return invocation.UsageError();
+  const std::string& name = invocation.positional[0];
+  const std::string what = absl::StrCat("ratelimit ", name);
+  const GlobalOptions& global = invocation.global;
+
+  absl::StatusOr<Admin> admin = Admin::Open(global);
+  if (!admin.ok()) return ReportFailure(global, what, admin.status());
+  if (invocation.Has("rate")) {
+    v1::DeclareResponse declared;
+    absl::Status status = admin->Call(&v1::Admin::Stub::Declare, declare, &declared);
+    if (!status.ok()) return ReportDeclareConflict(invocation, what, status);
+  }
+
+  RateDecision decision;
+  if (wait <= absl::ZeroDuration()) {
+    v1::TryAcquireRequest request;
+    request.set_name(name);
+    request.set_tokens(tokens);
+    v1::TryAcquireResponse response;
+    absl::Status status = admin->Call(&v1::Admin::Stub::TryAcquire, request, &response);
+    if (!status.ok()) return ReportFailure(global, what, status);
+    decision.granted = response.allowed();
+    decision.tokens_left = response.tokens_left();
+    decision.retry_after = absl::Seconds(response.retry_after().seconds()) +
+                           absl::Nanoseconds(response.retry_after().nanos());
+  } else {
+    absl::StatusOr<std::unique_ptr<Client>> client = ConnectClient(global, "ratelimit");
+    if (!client.ok()) return ReportFailure(global, what, client.status());
+    RateLimiter limiter(client->get(), name);
+    absl::StatusOr<RateDecision> acquired = limiter.Acquire(tokens, {.timeout = wait}).Wait();
+    if (!acquired.ok()) return ReportFailure(global, what, acquired.status());
+    decision = *acquired;
+  }
+
+  if (global.json) {
+    JsonObject json;
+    json.String("name", name).Bool("granted", decision.granted);
+    if (decision.granted) {
+      json.Number("tokens_left", decision.tokens_left);
+    } else if (wait <= absl::ZeroDuration()) {
+      json.Number("retry_after_seconds", absl::ToDoubleSeconds(decision.retry_after));
+    } else {
+      json.Number("waited_seconds", absl::ToDoubleSeconds(wait));
+    }
+    PrintLine(json.str());
+  } else if (decision.granted) {
+    std::printf("granted: %s tokens left\n", FormatAmount(decision.tokens_left).c_str());
+  } else if (wait <= absl::ZeroDuration()) {
+    std::printf("refused: retry after %s\n", FormatSeconds(decision.retry_after).c_str());
+  } else {
+    std::printf("refused: not granted within %s\n", FormatSeconds(wait).c_str());
+  }
+  return decision.granted ? kExitOk : kExitFailure;
+}
+
+}  // namespace baton::cli
