@@ -577,18 +577,41 @@ absl::Status KeyedCondition::AssertLocked(CallOptions options) {
   return absl::OkStatus();
 }
 
-absl::Status KeyedCondition::WaitFor(std::string key, const std::function<bool()>& predicate,
-                                     CallOptions options) {
+namespace {
+
+// The loop of WaitFor(), over a copy of the handle so that it may outlive
+// the caller's.
+Task<absl::Status> WaitForLoop(KeyedCondition condition, std::string key,
+                               std::function<bool()> predicate, CallOptions options) {
   while (!predicate()) {
-    absl::StatusOr<ConditionWake> wake = Wait(key, options).Wait();
-    if (!wake.ok()) return wake.status();
+    Op<ConditionWake> wait = condition.Wait(key, options);
+    absl::StatusOr<ConditionWake> wake = co_await wait;
+    if (!wake.ok()) co_return wake.status();
     if (!wake->notified && !predicate()) {
-      return absl::DeadlineExceededError(
-          absl::StrCat("wait_for on '", name_, "' key '", key,
+      co_return absl::DeadlineExceededError(
+          absl::StrCat("wait_for on '", condition.name(), "' key '", key,
                        "': a wait ended unnotified and the predicate is still false"));
     }
   }
-  return absl::OkStatus();
+  co_return absl::OkStatus();
+}
+
+}  // namespace
+
+Task<absl::Status> KeyedCondition::WaitForAsync(std::string key,
+                                                std::function<bool()> predicate,
+                                                CallOptions options) {
+  return WaitForLoop(*this, std::move(key), std::move(predicate), std::move(options));
+}
+
+absl::Status KeyedCondition::WaitFor(std::string key, const std::function<bool()>& predicate,
+                                     CallOptions options) {
+  if (client_->impl().InDispatcherThread() && !client_->options().executor) {
+    return absl::FailedPreconditionError(
+        "baton: WaitFor() on the client's dispatcher thread would deadlock: "
+        "co_await WaitForAsync() instead");
+  }
+  return SyncWait(WaitForAsync(std::move(key), predicate, std::move(options)));
 }
 
 // --- MultiCountDownLatch. ---

@@ -62,6 +62,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "baton/task.h"
 
 namespace baton {
 
@@ -376,6 +377,9 @@ class KeyedCondition : public Handle {
   // DEADLINE_EXCEEDED when a wait times out with the predicate still false.
   absl::Status WaitFor(std::string key, const std::function<bool()>& predicate,
                        CallOptions options = {});
+  // WaitForAsync() is WaitFor() for coroutines.
+  Task<absl::Status> WaitForAsync(std::string key, std::function<bool()> predicate,
+                                  CallOptions options = {});
 };
 
 // MultiCountDownLatch: counters by key, fixed at creation.

@@ -111,7 +111,10 @@ template <typename T>
 SyncWaitCoroutine RunAndSignal(Task<T> task, std::optional<T>* out,
                                std::exception_ptr* exception, SyncWaitDone* done) {
   try {
-    out->emplace(co_await std::move(task));
+    // The task's frame (and the Holds in it) is destroyed at the end of
+    // this block, before SyncWait() returns to its caller.
+    Task<T> local = std::move(task);
+    out->emplace(co_await local);
   } catch (...) {
     *exception = std::current_exception();
   }
