@@ -74,6 +74,7 @@ void Dispatcher::SetTick(absl::Duration period, absl::AnyInvocable<void()> tick)
   absl::MutexLock lock(&mu_);
   tick_period_ = period;
   tick_ = std::move(tick);
+  queue_.push_back([] {});  // wakes the loop, which then arms the tick
 }
 
 void Dispatcher::Run() {

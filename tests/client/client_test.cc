@@ -294,6 +294,24 @@ TEST_F(ClientTest, BlockingCallsFromManyThreadsNeverOverlap) {
   EXPECT_FALSE(*lock.Locked().Wait());
 }
 
+TEST_F(ClientTest, HeartbeatsKeepAnIdleSessionAliveBeyondItsLease) {
+  ClientOptions options;
+  options.address = batond_.address();
+  options.lease = absl::Seconds(1);  // the server's minimum
+  absl::StatusOr<std::unique_ptr<Client>> client = Client::Connect(std::move(options));
+  ASSERT_TRUE(client.ok()) << client.status();
+  PriorityLock lock(client->get(), "c10/lock");
+  absl::StatusOr<Hold> hold = lock.Acquire().Wait();
+  ASSERT_TRUE(hold.ok());
+  absl::Notification lost;
+  hold->OnLost([&](const absl::Status&) { lost.Notify(); });
+  // Idle for 2.5 leases: without the client's heartbeats the server would
+  // have ended the session (and the hold would be lost).
+  EXPECT_FALSE(lost.WaitForNotificationWithTimeout(absl::Milliseconds(2500)));
+  EXPECT_TRUE(hold->held());
+  EXPECT_TRUE(*lock.IsOwner().Wait());
+}
+
 TEST_F(ClientTest, WhenTheServerDiesEveryHolderLearnsAtOnceAndNewCallsReconnect) {
   // Called once per session that ends: this one, and the one reopened
   // below when the test ends.
