@@ -182,6 +182,9 @@ absl::Status SessionState::Open(const v1::OpenSession& open) {
   {
     absl::MutexLock lock(&mu_);
     if (phase_ != Phase::kOpening) return absl::OkStatus();  // ending already
+    if (draining_) {
+      return absl::UnavailableError("server draining: open the session on another server");
+    }
     phase_ = Phase::kOpen;
     v1::SessionOpened* opened = next_.mutable_opened();
     opened->set_session_id(id_);
@@ -262,7 +265,8 @@ void SessionState::Dispatch(google::protobuf::RepeatedPtrField<v1::Request>* req
                                     "on another server"));
       continue;
     }
-    if (pending_.size() >= o.max_pending_requests) {
+    // A cancel frees what it cancels: it is let in above the limit.
+    if (pending_.size() >= o.max_pending_requests && op != v1::Request::kCancel) {
       RejectLocked(id, op_name, absl::ResourceExhaustedError(absl::StrCat(
                                     "max_pending_requests: the session has ", pending_.size(),
                                     " requests unanswered, the server's limit")));
@@ -337,10 +341,9 @@ void SessionState::EndWithLocked(const absl::Status& status) {
 void SessionState::WriteDone(bool ok) {
   absl::MutexLock lock(&mu_);
   write_in_flight_ = false;
-  if (!ok) {
-    EndWithLocked(absl::CancelledError("a write failed: the client is gone"));
-    return;
-  }
+  // A failed write ends the session; if its end was decided already (it
+  // waited for this write), the pump below finishes the stream.
+  if (!ok) EndWithLocked(absl::CancelledError("a write failed: the client is gone"));
   PumpLocked();
 }
 
@@ -348,6 +351,9 @@ void SessionState::Drain(absl::Duration grace) {
   absl::MutexLock lock(&mu_);
   if (phase_ == Phase::kFinishing || draining_) return;
   draining_ = true;
+  // A session not yet open is refused when its open arrives (Open()): the
+  // first message it gets must carry `opened`, or nothing.
+  if (phase_ == Phase::kOpening) return;
   SetDuration(grace, next_.add_notices()->mutable_draining()->mutable_grace());
   PumpLocked();
 }
