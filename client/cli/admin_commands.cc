@@ -202,7 +202,7 @@ int RunHealth(Invocation& invocation) {
     if (global.json) {
       JsonObject json;
       json.String("address", global.address).String("status", status);
-      if (!error.ok()) json.String("error", error.message());
+      if (!error.ok()) json.String("error", std::string(error.message()));
       PrintLine(json.str());
     }
     if (!error.ok()) return ReportFailure(global, "health", error);

@@ -31,8 +31,7 @@ bool LooksLikeNumber(std::string_view arg) {
   return absl::SimpleAtod(std::string(arg), &ignored);
 }
 
-void ApplyGlobalOption(const std::string& name, const std::string& value,
-                       Invocation& invocation) {
+void ApplyGlobalOption(const std::string& name, const std::string& value, Invocation& invocation) {
   if (name == "addr") {
     if (value.empty()) invocation.Fail("--addr: expected HOST:PORT");
     invocation.global.address = value;
@@ -41,8 +40,8 @@ void ApplyGlobalOption(const std::string& name, const std::string& value,
   } else if (name == "connect-timeout") {
     std::optional<absl::Duration> timeout = ParseDurationArg(value);
     if (!timeout.has_value() || *timeout <= absl::ZeroDuration()) {
-      invocation.Fail(absl::StrCat("--connect-timeout: expected a positive duration (500ms, 2s), got '",
-                                   value, "'"));
+      invocation.Fail(absl::StrCat(
+          "--connect-timeout: expected a positive duration (500ms, 2s), got '", value, "'"));
     } else {
       invocation.global.connect_timeout = *timeout;
     }
@@ -122,9 +121,10 @@ void ParseInvocation(const std::vector<std::string>& args, Invocation& invocatio
   if (count < spec.min_positional) {
     invocation.Fail(absl::StrCat("missing arguments: expected ", spec.arguments));
   } else if (spec.max_positional >= 0 && count > spec.max_positional) {
-    invocation.Fail(absl::StrCat(
-        "unexpected argument '", invocation.positional[static_cast<std::size_t>(spec.max_positional)],
-        "'", spec.takes_command ? " (put the command after --)" : ""));
+    invocation.Fail(
+        absl::StrCat("unexpected argument '",
+                     invocation.positional[static_cast<std::size_t>(spec.max_positional)], "'",
+                     spec.takes_command ? " (put the command after --)" : ""));
   }
   if (spec.takes_command && invocation.command.empty()) {
     invocation.Fail("missing the command to run: put it after --, e.g. -- ./job.sh");
@@ -143,8 +143,7 @@ void Invocation::Fail(std::string message) {
 int Invocation::UsageError() const {
   std::fprintf(stderr, "baton %s: %s\n", spec_.name.c_str(), error_.c_str());
   PrintUsageLine(spec_, stderr);
-  std::fprintf(stderr, "Run 'baton help %s' for its options and examples.\n",
-               spec_.name.c_str());
+  std::fprintf(stderr, "Run 'baton help %s' for its options and examples.\n", spec_.name.c_str());
   return kExitUsage;
 }
 
@@ -190,9 +189,9 @@ double Invocation::DoubleOr(const std::string& name, double fallback) {
 std::int64_t Invocation::IntArg(std::size_t index, std::string_view what) {
   std::int64_t value = 0;
   if (index >= positional.size() || !absl::SimpleAtoi(positional[index], &value)) {
-    Fail(absl::StrCat(what, ": expected an integer",
-                      index < positional.size() ? absl::StrCat(", got '", positional[index], "'")
-                                                : ""));
+    Fail(absl::StrCat(
+        std::string(what), ": expected an integer",
+        index < positional.size() ? absl::StrCat(", got '", positional[index], "'") : ""));
   }
   return value;
 }
@@ -201,9 +200,9 @@ double Invocation::DoubleArg(std::size_t index, std::string_view what) {
   double value = 0;
   if (index >= positional.size() || !absl::SimpleAtod(positional[index], &value) ||
       !std::isfinite(value)) {
-    Fail(absl::StrCat(what, ": expected a number",
-                      index < positional.size() ? absl::StrCat(", got '", positional[index], "'")
-                                                : ""));
+    Fail(absl::StrCat(
+        std::string(what), ": expected a number",
+        index < positional.size() ? absl::StrCat(", got '", positional[index], "'") : ""));
   }
   return value;
 }

@@ -76,7 +76,7 @@ class Invocation {
   const CommandSpec& spec() const { return spec_; }
   GlobalOptions global;
   std::vector<std::string> positional;
-  std::vector<std::string> command;  // after "--"
+  std::vector<std::string> command;            // after "--"
   std::map<std::string, std::string> options;  // given ones; a switch is ""
 
   bool Has(const std::string& name) const { return options.count(name) > 0; }
@@ -117,7 +117,7 @@ void PrintUsageLine(const CommandSpec& spec, std::FILE* out);
 // the exit codes. PrintGroupHelp() writes the help of every subcommand of
 // `group` ("latch").
 void PrintOverview(std::FILE* out);
-void PrintGroupHelp(std::string_view group, std::FILE* out);
+void PrintGroupHelp(const std::string& group, std::FILE* out);
 
 // The commands (admin_commands.cc).
 int RunDescribe(Invocation& invocation);

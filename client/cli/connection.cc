@@ -41,8 +41,7 @@ absl::StatusOr<std::shared_ptr<grpc::Channel>> Reach(const GlobalOptions& global
   if (!channel->WaitForConnected(deadline)) {
     return absl::UnavailableError(absl::StrCat(kUnreachable, global.address, ": ",
                                                WhyUnreachable(channel), " (tried for ",
-                                               absl::FormatDuration(global.connect_timeout),
-                                               ")"));
+                                               absl::FormatDuration(global.connect_timeout), ")"));
   }
   return channel;
 }
@@ -55,7 +54,7 @@ std::unique_ptr<grpc::ClientContext> UnaryContext(const GlobalOptions& global) {
 }
 
 absl::StatusOr<std::unique_ptr<Client>> ConnectClient(const GlobalOptions& global,
-                                                      std::string_view command) {
+                                                      const std::string& command) {
   // Reach first: its message says why batond cannot be reached.
   absl::StatusOr<std::shared_ptr<grpc::Channel>> reached = Reach(global);
   if (!reached.ok()) return reached.status();

@@ -30,7 +30,7 @@ std::unique_ptr<grpc::ClientContext> UnaryContext(const GlobalOptions& global);
 // ConnectClient() reaches batond and opens a session (client name
 // "baton <command>").
 absl::StatusOr<std::unique_ptr<Client>> ConnectClient(const GlobalOptions& global,
-                                                      std::string_view command);
+                                                      const std::string& command);
 
 absl::Status FromGrpc(const grpc::Status& status);
 

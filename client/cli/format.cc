@@ -48,12 +48,13 @@ std::string ConfigText(const v1::InstanceConfig& config) {
   switch (config.params_case()) {
     case v1::InstanceConfig::kRateLimit: {
       const v1::RateLimitParams& p = config.rate_limit();
-      return absl::StrCat("rate=", FormatAmount(p.rate()), "/s capacity=",
-                          FormatAmount(p.has_capacity() ? p.capacity() : p.rate()),
+      return absl::StrCat("rate=", FormatAmount(p.rate()),
+                          "/s capacity=", FormatAmount(p.has_capacity() ? p.capacity() : p.rate()),
                           " fair=", YesNo(!p.has_fair() || p.fair()));
     }
     case v1::InstanceConfig::kSemaphore:
-      return absl::StrCat("value=", config.semaphore().has_value() ? config.semaphore().value() : 1);
+      return absl::StrCat("value=",
+                          config.semaphore().has_value() ? config.semaphore().value() : 1);
     case v1::InstanceConfig::kLatch: {
       std::vector<std::string> counts;
       for (const auto& [key, count] : config.latch().counts()) {
@@ -104,19 +105,28 @@ std::map<std::string, std::int64_t> SortedCounts(const v1::InstanceState& state)
 
 std::string KindName(v1::Kind kind) {
   switch (kind) {
-    case v1::KIND_ADVANCED_RATE_LIMIT: return "AdvancedRateLimit";
-    case v1::KIND_DYNAMIC_BOUNDED_SEMAPHORE: return "DynamicBoundedSemaphore";
-    case v1::KIND_KEYED_CONDITION: return "KeyedCondition";
-    case v1::KIND_MULTI_COUNT_DOWN_LATCH: return "MultiCountDownLatch";
-    case v1::KIND_PRIORITY_LOCK: return "PriorityLock";
-    case v1::KIND_PRIORITY_RLOCK: return "PriorityRLock";
-    case v1::KIND_PRIORITY_SEMAPHORE: return "PrioritySemaphore";
-    case v1::KIND_RLOCK: return "RLock";
-    default: return absl::StrCat("Kind", static_cast<int>(kind));
+    case v1::KIND_ADVANCED_RATE_LIMIT:
+      return "AdvancedRateLimit";
+    case v1::KIND_DYNAMIC_BOUNDED_SEMAPHORE:
+      return "DynamicBoundedSemaphore";
+    case v1::KIND_KEYED_CONDITION:
+      return "KeyedCondition";
+    case v1::KIND_MULTI_COUNT_DOWN_LATCH:
+      return "MultiCountDownLatch";
+    case v1::KIND_PRIORITY_LOCK:
+      return "PriorityLock";
+    case v1::KIND_PRIORITY_RLOCK:
+      return "PriorityRLock";
+    case v1::KIND_PRIORITY_SEMAPHORE:
+      return "PrioritySemaphore";
+    case v1::KIND_RLOCK:
+      return "RLock";
+    default:
+      return absl::StrCat("Kind", static_cast<int>(kind));
   }
 }
 
-std::optional<v1::Kind> ParseKind(std::string_view name) {
+std::optional<v1::Kind> ParseKind(const std::string& name) {
   for (const v1::Kind kind : kKinds) {
     if (absl::EqualsIgnoreCase(KindName(kind), name)) return kind;
   }
@@ -138,14 +148,15 @@ std::string FormatSeconds(absl::Duration duration) {
 std::string DescribeText(const v1::DescribeResponse& response) {
   const v1::InstanceState& s = response.state();
   std::vector<std::string> lines;
-  auto line = [&lines](std::string_view key, const std::string& value) {
+  auto line = [&lines](const std::string& key, const std::string& value) {
     lines.push_back(absl::StrFormat("%-12s %s", absl::StrCat(key, ":"), value));
   };
   line("name", response.name());
   line("kind", KindName(response.config().kind()));
   if (std::string config = ConfigText(response.config()); !config.empty()) line("declared", config);
   if (s.has_locked()) line("locked", YesNo(s.locked()));
-  if (s.has_owner()) line("owner", HolderText(s.owner()));
+  // The owner is also the one holder, listed below.
+  if (s.has_owner() && response.holders().empty()) line("owner", HolderText(s.owner()));
   if (s.has_rate()) line("rate", absl::StrCat(FormatAmount(s.rate()), " tokens/s"));
   if (s.has_capacity()) line("capacity", FormatAmount(s.capacity()));
   if (s.has_tokens()) line("tokens", FormatAmount(s.tokens()));
@@ -155,7 +166,8 @@ std::string DescribeText(const v1::DescribeResponse& response) {
   if (s.has_available()) line("available", absl::StrCat(s.available()));
   if (s.has_held()) line("held", absl::StrCat(s.held()));
   if (s.has_broken()) line("broken", YesNo(s.broken()));
-  for (const auto& [key, count] : SortedCounts(s)) line(absl::StrCat("count ", key), absl::StrCat(count));
+  for (const auto& [key, count] : SortedCounts(s))
+    line(absl::StrCat("count ", key), absl::StrCat(count));
   if (s.has_waiter_count()) line("waiters", absl::StrCat(s.waiter_count()));
   if (s.has_last_fence()) line("last fence", absl::StrCat(s.last_fence()));
   for (const v1::Holder& holder : response.holders()) line("holder", HolderText(holder));

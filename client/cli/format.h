@@ -19,7 +19,7 @@ namespace baton::cli {
 // KindName() is the class name of a kind ("PriorityLock"); ParseKind() reads
 // it back (case-insensitive).
 std::string KindName(v1::Kind kind);
-std::optional<v1::Kind> ParseKind(std::string_view name);
+std::optional<v1::Kind> ParseKind(const std::string& name);
 
 // FormatAmount() prints tokens and rates: "4", "0.25", "1.333".
 std::string FormatAmount(double value);

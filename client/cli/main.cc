@@ -1,0 +1,128 @@
+// Copyright 2026 The Baton Authors.
+//
+// baton: the command-line client of batond. This file finds the command
+// (`baton [global options] COMMAND [ARGS...]`, COMMAND being one word or,
+// for the latch, two), parses its arguments against the command table
+// (command_table.cc) and runs it. `baton --help` and `baton help COMMAND`
+// say what each command does; exit_codes.h lists the exit codes.
+
+#include <cstdio>
+#include <cstdlib>
+#include <string>
+#include <vector>
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "client/cli/commands.h"
+#include "client/cli/exit_codes.h"
+
+namespace baton::cli {
+namespace {
+
+// FindCommand() finds the command named by args[at] (and args[at + 1] for a
+// group such as "latch"); *words is how many arguments its name took.
+const CommandSpec* FindCommand(const std::vector<std::string>& args, std::size_t at,
+                               std::size_t* words) {
+  for (const CommandSpec& spec : AllCommands()) {
+    if (spec.name == args[at]) {
+      *words = 1;
+      return &spec;
+    }
+    if (at + 1 < args.size() && spec.name == absl::StrCat(args[at], " ", args[at + 1])) {
+      *words = 2;
+      return &spec;
+    }
+  }
+  return nullptr;
+}
+
+bool IsGroup(const std::string& word) {
+  for (const CommandSpec& spec : AllCommands()) {
+    if (absl::StartsWith(spec.name, absl::StrCat(word, " "))) return true;
+  }
+  return false;
+}
+
+// CommandStart() is the index of the command's name: the first argument
+// that is neither a global option nor the value of one.
+std::size_t CommandStart(const std::vector<std::string>& args) {
+  std::size_t i = 0;
+  while (i < args.size() && absl::StartsWith(args[i], "-") && args[i] != "--") {
+    const std::string& arg = args[i];
+    const bool takes_value = (arg == "--addr" || arg == "--connect-timeout");
+    i += takes_value ? 2 : 1;
+  }
+  return i;
+}
+
+int Help(const std::vector<std::string>& topic) {
+  if (topic.empty()) {
+    PrintOverview(stdout);
+    return kExitOk;
+  }
+  std::size_t words = 0;
+  if (const CommandSpec* spec = FindCommand(topic, 0, &words)) {
+    PrintCommandHelp(*spec, stdout);
+    return kExitOk;
+  }
+  if (IsGroup(topic[0])) {
+    PrintGroupHelp(topic[0], stdout);
+    return kExitOk;
+  }
+  std::fprintf(stderr, "baton help: no command '%s'; the commands are in 'baton --help'\n",
+               topic[0].c_str());
+  return kExitUsage;
+}
+
+int Main(std::vector<std::string> args) {
+  const std::size_t at = CommandStart(args);
+  for (std::size_t i = 0; i < at; ++i) {
+    if (args[i] == "--help" || args[i] == "-h") return Help({});
+  }
+  if (at >= args.size()) {
+    std::fprintf(stderr, "baton: which command? (baton --help lists them)\n\n");
+    PrintOverview(stderr);
+    return kExitUsage;
+  }
+  if (args[at] == "help")
+    return Help({args.begin() + static_cast<std::ptrdiff_t>(at) + 1, args.end()});
+
+  std::size_t words = 0;
+  const CommandSpec* spec = FindCommand(args, at, &words);
+  if (spec == nullptr) {
+    if (IsGroup(args[at])) {
+      std::fprintf(stderr, "baton %s: which one?\n", args[at].c_str());
+      for (const CommandSpec& sub : AllCommands()) {
+        if (absl::StartsWith(sub.name, absl::StrCat(args[at], " "))) PrintUsageLine(sub, stderr);
+      }
+    } else {
+      std::fprintf(stderr,
+                   "baton: no command '%s'\nusage: baton [global options] COMMAND [ARGS...]\n"
+                   "Run 'baton --help' for the commands.\n",
+                   args[at].c_str());
+    }
+    return kExitUsage;
+  }
+
+  // The global options before the name, then everything after it.
+  std::vector<std::string> rest(args.begin(), args.begin() + static_cast<std::ptrdiff_t>(at));
+  rest.insert(rest.end(), args.begin() + static_cast<std::ptrdiff_t>(at + words), args.end());
+  Invocation invocation(*spec);
+  const char* env_address = std::getenv("BATON_ADDR");
+  invocation.global.address =
+      env_address != nullptr && *env_address != '\0' ? env_address : kDefaultAddress;
+  bool help = false;
+  ParseInvocation(rest, invocation, &help);
+  if (help) {
+    PrintCommandHelp(*spec, stdout);
+    return kExitOk;
+  }
+  return spec->run(invocation);
+}
+
+}  // namespace
+}  // namespace baton::cli
+
+int main(int argc, char** argv) {
+  return baton::cli::Main(std::vector<std::string>(argv + 1, argv + argc));
+}
