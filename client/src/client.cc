@@ -55,61 +55,63 @@ constexpr int kMaxRequestsPerMessage = 500;
 // ---------------------------------------------------------------------------
 // Dispatcher.
 
-Dispatcher::Dispatcher() : thread_([this] { Run(); }) {}
-
-Dispatcher::~Dispatcher() {
-  {
-    absl::MutexLock lock(&mu_);
-    stop_ = true;
-  }
-  thread_.join();
+Dispatcher::Dispatcher() : state_(std::make_shared<State>()) {
+  thread_ = std::thread(&Dispatcher::Run, state_);
+  thread_id_ = thread_.get_id();
 }
 
 void Dispatcher::Post(absl::AnyInvocable<void()> fn) {
-  absl::MutexLock lock(&mu_);
-  queue_.push_back(std::move(fn));
+  absl::MutexLock lock(&state_->mu);
+  state_->queue.push_back(std::move(fn));
 }
 
-void Dispatcher::SetTick(absl::Duration period, absl::AnyInvocable<void()> tick) {
-  absl::MutexLock lock(&mu_);
-  tick_period_ = period;
-  tick_ = std::move(tick);
-  queue_.push_back([] {});  // wakes the loop, which then arms the tick
+void Dispatcher::SetTick(absl::Duration period, std::function<void()> tick) {
+  absl::MutexLock lock(&state_->mu);
+  state_->tick_period = period;
+  state_->tick = std::move(tick);
+  state_->queue.push_back([] {});  // wakes the loop, which then arms the tick
 }
 
-void Dispatcher::Run() {
+void Dispatcher::Stop() {
+  {
+    absl::MutexLock lock(&state_->mu);
+    state_->stop = true;
+    state_->tick = nullptr;
+  }
+  if (!thread_.joinable()) return;
+  if (InDispatcherThread()) {
+    thread_.detach();  // the thread owns the state; it ends after this item
+  } else {
+    thread_.join();
+  }
+}
+
+void Dispatcher::Run(std::shared_ptr<State> state) {
   absl::Time next_tick = absl::InfiniteFuture();
   while (true) {
     absl::AnyInvocable<void()> fn;
-    bool tick = false;
+    std::function<void()> tick;
     {
-      absl::MutexLock lock(&mu_);
-      auto ready = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
-        return stop_ || !queue_.empty();
+      absl::MutexLock lock(&state->mu);
+      auto ready = [&state]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(state->mu) {
+        return state->stop || !state->queue.empty();
       };
-      if (next_tick == absl::InfiniteFuture() && tick_period_ != absl::InfiniteDuration()) {
-        next_tick = absl::Now() + tick_period_;
+      if (next_tick == absl::InfiniteFuture() && state->tick_period != absl::InfiniteDuration()) {
+        next_tick = absl::Now() + state->tick_period;
       }
-      mu_.AwaitWithDeadline(absl::Condition(&ready), next_tick);
-      if (!queue_.empty()) {
-        fn = std::move(queue_.front());
-        queue_.pop_front();
-      } else if (stop_) {
+      state->mu.AwaitWithDeadline(absl::Condition(&ready), next_tick);
+      if (!state->queue.empty()) {
+        fn = std::move(state->queue.front());
+        state->queue.pop_front();
+      } else if (state->stop) {
         return;
       } else if (absl::Now() >= next_tick) {
-        tick = true;
+        tick = state->tick;  // a copy: Stop() may drop it meanwhile
         next_tick = absl::InfiniteFuture();
       }
     }
     if (fn) fn();
-    if (tick) {
-      absl::AnyInvocable<void()>* tick_fn;
-      {
-        absl::MutexLock lock(&mu_);
-        tick_fn = tick_ ? &tick_ : nullptr;
-      }
-      if (tick_fn != nullptr) (*tick_fn)();
-    }
+    if (tick) tick();
   }
 }
 
@@ -127,13 +129,20 @@ class SessionStream final
 
   void Begin(v1::Baton::Stub& stub, const v1::ClientMessage* first) {
     stub.async()->Session(&context_, this);
+    // Held until the reads end: until then gRPC keeps this stream, so a
+    // StartWrite() that races the end of the call is safe (it fails).
+    AddHold();
     StartWrite(first);
     StartRead(&in_);
     StartCall();
   }
 
   void OnReadDone(bool ok) override {
-    if (!ok) return;  // OnDone follows
+    if (!ok) {
+      client_->OnStreamEnding(this);  // no more writes on this stream
+      RemoveHold();                   // then OnDone may follow
+      return;
+    }
     if (in_.has_opened()) client_->OnOpened(this, in_.opened());
     client_->OnServerMessage(this, in_);
     in_.Clear();
@@ -155,21 +164,20 @@ class SessionStream final
 // ---------------------------------------------------------------------------
 // HoldState.
 
-void HoldState::MarkLost(const absl::Status& reason, ClientImpl& client) {
-  std::vector<absl::AnyInvocable<void(const absl::Status&)>> callbacks;
-  std::coroutine_handle<> waiter;
-  {
-    absl::MutexLock lock(&mu);
-    if (state != State::kHeld) return;
-    state = State::kLost;
-    lost_reason = reason;
-    callbacks.swap(on_lost);
-    waiter = std::exchange(lost_waiter, nullptr);
+void HoldState::MarkLost(const absl::Status& reason,
+                         std::vector<absl::AnyInvocable<void()>>* notify) {
+  absl::MutexLock lock(&mu);
+  if (state != State::kHeld) return;
+  state = State::kLost;
+  lost_reason = reason;
+  for (auto& callback : on_lost) {
+    notify->push_back([callback = std::move(callback), reason]() mutable { callback(reason); });
   }
-  for (auto& callback : callbacks) {
-    client.Run([callback = std::move(callback), reason]() mutable { callback(reason); });
+  on_lost.clear();
+  for (std::coroutine_handle<> waiter : lost_waiters) {
+    notify->push_back([waiter] { waiter.resume(); });
   }
-  if (waiter) client.Run([waiter] { waiter.resume(); });
+  lost_waiters.clear();
 }
 
 // ---------------------------------------------------------------------------
@@ -227,7 +235,12 @@ ClientImpl::ClientImpl(ClientOptions options) : options_([&] {
   admin_ = v1::Admin::NewStub(channel_);
 }
 
-ClientImpl::~ClientImpl() { Shutdown(); }
+ClientImpl::~ClientImpl() {
+  Shutdown();
+  // Before the members go: no heartbeat and no queued work may touch them.
+  ticker_.Stop();
+  dispatcher_.Stop();
+}
 
 absl::Status ClientImpl::Open() {
   const absl::Time deadline = absl::Now() + options_.connect_timeout;
@@ -252,7 +265,7 @@ absl::Status ClientImpl::Open() {
         absl::StrCat("batond at ", options_.address, " refused the session: ",
                      last_failure_.ToString()));
   }
-  dispatcher_.SetTick(absl::Milliseconds(100), [this] { Heartbeat(); });
+  ticker_.SetTick(absl::Milliseconds(100), [this] { Heartbeat(); });
   return absl::OkStatus();
 }
 
@@ -261,8 +274,10 @@ void ClientImpl::Shutdown() {
   if (shutdown_) return;
   shutdown_ = true;
   if (stream_ != nullptr) stream_->context().TryCancel();
-  mu_.Await(absl::Condition(
-      +[](int* alive) { return *alive == 0; }, &streams_alive_));
+  auto quiet = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    return streams_alive_ == 0 && unary_in_flight_ == 0;
+  };
+  mu_.Await(absl::Condition(&quiet));
 }
 
 std::uint64_t ClientImpl::session_id() const {
@@ -314,23 +329,9 @@ void ClientImpl::Start(std::shared_ptr<Call> call, std::coroutine_handle<> conti
     send(std::move(call));
     return;
   }
-  bool refused;
-  {
-    absl::MutexLock lock(&mu_);
-    refused = shutdown_;
-    if (!refused) {
-      EnsureSessionLocked();
-      const std::uint64_t id = next_id_++;
-      call->request.set_id(id);
-      pending_.emplace(id, call);
-      queued_.push_back(call->request);
-      PumpLocked();
-    }
-  }
-  if (refused) {
-    Complete(call, absl::CancelledError("the client is shutting down"));
-    return;
-  }
+  // The stop callback is in place before the request goes, so that a stop
+  // requested at any moment from now on cancels it; one requested already
+  // means the call is not sent at all.
   if (call->stop.stop_possible()) {
     std::weak_ptr<Call> weak = call;
     call->stop_callback.emplace(call->stop, std::function<void()>([this, weak] {
@@ -339,11 +340,41 @@ void ClientImpl::Start(std::shared_ptr<Call> call, std::coroutine_handle<> conti
       absl::MutexLock lock(&mu_);
       SendCancelLocked(c);
     }));
+    if (call->stop.stop_requested()) {
+      Complete(call, absl::CancelledError("cancelled before it was sent"));
+      return;
+    }
   }
+  absl::Status refused;
+  {
+    absl::MutexLock lock(&mu_);
+    const bool no_session = stream_ == nullptr;
+    if (shutdown_) {
+      refused = absl::CancelledError("the client is shutting down");
+    } else if (call->generation != 0 && (no_session || call->generation != generation_)) {
+      // A release for a session that has ended: the server released it then.
+      refused = absl::OkStatus();
+    } else if (no_session && absl::Now() < next_attempt_) {
+      refused = absl::UnavailableError(absl::StrCat(
+          "reconnecting to batond at ", options_.address, ": next attempt in ",
+          absl::FormatDuration(absl::Trunc(next_attempt_ - absl::Now(), absl::Milliseconds(1))),
+          " (last: ", last_failure_.ToString(), ")"));
+    } else {
+      EnsureSessionLocked();
+      const std::uint64_t id = next_id_++;
+      call->request.set_id(id);
+      pending_.emplace(id, call);
+      queued_.push_back(call->request);
+      PumpLocked();
+      return;
+    }
+  }
+  Complete(call, std::move(refused));
 }
 
 void ClientImpl::SendCancelLocked(const std::shared_ptr<Call>& call) {
-  if (!pending_.contains(call->request.id())) return;  // answered already
+  // Not sent yet (Start() then sees the stop), or answered already.
+  if (call->request.id() == 0 || !pending_.contains(call->request.id())) return;
   {
     absl::MutexLock lock(&call->mu);
     if (call->done || call->cancel_sent) return;
@@ -371,6 +402,9 @@ void ClientImpl::Complete(const std::shared_ptr<Call>& call, absl::Status status
     continuation = call->continuation;
     call->cv.SignalAll();
   }
+  // Done: a later stop request has nothing to cancel (and the client may be
+  // gone by then).
+  call->stop_callback.reset();
   if (continuation) Run([continuation] { continuation.resume(); });
 }
 
@@ -378,6 +412,7 @@ void ClientImpl::EnsureSessionLocked() {
   if (stream_ != nullptr || shutdown_) return;
   ++generation_;
   stream_open_ = false;
+  stream_ending_ = false;
   ++streams_alive_;
   stream_ = new SessionStream(this, generation_);
   writing_.Clear();
@@ -391,10 +426,13 @@ void ClientImpl::EnsureSessionLocked() {
 }
 
 void ClientImpl::PumpLocked() {
-  if (stream_ == nullptr || write_in_flight_) return;
+  if (stream_ == nullptr || stream_ending_ || write_in_flight_) return;
   if (queued_.empty() && !heartbeat_due_) return;
   writing_.Clear();
-  const std::size_t n = std::min<std::size_t>(queued_.size(), kMaxRequestsPerMessage);
+  const int per_message = max_requests_per_message_ > 0
+                              ? std::min(max_requests_per_message_, kMaxRequestsPerMessage)
+                              : kMaxRequestsPerMessage;
+  const std::size_t n = std::min<std::size_t>(queued_.size(), per_message);
   for (std::size_t i = 0; i < n; ++i) writing_.add_requests()->Swap(&queued_[i]);
   queued_.erase(queued_.begin(), queued_.begin() + static_cast<std::ptrdiff_t>(n));
   heartbeat_due_ = false;
@@ -416,6 +454,9 @@ void ClientImpl::OnOpened(SessionStream* stream, const v1::SessionOpened& opened
   absl::MutexLock lock(&mu_);
   if (stream != stream_) return;
   stream_open_ = true;
+  failed_attempts_ = 0;
+  next_attempt_ = absl::InfinitePast();
+  max_requests_per_message_ = static_cast<int>(opened.limits().max_requests_per_message());
   session_id_ = opened.session_id();
   server_epoch_ = opened.server_epoch();
   lease_ = ToDuration(opened.lease());
@@ -506,52 +547,82 @@ void ClientImpl::Answer(v1::Response& response, std::uint64_t generation) {
 }
 
 void ClientImpl::Revoke(const v1::HoldRevoked& revoked) {
-  std::vector<std::shared_ptr<HoldState>> lost;
+  const absl::Status reason(absl::StatusCode::kAborted,
+                            absl::StrCat("hold revoked by the server: ", revoked.reason().message()));
+  std::vector<absl::AnyInvocable<void()>> notify;
   {
     absl::MutexLock lock(&mu_);
     for (const std::weak_ptr<HoldState>& weak : holds_) {
       std::shared_ptr<HoldState> hold = weak.lock();
       if (hold == nullptr || hold->name != revoked.name()) continue;
-      if (IsSemaphoreKind(hold->kind)) {
-        lost.push_back(std::move(hold));  // a reset revokes every permit
-        continue;
+      bool revoke;
+      {
+        absl::MutexLock hold_lock(&hold->mu);
+        // The fence tells which holds: a semaphore's notice carries the
+        // session's latest permit's, and a reset revokes every permit up to
+        // it; a permit granted after the reset has a larger fence.
+        revoke = hold->fence <= revoked.fence() &&
+                 (IsSemaphoreKind(hold->kind) || hold->owner_key == revoked.owner_key());
       }
-      absl::MutexLock hold_lock(&hold->mu);
-      if (hold->owner_key == revoked.owner_key() && hold->fence <= revoked.fence()) {
-        lost.push_back(hold);
-      }
+      if (revoke) hold->MarkLost(reason, &notify);
     }
   }
-  const absl::Status reason(absl::StatusCode::kAborted,
-                            absl::StrCat("hold revoked by the server: ", revoked.reason().message()));
-  for (const auto& hold : lost) hold->MarkLost(reason, *this);
+  for (auto& fn : notify) Run(std::move(fn));
+}
+
+void ClientImpl::OnStreamEnding(SessionStream* stream) {
+  absl::MutexLock lock(&mu_);
+  if (stream == stream_) stream_ending_ = true;
+}
+
+void ClientImpl::BeginUnary() {
+  absl::MutexLock lock(&mu_);
+  ++unary_in_flight_;
+}
+
+void ClientImpl::EndUnary() {
+  absl::MutexLock lock(&mu_);
+  --unary_in_flight_;
 }
 
 void ClientImpl::OnStreamDone(SessionStream* stream, const grpc::Status& status) {
   std::map<std::uint64_t, std::shared_ptr<Call>> pending;
-  std::vector<std::weak_ptr<HoldState>> holds;
+  std::vector<absl::AnyInvocable<void()>> notify;
   bool was_open;
   bool shutting_down;
+  const absl::Status reason = absl::UnavailableError(
+      absl::StrCat("the Baton session ended (", FromGrpc(status).ToString(),
+                   "): its holds are lost"));
   {
     absl::MutexLock lock(&mu_);
     shutting_down = shutdown_;
     was_open = stream_open_ && stream == stream_;
     if (stream == stream_) stream_ = nullptr;
     stream_open_ = false;
+    stream_ending_ = false;
     write_in_flight_ = false;
     heartbeat_due_ = false;
     queued_.clear();
     pending.swap(pending_);
-    holds.swap(holds_);
     last_failure_ = FromGrpc(status);
+    if (was_open) {
+      failed_attempts_ = 0;
+    } else {
+      // An attempt that never opened: back off, 100 ms doubling to 5 s.
+      ++failed_attempts_;
+      const absl::Duration backoff = std::min(
+          absl::Milliseconds(100) * (1 << std::min(failed_attempts_ - 1, 6)), absl::Seconds(5));
+      next_attempt_ = absl::Now() + backoff;
+    }
+    // Lost before anyone can open the next session (under mu_), so that a
+    // release from a Hold of this session can never reach the next one.
+    for (const auto& weak : holds_) {
+      if (std::shared_ptr<HoldState> hold = weak.lock()) hold->MarkLost(reason, &notify);
+    }
+    holds_.clear();
   }
-  const absl::Status reason = absl::UnavailableError(
-      absl::StrCat("the Baton session ended (", FromGrpc(status).ToString(),
-                   "): its holds are lost"));
   for (auto& [id, call] : pending) Complete(call, reason);
-  for (const auto& weak : holds) {
-    if (std::shared_ptr<HoldState> hold = weak.lock()) hold->MarkLost(reason, *this);
-  }
+  for (auto& fn : notify) Run(std::move(fn));
   if (was_open && !shutting_down && options_.on_lease_lost) {
     Run([callback = options_.on_lease_lost, reason] { callback(reason); });
   }
@@ -563,6 +634,7 @@ void ClientImpl::OnStreamDone(SessionStream* stream, const grpc::Status& status)
 std::shared_ptr<Call> ClientImpl::ReleaseCall(const HoldState& hold) {
   auto call = std::make_shared<Call>();
   call->client = this;
+  call->generation = hold.generation;
   call->request.set_name(hold.name);
   call->request.set_kind(static_cast<v1::Kind>(hold.kind));
   call->request.set_owner_key(hold.owner_key);

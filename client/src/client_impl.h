@@ -29,6 +29,7 @@
 #include <coroutine>
 #include <cstdint>
 #include <deque>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -58,23 +59,34 @@ void SetDuration(absl::Duration d, google::protobuf::Duration* out);
 absl::Duration ToDuration(const google::protobuf::Duration& d);
 
 // Dispatcher: one thread that runs posted functions in order, and calls
-// `tick` whenever `tick_period` passes without a post waking it.
+// `tick` every `tick_period` (between them). Its state is shared with its
+// thread, so that it may be stopped from that very thread (a continuation
+// that destroys the Client): the thread is then detached, finishes what is
+// queued, and ends.
 class Dispatcher {
  public:
   Dispatcher();
-  ~Dispatcher();  // runs what is queued, then joins
+  ~Dispatcher() { Stop(); }
   void Post(absl::AnyInvocable<void()> fn);
-  void SetTick(absl::Duration period, absl::AnyInvocable<void()> tick);
-  bool InDispatcherThread() const { return std::this_thread::get_id() == thread_.get_id(); }
+  void SetTick(absl::Duration period, std::function<void()> tick);
+  // Stop() drops the tick, runs what is queued and ends the thread: joins it,
+  // or detaches it when called on it. Idempotent.
+  void Stop();
+  bool InDispatcherThread() const { return std::this_thread::get_id() == thread_id_; }
 
  private:
-  void Run();
-  absl::Mutex mu_;
-  std::deque<absl::AnyInvocable<void()>> queue_ ABSL_GUARDED_BY(mu_);
-  bool stop_ ABSL_GUARDED_BY(mu_) = false;
-  absl::Duration tick_period_ ABSL_GUARDED_BY(mu_) = absl::InfiniteDuration();
-  absl::AnyInvocable<void()> tick_ ABSL_GUARDED_BY(mu_);
+  struct State {
+    absl::Mutex mu;
+    std::deque<absl::AnyInvocable<void()>> queue ABSL_GUARDED_BY(mu);
+    bool stop ABSL_GUARDED_BY(mu) = false;
+    absl::Duration tick_period ABSL_GUARDED_BY(mu) = absl::InfiniteDuration();
+    std::function<void()> tick ABSL_GUARDED_BY(mu);
+  };
+  static void Run(std::shared_ptr<State> state);
+
+  std::shared_ptr<State> state_;
   std::thread thread_;
+  std::thread::id thread_id_;
 };
 
 // HoldState is the shared record behind a Hold.
@@ -92,10 +104,12 @@ struct HoldState {
   std::uint64_t fence ABSL_GUARDED_BY(mu) = 0;
   absl::Status lost_reason ABSL_GUARDED_BY(mu);
   std::vector<absl::AnyInvocable<void(const absl::Status&)>> on_lost ABSL_GUARDED_BY(mu);
-  std::coroutine_handle<> lost_waiter ABSL_GUARDED_BY(mu);
+  std::vector<std::coroutine_handle<>> lost_waiters ABSL_GUARDED_BY(mu);
 
-  // MarkLost() moves a held hold to lost and schedules its callbacks.
-  void MarkLost(const absl::Status& reason, ClientImpl& client);
+  // MarkLost() moves a held hold to lost and appends to `notify` what must
+  // run now (its callbacks, its waiters): the caller runs them (through
+  // ClientImpl::Run) after letting go of its locks.
+  void MarkLost(const absl::Status& reason, std::vector<absl::AnyInvocable<void()>>* notify);
 };
 
 // Call is one request in flight and its answer.
@@ -111,6 +125,9 @@ class Call {
   v1::Request request;
   Flavor flavor = Flavor::kPlain;
   std::stop_token stop;
+  // A release of a hold: the session it must go on (0: any). Dropped, as
+  // done, when that session has ended.
+  std::uint64_t generation = 0;
   // Set for calls that are not on the stream (Declare): sends it itself and
   // ends with Complete().
   absl::AnyInvocable<void(std::shared_ptr<Call>)> send_override;
@@ -169,7 +186,11 @@ class ClientImpl : public std::enable_shared_from_this<ClientImpl> {
   void OnOpened(SessionStream* stream, const v1::SessionOpened& opened);
   void OnServerMessage(SessionStream* stream, v1::ServerMessage& message);
   void OnWriteDone(SessionStream* stream, bool ok);
+  void OnStreamEnding(SessionStream* stream);
   void OnStreamDone(SessionStream* stream, const grpc::Status& status);
+  // Unary calls (Declare) in flight: Shutdown() waits for them.
+  void BeginUnary();
+  void EndUnary();
 
  private:
   // EnsureSessionLocked() starts a session if none is open or opening.
@@ -185,14 +206,24 @@ class ClientImpl : public std::enable_shared_from_this<ClientImpl> {
   std::shared_ptr<grpc::Channel> channel_;
   std::unique_ptr<v1::Baton::Stub> stub_;
   std::unique_ptr<v1::Admin::Stub> admin_;
-  Dispatcher dispatcher_;
+  Dispatcher dispatcher_;  // continuations and callbacks
+  Dispatcher ticker_;      // heartbeats, never delayed by user code
 
   mutable absl::Mutex mu_;
   absl::CondVar opened_cv_;
   bool shutdown_ ABSL_GUARDED_BY(mu_) = false;
   SessionStream* stream_ ABSL_GUARDED_BY(mu_) = nullptr;  // open or opening
-  // Streams whose OnDone has not finished (Shutdown() waits for none).
+  // Streams whose OnDone has not finished, and unary calls in flight:
+  // Shutdown() waits for none of either.
   int streams_alive_ ABSL_GUARDED_BY(mu_) = 0;
+  int unary_in_flight_ ABSL_GUARDED_BY(mu_) = 0;
+  // The stream's reads ended: no more writes on it (OnDone follows).
+  bool stream_ending_ ABSL_GUARDED_BY(mu_) = false;
+  // From SessionOpened.limits.
+  int max_requests_per_message_ ABSL_GUARDED_BY(mu_) = 0;
+  // Reconnection backoff after failed attempts.
+  int failed_attempts_ ABSL_GUARDED_BY(mu_) = 0;
+  absl::Time next_attempt_ ABSL_GUARDED_BY(mu_) = absl::InfinitePast();
   bool stream_open_ ABSL_GUARDED_BY(mu_) = false;
   absl::Status last_failure_ ABSL_GUARDED_BY(mu_);
   std::uint64_t generation_ ABSL_GUARDED_BY(mu_) = 0;

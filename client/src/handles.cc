@@ -154,11 +154,14 @@ std::shared_ptr<Call> DeclareCall(ClientImpl* client, const std::string& name,
     unary->request.set_name(name);
     *unary->request.mutable_config() = std::move(config);
     ClientImpl* client = self->client;
+    // Shutdown() waits for the call's end: `client` outlives the callback.
+    client->BeginUnary();
     client->admin().async()->Declare(
         &unary->context, &unary->request, &unary->response,
         [unary, self = std::move(self), client](grpc::Status status) {
           client->Complete(self, absl::Status(static_cast<absl::StatusCode>(status.error_code()),
                                               status.error_message()));
+          client->EndUnary();
         });
   };
   return call;
@@ -300,7 +303,7 @@ bool Hold::LostAwaitable::await_ready() const {
 bool Hold::LostAwaitable::await_suspend(std::coroutine_handle<> handle) {
   absl::MutexLock lock(&state_->mu);
   if (state_->state == HoldState::State::kLost) return false;
-  state_->lost_waiter = handle;
+  state_->lost_waiters.push_back(handle);
   return true;
 }
 

@@ -44,6 +44,17 @@ class ClientTest : public ::testing::Test {
   BatondProcess batond_{{"--shards=2"}};
 };
 
+// A detached coroutine: starts at once, frees itself at the end.
+struct Detached {
+  struct promise_type {
+    Detached get_return_object() { return {}; }
+    std::suspend_never initial_suspend() noexcept { return {}; }
+    std::suspend_never final_suspend() noexcept { return {}; }
+    void return_void() {}
+    void unhandled_exception() { std::terminate(); }
+  };
+};
+
 Task<absl::StatusOr<std::uint64_t>> AcquireAndRelease(PriorityLock lock) {
   absl::StatusOr<Hold> hold = co_await lock.Acquire();
   if (!hold.ok()) co_return hold.status();
@@ -241,15 +252,6 @@ TEST_F(ClientTest, TenThousandConcurrentAwaitsOnOneClient) {
   std::atomic<int> done{0};
   std::atomic<int> failed{0};
   absl::Notification all_done;
-  struct Detached {
-    struct promise_type {
-      Detached get_return_object() { return {}; }
-      std::suspend_never initial_suspend() noexcept { return {}; }
-      std::suspend_never final_suspend() noexcept { return {}; }
-      void return_void() {}
-      void unhandled_exception() { std::terminate(); }
-    };
-  };
   auto one = [&](MultiCountDownLatch handle) -> Detached {
     absl::StatusOr<Done> r = co_await handle.Wait("go");
     if (!r.ok()) ++failed;
@@ -292,6 +294,42 @@ TEST_F(ClientTest, BlockingCallsFromManyThreadsNeverOverlap) {
   EXPECT_EQ(overlaps.load(), 0);
   EXPECT_EQ(errors.load(), 0);
   EXPECT_FALSE(*lock.Locked().Wait());
+}
+
+TEST_F(ClientTest, AContinuationMayDestroyTheClient) {
+  std::unique_ptr<Client> client = Connect();
+  absl::Notification done;
+  bool read_ok = false;
+  auto run = [&]() -> Detached {
+    PriorityLock lock(client.get(), "c11/lock");
+    absl::StatusOr<bool> locked = co_await lock.Locked();
+    read_ok = locked.ok();
+    client.reset();  // on the client's own dispatcher thread
+    done.Notify();
+  };
+  run();
+  ASSERT_TRUE(done.WaitForNotificationWithTimeout(absl::Seconds(10)));
+  EXPECT_TRUE(read_ok);
+  EXPECT_EQ(client, nullptr);
+}
+
+TEST_F(ClientTest, EveryAwaiterOfLostIsResumed) {
+  std::unique_ptr<Client> client = Connect();
+  PrioritySemaphore sem(client.get(), "c12/sem");
+  absl::StatusOr<Hold> permit = sem.Acquire().Wait();
+  ASSERT_TRUE(permit.ok());
+  std::atomic<int> resumed{0};
+  absl::Notification both;
+  auto watch = [&](Hold* hold) -> Detached {
+    absl::Status reason = co_await hold->Lost();
+    EXPECT_EQ(reason.code(), absl::StatusCode::kAborted);
+    if (++resumed == 2) both.Notify();
+  };
+  watch(&*permit);
+  watch(&*permit);
+  ASSERT_TRUE(sem.Reset().Wait().ok());
+  EXPECT_TRUE(both.WaitForNotificationWithTimeout(absl::Seconds(10)));
+  EXPECT_EQ(resumed.load(), 2);
 }
 
 TEST_F(ClientTest, HeartbeatsKeepAnIdleSessionAliveBeyondItsLease) {

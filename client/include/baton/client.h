@@ -169,7 +169,7 @@ class Hold {
   // on the executor, if it already is). Not called after a release.
   void OnLost(absl::AnyInvocable<void(const absl::Status&)> callback);
   // Lost() is an awaitable that completes (with the reason) when the hold is
-  // lost; it never completes after a release.
+  // lost; it never completes after a release. Any number may wait.
   class LostAwaitable;
   LostAwaitable Lost();
 
