@@ -55,7 +55,9 @@ int main(int argc, char** argv) {
   std::mutex mu;
   std::vector<std::string> order;
   std::vector<std::thread> waiters;
-  for (const auto& [who, priority] : {std::pair<std::string, int>{"backup", 5}, {"compactor", 0}}) {
+  for (const auto& waiter : {std::pair<std::string, int>{"backup", 5}, {"compactor", 0}}) {
+    const std::string who = waiter.first;
+    const int priority = waiter.second;
     waiters.emplace_back([mine = shard.WithOwner(who), who, priority, &mu, &order]() mutable {
       baton::CallOptions options;
       options.timeout = absl::Seconds(3);

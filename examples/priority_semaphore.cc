@@ -52,7 +52,10 @@ int main(int argc, char** argv) {
   std::vector<std::thread> jobs;
   const std::vector<std::pair<std::string, int>> arrivals = {
       {"batch-1", 10}, {"batch-2", 10}, {"batch-3", 10}, {"urgent", 0}};
-  for (const auto& [name, priority] : arrivals) {
+  for (const auto& arrival : arrivals) {
+    // Named copies: clang 14 cannot capture structured bindings.
+    const std::string name = arrival.first;
+    const int priority = arrival.second;
     jobs.emplace_back([gpu, name, priority, &mu, &served]() mutable {
       baton::CallOptions options;
       options.timeout = absl::Seconds(3);

@@ -21,7 +21,12 @@ case $mode in
 esac
 
 cmake -S . -B "$dir" -G Ninja "${flags[@]}" >/dev/null
-ninja -C "$dir" >/dev/null
+# Quiet when it builds; the compiler's errors when it does not.
+if ! ninja -C "$dir" >"$dir/build.log" 2>&1; then
+  grep -E -A8 "error|FAILED" "$dir/build.log" | head -120
+  echo "build failed in $dir: the whole log is $dir/build.log" >&2
+  exit 1
+fi
 if [[ $mode == tsa ]]; then
   echo "clang -Wthread-safety build: clean"
   exit 0
