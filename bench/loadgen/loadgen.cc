@@ -45,6 +45,7 @@
 #include <thread>
 #include <vector>
 
+#include "bench/common/measure.h"
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
 #include "absl/flags/usage.h"
@@ -94,26 +95,6 @@ std::optional<Scenario> ParseScenario(const std::string& name) {
   if (name == "rate_stream") return Scenario::kRateStream;
   if (name == "rate_unary") return Scenario::kRateUnary;
   return std::nullopt;
-}
-
-// CpuSeconds is utime + stime of process `pid`, in seconds; -1 when it
-// cannot be read.
-double CpuSeconds(int pid) {
-  std::ifstream file(absl::StrCat("/proc/", pid, "/stat"));
-  std::string line;
-  if (!std::getline(file, line)) return -1;
-  // The command name, in parentheses, may hold spaces: fields are counted
-  // after its closing one (field 3, the state, comes first).
-  const size_t paren = line.rfind(')');
-  if (paren == std::string::npos) return -1;
-  std::istringstream fields(line.substr(paren + 1));
-  std::string field;
-  unsigned long long utime = 0, stime = 0;
-  for (int i = 3; i <= 15 && fields >> field; ++i) {
-    if (i == 14) utime = std::strtoull(field.c_str(), nullptr, 10);
-    if (i == 15) stime = std::strtoull(field.c_str(), nullptr, 10);
-  }
-  return static_cast<double>(utime + stime) / static_cast<double>(sysconf(_SC_CLK_TCK));
 }
 
 // Declare creates what the scenario needs on batond (idempotent: a second
@@ -216,11 +197,11 @@ int Main(int argc, char** argv) {
 
   const int server_pid = absl::GetFlag(FLAGS_server_pid);
   SleepUntil(window.start_ns);
-  const double server_cpu_before = server_pid > 0 ? CpuSeconds(server_pid) : -1;
-  const double self_cpu_before = CpuSeconds(getpid());
+  const double server_cpu_before = server_pid > 0 ? ::baton::bench::ProcessCpuSeconds(server_pid) : -1;
+  const double self_cpu_before = ::baton::bench::ProcessCpuSeconds(getpid());
   SleepUntil(window.end_ns);
-  const double server_cpu_after = server_pid > 0 ? CpuSeconds(server_pid) : -1;
-  const double self_cpu_after = CpuSeconds(getpid());
+  const double server_cpu_after = server_pid > 0 ? ::baton::bench::ProcessCpuSeconds(server_pid) : -1;
+  const double self_cpu_after = ::baton::bench::ProcessCpuSeconds(getpid());
   const Counts counts = driver->Stop();
 
   const double seconds = static_cast<double>(duration_ns) / 1e9;

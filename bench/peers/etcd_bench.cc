@@ -46,10 +46,15 @@
 #include <thread>
 #include <vector>
 
+#include "bench/common/measure.h"
+
 #include "etcd/rpc.grpc.pb.h"
 #include "etcd/v3lock.grpc.pb.h"
 
 namespace {
+
+using ::baton::bench::PercentileMicros;
+using ::baton::bench::ProcessCpuSeconds;
 
 using Clock = std::chrono::steady_clock;
 
@@ -77,32 +82,6 @@ struct Options {
                "  [--target LABEL] [--header]\n",
                why);
   std::exit(2);
-}
-
-// Server CPU time (user + system, every thread) in seconds, or -1.
-double ProcessCpuSeconds(long pid) {
-  if (pid <= 0) return -1;
-  std::ifstream in("/proc/" + std::to_string(pid) + "/stat");
-  std::string line;
-  if (!std::getline(in, line)) return -1;
-  // The command name may hold spaces: fields are counted after its ')'.
-  auto close = line.rfind(')');
-  if (close == std::string::npos) return -1;
-  std::istringstream rest(line.substr(close + 2));
-  std::string field;
-  unsigned long long utime = 0, stime = 0;
-  // rest starts at field 3 (state); utime and stime are fields 14 and 15.
-  for (int i = 3; i <= 15 && rest >> field; ++i) {
-    if (i == 14) utime = std::strtoull(field.c_str(), nullptr, 10);
-    if (i == 15) stime = std::strtoull(field.c_str(), nullptr, 10);
-  }
-  return static_cast<double>(utime + stime) / static_cast<double>(sysconf(_SC_CLK_TCK));
-}
-
-double Percentile(const std::vector<uint64_t>& sorted_ns, double p) {
-  if (sorted_ns.empty()) return 0;
-  size_t i = static_cast<size_t>(p * static_cast<double>(sorted_ns.size() - 1) + 0.5);
-  return static_cast<double>(sorted_ns[std::min(i, sorted_ns.size() - 1)]) / 1000.0;
 }
 
 struct SlotResult {
@@ -293,8 +272,8 @@ int main(int argc, char** argv) {
   }
   std::printf("| %s | %s | %d | %d | %.0f | %.1f | %.1f | %.1f | %s |\n", options.scenario.c_str(),
               options.target.c_str(), options.sessions, options.inflight,
-              static_cast<double>(ops) / options.seconds, Percentile(latencies, 0.50),
-              Percentile(latencies, 0.99), Percentile(latencies, 0.999), cpu.c_str());
+              static_cast<double>(ops) / options.seconds, PercentileMicros(latencies, 0.50),
+              PercentileMicros(latencies, 0.99), PercentileMicros(latencies, 0.999), cpu.c_str());
   std::fflush(stdout);
   std::fprintf(
       stderr,
