@@ -5,6 +5,7 @@
 // session_state.h.
 
 #include <cmath>
+#include <cstdlib>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -462,78 +463,50 @@ void SessionState::Execute(ShardSession* ss, Prepared& prepared) {
   ss->Answer(std::move(response));
 }
 
-runtime::Task<void> SessionState::RunWait(std::shared_ptr<SessionState> self,
-                                          ShardSession* ss, core::Instance* instance,
-                                          Prepared prepared) {
-  // `self` keeps the session (and `ss`) alive for as long as the wait runs.
-  static_cast<void>(self);
+namespace {
+
+// WaiterFor() is the Waiter of a wait request other than condition_wait:
+// every kind's wait is the same type, so RunWait awaits them at one site.
+core::Waiter WaiterFor(core::Instance* instance, const Prepared& prepared,
+                       core::WaitOptions options) {
   const v1::Request& request = prepared.request;
-  const std::uint64_t id = request.id();
-  const OpCase op = request.op_case();
-  runtime::CancellationSignal cancel;
-  ss->waits.emplace(id, &cancel);
-  core::WaitOptions options{.session = &ss->session,
-                            .owner_key = prepared.owner_key,
-                            .timeout = prepared.timeout,
-                            .cancel = &cancel};
-  core::WaitResult result;
-  // Each co_await takes named locals only (GCC 12: see waiter.h). The
-  // instance is not touched after its wait: a Delete may have destroyed it.
-  switch (op) {
+  switch (request.op_case()) {
     case v1::Request::kAcquire: {
       const std::int64_t priority = request.acquire().priority();
       switch (prepared.kind) {
         case core::Kind::kKeyedCondition:
-          result = co_await instance->As<core::KeyedCondition>()->Acquire(std::move(options));
-          break;
+          return instance->As<core::KeyedCondition>()->Acquire(std::move(options));
         case core::Kind::kDynamicBoundedSemaphore:
-          result = co_await instance->As<core::DynamicBoundedSemaphore>()->Acquire(
-              std::move(options));
-          break;
+          return instance->As<core::DynamicBoundedSemaphore>()->Acquire(std::move(options));
         case core::Kind::kPrioritySemaphore:
-          result = co_await instance->As<core::PrioritySemaphore>()->Acquire(
-              std::move(options), priority);
-          break;
+          return instance->As<core::PrioritySemaphore>()->Acquire(std::move(options), priority);
         default:
-          result = co_await static_cast<core::PriorityMutex*>(instance->primitive())
-                       ->Acquire(std::move(options), priority);
-          break;
+          return static_cast<core::PriorityMutex*>(instance->primitive())
+              ->Acquire(std::move(options), priority);
       }
-      break;
     }
-    case v1::Request::kRateAcquire: {
-      const double tokens =
-          request.rate_acquire().has_tokens() ? request.rate_acquire().tokens() : 1.0;
-      result = co_await instance->As<core::RateLimiter>()->Acquire(std::move(options), tokens);
-      break;
-    }
-    case v1::Request::kConditionWait: {
-      std::string key = request.condition_wait().key();
-      result = co_await instance->As<core::KeyedCondition>()->Wait(std::move(options),
-                                                                     std::move(key));
-      break;
-    }
-    case v1::Request::kLatchWait: {
-      std::string key = request.latch_wait().key();
-      const bool strict = request.latch_wait().strict();
-      result = co_await instance->As<core::MultiCountDownLatch>()->Wait(
-          std::move(options), std::move(key), strict);
-      break;
-    }
+    case v1::Request::kRateAcquire:
+      return instance->As<core::RateLimiter>()->Acquire(
+          std::move(options),
+          request.rate_acquire().has_tokens() ? request.rate_acquire().tokens() : 1.0);
+    case v1::Request::kLatchWait:
+      return instance->As<core::MultiCountDownLatch>()->Wait(
+          std::move(options), request.latch_wait().key(), request.latch_wait().strict());
     case v1::Request::kWaitAll:
       if (prepared.kind == core::Kind::kKeyedCondition) {
-        result = co_await instance->As<core::KeyedCondition>()->WaitAll(std::move(options));
-      } else {
-        result = co_await instance->As<core::MultiCountDownLatch>()->WaitAll(
-            std::move(options));
+        return instance->As<core::KeyedCondition>()->WaitAll(std::move(options));
       }
-      break;
+      return instance->As<core::MultiCountDownLatch>()->WaitAll(std::move(options));
     default:
-      result.status = absl::InternalError("not a wait");
-      break;
+      // Execute() starts RunWait for IsWait() operations only.
+      std::abort();
   }
-  ss->waits.erase(id);
+}
 
+// AnswerWait() answers a wait with how it ended.
+void AnswerWait(ShardSession* ss, const Prepared& prepared, const core::WaitResult& result) {
+  const std::uint64_t id = prepared.request.id();
+  const OpCase op = prepared.request.op_case();
   v1::Response response;
   response.set_id(id);
   const absl::StatusCode code = result.status.code();
@@ -567,6 +540,39 @@ runtime::Task<void> SessionState::RunWait(std::shared_ptr<SessionState> self,
       break;
   }
   ss->Answer(std::move(response));
+}
+
+}  // namespace
+
+runtime::Task<void> SessionState::RunWait(std::shared_ptr<SessionState> self,
+                                          ShardSession* ss, core::Instance* instance,
+                                          Prepared prepared) {
+  // `self` keeps the session (and `ss`) alive for as long as the wait runs.
+  static_cast<void>(self);
+  const v1::Request& request = prepared.request;
+  const std::uint64_t id = request.id();
+  const OpCase op = request.op_case();
+  runtime::CancellationSignal cancel;
+  ss->waits.emplace(id, &cancel);
+  core::WaitOptions options{.session = &ss->session,
+                            .owner_key = prepared.owner_key,
+                            .timeout = prepared.timeout,
+                            .cancel = &cancel};
+  core::WaitResult result;
+  // Two co_await sites only: GCC gives each site its own awaiter slot in the
+  // frame, and a frame per queued waiter is what a million waiters cost.
+  // Each takes named locals only (GCC 12: see waiter.h). The instance is not
+  // touched after its wait: a Delete may have destroyed it.
+  if (op == v1::Request::kConditionWait) {
+    std::string key = request.condition_wait().key();
+    result = co_await instance->As<core::KeyedCondition>()->Wait(std::move(options),
+                                                                   std::move(key));
+  } else {
+    result = co_await WaiterFor(instance, prepared, std::move(options));
+  }
+  ss->waits.erase(id);
+  // In a plain function, so that the answer's locals are not in the frame.
+  AnswerWait(ss, prepared, result);
 }
 
 }  // namespace baton::service
