@@ -6,6 +6,28 @@
 
 namespace baton::runtime {
 
+namespace {
+thread_local EventLoop::DeferWakes* current_defer_wakes = nullptr;
+}  // namespace
+
+EventLoop::DeferWakes::DeferWakes() : outer_(current_defer_wakes) {
+  current_defer_wakes = this;
+}
+
+EventLoop::DeferWakes::~DeferWakes() {
+  current_defer_wakes = outer_;
+  for (std::size_t i = 0; i < size_; ++i) loops_[i]->wake_.Signal();
+}
+
+bool EventLoop::DeferWakes::Add(EventLoop* loop) {
+  for (std::size_t i = 0; i < size_; ++i) {
+    if (loops_[i] == loop) return true;
+  }
+  if (size_ == kMaxLoops) return false;
+  loops_[size_++] = loop;
+  return true;
+}
+
 EventLoop::EventLoop(Clock* clock) : clock_(clock) {}
 
 EventLoop::~EventLoop() {
@@ -34,10 +56,18 @@ void EventLoop::AddTimer(TimerNode* node, absl::Time deadline) {
 void EventLoop::CancelTimer(TimerNode* node) { timers_.Remove(node); }
 
 void EventLoop::Post(absl::AnyInvocable<void()> fn) {
-  absl::MutexLock lock(&mu_);
-  inbox_.push_back(std::move(fn));
-  woken_ = true;
-  wake_.Signal();
+  bool wake = false;
+  {
+    absl::MutexLock lock(&mu_);
+    inbox_.push_back(std::move(fn));
+    woken_ = true;
+    wake = sleeping_;
+    sleeping_ = false;
+  }
+  if (!wake) return;
+  // Run() enqueued itself on wake_ before it released mu_: a signal after
+  // the release cannot be lost. A spare signal only makes it look again.
+  if (current_defer_wakes == nullptr || !current_defer_wakes->Add(this)) wake_.Signal();
 }
 
 void EventLoop::Stop() {
@@ -112,11 +142,16 @@ void EventLoop::Run() {
     if (stop_) break;
     if (!inbox_.empty() || woken_) continue;
     if (timers_.empty()) {
+      sleeping_ = true;
       wake_.Wait(&mu_);
     } else {
       const absl::Duration wait = timers_.Earliest() - clock_->Now();
-      if (wait > absl::ZeroDuration()) wake_.WaitWithTimeout(&mu_, wait);
+      if (wait > absl::ZeroDuration()) {
+        sleeping_ = true;
+        wake_.WaitWithTimeout(&mu_, wait);
+      }
     }
+    sleeping_ = false;
   }
   running_thread_.store(std::thread::id(), std::memory_order_relaxed);
   absl::MutexLock lock(&mu_);

@@ -81,8 +81,31 @@ class EventLoop {
   // --- Any thread. ---
 
   // Post() hands `fn` to the loop; it runs on the owner thread, in order of
-  // posting. Never blocks on the loop's work.
+  // posting. Never blocks on the loop's work. Only a loop that sleeps is
+  // woken, and the wake (a futex syscall) happens after the loop's mutex is
+  // released, or, inside a DeferWakes scope on this thread, at its end.
   void Post(absl::AnyInvocable<void()> fn);
+
+  // DeferWakes: while one lives on a thread, the wakes that Post() from
+  // that thread owes sleeping loops wait for its end, so that a caller can
+  // post under its own mutex and wake the loops after releasing it. The
+  // posts themselves are in the inbox at once, in order. Nests; stack only.
+  class DeferWakes {
+   public:
+    DeferWakes();
+    DeferWakes(const DeferWakes&) = delete;
+    DeferWakes& operator=(const DeferWakes&) = delete;
+    ~DeferWakes();
+
+   private:
+    friend class EventLoop;
+    static constexpr std::size_t kMaxLoops = 8;
+    // Add() records `loop`; false when full (the caller wakes it at once).
+    bool Add(EventLoop* loop);
+    DeferWakes* const outer_;
+    EventLoop* loops_[kMaxLoops];
+    std::size_t size_ = 0;
+  };
 
   // Stop() makes Run() return after the current item.
   void Stop();
@@ -120,6 +143,9 @@ class EventLoop {
   std::vector<absl::AnyInvocable<void()>> inbox_ ABSL_GUARDED_BY(mu_);
   bool stop_ ABSL_GUARDED_BY(mu_) = false;
   bool woken_ ABSL_GUARDED_BY(mu_) = false;
+  // True while Run() waits on wake_; the first Post() after clears it and
+  // signals, later ones need not.
+  bool sleeping_ ABSL_GUARDED_BY(mu_) = false;
   absl::CondVar wake_;
 
   std::atomic<std::thread::id> running_thread_{};

@@ -13,6 +13,7 @@
 #include "absl/container/flat_hash_map.h"
 #include "absl/strings/str_cat.h"
 #include "server/core/instance_name.h"
+#include "server/runtime/event_loop.h"
 #include "server/runtime/cancellation.h"
 #include "server/runtime/task.h"
 #include "server/runtime/timer_heap.h"
@@ -180,7 +181,7 @@ absl::Status SessionState::Open(const v1::OpenSession& open) {
   lease_ = lease;
 
   {
-    absl::MutexLock lock(&mu_);
+    Locked lock(this);
     if (phase_ != Phase::kOpening) return absl::OkStatus();  // ending already
     if (draining_) {
       return absl::UnavailableError("server draining: open the session on another server");
@@ -240,7 +241,9 @@ void SessionState::Dispatch(google::protobuf::RepeatedPtrField<v1::Request>* req
     return batches.emplace_back(shard, std::vector<Prepared>()).second;
   };
 
-  absl::MutexLock lock(&mu_);
+  // The shards are woken after mu_ is released, not while it is held.
+  runtime::EventLoop::DeferWakes defer_wakes;
+  Locked lock(this);
   if (phase_ != Phase::kOpen) return;
   int position = 0;
   for (v1::Request& request : *requests) {
@@ -316,7 +319,7 @@ void SessionState::Dispatch(google::protobuf::RepeatedPtrField<v1::Request>* req
 }
 
 void SessionState::HalfClose() {
-  absl::MutexLock lock(&mu_);
+  Locked lock(this);
   if (phase_ != Phase::kOpen && phase_ != Phase::kOpening) return;
   phase_ = Phase::kClosing;
   close_reason_ = "the client closed it";
@@ -325,7 +328,7 @@ void SessionState::HalfClose() {
 }
 
 void SessionState::EndWith(const absl::Status& status) {
-  absl::MutexLock lock(&mu_);
+  Locked lock(this);
   EndWithLocked(status);
 }
 
@@ -339,7 +342,7 @@ void SessionState::EndWithLocked(const absl::Status& status) {
 }
 
 void SessionState::WriteDone(bool ok) {
-  absl::MutexLock lock(&mu_);
+  Locked lock(this);
   write_in_flight_ = false;
   // A failed write ends the session; if its end was decided already (it
   // waited for this write), the pump below finishes the stream.
@@ -348,7 +351,7 @@ void SessionState::WriteDone(bool ok) {
 }
 
 void SessionState::Drain(absl::Duration grace) {
-  absl::MutexLock lock(&mu_);
+  Locked lock(this);
   if (phase_ == Phase::kFinishing || draining_) return;
   draining_ = true;
   // A session not yet open is refused when its open arrives (Open()): the
@@ -369,6 +372,15 @@ void SessionState::EndShardsLocked() {
   }
 }
 
+SessionState::Locked::~Locked() ABSL_NO_THREAD_SAFETY_ANALYSIS {
+  Reactor* const reactor = state_->start_write_;
+  state_->start_write_ = nullptr;
+  v1::ServerMessage* const message = &state_->writing_;
+  state_->mu_.Unlock();
+  // No lock: nothing touches writing_ or ends the call until WriteDone().
+  if (reactor != nullptr) reactor->StartWrite(message);
+}
+
 void SessionState::PumpLocked() {
   if (reactor_ == nullptr || write_in_flight_ || finish_called_) return;
   if (finish_status_.has_value()) {
@@ -381,7 +393,7 @@ void SessionState::PumpLocked() {
     writing_.Swap(&next_);
     next_.Clear();
     write_in_flight_ = true;
-    reactor_->StartWrite(&writing_);
+    start_write_ = reactor_;
     return;
   }
   if (phase_ == Phase::kClosing && pending_.empty() && ends_outstanding_ == 0) {
@@ -413,7 +425,7 @@ void ShardSession::ScheduleFlush() {
 
 void SessionState::Flush(ShardSession* ss) {
   ss->flush_scheduled_ = false;
-  absl::MutexLock lock(&mu_);
+  Locked lock(this);
   for (v1::Response& response : ss->answers_) {
     const auto it = pending_.find(response.id());
     if (it != pending_.end()) {
@@ -453,7 +465,7 @@ void SessionState::EndOnShard(Node::Shard& shard) {
   // The waits that End() failed resume on this loop and answer (their
   // answers flush after them); PumpLocked() finishes a closing stream once
   // nothing is pending and every shard has ended.
-  absl::MutexLock lock(&mu_);
+  Locked lock(this);
   --ends_outstanding_;
   PumpLocked();
 }
@@ -490,7 +502,7 @@ void SessionState::OnLeaseTimer() {
       lease_warned_for_ = heard_nanos;
       v1::Notice notice;
       SetDuration(expiry - now, notice.mutable_session_expiring()->mutable_remaining());
-      absl::MutexLock lock(&mu_);
+      Locked lock(this);
       *next_.add_notices() = std::move(notice);
       PumpLocked();
     }

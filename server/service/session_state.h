@@ -210,7 +210,26 @@ class SessionState : public std::enable_shared_from_this<SessionState> {
   // EndShardsLocked() posts End() to every shard, once.
   void EndShardsLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // PumpLocked() starts the next write, or finishes the stream, when it can.
+  // The write itself (StartWrite, which may send on the socket) is started
+  // by the Locked that holds mu_, once it has released mu_: every caller of
+  // PumpLocked() holds mu_ through a Locked.
   void PumpLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+
+  // Locked holds mu_ for its scope; on leaving, it releases mu_ and then
+  // starts the write PumpLocked() decided on, if any.
+  class ABSL_SCOPED_LOCKABLE Locked {
+   public:
+    explicit Locked(SessionState* state) ABSL_EXCLUSIVE_LOCK_FUNCTION(state->mu_)
+        : state_(state) {
+      state_->mu_.Lock();
+    }
+    Locked(const Locked&) = delete;
+    Locked& operator=(const Locked&) = delete;
+    ~Locked() ABSL_UNLOCK_FUNCTION();
+
+   private:
+    SessionState* const state_;
+  };
   bool HasOutgoingLocked() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
     return next_.has_opened() || next_.responses_size() > 0 || next_.notices_size() > 0;
   }
@@ -247,6 +266,10 @@ class SessionState : public std::enable_shared_from_this<SessionState> {
   v1::ServerMessage next_ ABSL_GUARDED_BY(mu_);
   v1::ServerMessage writing_ ABSL_GUARDED_BY(mu_);
   bool write_in_flight_ ABSL_GUARDED_BY(mu_) = false;
+  // Set by PumpLocked() when writing_ is to be written: the Locked in scope
+  // calls StartWrite() after releasing mu_. Until WriteDone(), writing_ and
+  // the reactor are left alone (no Finish while a write is in flight).
+  Reactor* start_write_ ABSL_GUARDED_BY(mu_) = nullptr;
   bool shards_ended_ ABSL_GUARDED_BY(mu_) = false;
   std::size_t ends_outstanding_ ABSL_GUARDED_BY(mu_) = 0;
   std::optional<grpc::Status> finish_status_ ABSL_GUARDED_BY(mu_);
