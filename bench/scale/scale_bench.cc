@@ -97,7 +97,6 @@ using v1::ClientMessage;
 using v1::ServerMessage;
 using Stream = grpc::ClientAsyncReaderWriter<ClientMessage, ServerMessage>;
 
-constexpr int kDeadlineExceeded = 4;  // google.rpc.Code
 
 // ---------------------------------------------------------------------------
 // Errors, counted across threads.
