@@ -42,6 +42,7 @@
 #include <fstream>
 #include <memory>
 #include <sstream>
+#include <stdexcept>
 #include <string>
 #include <thread>
 #include <vector>
@@ -181,6 +182,7 @@ int main(int argc, char** argv) {
       if (i + 1 >= argc) Usage(("missing value for " + arg).c_str());
       return argv[++i];
     };
+    try {  // std::stoi and std::stod throw on a malformed value
     if (arg == "--endpoint")
       options.endpoint = value();
     else if (arg == "--scenario")
@@ -201,6 +203,9 @@ int main(int argc, char** argv) {
       header = true;
     else
       Usage(("unknown argument " + arg).c_str());
+    } catch (const std::logic_error&) {
+      Usage(("malformed value for " + arg).c_str());
+    }
   }
   if (options.scenario != "lock") Usage("--scenario is lock");
   if (options.sessions < 1 || options.inflight < 1 || options.sessions * options.inflight > 2000 ||

@@ -50,6 +50,7 @@
 #include <fstream>
 #include <random>
 #include <sstream>
+#include <stdexcept>
 #include <string>
 #include <thread>
 #include <vector>
@@ -322,6 +323,7 @@ int main(int argc, char** argv) {
       if (i + 1 >= argc) Usage(("missing value for " + arg).c_str());
       return argv[++i];
     };
+    try {  // std::stoi and std::stod throw on a malformed value
     if (arg == "--host")
       options.host = value();
     else if (arg == "--port")
@@ -352,6 +354,9 @@ int main(int argc, char** argv) {
       header = true;
     else
       Usage(("unknown argument " + arg).c_str());
+    } catch (const std::logic_error&) {
+      Usage(("malformed value for " + arg).c_str());
+    }
   }
   if (options.scenario != "rate_stream" && options.scenario != "lock") {
     Usage("--scenario is rate_stream or lock");
