@@ -10,13 +10,20 @@ namespace {
 thread_local EventLoop::DeferWakes* current_defer_wakes = nullptr;
 }  // namespace
 
-EventLoop::DeferWakes::DeferWakes() : outer_(current_defer_wakes) {
+EventLoop::DeferWakes::DeferWakes(Owed owed) : outer_(current_defer_wakes), owed_(owed) {
   current_defer_wakes = this;
 }
 
 EventLoop::DeferWakes::~DeferWakes() {
+  // Restored first: what the turns below post wakes its loops at once.
   current_defer_wakes = outer_;
-  for (std::size_t i = 0; i < size_; ++i) loops_[i]->wake_.Signal();
+  for (std::size_t i = 0; i < size_; ++i) {
+    if (owed_ == Owed::kRunHere) {
+      loops_[i]->RunHereOrWake();
+    } else {
+      loops_[i]->wake_.Signal();
+    }
+  }
 }
 
 bool EventLoop::DeferWakes::Add(EventLoop* loop) {
@@ -134,18 +141,34 @@ std::size_t EventLoop::RunUntilIdle() {
   }
 }
 
+absl::Time EventLoop::NextTimer() const {
+  return timers_.empty() ? absl::InfiniteFuture() : timers_.Earliest();
+}
+
 void EventLoop::Run() {
-  running_thread_.store(std::this_thread::get_id(), std::memory_order_relaxed);
+  {
+    absl::MutexLock turn(&turn_mu_);
+    in_run_ = true;
+  }
+  const std::thread::id self = std::this_thread::get_id();
   while (true) {
-    RunUntilIdle();
+    {
+      absl::MutexLock turn(&turn_mu_);
+      running_thread_.store(self, std::memory_order_relaxed);
+      RunUntilIdle();
+      running_thread_.store(std::thread::id(), std::memory_order_relaxed);
+      const absl::Time next = NextTimer();
+      absl::MutexLock lock(&mu_);
+      next_timer_ = next;
+    }
     absl::MutexLock lock(&mu_);
     if (stop_) break;
     if (!inbox_.empty() || woken_) continue;
-    if (timers_.empty()) {
+    if (next_timer_ == absl::InfiniteFuture()) {
       sleeping_ = true;
       wake_.Wait(&mu_);
     } else {
-      const absl::Duration wait = timers_.Earliest() - clock_->Now();
+      const absl::Duration wait = next_timer_ - clock_->Now();
       if (wait > absl::ZeroDuration()) {
         sleeping_ = true;
         wake_.WaitWithTimeout(&mu_, wait);
@@ -153,9 +176,50 @@ void EventLoop::Run() {
     }
     sleeping_ = false;
   }
-  running_thread_.store(std::thread::id(), std::memory_order_relaxed);
+  {
+    absl::MutexLock turn(&turn_mu_);
+    in_run_ = false;
+  }
   absl::MutexLock lock(&mu_);
   stop_ = false;
+}
+
+void EventLoop::RunHereOrWake() {
+  // Post() cleared sleeping_ for us: until we wake the loop or say it
+  // sleeps again, no other Post() will.
+  if (!turn_mu_.TryLock()) {
+    // Run()'s thread is in a turn (it woke on its own): it will look at
+    // the inbox before it sleeps. The signal is spare but harmless.
+    wake_.Signal();
+    return;
+  }
+  if (!in_run_) {
+    turn_mu_.Unlock();
+    wake_.Signal();
+    return;
+  }
+  running_thread_.store(std::this_thread::get_id(), std::memory_order_relaxed);
+  RunUntilIdle();
+  running_thread_.store(std::thread::id(), std::memory_order_relaxed);
+  const absl::Time next = NextTimer();
+  turn_mu_.Unlock();
+  bool wake = false;
+  {
+    absl::MutexLock lock(&mu_);
+    // Work posted after our turn took the inbox, a stop, or a timer earlier
+    // than the loop's thread sleeps until: the loop must look again.
+    wake = stop_ || !inbox_.empty() || woken_ || next < next_timer_;
+    if (wake) {
+      woken_ = true;
+      sleeping_ = false;
+    } else {
+      // The loop's thread still waits on wake_ (or, if it woke meanwhile,
+      // will check the inbox under mu_ before waiting again: a Post() that
+      // now signals in vain loses nothing).
+      sleeping_ = true;
+    }
+  }
+  if (wake) wake_.Signal();
 }
 
 }  // namespace baton::runtime

@@ -4,10 +4,13 @@
 // and callbacks, a heap of timers read against an injected Clock, and a
 // thread-safe inbox through which other threads Post() work and wake it.
 //
-// Threading contract: an EventLoop has one owner thread, the one that calls
-// Run() or, in tests, RunUntilIdle(). Post(), Stop() and Wake() may be called
-// from any thread; every other method only on the owner thread (checked when
-// the loop is running). State confined to a loop needs no mutex.
+// Threading contract: the loop's work runs in turns, one thread at a time:
+// the thread in Run() or, in tests, RunUntilIdle(); or, while Run()'s thread
+// sleeps, a thread that posted work and runs the turn itself (see
+// DeferWakes::Owed::kRunHere). Each turn holds the loop's turn lock, so
+// state confined to a loop needs no mutex of its own. Post(), Stop() and
+// Wake() may be called from any thread; every other method only from the
+// loop's work.
 //
 // Example (tests, on a manual clock):
 //   ManualClock clock;
@@ -50,7 +53,7 @@ class EventLoop {
   Clock& clock() const { return *clock_; }
   absl::Time Now() const { return clock_->Now(); }
 
-  // --- Owner thread only. ---
+  // --- From the loop's work only (inside a turn). ---
 
   // Schedule() queues `handle` to be resumed by the loop, after what is
   // already queued.
@@ -90,9 +93,18 @@ class EventLoop {
   // that thread owes sleeping loops wait for its end, so that a caller can
   // post under its own mutex and wake the loops after releasing it. The
   // posts themselves are in the inbox at once, in order. Nests; stack only.
+  //
+  // With Owed::kRunHere, a loop owed a wake is not woken at the scope's end
+  // when its turn is free: this thread takes the turn and runs the loop's
+  // work itself (what was posted, what that resumes, timers due), and the
+  // loop's thread sleeps on. Work posted from a thread that is about to wait
+  // for its answer anyway (a gRPC reaction) then costs no thread switch.
+  // Runs arbitrary loop work in the destructor: use it only where no lock
+  // is held that loop work might take.
   class DeferWakes {
    public:
-    DeferWakes();
+    enum class Owed { kWake, kRunHere };
+    explicit DeferWakes(Owed owed = Owed::kWake);
     DeferWakes(const DeferWakes&) = delete;
     DeferWakes& operator=(const DeferWakes&) = delete;
     ~DeferWakes();
@@ -103,6 +115,7 @@ class EventLoop {
     // Add() records `loop`; false when full (the caller wakes it at once).
     bool Add(EventLoop* loop);
     DeferWakes* const outer_;
+    const Owed owed_;
     EventLoop* loops_[kMaxLoops];
     std::size_t size_ = 0;
   };
@@ -114,8 +127,14 @@ class EventLoop {
   // after moving a ManualClock under a running loop).
   void Wake();
 
-  // InLoopThread() tells whether the caller is the thread inside Run().
+  // InLoopThread() tells whether the caller is running a turn of this loop.
   bool InLoopThread() const;
+
+  // Sleeping() tells whether Run()'s thread waits for work. For tests.
+  bool Sleeping() const {
+    absl::MutexLock lock(&mu_);
+    return sleeping_;
+  }
 
   // pending_timers() and ready() report sizes, for tests and diagnostics.
   std::size_t pending_timers() const { return timers_.size(); }
@@ -134,18 +153,34 @@ class EventLoop {
   std::size_t RunReady();
   // FireDue() fires timers due by now; returns how many fired.
   std::size_t FireDue();
+  // NextTimer() is the earliest timer's deadline, InfiniteFuture() if none.
+  absl::Time NextTimer() const;
+  // RunHereOrWake() is the end of a kRunHere scope for a loop that Post()
+  // owed a wake: run a turn on this thread if the turn is free and Run() is
+  // on, else wake the loop.
+  void RunHereOrWake();
 
   Clock* const clock_;
+  // Held by whoever runs a turn; guards the loop's confined state below
+  // (not annotated: the owner-thread methods are called from inside turns).
+  absl::Mutex turn_mu_;
   std::deque<Item> ready_;
   TimerHeap timers_;
+  // True while Run() is on (set and read under turn_mu_): only then may
+  // another thread take a turn.
+  bool in_run_ = false;
 
   mutable absl::Mutex mu_;
   std::vector<absl::AnyInvocable<void()>> inbox_ ABSL_GUARDED_BY(mu_);
   bool stop_ ABSL_GUARDED_BY(mu_) = false;
   bool woken_ ABSL_GUARDED_BY(mu_) = false;
   // True while Run() waits on wake_; the first Post() after clears it and
-  // signals, later ones need not.
+  // signals (or runs the turn itself), later ones need not.
   bool sleeping_ ABSL_GUARDED_BY(mu_) = false;
+  // The deadline Run()'s thread sleeps until: the earliest timer at the end
+  // of its last turn. A turn run by another thread that arms an earlier one
+  // wakes it.
+  absl::Time next_timer_ ABSL_GUARDED_BY(mu_) = absl::InfiniteFuture();
   absl::CondVar wake_;
 
   std::atomic<std::thread::id> running_thread_{};

@@ -15,6 +15,7 @@
 #include "server/core/instance_name.h"
 #include "server/core/priority_semaphore.h"
 #include "server/core/rate_limiter.h"
+#include "server/runtime/event_loop.h"
 #include "server/runtime/task.h"
 #include "server/service/proto_convert.h"
 #include "server/service/status_convert.h"
@@ -104,6 +105,8 @@ ServerUnaryReactor* OnInstanceOf(Node* node, grpc::CallbackServerContext* contex
   if (absl::Status valid = core::ValidateName(name); !valid.ok()) {
     return Finish(reactor, valid);
   }
+  // A shard that sleeps runs the call here, on this gRPC thread.
+  runtime::EventLoop::DeferWakes run_here(runtime::EventLoop::DeferWakes::Owed::kRunHere);
   node->Run(name, [&name, kind_name, reactor,
                    fn = std::move(fn)](Node::Shard& shard) mutable {
     absl::StatusOr<core::Instance*> instance =

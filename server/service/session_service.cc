@@ -241,8 +241,11 @@ void SessionState::Dispatch(google::protobuf::RepeatedPtrField<v1::Request>* req
     return batches.emplace_back(shard, std::vector<Prepared>()).second;
   };
 
-  // The shards are woken after mu_ is released, not while it is held.
-  runtime::EventLoop::DeferWakes defer_wakes;
+  // The batches are posted under mu_ (ordered before any End() of the
+  // session). A shard that sleeps is not woken but run here, on this gRPC
+  // thread, once mu_ is released: the request is answered, and its answer's
+  // write started, with no thread switch.
+  runtime::EventLoop::DeferWakes run_here(runtime::EventLoop::DeferWakes::Owed::kRunHere);
   Locked lock(this);
   if (phase_ != Phase::kOpen) return;
   int position = 0;

@@ -3,6 +3,7 @@
 #include "server/runtime/event_loop.h"
 
 #include <atomic>
+#include <cstdio>
 #include <coroutine>
 #include <thread>
 #include <vector>
@@ -142,6 +143,113 @@ TEST(EventLoopTest, RunSleepsUntilTheNextTimerOnTheSteadyClock) {
   EXPECT_TRUE(fired.WaitForNotificationWithTimeout(absl::Seconds(30)));
   loop.Stop();
   runner.join();
+}
+
+// Spins until Run()'s thread waits for work.
+void AwaitSleeping(const EventLoop& loop) {
+  while (!loop.Sleeping()) std::this_thread::yield();
+}
+
+TEST(EventLoopTest, RunHereRunsASleepingLoopsWorkOnThePostingThread) {
+  EventLoop loop(SteadyClock::Get());
+  std::thread runner([&] { loop.Run(); });
+  AwaitSleeping(loop);
+  std::thread::id ran_on;
+  bool in_loop = false;
+  {
+    EventLoop::DeferWakes run_here(EventLoop::DeferWakes::Owed::kRunHere);
+    loop.Post([&] {
+      ran_on = std::this_thread::get_id();
+      in_loop = loop.InLoopThread();
+    });
+    EXPECT_EQ(ran_on, std::thread::id());  // not before the scope ends
+  }
+  EXPECT_EQ(ran_on, std::this_thread::get_id());
+  EXPECT_TRUE(in_loop);
+  EXPECT_FALSE(loop.InLoopThread());
+  // The loop's thread slept through it, and still wakes for later work.
+  EXPECT_TRUE(loop.Sleeping());
+  absl::Notification later;
+  std::thread::id later_on;
+  loop.Post([&] {
+    later_on = std::this_thread::get_id();
+    later.Notify();
+  });
+  ASSERT_TRUE(later.WaitForNotificationWithTimeout(absl::Seconds(30)));
+  EXPECT_EQ(later_on, runner.get_id());
+  loop.Stop();
+  runner.join();
+}
+
+TEST(EventLoopTest, RunHereWakesTheLoopForATimerItArmed) {
+  EventLoop loop(SteadyClock::Get());
+  std::thread runner([&] { loop.Run(); });
+  AwaitSleeping(loop);  // with no timer: it sleeps until woken
+  absl::Notification fired;
+  struct NotifyTimer : TimerNode {
+    absl::Notification* n;
+    void OnTimer() override { n->Notify(); }
+  } timer;
+  timer.n = &fired;
+  {
+    EventLoop::DeferWakes run_here(EventLoop::DeferWakes::Owed::kRunHere);
+    loop.Post([&] { loop.AddTimer(&timer, loop.Now() + absl::Milliseconds(1)); });
+  }
+  EXPECT_TRUE(fired.WaitForNotificationWithTimeout(absl::Seconds(30)));
+  loop.Stop();
+  runner.join();
+}
+
+TEST(EventLoopTest, RunHereKeepsTurnsExclusiveAndPostsInOrder) {
+  EventLoop loop(SteadyClock::Get());
+  std::thread runner([&] { loop.Run(); });
+  constexpr int kThreads = 4;
+  constexpr int kPerThread = 2000;
+  std::vector<std::vector<int>> seen(kThreads);
+  std::atomic<int> inside{0};
+  std::atomic<bool> overlapped{false};
+  std::atomic<int> ran_here{0};
+  std::vector<std::thread> posters;
+  for (int t = 0; t < kThreads; ++t) {
+    posters.emplace_back([&, t] {
+      for (int i = 0; i < kPerThread; ++i) {
+        EventLoop::DeferWakes run_here(EventLoop::DeferWakes::Owed::kRunHere);
+        const std::thread::id poster = std::this_thread::get_id();
+        loop.Post([&, t, i, poster] {
+          if (inside.fetch_add(1) != 0) overlapped = true;
+          seen[t].push_back(i);  // confined to the loop's turns
+          if (std::this_thread::get_id() == poster) ran_here.fetch_add(1);
+          inside.fetch_sub(1);
+        });
+      }
+    });
+  }
+  for (auto& p : posters) p.join();
+  absl::Notification all;
+  loop.Post([&] { all.Notify(); });
+  all.WaitForNotification();
+  loop.Stop();
+  runner.join();
+  EXPECT_FALSE(overlapped.load());
+  for (const auto& s : seen) {
+    ASSERT_EQ(s.size(), static_cast<size_t>(kPerThread));
+    for (int i = 0; i < kPerThread; ++i) ASSERT_EQ(s[i], i);
+  }
+  std::printf("%d of %d posts ran on their poster's thread\n", ran_here.load(),
+              kThreads * kPerThread);
+}
+
+TEST(EventLoopTest, RunHereLeavesAStoppedLoopsWorkQueued) {
+  ManualClock clock;
+  EventLoop loop(&clock);  // never Run(): tests drive it
+  bool ran = false;
+  {
+    EventLoop::DeferWakes run_here(EventLoop::DeferWakes::Owed::kRunHere);
+    loop.Post([&] { ran = true; });
+  }
+  EXPECT_FALSE(ran);
+  loop.RunUntilIdle();
+  EXPECT_TRUE(ran);
 }
 
 struct Listener : CancellationListener {
