@@ -186,40 +186,43 @@ void EventLoop::Run() {
 
 void EventLoop::RunHereOrWake() {
   // Post() cleared sleeping_ for us: until we wake the loop or say it
-  // sleeps again, no other Post() will.
-  if (!turn_mu_.TryLock()) {
-    // Run()'s thread is in a turn (it woke on its own): it will look at
-    // the inbox before it sleeps. The signal is spare but harmless.
-    wake_.Signal();
-    return;
-  }
-  if (!in_run_) {
+  // sleeps again, no other Post() will wake it. Every holder of the turn
+  // looks at the inbox after releasing it (Run() before it sleeps, this
+  // function below), so a post that finds the turn taken needs no wake.
+  for (int round = 1;; ++round) {
+    if (!turn_mu_.TryLock()) return;
+    if (!in_run_) {
+      turn_mu_.Unlock();
+      wake_.Signal();
+      return;
+    }
+    running_thread_.store(std::this_thread::get_id(), std::memory_order_relaxed);
+    RunUntilIdle();
+    running_thread_.store(std::thread::id(), std::memory_order_relaxed);
+    const absl::Time next = NextTimer();
     turn_mu_.Unlock();
-    wake_.Signal();
-    return;
-  }
-  running_thread_.store(std::this_thread::get_id(), std::memory_order_relaxed);
-  RunUntilIdle();
-  running_thread_.store(std::thread::id(), std::memory_order_relaxed);
-  const absl::Time next = NextTimer();
-  turn_mu_.Unlock();
-  bool wake = false;
-  {
-    absl::MutexLock lock(&mu_);
-    // Work posted after our turn took the inbox, a stop, or a timer earlier
-    // than the loop's thread sleeps until: the loop must look again.
-    wake = stop_ || !inbox_.empty() || woken_ || next < next_timer_;
-    if (wake) {
+    {
+      absl::MutexLock lock(&mu_);
+      const bool posted = !inbox_.empty();
+      // A stop, a Wake(), a timer earlier than the one the loop's thread
+      // sleeps for, or work still coming after several turns: the loop's
+      // thread takes over.
+      const bool wake = stop_ || (woken_ && !posted) || next < next_timer_ ||
+                        (posted && round == kMaxTurnsHere);
+      if (!wake) {
+        if (posted) continue;  // posted during our turn: one more turn here
+        // The loop's thread still waits on wake_ (or, if it woke meanwhile,
+        // checks the inbox under mu_ before waiting again: a Post() that
+        // signals in vain loses nothing).
+        sleeping_ = true;
+        return;
+      }
       woken_ = true;
       sleeping_ = false;
-    } else {
-      // The loop's thread still waits on wake_ (or, if it woke meanwhile,
-      // will check the inbox under mu_ before waiting again: a Post() that
-      // now signals in vain loses nothing).
-      sleeping_ = true;
     }
+    wake_.Signal();
+    return;
   }
-  if (wake) wake_.Signal();
 }
 
 }  // namespace baton::runtime

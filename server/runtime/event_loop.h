@@ -159,6 +159,8 @@ class EventLoop {
   // owed a wake: run a turn on this thread if the turn is free and Run() is
   // on, else wake the loop.
   void RunHereOrWake();
+  // At most this many turns in a row run in one RunHereOrWake().
+  static constexpr int kMaxTurnsHere = 4;
 
   Clock* const clock_;
   // Held by whoever runs a turn; guards the loop's confined state below

@@ -41,6 +41,9 @@ constexpr std::size_t kMaxClientNameBytes = 256;
 
 // CutUtf8() is the longest prefix of valid UTF-8 `text` of at most `max`
 // bytes that ends on a character boundary.
+// The session whose writes this thread holds back (see Dispatch()).
+thread_local const SessionState* writes_held = nullptr;
+
 std::string CutUtf8(const std::string& text, std::size_t max) {
   if (text.size() <= max) return text;
   std::size_t cut = max;
@@ -231,6 +234,18 @@ void SessionState::RejectLocked(std::uint64_t id, std::string_view op,
 }
 
 void SessionState::Dispatch(google::protobuf::RepeatedPtrField<v1::Request>* requests) {
+  // The shards' turns that run here (below) answer this message shard by
+  // shard; its answers go out in one write after the last turn, not in a
+  // write per shard (the second of which would wait for the first's
+  // WriteDone).
+  writes_held = this;
+  DispatchHeld(requests);
+  writes_held = nullptr;
+  Locked lock(this);
+  PumpLocked();
+}
+
+void SessionState::DispatchHeld(google::protobuf::RepeatedPtrField<v1::Request>* requests) {
   const SessionService::Options& o = options();
   // Batches by shard, in the order of the message.
   std::vector<std::pair<std::size_t, std::vector<Prepared>>> batches;
@@ -393,6 +408,7 @@ void SessionState::PumpLocked() {
     return;
   }
   if (HasOutgoingLocked()) {
+    if (writes_held == this) return;  // Dispatch() pumps once it is done
     writing_.Swap(&next_);
     next_.Clear();
     write_in_flight_ = true;

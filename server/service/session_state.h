@@ -146,6 +146,7 @@ class SessionState : public std::enable_shared_from_this<SessionState> {
   // Dispatch() checks the requests of one message and posts them to their
   // shards; errors are answered at once.
   void Dispatch(google::protobuf::RepeatedPtrField<v1::Request>* requests);
+  void DispatchHeld(google::protobuf::RepeatedPtrField<v1::Request>* requests);
   // reading() is true while the reactor should read on.
   bool reading() const {
     absl::MutexLock lock(&mu_);
