@@ -121,7 +121,7 @@ report() {
   echo "- load average (1, 5, 15 min): $load_before before the runs, $load_after after"
   echo "- command: \`$command_line\` ($((SECONDS - start)) s: build $((built - start)) s, comparison and peers $((comparison_done - built)) s, scale $((scale_done - comparison_done)) s)"
   if (( ${#failures[@]} )); then
-    echo "- **FAILED: ${failures[*]}**: the rows of the failed runs are missing (\"not measured\" below); see the command's stderr"
+    echo "- **FAILED: $(IFS=,; echo "${failures[*]}" | sed 's/,/, /g')**: the rows of the failed runs are missing (\"not measured\" below); see the command's stderr"
   else
     echo "- every run succeeded"
   fi
