@@ -39,7 +39,8 @@ while (( $# )); do
                results=$2; results_given=1; shift ;;
     --results=*) results=${1#--results=}; results_given=1 ;;
     -h|--help) usage; exit 0 ;;
-    *) echo "run_all.sh: unknown argument $1" >&2; usage >&2; exit 2 ;;
+    *) echo "run_all.sh: unknown argument $1 (usage: bench/run_all.sh [--smoke] [--results FILE])" >&2
+       exit 2 ;;
   esac
   shift
 done
@@ -121,7 +122,9 @@ report() {
   echo "- load average (1, 5, 15 min): $load_before before the runs, $load_after after"
   echo "- command: \`$command_line\` ($((SECONDS - start)) s: build $((built - start)) s, comparison and peers $((comparison_done - built)) s, scale $((scale_done - comparison_done)) s)"
   if (( ${#failures[@]} )); then
-    echo "- **FAILED: $(IFS=,; echo "${failures[*]}" | sed 's/,/, /g')**: the rows of the failed runs are missing (\"not measured\" below); see the command's stderr"
+    local failed="" f
+    for f in "${failures[@]}"; do failed+="${failed:+, }$f"; done
+    echo "- **FAILED: $failed**: the rows of the failed runs are missing (\"not measured\" below); see the command's stderr"
   else
     echo "- every run succeeded"
   fi
