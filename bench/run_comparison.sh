@@ -12,10 +12,12 @@
 # batond (--shards=2, its own temporary --data_dir) and both echo servers on
 # free loopback ports, runs every scenario at each concurrency, and stops
 # what it started. Progress goes to stderr. A full run takes about 3 minutes
-# for Baton and echo plus what the peers take (about 3 more), the build aside;
-# --smoke runs every scenario for 1 s at low concurrency (under 60 s once
-# built, peers included), so that CI keeps the harness working. The
-# exit status is 1 when any run failed (its row is then missing).
+# for Baton and echo plus what the peers take (about 1.5 more: the same 5 s
+# windows), the build aside; --smoke runs every scenario for 1 s at low
+# concurrency (under 60 s once built, peers included), so that CI keeps the
+# harness working. The exit status is 1 when any run failed (its row is then
+# missing). bench/run_all.sh runs this and the scale rows, and writes
+# bench/RESULTS.md.
 #
 # Peers: bench/peers/run_peers.sh [--smoke] ADDR_FILE, if executable, is run
 # after Baton's scenarios (with BATON_BUILD_DIR set to our build folder); the
@@ -131,6 +133,12 @@ for concurrency in "${concurrencies[@]}"; do
     run baton "$baton_addr" "$baton_pid" "$sessions" "$in_flight" "$scenario"
   done
   run baton "$baton_addr" "$baton_pid" "$sessions" "$in_flight" rate_stream --hot_key
+  # Without batching (one request per ClientMessage): to compare with Redis
+  # without pipelining. With one request in flight there is nothing to batch.
+  if (( in_flight > 1 )); then
+    run baton "$baton_addr" "$baton_pid" "$sessions" "$in_flight" rate_stream --batch=1
+    run baton "$baton_addr" "$baton_pid" "$sessions" "$in_flight" rate_stream --hot_key --batch=1
+  fi
   run baton "$baton_addr" "$baton_pid" "$sessions" "$in_flight" rate_unary
 done
 # One pair of sessions passing one lock: compared with the echo round trip
@@ -214,7 +222,7 @@ report() {
   echo "- load average before the runs: $load_at_start"
   echo "- command: \`$command_line\`"
   echo "- servers: batond --shards=2 (fresh --data_dir); baton_echo_server --api=callback (echo-cb) and --api=cq (echo-cq, one completion queue per core); all on loopback, sharing the cores with the load generator"
-  echo "- each row: baton_loadgen, warm-up $warmup then $duration measured; an op is one request answered (a lock's acquire and its release are two), except handoff (one release-to-grant); latency from the request being ready to send to its answer; batching on (up to 1000 requests per ClientMessage); server CPU is utime+stime of the server process over the window"
+  echo "- each row: baton_loadgen, warm-up $warmup then $duration measured; an op is one request answered (a lock's acquire and its release are two), except handoff (one release-to-grant); latency from the request being ready to send to its answer; batching on (up to 1000 requests per ClientMessage) unless the row says \"no batching\"; server CPU is utime+stime of the server process over the window"
   echo "- $peer_note"
   echo
   echo "### Throughput, latency, server CPU"

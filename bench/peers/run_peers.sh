@@ -9,14 +9,19 @@
 #
 #   bench/peers/run_peers.sh [--smoke] ADDR_FILE
 #
-# ADDR_FILE is reserved and ignored for now. --smoke: 1 s per run at low
-# concurrency (the whole script in under 40 s). The binaries come from
+# ADDR_FILE is the file bench/run_comparison.sh writes (KEY=VALUE lines, see
+# there); when it sets them, each run uses its DURATION and WARMUP (the window
+# of Baton's rows) and its CONCURRENCY ("SESSIONSxIN_FLIGHT ...", 1x1 left
+# out: a single request in flight says nothing of a server's throughput), so
+# that the peers' rows line up with Baton's. Without them: 10 s (1 s warm-up)
+# at 4x16 and 100x4, or with --smoke 1 s (0.3 s) at 2x2 (the whole script in
+# under 40 s). PEERS_SECONDS and PEERS_WARMUP override the window. The
+# binaries come from
 # $BATON_BUILD_DIR (default build/), built there if missing. Installs
 # redis-server, libhiredis-dev and etcd-server with apt-get when missing
 # (needs root or sudo -n; services are kept from starting). Both servers listen
 # on free loopback ports only, without persistence (etcd's data dir on
 # /dev/shm), and are stopped when the script ends, however it ends.
-# PEERS_SECONDS (default 10) and PEERS_WARMUP (default 1) set each run's window.
 set -euo pipefail
 
 usage() {
@@ -36,7 +41,14 @@ for arg in "$@"; do
   esac
 done
 [[ -n $addr_file ]] || usage
-: "$addr_file"  # reserved
+[[ -r $addr_file ]] || { echo "run_peers: cannot read $addr_file" >&2; exit 2; }
+# Only the keys we use, without running the file.
+addr_value() {  # KEY: its value in ADDR_FILE, quotes and a trailing "s" dropped
+  sed -n "s/^$1=//p" "$addr_file" | tail -n1 | tr -d '"' | sed 's/s$//'
+}
+given_duration=$(addr_value DURATION)
+given_warmup=$(addr_value WARMUP)
+given_concurrency=$(addr_value CONCURRENCY)
 
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 build=${BATON_BUILD_DIR:-build}
@@ -47,10 +59,23 @@ if ((smoke)); then
   warmup=0.3
   concurrencies=("2 2")
 else
-  seconds=${PEERS_SECONDS:-10}
-  warmup=${PEERS_WARMUP:-1}
+  seconds=10
+  warmup=1
   # The concurrencies bench/loadgen's runner uses: sessions x in flight.
   concurrencies=("4 16" "100 4")
+fi
+number='^[0-9]+([.][0-9]+)?$'
+[[ $given_duration =~ $number ]] && seconds=$given_duration
+[[ $given_warmup =~ $number ]] && warmup=$given_warmup
+seconds=${PEERS_SECONDS:-$seconds}
+warmup=${PEERS_WARMUP:-$warmup}
+if [[ -n $given_concurrency ]]; then
+  concurrencies=()
+  for c in $given_concurrency; do
+    [[ $c =~ ^([0-9]+)x([0-9]+)$ ]] || { log "bad CONCURRENCY entry '$c' in $addr_file"; exit 2; }
+    [[ $c == 1x1 ]] && continue
+    concurrencies+=("${BASH_REMATCH[1]} ${BASH_REMATCH[2]}")
+  done
 fi
 
 # --- install what is missing --------------------------------------------------

@@ -6,7 +6,8 @@
 #
 #   bench/scale/run_scale.sh [--smoke] [OUTPUT_FILE]     (default: stdout)
 #
-# It builds Release in build-bench/ (BATON_BENCH_BUILD overrides), starts its
+# It builds Release in build-bench/ (BATON_BENCH_BUILD overrides; with
+# BATON_BENCH_PREBUILT=1 it uses the binaries there as they are), starts its
 # own batond on a free loopback port (--shards=2, a temporary --data_dir,
 # --idle_eviction=0 so the idle instances stay, --max_sessions=20000 and the
 # per-session limits raised to 2,000,000), runs bench/scale/scale_bench.cc
@@ -56,10 +57,14 @@ else
   ulimit -n "$hard_fds" 2>/dev/null || true
 fi
 
-echo "building in $build" >&2
-cmake -S "$root" -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Release -DBATON_BUILD_TESTS=OFF \
-  -DBATON_BUILD_EXAMPLES=OFF >/dev/null
-ninja -C "$build" batond baton_scale_bench >/dev/null
+if [[ ${BATON_BENCH_PREBUILT:-0} == 1 ]]; then
+  echo "using the binaries in $build" >&2
+else
+  echo "building in $build" >&2
+  cmake -S "$root" -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Release -DBATON_BUILD_TESTS=OFF \
+    -DBATON_BUILD_EXAMPLES=OFF >/dev/null
+  ninja -C "$build" batond baton_scale_bench >/dev/null
+fi
 bench=$build/bench/scale/baton_scale_bench
 
 tmp=$(mktemp -d)
