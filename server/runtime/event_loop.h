@@ -20,8 +20,8 @@
 //   loop.RunUntilIdle();
 //
 // Waiters are never resumed inline by whoever grants them: the granter calls
-// Schedule(), and the loop resumes them from its run queue. This keeps grants
-// free of reentrancy and keeps a gRPC reaction from ever running user code.
+// Schedule(), and the loop resumes them from its run queue, later in the same
+// turn. This keeps grants free of reentrancy.
 
 #ifndef BATON_SERVER_RUNTIME_EVENT_LOOP_H_
 #define BATON_SERVER_RUNTIME_EVENT_LOOP_H_
