@@ -42,8 +42,8 @@ void Primitive::WithdrawUndeliveredGrants(
     if (!waiter->granted_) continue;
     on_withdrawn(*waiter);
     waiter->granted_ = false;
-    waiter->result_.status = status;
-    waiter->result_.grant = Grant{};
+    waiter->status_ = status;
+    waiter->SetGrant(Grant{});
   }
 }
 

@@ -8,6 +8,12 @@
 #include "absl/strings/str_cat.h"
 
 namespace baton::core {
+namespace {
+
+// This Abseil's string_view is its own type, not std::string_view.
+absl::string_view Absl(std::string_view s) { return {s.data(), s.size()}; }
+
+}  // namespace
 
 PriorityMutex::PriorityMutex(runtime::EventLoop* loop, std::uint64_t fence_base,
                              Reentrancy reentrancy)
@@ -45,7 +51,7 @@ std::optional<WaitResult> PriorityMutex::Start(Waiter* waiter) {
   if (IsOwner(waiter->session(), waiter->owner_key())) {
     if (!reentrant()) {
       return WaitResult{.status = absl::FailedPreconditionError(absl::StrCat(
-                            "deadlock: owner '", waiter->owner_key(),
+                            "deadlock: owner '", Absl(waiter->owner_key()),
                             "' already holds this lock, which is not reentrant"))};
     }
     ++depth_;

@@ -357,7 +357,7 @@ void SessionState::Execute(ShardSession* ss, Prepared& prepared) {
   }
   core::Instance* instance = *found;
   if (IsWait(op)) {
-    runtime::Detach(RunWait(shared_from_this(), ss, instance, std::move(prepared)));
+    RunWait(shared_from_this(), ss, instance, prepared);
     return;
   }
 
@@ -467,9 +467,14 @@ namespace {
 
 // WaiterFor() is the Waiter of a wait request other than condition_wait:
 // every kind's wait is the same type, so RunWait awaits them at one site.
-core::Waiter WaiterFor(core::Instance* instance, const Prepared& prepared,
-                       core::WaitOptions options) {
+// It takes the owner key out of `prepared`.
+core::Waiter WaiterFor(core::Instance* instance, Prepared& prepared, core::Session* session,
+                       runtime::CancellationSignal* cancel) {
   const v1::Request& request = prepared.request;
+  core::WaitOptions options{.session = session,
+                            .owner_key = std::move(prepared.owner_key),
+                            .timeout = prepared.timeout,
+                            .cancel = cancel};
   switch (request.op_case()) {
     case v1::Request::kAcquire: {
       const std::int64_t priority = request.acquire().priority();
@@ -503,29 +508,47 @@ core::Waiter WaiterFor(core::Instance* instance, const Prepared& prepared,
   }
 }
 
+// ConditionWaitFor() is the wait of a condition_wait request; it takes the
+// owner key and the key out of `prepared`.
+runtime::Task<core::WaitResult> ConditionWaitFor(core::Instance* instance, Prepared& prepared,
+                                                 core::Session* session,
+                                                 runtime::CancellationSignal* cancel) {
+  core::WaitOptions options{.session = session,
+                            .owner_key = std::move(prepared.owner_key),
+                            .timeout = prepared.timeout,
+                            .cancel = cancel};
+  std::string key = std::move(*prepared.request.mutable_condition_wait()->mutable_key());
+  return instance->As<core::KeyedCondition>()->Wait(std::move(options), std::move(key));
+}
+
+// What the answer to a wait needs of its request: RunWait keeps this, not
+// the request, while it waits.
+struct WaitAnswer {
+  std::uint64_t id = 0;
+  OpCase op = v1::Request::OP_NOT_SET;
+  bool try_once = false;  // a timeout of zero
+};
+
 // AnswerWait() answers a wait with how it ended.
-void AnswerWait(ShardSession* ss, const Prepared& prepared, const core::WaitResult& result) {
-  const std::uint64_t id = prepared.request.id();
-  const OpCase op = prepared.request.op_case();
+void AnswerWait(ShardSession* ss, const WaitAnswer& wait, const core::WaitResult& result) {
   v1::Response response;
-  response.set_id(id);
+  response.set_id(wait.id);
   const absl::StatusCode code = result.status.code();
   if (!result.ok()) {
     const absl::Status status =
-        op == v1::Request::kRateAcquire ? WithField(result.status, "rate_acquire.tokens")
-                                        : result.status;
+        wait.op == v1::Request::kRateAcquire ? WithField(result.status, "rate_acquire.tokens")
+                                             : result.status;
     response.mutable_status()->set_code(static_cast<std::int32_t>(status.code()));
     response.mutable_status()->set_message(std::string(status.message()));
   }
-  switch (op) {
+  switch (wait.op) {
     case v1::Request::kAcquire:
       if (result.ok()) response.set_fence(result.grant.fence);
       break;
     case v1::Request::kRateAcquire:
       if (result.ok()) {
         response.set_tokens_left(result.grant.tokens_left);
-      } else if (code == absl::StatusCode::kDeadlineExceeded && prepared.timeout.has_value() &&
-                 *prepared.timeout <= absl::ZeroDuration()) {
+      } else if (code == absl::StatusCode::kDeadlineExceeded && wait.try_once) {
         SetDuration(result.retry_after, response.mutable_retry_after());
       }
       break;
@@ -544,35 +567,35 @@ void AnswerWait(ShardSession* ss, const Prepared& prepared, const core::WaitResu
 
 }  // namespace
 
-runtime::Task<void> SessionState::RunWait(std::shared_ptr<SessionState> self,
-                                          ShardSession* ss, core::Instance* instance,
-                                          Prepared prepared) {
+session_internal::WaitTask SessionState::RunWait(std::shared_ptr<SessionState> self,
+                                                 ShardSession* ss, core::Instance* instance,
+                                                 Prepared& prepared) {
   // `self` keeps the session (and `ss`) alive for as long as the wait runs.
   static_cast<void>(self);
-  const v1::Request& request = prepared.request;
-  const std::uint64_t id = request.id();
-  const OpCase op = request.op_case();
+  // A frame per queued waiter is what a million waiters cost, so it holds
+  // only what the answer needs: `prepared` lives until the first suspension
+  // (the end of Execute) and is not touched after the await_ready() of the
+  // wait. Every co_await takes named locals only (GCC 12: see waiter.h).
+  // The instance is not touched after its wait: a Delete may have destroyed
+  // it.
+  const WaitAnswer wait{.id = prepared.request.id(),
+                        .op = prepared.request.op_case(),
+                        .try_once = prepared.timeout.has_value() &&
+                                    *prepared.timeout <= absl::ZeroDuration()};
   runtime::CancellationSignal cancel;
-  ss->waits.emplace(id, &cancel);
-  core::WaitOptions options{.session = &ss->session,
-                            .owner_key = prepared.owner_key,
-                            .timeout = prepared.timeout,
-                            .cancel = &cancel};
+  ss->waits.emplace(wait.id, &cancel);
   core::WaitResult result;
-  // Two co_await sites only: GCC gives each site its own awaiter slot in the
-  // frame, and a frame per queued waiter is what a million waiters cost.
-  // Each takes named locals only (GCC 12: see waiter.h). The instance is not
-  // touched after its wait: a Delete may have destroyed it.
-  if (op == v1::Request::kConditionWait) {
-    std::string key = request.condition_wait().key();
-    result = co_await instance->As<core::KeyedCondition>()->Wait(std::move(options),
-                                                                   std::move(key));
+  if (wait.op == v1::Request::kConditionWait) {
+    runtime::Task<core::WaitResult> task =
+        ConditionWaitFor(instance, prepared, &ss->session, &cancel);
+    result = co_await std::move(task);
   } else {
-    result = co_await WaiterFor(instance, prepared, std::move(options));
+    core::Waiter waiter = WaiterFor(instance, prepared, &ss->session, &cancel);
+    result = co_await waiter;
   }
-  ss->waits.erase(id);
+  ss->waits.erase(wait.id);
   // In a plain function, so that the answer's locals are not in the frame.
-  AnswerWait(ss, prepared, result);
+  AnswerWait(ss, wait, result);
 }
 
 }  // namespace baton::service
