@@ -9,10 +9,8 @@
 #define BATON_SERVER_SERVICE_SESSION_STATE_H_
 
 #include <atomic>
-#include <coroutine>
 #include <cstddef>
 #include <cstdint>
-#include <exception>
 #include <memory>
 #include <optional>
 #include <string>
@@ -62,20 +60,6 @@ struct Prepared {
   core::Kind kind = core::Kind::kPriorityLock;
   std::string owner_key;
   std::optional<absl::Duration> timeout;
-};
-
-// WaitTask is the coroutine of one wait (SessionState::RunWait): it starts
-// at once and frees its frame when it ends, so a wait costs one frame (a
-// runtime::Task under runtime::Detach costs two).
-struct WaitTask {
-  struct promise_type {
-    WaitTask get_return_object() const noexcept { return {}; }
-    std::suspend_never initial_suspend() const noexcept { return {}; }
-    std::suspend_never final_suspend() const noexcept { return {}; }
-    void return_void() const noexcept {}
-    // A wait has no one to report to; an escaped exception is a bug.
-    [[noreturn]] void unhandled_exception() const noexcept { std::terminate(); }
-  };
 };
 
 }  // namespace session_internal
@@ -210,11 +194,6 @@ class SessionState : public std::enable_shared_from_this<SessionState> {
   // ShardSessionFor() is the session's part on `shard`, created on first use.
   ShardSession* ShardSessionFor(Node::Shard& shard);
   void Execute(ShardSession* ss, session_internal::Prepared& prepared);
-  // RunWait() runs a wait request on `instance` and answers it. It reads
-  // `prepared` (and takes its strings) before its first suspension only.
-  session_internal::WaitTask RunWait(std::shared_ptr<SessionState> self, ShardSession* ss,
-                                     core::Instance* instance,
-                                     session_internal::Prepared& prepared);
   void EndOnShard(Node::Shard& shard);
   void ArmLease(Node::Shard& shard, absl::Time at);
   void OnLeaseTimer();
