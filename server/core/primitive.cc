@@ -10,9 +10,43 @@ namespace baton::core {
 Primitive::Primitive(runtime::EventLoop* loop, std::uint64_t fence_base)
     : loop_(loop), last_fence_(fence_base) {}
 
+namespace {
+
+// The sink of set_revocation_callback(), owned by the primitive.
+class CallbackSink final : public RevocationSink {
+ public:
+  explicit CallbackSink(Primitive::RevocationCallback callback)
+      : callback_(std::move(callback)) {}
+  void OnRevoked(const Primitive&, const Revocation& revocation) override {
+    if (callback_) callback_(revocation);
+  }
+
+ private:
+  Primitive::RevocationCallback callback_;
+};
+
+}  // namespace
+
 Primitive::~Primitive() {
   // Subclasses Close() in their destructors; by now nobody points here.
-  if (!resolved_.empty()) std::abort();
+  if (resolved_ != nullptr && !resolved_->empty()) std::abort();
+  set_revocation_sink(nullptr);
+}
+
+std::uint64_t Primitive::NextSequence() {
+  static thread_local std::uint64_t last_sequence = 0;
+  return ++last_sequence;
+}
+
+void Primitive::set_revocation_callback(RevocationCallback callback) {
+  set_revocation_sink(new CallbackSink(std::move(callback)));
+  owns_revocation_sink_ = true;
+}
+
+void Primitive::set_revocation_sink(RevocationSink* sink) {
+  if (owns_revocation_sink_) delete revocation_sink_;
+  revocation_sink_ = sink;
+  owns_revocation_sink_ = false;
 }
 
 absl::Duration Primitive::RetryAfter(const Waiter&) const {
@@ -30,15 +64,18 @@ void Primitive::Close(const absl::Status& status) {
   WithdrawUndeliveredGrants(status, [this](Waiter& waiter) { GiveBack(&waiter); });
   OnClose(status);
   // The waiters forget this primitive.
-  while (resolved_.PopFront() != nullptr) {
+  if (resolved_ != nullptr) {
+    while (resolved_->PopFront() != nullptr) {
+    }
   }
 }
 
 void Primitive::WithdrawUndeliveredGrants(
     const absl::Status& status,
     absl::FunctionRef<void(Waiter&)> on_withdrawn) {
-  for (Waiter* waiter = resolved_.Front(); waiter != nullptr;
-       waiter = resolved_.Next(waiter)) {
+  if (resolved_ == nullptr) return;
+  for (Waiter* waiter = resolved_->Front(); waiter != nullptr;
+       waiter = resolved_->Next(waiter)) {
     if (!waiter->granted_) continue;
     on_withdrawn(*waiter);
     waiter->granted_ = false;
@@ -64,7 +101,7 @@ void Primitive::ReportRevoked(const Session* session, std::string owner_key,
 }
 
 void Primitive::ReportRevoked(const Revocation& revocation) {
-  if (revocation_callback_) revocation_callback_(revocation);
+  if (revocation_sink_ != nullptr) revocation_sink_->OnRevoked(*this, revocation);
 }
 
 }  // namespace baton::core

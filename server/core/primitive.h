@@ -14,6 +14,7 @@
 #define BATON_SERVER_CORE_PRIMITIVE_H_
 
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <string>
 
@@ -35,6 +36,16 @@ struct Revocation {
   std::string owner_key;  // empty for permits, which belong to the session
   std::uint64_t fence = 0;
   absl::Status reason;
+};
+
+class Primitive;
+
+// RevocationSink receives the revocations of the primitives it is set on
+// (set_revocation_sink), with the primitive that reports.
+class RevocationSink {
+ public:
+  virtual ~RevocationSink() = default;
+  virtual void OnRevoked(const Primitive& primitive, const Revocation& revocation) = 0;
 };
 
 class Primitive {
@@ -60,10 +71,13 @@ class Primitive {
   const absl::Status& close_status() const { return close_status_; }
 
   // The callback receives every hold the server takes away (Close, reset).
+  // It replaces any sink or callback set before.
   using RevocationCallback = absl::AnyInvocable<void(const Revocation&)>;
-  void set_revocation_callback(RevocationCallback callback) {
-    revocation_callback_ = std::move(callback);
-  }
+  void set_revocation_callback(RevocationCallback callback);
+  // set_revocation_sink() is set_revocation_callback() with a sink that
+  // outlives the primitive (a registry for all its instances), which costs
+  // the primitive no allocation.
+  void set_revocation_sink(RevocationSink* sink);
 
   // CheckInvariants() returns OK, or describes the first broken invariant.
   // For tests and debugging; O(size of the instance).
@@ -130,16 +144,22 @@ class Primitive {
   void ReportRevoked(const Revocation& revocation);
 
  private:
-  std::uint64_t NextSequence() { return ++last_sequence_; }
+  // NextSequence() numbers waiters in arrival order. One counter serves
+  // every primitive of the thread: the order within each is all that counts.
+  static std::uint64_t NextSequence();
 
+  // An idle primitive is what a million instances cost: every field counts
+  // (see the size test in tests/server/core/registry_test.cc).
   runtime::EventLoop* const loop_;
   std::uint64_t last_fence_;
-  std::uint64_t last_sequence_ = 0;
-  bool closed_ = false;
   absl::Status close_status_;
-  RevocationCallback revocation_callback_;
-  // Waiters answered whose coroutines have not resumed yet.
-  runtime::IntrusiveList<Waiter, QueueTag> resolved_;
+  RevocationSink* revocation_sink_ = nullptr;
+  // Waiters answered whose coroutines have not resumed yet; made at the
+  // first answer of a waiter that had to wait (most instances never have
+  // one).
+  std::unique_ptr<runtime::IntrusiveList<Waiter, QueueTag>> resolved_;
+  bool closed_ = false;
+  bool owns_revocation_sink_ = false;  // one set_revocation_callback() made
 };
 
 }  // namespace baton::core
