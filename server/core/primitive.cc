@@ -29,8 +29,18 @@ class CallbackSink final : public RevocationSink {
 
 Primitive::~Primitive() {
   // Subclasses Close() in their destructors; by now nobody points here.
-  if (resolved_ != nullptr && !resolved_->empty()) std::abort();
+  if (settling_ != nullptr && !settling_->resolved.empty()) std::abort();
   set_revocation_sink(nullptr);
+}
+
+const absl::Status& Primitive::close_status() const {
+  static const absl::Status* const kOk = new absl::Status();
+  return settling_ == nullptr ? *kOk : settling_->close_status;
+}
+
+Primitive::Settling& Primitive::settling() {
+  if (settling_ == nullptr) settling_ = std::make_unique<Settling>();
+  return *settling_;
 }
 
 std::uint64_t Primitive::NextSequence() {
@@ -56,7 +66,7 @@ absl::Duration Primitive::RetryAfter(const Waiter&) const {
 void Primitive::Close(const absl::Status& status) {
   if (closed_) return;
   closed_ = true;
-  close_status_ = status;
+  settling().close_status = status;
   // Grants decided but not yet delivered are withdrawn first and taken back
   // (GiveBack serves no one once closed): their callers learn of the close
   // as one failed wait, and OnClose() revokes and reports only holds that
@@ -64,18 +74,16 @@ void Primitive::Close(const absl::Status& status) {
   WithdrawUndeliveredGrants(status, [this](Waiter& waiter) { GiveBack(&waiter); });
   OnClose(status);
   // The waiters forget this primitive.
-  if (resolved_ != nullptr) {
-    while (resolved_->PopFront() != nullptr) {
-    }
+  while (settling_->resolved.PopFront() != nullptr) {
   }
 }
 
 void Primitive::WithdrawUndeliveredGrants(
     const absl::Status& status,
     absl::FunctionRef<void(Waiter&)> on_withdrawn) {
-  if (resolved_ == nullptr) return;
-  for (Waiter* waiter = resolved_->Front(); waiter != nullptr;
-       waiter = resolved_->Next(waiter)) {
+  if (settling_ == nullptr) return;
+  runtime::IntrusiveList<Waiter, QueueTag>& resolved = settling_->resolved;
+  for (Waiter* waiter = resolved.Front(); waiter != nullptr; waiter = resolved.Next(waiter)) {
     if (!waiter->granted_) continue;
     on_withdrawn(*waiter);
     waiter->granted_ = false;

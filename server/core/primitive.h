@@ -68,7 +68,8 @@ class Primitive {
   // revoked and reported. Later operations fail with `status`. Idempotent.
   void Close(const absl::Status& status);
   bool closed() const { return closed_; }
-  const absl::Status& close_status() const { return close_status_; }
+  // close_status() is the status Close() was given; OK while open.
+  const absl::Status& close_status() const;
 
   // The callback receives every hold the server takes away (Close, reset).
   // It replaces any sink or callback set before.
@@ -150,16 +151,22 @@ class Primitive {
 
   // An idle primitive is what a million instances cost: every field counts
   // (see the size test in tests/server/core/registry_test.cc).
+  // What most primitives never need: made at the first answer of a waiter
+  // that had to wait, or at Close().
+  struct Settling {
+    // Waiters answered whose coroutines have not resumed yet.
+    runtime::IntrusiveList<Waiter, QueueTag> resolved;
+    absl::Status close_status;
+  };
+  Settling& settling();
+
   runtime::EventLoop* const loop_;
   std::uint64_t last_fence_;
-  absl::Status close_status_;
   RevocationSink* revocation_sink_ = nullptr;
-  // Waiters answered whose coroutines have not resumed yet; made at the
-  // first answer of a waiter that had to wait (most instances never have
-  // one).
-  std::unique_ptr<runtime::IntrusiveList<Waiter, QueueTag>> resolved_;
+  std::unique_ptr<Settling> settling_;
   bool closed_ = false;
   bool owns_revocation_sink_ = false;  // one set_revocation_callback() made
+  // Subclasses' small fields may follow in the tail padding.
 };
 
 }  // namespace baton::core

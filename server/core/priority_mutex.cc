@@ -13,6 +13,12 @@ namespace {
 // This Abseil's string_view is its own type, not std::string_view.
 absl::string_view Absl(std::string_view s) { return {s.data(), s.size()}; }
 
+absl::Status DepthExhausted() {
+  return absl::ResourceExhaustedError(
+      absl::StrCat("a reentrant lock is held at most ", PriorityMutex::kMaxDepth,
+                   " times at once by its owner"));
+}
+
 }  // namespace
 
 PriorityMutex::PriorityMutex(runtime::EventLoop* loop, std::uint64_t fence_base,
@@ -54,6 +60,7 @@ std::optional<WaitResult> PriorityMutex::Start(Waiter* waiter) {
                             "deadlock: owner '", Absl(waiter->owner_key()),
                             "' already holds this lock, which is not reentrant"))};
     }
+    if (depth_ == kMaxDepth) return WaitResult{.status = DepthExhausted()};
     ++depth_;
     return WaitResult{.grant = {.fence = last_fence()}};
   }
@@ -97,6 +104,10 @@ void PriorityMutex::GrantQueuedReentries() {
   });
   for (Waiter* w : own) {
     Remove(w);
+    if (depth_ == kMaxDepth) {
+      FailWaiter(w, DepthExhausted());
+      continue;
+    }
     ++depth_;
     GrantWaiter(w, Grant{.fence = last_fence()});
   }

@@ -23,6 +23,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <limits>
 #include <memory>
 #include <optional>
 #include <string>
@@ -41,7 +42,11 @@ namespace baton::core {
 
 class PriorityMutex : public Primitive {
  public:
-  enum class Reentrancy { kNonReentrant, kReentrant };
+  enum class Reentrancy : std::uint8_t { kNonReentrant, kReentrant };
+
+  // The most acquisitions a reentrant owner holds at once; one more is
+  // RESOURCE_EXHAUSTED.
+  static constexpr std::int32_t kMaxDepth = std::numeric_limits<std::int32_t>::max();
 
   // Who holds the mutex now.
   struct Holder {
@@ -109,11 +114,12 @@ class PriorityMutex : public Primitive {
   // An idle mutex is what a million locks cost: it keeps its waiting state
   // out of line, made at its first waiter, and its holder's fence is the
   // last fence (every grant takes a new one).
+  // (reentrancy_ and depth_ first: they fit in Primitive's tail padding.)
   const Reentrancy reentrancy_;
+  std::int32_t depth_ = 0;  // acquisitions not yet released
   std::unique_ptr<Waiting> waiting_;
   HoldLink hold_{this};  // attached to the holder's session while held
   std::string holder_key_;
-  std::int64_t depth_ = 0;
 };
 
 // A mutex ordered by priority. Not reentrant.

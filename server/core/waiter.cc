@@ -3,7 +3,6 @@
 #include "server/core/waiter.h"
 
 #include <cstdlib>
-#include <memory>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
@@ -124,11 +123,7 @@ void Waiter::Resolve(absl::Status status, const Grant& grant, bool granted) {
   SetGrant(grant);
   granted_ = granted;
   primitive_->loop().CancelTimer(this);
-  std::unique_ptr<runtime::IntrusiveList<Waiter, QueueTag>>& resolved = primitive_->resolved_;
-  if (resolved == nullptr) {
-    resolved = std::make_unique<runtime::IntrusiveList<Waiter, QueueTag>>();
-  }
-  resolved->PushBack(this);
+  primitive_->settling().resolved.PushBack(this);
   primitive_->loop().Schedule(handle_);
 }
 

@@ -181,8 +181,8 @@ TEST(InstanceConfigTest, DescribeConfig) {
 // unnoticed. The figures are for 64-bit libstdc++.
 TEST(InstanceSizeTest, AnIdleLockStaysSmall) {
   if (sizeof(void*) != 8 || sizeof(std::string) != 32) GTEST_SKIP();
-  EXPECT_LE(sizeof(PriorityLock), 136u);
-  EXPECT_LE(sizeof(Primitive), 56u);
+  EXPECT_LE(sizeof(PriorityLock), 120u);
+  EXPECT_LE(sizeof(Primitive), 48u);
 }
 
 TEST_F(RegistryTest, EveryKindKeepsItsNameConfigAndPrimitive) {
