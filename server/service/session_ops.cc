@@ -387,24 +387,23 @@ runtime::Task<core::WaitResult> ConditionWaitFor(core::Instance* instance, Prepa
   return instance->As<core::KeyedCondition>()->Wait(std::move(options), std::move(key));
 }
 
-// What the answer to a wait needs of its request: RunWait keeps this, not
-// the request, while it waits.
+// What the answer to a wait needs of its request besides its id: RunWait
+// keeps this, not the request, while it waits.
 struct WaitAnswer {
-  std::uint64_t id = 0;
   OpCase op = v1::Request::OP_NOT_SET;
   bool try_once = false;  // a timeout of zero
 };
 
 WaitAnswer WaitAnswerOf(const Prepared& prepared) {
-  return {.id = prepared.request.id(),
-          .op = prepared.request.op_case(),
+  return {.op = prepared.request.op_case(),
           .try_once = prepared.timeout.has_value() && *prepared.timeout <= absl::ZeroDuration()};
 }
 
 // AnswerWait() answers a wait with how it ended.
-void AnswerWait(ShardSession* ss, const WaitAnswer& wait, const core::WaitResult& result) {
+void AnswerWait(ShardSession* ss, std::uint64_t id, const WaitAnswer& wait,
+                const core::WaitResult& result) {
   v1::Response response;
-  response.set_id(wait.id);
+  response.set_id(id);
   const absl::StatusCode code = result.status.code();
   if (!result.ok()) {
     const absl::Status status =
@@ -462,44 +461,52 @@ struct Suspend {
 };
 
 // FinishWait() answers a wait that `waiter` ran.
-void FinishWait(ShardSession* ss, const WaitAnswer& wait, core::Waiter& waiter) {
-  ss->waits.erase(wait.id);
+void FinishWait(ShardSession* ss, const PendingWait& pending, const WaitAnswer& wait,
+                core::Waiter& waiter) {
+  ss->waits.erase(pending.id);
   const core::WaitResult result = waiter.await_resume();
-  AnswerWait(ss, wait, result);
+  AnswerWait(ss, pending.id, wait, result);
 }
 
-// RunWait() runs a wait request other than condition_wait on `instance`
-// and answers it. A frame per queued waiter is what a million waiters cost,
-// so it holds only the waiter and what the answer needs: `prepared` lives
-// until the first suspension (the end of Execute) and is read before it
-// only. The co_await takes named locals only (GCC 12: see waiter.h). The
-// instance is not touched after its wait: a Delete may have destroyed it.
-WaitTask RunWait(std::shared_ptr<SessionState> self, ShardSession* ss,
-                 core::Instance* instance, Prepared& prepared) {
+// What RunWait and RunConditionWait start from: read before their first
+// suspension only (one parameter, one pointer in the frame).
+struct WaitStart {
+  core::Instance* instance;
+  Prepared* prepared;
+};
+
+// RunWait() runs a wait request other than condition_wait and answers it.
+// A frame per queued waiter is what a million waiters cost, so it holds
+// only the waiter and what the answer needs: `start` lives until the first
+// suspension (the end of Execute) and is read before it only. The co_await
+// makes no temporary with a non-trivial destructor (GCC 12: see waiter.h).
+// The instance is not touched after its wait: a Delete may have destroyed
+// it.
+WaitTask RunWait(std::shared_ptr<SessionState> self, ShardSession* ss, const WaitStart& start) {
   // `self` keeps the session (and `ss`) alive for as long as the wait runs.
   static_cast<void>(self);
-  const WaitAnswer wait = WaitAnswerOf(prepared);
-  runtime::CancellationSignal cancel;
-  ss->waits.emplace(wait.id, &cancel);
-  core::Waiter waiter = WaiterFor(instance, prepared, &ss->session, &cancel);
-  const Suspend suspend{&waiter};
-  co_await suspend;
-  FinishWait(ss, wait, waiter);
+  const WaitAnswer wait = WaitAnswerOf(*start.prepared);
+  PendingWait pending{.id = start.prepared->request.id()};
+  ss->waits.insert(&pending);
+  core::Waiter waiter =
+      WaiterFor(start.instance, *start.prepared, &ss->session, &pending.cancel);
+  co_await Suspend{&waiter};  // a temporary, but a trivially destructible one
+  FinishWait(ss, pending, wait, waiter);
 }
 
 // RunConditionWait() is RunWait() for condition_wait, whose wait is a task
 // of its own (it waits for a notify, then for the lock).
 WaitTask RunConditionWait(std::shared_ptr<SessionState> self, ShardSession* ss,
-                          core::Instance* instance, Prepared& prepared) {
+                          const WaitStart& start) {
   static_cast<void>(self);
-  const WaitAnswer wait = WaitAnswerOf(prepared);
-  runtime::CancellationSignal cancel;
-  ss->waits.emplace(wait.id, &cancel);
+  const WaitAnswer wait = WaitAnswerOf(*start.prepared);
+  PendingWait pending{.id = start.prepared->request.id()};
+  ss->waits.insert(&pending);
   runtime::Task<core::WaitResult> task =
-      ConditionWaitFor(instance, prepared, &ss->session, &cancel);
+      ConditionWaitFor(start.instance, *start.prepared, &ss->session, &pending.cancel);
   const core::WaitResult result = co_await std::move(task);
-  ss->waits.erase(wait.id);
-  AnswerWait(ss, wait, result);
+  ss->waits.erase(pending.id);
+  AnswerWait(ss, pending.id, wait, result);
 }
 
 }  // namespace
@@ -517,9 +524,9 @@ void SessionState::Execute(ShardSession* ss, Prepared& prepared) {
                                                " of this session is pending"))));
       return;
     }
-    runtime::CancellationSignal* signal = it->second;
+    PendingWait* pending = *it;
     ss->waits.erase(it);
-    signal->Cancel();
+    pending->cancel.Cancel();
     v1::Response response;
     response.set_id(id);
     ss->Answer(std::move(response));
@@ -534,10 +541,11 @@ void SessionState::Execute(ShardSession* ss, Prepared& prepared) {
   }
   core::Instance* instance = *found;
   if (IsWait(op)) {
+    const WaitStart start{.instance = instance, .prepared = &prepared};
     if (op == v1::Request::kConditionWait) {
-      RunConditionWait(shared_from_this(), ss, instance, prepared);
+      RunConditionWait(shared_from_this(), ss, start);
     } else {
-      RunWait(shared_from_this(), ss, instance, prepared);
+      RunWait(shared_from_this(), ss, start);
     }
     return;
   }
