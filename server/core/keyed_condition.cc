@@ -223,14 +223,14 @@ void KeyedCondition::Enqueue(Waiter* waiter) {
     wait_all_.PushBack(waiter);
     return;
   }
-  keys_[waiter->request().key].PushBack(waiter);
+  keys_[Absl(waiter->request().key)].PushBack(waiter);
   ++waiting_;
 }
 
 void KeyedCondition::Remove(Waiter* waiter) {
   waiter->runtime::ListHook<QueueTag>::Unlink();
   if (waiter->request().priority == kWaitAllKind) return;
-  auto it = keys_.find(waiter->request().key);
+  auto it = keys_.find(Absl(waiter->request().key));
   if (it == keys_.end()) std::abort();  // a queued waiter's key is present
   if (it->second.empty()) keys_.erase(it);
   --waiting_;
@@ -242,7 +242,7 @@ void KeyedCondition::Remove(Waiter* waiter) {
 // phase 2 still follows; it already counted as notified for WaitAll.)
 void KeyedCondition::GiveBack(Waiter* waiter) {
   if (waiter->request().priority == kWaitAllKind || closed()) return;
-  auto it = keys_.find(waiter->request().key);
+  auto it = keys_.find(Absl(waiter->request().key));
   if (it != keys_.end()) WakeFront(it);
 }
 
@@ -271,7 +271,7 @@ absl::Status KeyedCondition::CheckInvariants() const {
     }
     for (Waiter* w = list.Front(); w != nullptr; w = list.Next(w)) {
       if (w->state() != Waiter::State::kQueued ||
-          w->request().priority != kKeyWaitKind || w->request().key != key ||
+          w->request().priority != kKeyWaitKind || Absl(w->request().key) != key ||
           w->counter != 1) {
         return absl::InternalError(
             absl::StrCat("bad phase-1 waiter on key '", key, "'"));

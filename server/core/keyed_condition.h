@@ -70,7 +70,7 @@
 
 namespace baton::core {
 
-class KeyedCondition final : public Primitive {
+class KeyedCondition : public Primitive {
  public:
   // `fence_base` is also the base of the inner lock's fences.
   KeyedCondition(runtime::EventLoop* loop, std::uint64_t fence_base);

@@ -97,12 +97,12 @@ std::optional<WaitResult> MultiCountDownLatch::Start(Waiter* waiter) {
     if (broken()) return WaitResult{};
     return std::nullopt;
   }
-  auto it = counts_.find(waiter->request().key);
+  auto it = counts_.find(Absl(waiter->request().key));
   if (it == counts_.end()) {
     if (waiter->request().priority != kStrictKeyWaitKind) return WaitResult{};
     return WaitResult{
         .status = absl::NotFoundError(absl::StrCat(
-            "wait: no counter with key '", waiter->request().key, "'"))};
+            "wait: no counter with key '", Absl(waiter->request().key), "'"))};
   }
   if (it->second == 0) return WaitResult{};
   return std::nullopt;
@@ -112,7 +112,7 @@ void MultiCountDownLatch::Enqueue(Waiter* waiter) {
   if (waiter->request().priority == kWaitAllKind) {
     wait_all_.PushBack(waiter);
   } else {
-    waiters_[waiter->request().key].PushBack(waiter);
+    waiters_[Absl(waiter->request().key)].PushBack(waiter);
   }
 }
 
@@ -120,7 +120,7 @@ void MultiCountDownLatch::Enqueue(Waiter* waiter) {
 void MultiCountDownLatch::Remove(Waiter* waiter) {
   waiter->runtime::ListHook<QueueTag>::Unlink();
   if (waiter->request().priority == kWaitAllKind) return;
-  auto it = waiters_.find(waiter->request().key);
+  auto it = waiters_.find(Absl(waiter->request().key));
   if (it == waiters_.end()) std::abort();  // a queued waiter's key is present
   if (it->second.empty()) waiters_.erase(it);
 }
@@ -162,7 +162,7 @@ absl::Status MultiCountDownLatch::CheckInvariants() const {
           "waiters left on key '", key, "', which is unknown or finished"));
     }
     for (Waiter* w = list.Front(); w != nullptr; w = list.Next(w)) {
-      if (w->state() != Waiter::State::kQueued || w->request().key != key) {
+      if (w->state() != Waiter::State::kQueued || Absl(w->request().key) != key) {
         return absl::InternalError(
             absl::StrCat("bad waiter on key '", key, "'"));
       }

@@ -43,7 +43,7 @@
 
 namespace baton::core {
 
-class MultiCountDownLatch final : public Primitive {
+class MultiCountDownLatch : public Primitive {
  public:
   using Counts = absl::flat_hash_map<std::string, std::int64_t>;
 

@@ -14,6 +14,7 @@
 #define BATON_SERVER_CORE_PRIMITIVE_H_
 
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <string>
 
@@ -37,6 +38,16 @@ struct Revocation {
   absl::Status reason;
 };
 
+class Primitive;
+
+// RevocationSink receives the revocations of the primitives it is set on
+// (set_revocation_sink), with the primitive that reports.
+class RevocationSink {
+ public:
+  virtual ~RevocationSink() = default;
+  virtual void OnRevoked(const Primitive& primitive, const Revocation& revocation) = 0;
+};
+
 class Primitive {
  public:
   // `fence_base`: the instance's fences are all larger than this. The server
@@ -57,13 +68,17 @@ class Primitive {
   // revoked and reported. Later operations fail with `status`. Idempotent.
   void Close(const absl::Status& status);
   bool closed() const { return closed_; }
-  const absl::Status& close_status() const { return close_status_; }
+  // close_status() is the status Close() was given; OK while open.
+  const absl::Status& close_status() const;
 
   // The callback receives every hold the server takes away (Close, reset).
+  // It replaces any sink or callback set before.
   using RevocationCallback = absl::AnyInvocable<void(const Revocation&)>;
-  void set_revocation_callback(RevocationCallback callback) {
-    revocation_callback_ = std::move(callback);
-  }
+  void set_revocation_callback(RevocationCallback callback);
+  // set_revocation_sink() is set_revocation_callback() with a sink that
+  // outlives the primitive (a registry for all its instances), which costs
+  // the primitive no allocation.
+  void set_revocation_sink(RevocationSink* sink);
 
   // CheckInvariants() returns OK, or describes the first broken invariant.
   // For tests and debugging; O(size of the instance).
@@ -130,16 +145,28 @@ class Primitive {
   void ReportRevoked(const Revocation& revocation);
 
  private:
-  std::uint64_t NextSequence() { return ++last_sequence_; }
+  // NextSequence() numbers waiters in arrival order. One counter serves
+  // every primitive of the thread: the order within each is all that counts.
+  static std::uint64_t NextSequence();
+
+  // An idle primitive is what a million instances cost: every field counts
+  // (see the size test in tests/server/core/registry_test.cc).
+  // What most primitives never need: made at the first answer of a waiter
+  // that had to wait, or at Close().
+  struct Settling {
+    // Waiters answered whose coroutines have not resumed yet.
+    runtime::IntrusiveList<Waiter, QueueTag> resolved;
+    absl::Status close_status;
+  };
+  Settling& settling();
 
   runtime::EventLoop* const loop_;
   std::uint64_t last_fence_;
-  std::uint64_t last_sequence_ = 0;
+  RevocationSink* revocation_sink_ = nullptr;
+  std::unique_ptr<Settling> settling_;
   bool closed_ = false;
-  absl::Status close_status_;
-  RevocationCallback revocation_callback_;
-  // Waiters answered whose coroutines have not resumed yet.
-  runtime::IntrusiveList<Waiter, QueueTag> resolved_;
+  bool owns_revocation_sink_ = false;  // one set_revocation_callback() made
+  // Subclasses' small fields may follow in the tail padding.
 };
 
 }  // namespace baton::core

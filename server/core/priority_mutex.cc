@@ -8,6 +8,18 @@
 #include "absl/strings/str_cat.h"
 
 namespace baton::core {
+namespace {
+
+// This Abseil's string_view is its own type, not std::string_view.
+absl::string_view Absl(std::string_view s) { return {s.data(), s.size()}; }
+
+absl::Status DepthExhausted() {
+  return absl::ResourceExhaustedError(
+      absl::StrCat("a reentrant lock is held at most ", PriorityMutex::kMaxDepth,
+                   " times at once by its owner"));
+}
+
+}  // namespace
 
 PriorityMutex::PriorityMutex(runtime::EventLoop* loop, std::uint64_t fence_base,
                              Reentrancy reentrancy)
@@ -27,7 +39,7 @@ std::optional<PriorityMutex::Holder> PriorityMutex::holder() const {
   return Holder{.session_id = hold_.session()->id(),
                 .owner_key = holder_key_,
                 .depth = depth_,
-                .fence = fence_};
+                .fence = last_fence()};
 }
 
 absl::Status PriorityMutex::Release(const Session* session,
@@ -45,24 +57,26 @@ std::optional<WaitResult> PriorityMutex::Start(Waiter* waiter) {
   if (IsOwner(waiter->session(), waiter->owner_key())) {
     if (!reentrant()) {
       return WaitResult{.status = absl::FailedPreconditionError(absl::StrCat(
-                            "deadlock: owner '", waiter->owner_key(),
+                            "deadlock: owner '", Absl(waiter->owner_key()),
                             "' already holds this lock, which is not reentrant"))};
     }
+    if (depth_ == kMaxDepth) return WaitResult{.status = DepthExhausted()};
     ++depth_;
-    return WaitResult{.grant = {.fence = fence_}};
+    return WaitResult{.grant = {.fence = last_fence()}};
   }
   if (depth_ > 0) return std::nullopt;
   return WaitResult{.grant = Take(*waiter)};
 }
 
 void PriorityMutex::Enqueue(Waiter* waiter) {
-  queue_.Push(waiter, waiter->request().priority);
+  if (waiting_ == nullptr) waiting_ = std::make_unique<Waiting>();
+  waiting_->queue.Push(waiter, waiter->request().priority);
   CountQueued(*waiter, +1);
 }
 
 // A free mutex has an empty queue, so a leaving waiter lets no one through.
 void PriorityMutex::Remove(Waiter* waiter) {
-  queue_.Remove(waiter);
+  waiting_->queue.Remove(waiter);
   CountQueued(*waiter, -1);
 }
 
@@ -70,17 +84,19 @@ void PriorityMutex::CountQueued(const Waiter& waiter, int delta) {
   if (!reentrant()) return;
   auto key = std::make_pair<const Session*, std::string>(waiter.session(),
                                                          std::string(waiter.owner_key()));
-  auto it = queued_per_owner_.try_emplace(std::move(key), 0).first;
-  if ((it->second += delta) == 0) queued_per_owner_.erase(it);
+  auto& queued_per_owner = waiting_->queued_per_owner;
+  auto it = queued_per_owner.try_emplace(std::move(key), 0).first;
+  if ((it->second += delta) == 0) queued_per_owner.erase(it);
 }
 
 void PriorityMutex::GrantQueuedReentries() {
-  if (!reentrant() || depth_ == 0) return;
-  auto it = queued_per_owner_.find(
+  if (!reentrant() || depth_ == 0 || waiting_ == nullptr) return;
+  auto& queued_per_owner = waiting_->queued_per_owner;
+  auto it = queued_per_owner.find(
       std::make_pair<const Session*, std::string>(hold_.session(), std::string(holder_key_)));
-  if (it == queued_per_owner_.end()) return;
+  if (it == queued_per_owner.end()) return;
   std::vector<Waiter*> own;
-  queue_.ForEachWhile([&](std::int64_t, Waiter* w) {
+  waiting_->queue.ForEachWhile([&](std::int64_t, Waiter* w) {
     if (w->session() == hold_.session() && w->owner_key() == holder_key_) {
       own.push_back(w);
     }
@@ -88,8 +104,12 @@ void PriorityMutex::GrantQueuedReentries() {
   });
   for (Waiter* w : own) {
     Remove(w);
+    if (depth_ == kMaxDepth) {
+      FailWaiter(w, DepthExhausted());
+      continue;
+    }
     ++depth_;
-    GrantWaiter(w, Grant{.fence = fence_});
+    GrantWaiter(w, Grant{.fence = last_fence()});
   }
 }
 
@@ -104,10 +124,12 @@ void PriorityMutex::ReleaseHold(HoldLink* hold) {
 }
 
 void PriorityMutex::OnClose(const absl::Status& status) {
-  while (Waiter* waiter = queue_.PopFront()) FailWaiter(waiter, status);
-  queued_per_owner_.clear();
+  if (waiting_ != nullptr) {
+    while (Waiter* waiter = waiting_->queue.PopFront()) FailWaiter(waiter, status);
+    waiting_->queued_per_owner.clear();
+  }
   if (depth_ > 0) {
-    ReportRevoked(hold_.session(), holder_key_, fence_, status);
+    ReportRevoked(hold_.session(), holder_key_, last_fence(), status);
     Clear();
   }
 }
@@ -116,8 +138,7 @@ Grant PriorityMutex::Take(const Waiter& waiter) {
   hold_.Attach(waiter.session());
   holder_key_ = waiter.owner_key();
   depth_ = 1;
-  fence_ = NextFence();
-  return Grant{.fence = fence_};
+  return Grant{.fence = NextFence()};
 }
 
 void PriorityMutex::ReleaseOne() {
@@ -133,8 +154,8 @@ void PriorityMutex::Clear() {
 }
 
 void PriorityMutex::Serve() {
-  if (closed() || depth_ > 0) return;
-  Waiter* next = queue_.Front();
+  if (closed() || depth_ > 0 || waiting_ == nullptr) return;
+  Waiter* next = waiting_->queue.Front();
   if (next == nullptr) return;
   Remove(next);
   GrantWaiter(next, Take(*next));
@@ -146,14 +167,11 @@ absl::Status PriorityMutex::CheckInvariants() const {
     return absl::InternalError("holder depth and hold link disagree");
   }
   if (depth_ < 0) return absl::InternalError("negative depth");
-  if (depth_ == 0 && !queue_.empty()) {
+  if (depth_ == 0 && waiter_count() > 0) {
     return absl::InternalError("waiters queued while the lock is free");
   }
   if (depth_ > 1 && !reentrant()) {
     return absl::InternalError("non-reentrant lock held more than once");
-  }
-  if (depth_ > 0 && fence_ > last_fence()) {
-    return absl::InternalError("holder fence above the last fence");
   }
   return absl::OkStatus();
 }

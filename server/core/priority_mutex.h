@@ -23,6 +23,8 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <limits>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -40,7 +42,11 @@ namespace baton::core {
 
 class PriorityMutex : public Primitive {
  public:
-  enum class Reentrancy { kNonReentrant, kReentrant };
+  enum class Reentrancy : std::uint8_t { kNonReentrant, kReentrant };
+
+  // The most acquisitions a reentrant owner holds at once; one more is
+  // RESOURCE_EXHAUSTED.
+  static constexpr std::int32_t kMaxDepth = std::numeric_limits<std::int32_t>::max();
 
   // Who holds the mutex now.
   struct Holder {
@@ -68,7 +74,9 @@ class PriorityMutex : public Primitive {
   bool locked() const { return depth_ > 0; }
   bool IsOwner(const Session* session, std::string_view owner_key) const;
   std::optional<Holder> holder() const;
-  std::size_t waiter_count() const { return queue_.size(); }
+  std::size_t waiter_count() const {
+    return waiting_ == nullptr ? 0 : waiting_->queue.size();
+  }
   bool reentrant() const { return reentrancy_ == Reentrancy::kReentrant; }
 
   absl::Status CheckInvariants() const override;
@@ -95,34 +103,41 @@ class PriorityMutex : public Primitive {
   void GrantQueuedReentries();
   void CountQueued(const Waiter& waiter, int delta);
 
+  // What only a mutex that has had waiters needs.
+  struct Waiting {
+    WaitQueue<std::int64_t> queue;
+    // Reentrant only: how many waiters each owner has queued, so the queue
+    // is searched for an owner's other waiters only when it has some.
+    absl::flat_hash_map<std::pair<const Session*, std::string>, int> queued_per_owner;
+  };
+
+  // An idle mutex is what a million locks cost: it keeps its waiting state
+  // out of line, made at its first waiter, and its holder's fence is the
+  // last fence (every grant takes a new one).
+  // (reentrancy_ and depth_ first: they fit in Primitive's tail padding.)
   const Reentrancy reentrancy_;
-  WaitQueue<std::int64_t> queue_;
-  // Reentrant only: how many waiters each owner has queued, so the queue is
-  // searched for an owner's other waiters only when it has some.
-  absl::flat_hash_map<std::pair<const Session*, std::string>, int>
-      queued_per_owner_;
+  std::int32_t depth_ = 0;  // acquisitions not yet released
+  std::unique_ptr<Waiting> waiting_;
   HoldLink hold_{this};  // attached to the holder's session while held
   std::string holder_key_;
-  std::int64_t depth_ = 0;
-  std::uint64_t fence_ = 0;
 };
 
 // A mutex ordered by priority. Not reentrant.
-class PriorityLock final : public PriorityMutex {
+class PriorityLock : public PriorityMutex {
  public:
   PriorityLock(runtime::EventLoop* loop, std::uint64_t fence_base)
       : PriorityMutex(loop, fence_base, Reentrancy::kNonReentrant) {}
 };
 
 // A reentrant mutex ordered by priority.
-class PriorityRLock final : public PriorityMutex {
+class PriorityRLock : public PriorityMutex {
  public:
   PriorityRLock(runtime::EventLoop* loop, std::uint64_t fence_base)
       : PriorityMutex(loop, fence_base, Reentrancy::kReentrant) {}
 };
 
 // A reentrant FIFO mutex.
-class RLock final : public PriorityMutex {
+class RLock : public PriorityMutex {
  public:
   RLock(runtime::EventLoop* loop, std::uint64_t fence_base)
       : PriorityMutex(loop, fence_base, Reentrancy::kReentrant) {}

@@ -66,7 +66,7 @@
 
 namespace baton::core {
 
-class RateLimiter final : public Primitive {
+class RateLimiter : public Primitive {
  public:
   struct Options {
     // Tokens added per second; finite and > 0.

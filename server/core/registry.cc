@@ -3,7 +3,12 @@
 #include "server/core/registry.h"
 
 #include <algorithm>
+#include <cstdlib>
+#include <cstring>
+#include <iterator>
+#include <new>
 #include <string>
+#include <type_traits>
 #include <utility>
 
 #include "absl/strings/match.h"
@@ -171,9 +176,75 @@ std::string DescribeConfig(const InstanceConfig& config) {
 
 // --- Instance ---
 
+template <typename Fn>
+decltype(auto) Instance::Visit(Fn&& fn) const {
+  switch (kind_) {
+    case Kind::kAdvancedRateLimit:
+      return fn(static_cast<const Of<RateLimiter>&>(*this));
+    case Kind::kDynamicBoundedSemaphore:
+      return fn(static_cast<const Of<DynamicBoundedSemaphore>&>(*this));
+    case Kind::kKeyedCondition:
+      return fn(static_cast<const Of<KeyedCondition>&>(*this));
+    case Kind::kMultiCountDownLatch:
+      return fn(static_cast<const Of<MultiCountDownLatch>&>(*this));
+    case Kind::kPriorityLock:
+      return fn(static_cast<const Of<PriorityLock>&>(*this));
+    case Kind::kPriorityRLock:
+      return fn(static_cast<const Of<PriorityRLock>&>(*this));
+    case Kind::kPrioritySemaphore:
+      return fn(static_cast<const Of<PrioritySemaphore>&>(*this));
+    case Kind::kRLock:
+      return fn(static_cast<const Of<RLock>&>(*this));
+  }
+  std::abort();  // no other kind is ever created
+}
+
+template <typename P, typename... Args>
+Instance::Ptr Instance::Create(std::string_view name, const InstanceConfig& config,
+                               absl::Time now, Args&&... args) {
+  // One block: the instance, then the name's bytes.
+  void* block = ::operator new(sizeof(Of<P>) + name.size());
+  auto* of = new (block) Of<P>(config, name.size(), now, std::forward<Args>(args)...);
+  char* const name_bytes = reinterpret_cast<char*>(of + 1);
+  std::memcpy(name_bytes, name.data(), name.size());
+  Instance* const instance = of;
+  instance->name_offset_ =
+      static_cast<std::uint16_t>(name_bytes - reinterpret_cast<char*>(instance));
+  return Ptr(instance);
+}
+
+void Instance::Deleter::operator()(Instance* instance) const {
+  instance->Visit([](const auto& of) {
+    using OfP = std::remove_cvref_t<decltype(of)>;
+    OfP* const block = const_cast<OfP*>(&of);
+    block->~OfP();
+    ::operator delete(block);
+  });
+}
+
+const InstanceConfig& Instance::config() const {
+  // The shared configuration of the kinds without parameters.
+  static const InstanceConfig* const kDefaults = [] {
+    auto* defaults = new InstanceConfig[std::size(kAllKinds)];
+    for (std::size_t i = 0; i < std::size(kAllKinds); ++i) defaults[i].kind = kAllKinds[i];
+    return defaults;
+  }();
+  return Visit([this](const auto& of) -> const InstanceConfig& {
+    if constexpr (std::remove_cvref_t<decltype(of)>::kHasParameters) {
+      return of.parameters;
+    } else {
+      for (std::size_t i = 0; i < std::size(kAllKinds); ++i) {
+        if (kAllKinds[i] == kind_) return kDefaults[i];
+      }
+      std::abort();
+    }
+  });
+}
+
 Primitive* Instance::primitive() const {
-  return std::visit([](const auto& held) -> Primitive* { return held.get(); },
-                    primitive_);
+  return Visit([](const auto& of) -> Primitive* {
+    return const_cast<Primitive*>(static_cast<const Primitive*>(&of));
+  });
 }
 
 std::uint64_t Instance::last_fence() const {
@@ -223,11 +294,11 @@ bool Instance::Evictable() const {
       InstanceConfig::Default(kind());
   // Rate limits and latches have no defaults: their configuration (and a
   // latch's counts) is state that only a declaration can give back.
-  if (!defaults.has_value() || !(config_ == *defaults)) return false;
+  if (!defaults.has_value() || !(config() == *defaults)) return false;
   if (Busy()) return false;
   if (const DynamicBoundedSemaphore* semaphore =
           As<DynamicBoundedSemaphore>()) {
-    return semaphore->bound() == config_.value;
+    return semaphore->bound() == config().value;
   }
   if (const PrioritySemaphore* semaphore = As<PrioritySemaphore>()) {
     return semaphore->pool_size() == semaphore->value();
@@ -236,9 +307,9 @@ bool Instance::Evictable() const {
 }
 
 InstanceSnapshot Instance::Describe() const {
-  InstanceSnapshot snapshot{.name = name_,
-                            .config = config_,
-                            .last_used = last_used_,
+  InstanceSnapshot snapshot{.name = std::string(name()),
+                            .config = config(),
+                            .last_used = last_used(),
                             .last_fence = last_fence()};
   const auto describe_mutex = [&snapshot](const PriorityMutex& mutex) {
     snapshot.locked = mutex.locked();
@@ -313,6 +384,16 @@ InstanceSnapshot Instance::Describe() const {
 
 // --- Registry ---
 
+void Registry::Revocations::OnRevoked(const Primitive& primitive,
+                                      const Revocation& revocation) {
+  // Every primitive of the registry is an instance's. (Not while it is
+  // destroyed, but it reports nothing then: the registry closed it first.)
+  const auto* instance = dynamic_cast<const Instance*>(&primitive);
+  if (instance != nullptr && registry_->revocation_callback_) {
+    registry_->revocation_callback_(instance->name(), revocation);
+  }
+}
+
 void Registry::SweepTimer::OnTimer() {
   registry->SweepNow();
   registry->ArmSweep(deadline());
@@ -331,8 +412,7 @@ Registry::Registry(runtime::EventLoop* loop, std::uint64_t fence_base,
 Registry::~Registry() {
   loop_->CancelTimer(&sweep_timer_);
   const absl::Status shutdown = absl::AbortedError("shard shutting down");
-  for (auto& [name, instance] : instances_)
-    instance->primitive()->Close(shutdown);
+  for (const Instance::Ptr& instance : instances_) instance->primitive()->Close(shutdown);
   instances_.clear();
 }
 
@@ -385,14 +465,14 @@ absl::StatusOr<Instance*> Registry::GetOrCreate(std::string_view name,
 }
 
 Instance* Registry::Find(std::string_view name) const {
-  auto it = instances_.find(Absl(name));
-  return it == instances_.end() ? nullptr : it->second.get();
+  auto it = instances_.find(name);
+  return it == instances_.end() ? nullptr : it->get();
 }
 
 absl::Status Registry::Delete(std::string_view name,
                               const absl::Status& reason) {
   BATON_RETURN_IF_ERROR(ValidateName(name));
-  auto it = instances_.find(Absl(name));
+  auto it = instances_.find(name);
   if (it == instances_.end()) {
     return absl::NotFoundError(
         absl::StrCat("no instance named ", Quoted(name)));
@@ -402,7 +482,7 @@ absl::Status Registry::Delete(std::string_view name,
                                   ? absl::AbortedError(absl::StrCat(
                                         "instance ", Quoted(name), " deleted"))
                                   : reason;
-  it->second->primitive()->Close(status);
+  (*it)->primitive()->Close(status);
   Remove(it);
   return absl::OkStatus();
 }
@@ -422,29 +502,29 @@ absl::StatusOr<Registry::ListPage> Registry::List(
         absl::StrCat("page_token must come from a listing of the same prefix ",
                      Quoted(prefix), ", got ", Quoted(page_token)));
   }
-  auto it = page_token.empty() ? instances_.lower_bound(Absl(prefix))
-                               : instances_.upper_bound(Absl(page_token));
+  auto it = page_token.empty() ? instances_.lower_bound(prefix)
+                               : instances_.upper_bound(page_token);
   ListPage page;
-  for (; it != instances_.end() && absl::StartsWith(it->first, Absl(prefix));
+  for (; it != instances_.end() && absl::StartsWith(Absl((*it)->name()), Absl(prefix));
        ++it) {
-    if (kind.has_value() && it->second->kind() != *kind) continue;
+    if (kind.has_value() && (*it)->kind() != *kind) continue;
     if (page.entries.size() == static_cast<std::size_t>(page_size)) {
       // One more match exists: there is a next page.
       page.next_page_token = page.entries.back().name;
       break;
     }
-    page.entries.push_back({.name = it->first, .kind = it->second->kind()});
+    page.entries.push_back({.name = std::string((*it)->name()), .kind = (*it)->kind()});
   }
   return page;
 }
 
 void Registry::Touch(Instance* instance) {
-  instance->last_used_ = loop_->Now();
+  instance->Touch(loop_->Now());
 }
 
 std::uint64_t Registry::HighestFence() const {
   std::uint64_t highest = fence_floor_;
-  for (const auto& [name, instance] : instances_) {
+  for (const Instance::Ptr& instance : instances_) {
     highest = std::max(highest, instance->last_fence());
   }
   return highest;
@@ -455,7 +535,7 @@ std::size_t Registry::SweepNow() {
   const absl::Time now = loop_->Now();
   std::size_t evicted = 0;
   for (auto it = instances_.begin(); it != instances_.end();) {
-    Instance& instance = *it->second;
+    Instance& instance = **it;
     if (instance.Busy()) {
       // In use now: it counts as used, whatever the service reported.
       Touch(&instance);
@@ -485,50 +565,46 @@ absl::StatusOr<Instance*> Registry::Create(std::string_view name,
   // Above every fence granted on this shard, also by earlier instances of
   // the same name that were deleted or evicted.
   const std::uint64_t base = fence_floor_;
-  auto instance = std::unique_ptr<Instance>(
-      new Instance(std::string(name), config, loop_->Now()));
+  const absl::Time now = loop_->Now();
+  Instance::Ptr instance;
   switch (config.kind) {
     case Kind::kAdvancedRateLimit:
-      instance->primitive_ =
-          std::make_unique<RateLimiter>(loop_, base, config.rate_limit);
+      instance = Instance::Create<RateLimiter>(name, config, now, loop_, base, config.rate_limit);
       break;
     case Kind::kDynamicBoundedSemaphore:
-      instance->primitive_ =
-          std::make_unique<DynamicBoundedSemaphore>(loop_, base, config.value);
+      instance = Instance::Create<DynamicBoundedSemaphore>(name, config, now, loop_, base,
+                                                           config.value);
       break;
     case Kind::kKeyedCondition:
-      instance->primitive_ = std::make_unique<KeyedCondition>(loop_, base);
+      instance = Instance::Create<KeyedCondition>(name, config, now, loop_, base);
       break;
     case Kind::kMultiCountDownLatch:
-      instance->primitive_ =
-          std::make_unique<MultiCountDownLatch>(loop_, base, config.counts);
+      instance = Instance::Create<MultiCountDownLatch>(name, config, now, loop_, base,
+                                                       config.counts);
       break;
     case Kind::kPriorityLock:
-      instance->primitive_ = std::make_unique<PriorityLock>(loop_, base);
+      instance = Instance::Create<PriorityLock>(name, config, now, loop_, base);
       break;
     case Kind::kPriorityRLock:
-      instance->primitive_ = std::make_unique<PriorityRLock>(loop_, base);
+      instance = Instance::Create<PriorityRLock>(name, config, now, loop_, base);
       break;
     case Kind::kPrioritySemaphore:
-      instance->primitive_ =
-          std::make_unique<PrioritySemaphore>(loop_, base, config.value);
+      instance = Instance::Create<PrioritySemaphore>(name, config, now, loop_, base,
+                                                     config.value);
       break;
     case Kind::kRLock:
-      instance->primitive_ = std::make_unique<RLock>(loop_, base);
+      instance = Instance::Create<RLock>(name, config, now, loop_, base);
       break;
   }
   Instance* const raw = instance.get();
-  raw->primitive()->set_revocation_callback(
-      [this, raw](const Revocation& revocation) {
-        if (revocation_callback_) revocation_callback_(raw->name(), revocation);
-      });
-  instances_.emplace(std::string(name), std::move(instance));
+  raw->primitive()->set_revocation_sink(&revocations_);
+  instances_.insert(std::move(instance));
   ArmSweep();
   return raw;
 }
 
 Registry::InstanceMap::iterator Registry::Remove(InstanceMap::iterator it) {
-  fence_floor_ = std::max(fence_floor_, it->second->last_fence());
+  fence_floor_ = std::max(fence_floor_, (*it)->last_fence());
   return instances_.erase(it);
 }
 

@@ -71,10 +71,11 @@
 #include <optional>
 #include <string>
 #include <string_view>
-#include <variant>
+#include <type_traits>
+#include <utility>
 #include <vector>
 
-#include "absl/container/btree_map.h"
+#include "absl/container/btree_set.h"
 #include "absl/functional/any_invocable.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
@@ -92,7 +93,7 @@
 namespace baton::core {
 
 // The eight kinds of instance, as the seed names them.
-enum class Kind {
+enum class Kind : std::uint8_t {
   kAdvancedRateLimit,
   kDynamicBoundedSemaphore,
   kKeyedCondition,
@@ -196,16 +197,23 @@ class Registry;
 // Instance is one named primitive of a shard: its name, the configuration it
 // was created with, and the primitive itself.
 //
+// An idle instance is what a million locks cost, so an instance is one heap
+// block: the primitive, this header and the name's bytes (Instance::Of<P>
+// derives from both P and Instance; the name follows it). Only the kinds
+// with parameters keep their InstanceConfig; the others share a default.
+//
 // Threading: confined to the shard's EventLoop thread, like its registry.
 class Instance {
  public:
   Instance(const Instance&) = delete;
   Instance& operator=(const Instance&) = delete;
 
-  const std::string& name() const { return name_; }
-  Kind kind() const { return config_.kind; }
-  const InstanceConfig& config() const { return config_; }
-  absl::Time last_used() const { return last_used_; }
+  std::string_view name() const {
+    return {reinterpret_cast<const char*>(this) + name_offset_, name_size_};
+  }
+  Kind kind() const { return kind_; }
+  const InstanceConfig& config() const;
+  absl::Time last_used() const { return absl::FromUnixNanos(last_used_nanos_); }
 
   // primitive() is the primitive, whatever its kind.
   Primitive* primitive() const;
@@ -215,8 +223,8 @@ class Instance {
   // PrioritySemaphore, RLock), or nullptr when it is of another kind.
   template <typename T>
   T* As() const {
-    const auto* held = std::get_if<std::unique_ptr<T>>(&primitive_);
-    return held == nullptr ? nullptr : held->get();
+    if (kind_ != Of<T>::kKind) return nullptr;
+    return static_cast<Of<T>*>(const_cast<Instance*>(this));
   }
 
   // last_fence() is the last fence the instance granted (for a condition,
@@ -236,20 +244,65 @@ class Instance {
 
  private:
   friend class Registry;
+  template <typename P>
+  class Of;
+  struct Deleter {
+    void operator()(Instance* instance) const;
+  };
+  using Ptr = std::unique_ptr<Instance, Deleter>;
 
-  using PrimitivePtr = std::variant<
-      std::unique_ptr<RateLimiter>, std::unique_ptr<DynamicBoundedSemaphore>,
-      std::unique_ptr<KeyedCondition>, std::unique_ptr<MultiCountDownLatch>,
-      std::unique_ptr<PriorityLock>, std::unique_ptr<PriorityRLock>,
-      std::unique_ptr<PrioritySemaphore>, std::unique_ptr<RLock>>;
+  Instance(Kind kind, std::size_t name_size, absl::Time now)
+      : last_used_nanos_(absl::ToUnixNanos(now)),
+        name_size_(static_cast<std::uint16_t>(name_size)),
+        kind_(kind) {}
+  ~Instance() = default;
 
-  Instance(std::string name, InstanceConfig config, absl::Time now)
-      : name_(std::move(name)), config_(std::move(config)), last_used_(now) {}
+  // Create() makes the instance `name` of `config`, its primitive built from
+  // `args`.
+  template <typename P, typename... Args>
+  static Ptr Create(std::string_view name, const InstanceConfig& config,
+                    absl::Time now, Args&&... args);
+  // Visit() calls `fn` with the instance as the Of<P> of its kind.
+  template <typename Fn>
+  decltype(auto) Visit(Fn&& fn) const;
 
-  const std::string name_;
-  const InstanceConfig config_;
-  PrimitivePtr primitive_;
-  absl::Time last_used_;
+  void Touch(absl::Time now) { last_used_nanos_ = absl::ToUnixNanos(now); }
+
+  std::int64_t last_used_nanos_;
+  std::uint16_t name_size_;
+  std::uint16_t name_offset_ = 0;  // from `this` to the name's bytes
+  Kind kind_;
+};
+
+// Instance::Of<P> is an instance whose primitive is a P; the name's bytes
+// follow it in the same block. Kinds with parameters keep their config.
+template <typename P>
+class Instance::Of final : public P, public Instance {
+ public:
+  static constexpr Kind kKind =
+      std::is_same_v<P, RateLimiter>               ? Kind::kAdvancedRateLimit
+      : std::is_same_v<P, DynamicBoundedSemaphore> ? Kind::kDynamicBoundedSemaphore
+      : std::is_same_v<P, KeyedCondition>          ? Kind::kKeyedCondition
+      : std::is_same_v<P, MultiCountDownLatch>     ? Kind::kMultiCountDownLatch
+      : std::is_same_v<P, PriorityLock>            ? Kind::kPriorityLock
+      : std::is_same_v<P, PriorityRLock>           ? Kind::kPriorityRLock
+      : std::is_same_v<P, PrioritySemaphore>       ? Kind::kPrioritySemaphore
+                                                   : Kind::kRLock;
+  static constexpr bool kHasParameters =
+      kKind == Kind::kAdvancedRateLimit || kKind == Kind::kDynamicBoundedSemaphore ||
+      kKind == Kind::kMultiCountDownLatch || kKind == Kind::kPrioritySemaphore;
+  struct NoParameters {
+    explicit NoParameters(const InstanceConfig&) {}
+  };
+  using Parameters = std::conditional_t<kHasParameters, InstanceConfig, NoParameters>;
+
+  template <typename... Args>
+  Of(const InstanceConfig& config, std::size_t name_size, absl::Time now, Args&&... args)
+      : P(std::forward<Args>(args)...),
+        Instance(config.kind, name_size, now),
+        parameters(config) {}
+
+  [[no_unique_address]] const Parameters parameters;
 };
 
 class Registry {
@@ -354,11 +407,32 @@ class Registry {
     Registry* const registry;
   };
 
+  // The sink of every instance's revocations.
+  class Revocations final : public RevocationSink {
+   public:
+    explicit Revocations(Registry* registry) : registry_(registry) {}
+    void OnRevoked(const Primitive& primitive, const Revocation& revocation) override;
+
+   private:
+    Registry* const registry_;
+  };
+
   bool eviction_enabled() const;
   // Create() builds the instance for a validated name and config.
   absl::StatusOr<Instance*> Create(std::string_view name,
                                    const InstanceConfig& config);
-  using InstanceMap = absl::btree_map<std::string, std::unique_ptr<Instance>>;
+  // Instances ordered by name, which each keeps itself (the map keeps
+  // only pointers).
+  struct ByName {
+    using is_transparent = void;
+    static std::string_view NameOf(const Instance::Ptr& instance) { return instance->name(); }
+    static std::string_view NameOf(std::string_view name) { return name; }
+    template <typename A, typename B>
+    bool operator()(const A& a, const B& b) const {
+      return NameOf(a) < NameOf(b);
+    }
+  };
+  using InstanceMap = absl::btree_set<Instance::Ptr, ByName>;
 
   // Remove() raises the fence floor to the instance's last fence and erases
   // it, returning the next; the instance must be closed.
@@ -375,7 +449,8 @@ class Registry {
   // fence_base_): new instances start above it.
   std::uint64_t fence_floor_;
   RevocationCallback revocation_callback_;
-  // Ordered, for List(); unique_ptr so that Instance* stays put.
+  Revocations revocations_{this};
+  // Ordered, for List().
   InstanceMap instances_;
   SweepTimer sweep_timer_{this};
 };

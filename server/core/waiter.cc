@@ -12,8 +12,19 @@ namespace baton::core {
 
 Waiter::Waiter(Primitive* primitive, WaitOptions options, WaitRequest request)
     : primitive_(primitive),
-      options_(std::move(options)),
-      request_(std::move(request)) {}
+      session_(options.session),
+      cancel_(options.cancel),
+      keys_(std::move(options.owner_key)),
+      timeout_(options.timeout.value_or(absl::InfiniteDuration())),
+      owner_key_size_(static_cast<std::uint32_t>(keys_.size())),
+      has_amount_(request.amount != 0) {
+  if (has_amount_) {
+    amount_ = request.amount;
+  } else {
+    priority_ = request.priority;
+  }
+  keys_.append(request.key);
+}
 
 Waiter::~Waiter() {
   // Only reached early when a coroutine frame is destroyed while suspended
@@ -27,46 +38,65 @@ Waiter::~Waiter() {
   }
   runtime::ListHook<QueueTag>::Unlink();
   runtime::ListHook<SessionWaiterTag>::Unlink();
-  if (options_.cancel != nullptr) options_.cancel->StopListening(this);
+  if (cancel_ != nullptr) cancel_->StopListening(this);
+}
+
+Grant Waiter::grant() const {
+  if (tokens_granted_) return Grant{.tokens_left = tokens_left_};
+  return Grant{.fence = fence_};
+}
+
+void Waiter::SetGrant(const Grant& grant) {
+  // A grant carries a fence or (a rate limiter's) tokens, never both.
+  tokens_granted_ = grant.fence == 0 && grant.tokens_left != 0;
+  if (tokens_granted_) {
+    tokens_left_ = grant.tokens_left;
+  } else {
+    fence_ = grant.fence;
+  }
+}
+
+bool Waiter::Finish(WaitResult result) {
+  status_ = std::move(result.status);
+  SetGrant(result.grant);
+  has_retry_after_ = result.retry_after != absl::ZeroDuration();
+  if (has_retry_after_) timeout_ = result.retry_after;
+  state_ = State::kDone;
+  return true;
 }
 
 bool Waiter::await_ready() {
-  const auto finish = [this](WaitResult result) {
-    result_ = std::move(result);
-    state_ = State::kDone;
-    return true;
-  };
-  if (primitive_->closed()) {
-    return finish({.status = primitive_->close_status()});
+  if (primitive_->closed()) return Finish({.status = primitive_->close_status()});
+  if (session_ == nullptr) {
+    return Finish({.status = absl::InvalidArgumentError("session is required")});
   }
-  if (options_.session == nullptr) {
-    return finish({.status = absl::InvalidArgumentError("session is required")});
-  }
-  if (options_.session->ended()) {
-    return finish({.status = absl::AbortedError("session ended")});
-  }
-  if (options_.cancel != nullptr && options_.cancel->cancelled()) {
-    return finish({.status = absl::CancelledError("cancelled")});
+  if (session_->ended()) return Finish({.status = absl::AbortedError("session ended")});
+  if (cancel_ != nullptr && cancel_->cancelled()) {
+    return Finish({.status = absl::CancelledError("cancelled")});
   }
   sequence_ = primitive_->NextSequence();
   if (std::optional<WaitResult> answer = primitive_->Start(this)) {
-    return finish(*std::move(answer));
+    return Finish(*std::move(answer));
   }
-  if (options_.timeout.has_value() && *options_.timeout <= absl::ZeroDuration()) {
-    return finish({.status = absl::DeadlineExceededError(
+  if (timeout_ <= absl::ZeroDuration()) {
+    return Finish({.status = absl::DeadlineExceededError(
                        "not available now and timeout is 0 (try once)"),
                    .retry_after = primitive_->RetryAfter(*this)});
   }
-  deadline_ = options_.timeout.has_value()
-                  ? primitive_->Now() + *options_.timeout
-                  : absl::InfiniteFuture();
   state_ = State::kQueued;
   primitive_->Enqueue(this);
-  options_.session->waiters_.PushBack(this);
-  if (deadline_ != absl::InfiniteFuture()) {
-    primitive_->loop().AddTimer(this, deadline_);
+  session_->waiters_.PushBack(this);
+  // After Enqueue(): a timer the primitive armed there for the same instant
+  // fires first. (Enqueue() reads deadline() as InfiniteFuture(), which,
+  // the deadline being in the future, tells it nothing different.)
+  if (timeout_ != absl::InfiniteDuration()) {
+    const absl::Time deadline = primitive_->Now() + timeout_;
+    if (deadline != absl::InfiniteFuture()) {
+      primitive_->loop().AddTimer(this, deadline);
+      timer_armed_ = true;
+    }
   }
-  if (options_.cancel != nullptr) options_.cancel->Listen(this);
+  if (cancel_ != nullptr) cancel_->Listen(this);
   return false;
 }
 
@@ -76,21 +106,24 @@ WaitResult Waiter::await_resume() {
   if (state_ == State::kResolved) {
     runtime::ListHook<QueueTag>::Unlink();  // off the primitive's resolved list
     runtime::ListHook<SessionWaiterTag>::Unlink();
-    if (options_.cancel != nullptr) options_.cancel->StopListening(this);
+    if (cancel_ != nullptr) cancel_->StopListening(this);
     state_ = State::kDone;
   }
   granted_ = false;
-  return std::move(result_);
+  return WaitResult{
+      .status = std::move(status_),
+      .grant = grant(),
+      .retry_after = has_retry_after_ ? timeout_ : absl::ZeroDuration()};
 }
 
 void Waiter::Resolve(absl::Status status, const Grant& grant, bool granted) {
   if (state_ != State::kQueued) std::abort();
   state_ = State::kResolved;
-  result_.status = std::move(status);
-  result_.grant = grant;
+  status_ = std::move(status);
+  SetGrant(grant);
   granted_ = granted;
   primitive_->loop().CancelTimer(this);
-  primitive_->resolved_.PushBack(this);
+  primitive_->settling().resolved.PushBack(this);
   primitive_->loop().Schedule(handle_);
 }
 
@@ -100,22 +133,22 @@ void Waiter::Leave(const absl::Status& status) {
     Resolve(status, Grant{}, /*granted=*/false);
   } else if (state_ == State::kResolved && granted_) {
     granted_ = false;
-    result_.status = status;
+    status_ = status;
     primitive_->GiveBack(this);
-    result_.grant = Grant{};
+    SetGrant(Grant{});
   }
 }
 
 void Waiter::OnSessionEnd(const absl::Status& status) {
   session_ended_ = true;
-  if (state_ == State::kResolved && !granted_) result_.status = status;
+  if (state_ == State::kResolved && !granted_) status_ = status;
   Leave(status);
   runtime::ListHook<SessionWaiterTag>::Unlink();
 }
 
 void Waiter::OnTimer() {
   Leave(absl::DeadlineExceededError(
-      absl::StrCat("timed out after ", absl::FormatDuration(*options_.timeout))));
+      absl::StrCat("timed out after ", absl::FormatDuration(timeout_))));
 }
 
 void Waiter::OnCancel() { Leave(absl::CancelledError("cancelled")); }

@@ -42,6 +42,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <string_view>
 
 #include "absl/status/status.h"
 #include "absl/time/time.h"
@@ -99,7 +100,14 @@ class Waiter final : public runtime::ListHook<SessionWaiterTag>,
                      private runtime::TimerNode,
                      private runtime::CancellationListener {
  public:
-  enum class State { kIdle, kQueued, kResolved, kDone };
+  enum class State : std::uint8_t { kIdle, kQueued, kResolved, kDone };
+
+  // What the waiter asks of its primitive (a view of its WaitRequest).
+  struct Request {
+    std::int64_t priority = 0;
+    double amount = 0;
+    std::string_view key;  // valid while the waiter lives
+  };
 
   Waiter(Primitive* primitive, WaitOptions options, WaitRequest request = {});
   Waiter(const Waiter&) = delete;
@@ -110,21 +118,32 @@ class Waiter final : public runtime::ListHook<SessionWaiterTag>,
 
   // --- Read by primitives. ---
   State state() const { return state_; }
-  Session* session() const { return options_.session; }
-  const std::string& owner_key() const { return options_.owner_key; }
-  const WaitRequest& request() const { return request_; }
-  WaitRequest& mutable_request() { return request_; }
+  Session* session() const { return session_; }
+  std::string_view owner_key() const {
+    return std::string_view(keys_).substr(0, owner_key_size_);
+  }
+  Request request() const {
+    return {.priority = has_amount_ ? 0 : priority_,
+            .amount = has_amount_ ? amount_ : 0,
+            .key = std::string_view(keys_).substr(owner_key_size_)};
+  }
   bool granted() const { return granted_; }
-  const Grant& grant() const { return result_.grant; }
-  // The moment the wait gives up; InfiniteFuture() when it never does.
-  absl::Time deadline() const { return deadline_; }
+  Grant grant() const;
+  // The moment the wait gives up; InfiniteFuture() when it never does, and
+  // until it is queued (Enqueue() included).
+  absl::Time deadline() const {
+    return timer_armed_ ? TimerNode::deadline() : absl::InfiniteFuture();
+  }
   // Arrival order among all waiters of the primitive.
   std::uint64_t sequence() const { return sequence_; }
 
-  // Opaque slot for the queue the waiter sits on (see WaitQueue).
-  void* queue_slot = nullptr;
-  // Free slot for primitive-specific counters (e.g. wait_all's count).
-  std::int64_t counter = 0;
+  // Free slots for the primitive: a waiter is on a WaitQueue (which uses
+  // queue_slot) or on a primitive's own lists (which may use counter, e.g.
+  // wait_all's count), never both, so the two share their storage.
+  union {
+    void* queue_slot = nullptr;
+    std::int64_t counter;
+  };
 
   // --- The awaitable protocol. ---
   bool await_ready();
@@ -149,19 +168,43 @@ class Waiter final : public runtime::ListHook<SessionWaiterTag>,
   // Leave() takes a queued or resolved waiter out, for timeout, cancel and
   // abort alike.
   void Leave(const absl::Status& status);
+  // Finish() records an answer given at once, without queueing.
+  bool Finish(WaitResult result);
+  void SetGrant(const Grant& grant);
   void OnTimer() override;
   void OnCancel() override;
 
+  // A queued waiter is what a million waits cost: every field counts (see
+  // the size test in tests/server/core/waiter_test.cc).
   Primitive* primitive_;
-  WaitOptions options_;
-  WaitRequest request_;
-  State state_ = State::kIdle;
-  bool granted_ = false;
-  bool session_ended_ = false;
-  absl::Time deadline_ = absl::InfiniteFuture();
-  std::uint64_t sequence_ = 0;
-  WaitResult result_;
+  Session* session_;
+  runtime::CancellationSignal* cancel_;
   std::coroutine_handle<> handle_;
+  // The owner key, then the request's key: one string, at most one block.
+  std::string keys_;
+  // Of the request: a rate limiter's amount, or everyone else's priority.
+  union {
+    std::int64_t priority_;
+    double amount_;
+  };
+  // The wait's timeout (InfiniteDuration(): none). A try-once refusal,
+  // which never queues, keeps its retry_after here instead.
+  absl::Duration timeout_;
+  std::uint64_t sequence_ = 0;
+  absl::Status status_;
+  // Of the grant: a rate limiter's tokens_left, or everyone else's fence.
+  union {
+    std::uint64_t fence_ = 0;
+    double tokens_left_;
+  };
+  std::uint32_t owner_key_size_ = 0;
+  State state_ = State::kIdle;
+  bool has_amount_ : 1 = false;
+  bool tokens_granted_ : 1 = false;
+  bool granted_ : 1 = false;
+  bool session_ended_ : 1 = false;
+  bool timer_armed_ : 1 = false;
+  bool has_retry_after_ : 1 = false;
 };
 
 }  // namespace baton::core

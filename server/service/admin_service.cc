@@ -60,7 +60,7 @@ absl::Status CheckKind(const core::Instance& instance, v1::Kind expected) {
   if (expected == v1::KIND_UNSPECIFIED) return absl::OkStatus();
   if (KindToProto(instance.kind()) == expected) return absl::OkStatus();
   return absl::FailedPreconditionError(absl::StrCat(
-      "kind: '", instance.name(), "' is a ",
+      "kind: '", Absl(instance.name()), "' is a ",
       Absl(core::KindName(instance.kind())), ", not the kind asked for"));
 }
 

@@ -5,7 +5,9 @@
 // session_state.h.
 
 #include <cmath>
+#include <coroutine>
 #include <cstdlib>
+#include <exception>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -327,6 +329,188 @@ absl::Status SessionState::Check(const v1::Request& request, Prepared* prepared)
   return absl::OkStatus();
 }
 
+namespace {
+
+// WaiterFor() is the Waiter of a wait request other than condition_wait:
+// every kind's wait is the same type, so RunWait awaits them at one site.
+// It takes the owner key out of `prepared`.
+core::Waiter WaiterFor(core::Instance* instance, Prepared& prepared, core::Session* session,
+                       runtime::CancellationSignal* cancel) {
+  const v1::Request& request = prepared.request;
+  core::WaitOptions options{.session = session,
+                            .owner_key = std::move(prepared.owner_key),
+                            .timeout = prepared.timeout,
+                            .cancel = cancel};
+  switch (request.op_case()) {
+    case v1::Request::kAcquire: {
+      const std::int64_t priority = request.acquire().priority();
+      switch (prepared.kind) {
+        case core::Kind::kKeyedCondition:
+          return instance->As<core::KeyedCondition>()->Acquire(std::move(options));
+        case core::Kind::kDynamicBoundedSemaphore:
+          return instance->As<core::DynamicBoundedSemaphore>()->Acquire(std::move(options));
+        case core::Kind::kPrioritySemaphore:
+          return instance->As<core::PrioritySemaphore>()->Acquire(std::move(options), priority);
+        default:
+          return static_cast<core::PriorityMutex*>(instance->primitive())
+              ->Acquire(std::move(options), priority);
+      }
+    }
+    case v1::Request::kRateAcquire:
+      return instance->As<core::RateLimiter>()->Acquire(
+          std::move(options),
+          request.rate_acquire().has_tokens() ? request.rate_acquire().tokens() : 1.0);
+    case v1::Request::kLatchWait:
+      return instance->As<core::MultiCountDownLatch>()->Wait(
+          std::move(options), request.latch_wait().key(), request.latch_wait().strict());
+    case v1::Request::kWaitAll:
+      if (prepared.kind == core::Kind::kKeyedCondition) {
+        return instance->As<core::KeyedCondition>()->WaitAll(std::move(options));
+      }
+      return instance->As<core::MultiCountDownLatch>()->WaitAll(std::move(options));
+    default:
+      // Execute() starts RunWait for IsWait() operations only.
+      std::abort();
+  }
+}
+
+// ConditionWaitFor() is the wait of a condition_wait request; it takes the
+// owner key and the key out of `prepared`.
+runtime::Task<core::WaitResult> ConditionWaitFor(core::Instance* instance, Prepared& prepared,
+                                                 core::Session* session,
+                                                 runtime::CancellationSignal* cancel) {
+  core::WaitOptions options{.session = session,
+                            .owner_key = std::move(prepared.owner_key),
+                            .timeout = prepared.timeout,
+                            .cancel = cancel};
+  std::string key = std::move(*prepared.request.mutable_condition_wait()->mutable_key());
+  return instance->As<core::KeyedCondition>()->Wait(std::move(options), std::move(key));
+}
+
+// What the answer to a wait needs of its request besides its id: RunWait
+// keeps this, not the request, while it waits.
+struct WaitAnswer {
+  OpCase op = v1::Request::OP_NOT_SET;
+  bool try_once = false;  // a timeout of zero
+};
+
+WaitAnswer WaitAnswerOf(const Prepared& prepared) {
+  return {.op = prepared.request.op_case(),
+          .try_once = prepared.timeout.has_value() && *prepared.timeout <= absl::ZeroDuration()};
+}
+
+// AnswerWait() answers a wait with how it ended.
+void AnswerWait(ShardSession* ss, std::uint64_t id, const WaitAnswer& wait,
+                const core::WaitResult& result) {
+  v1::Response response;
+  response.set_id(id);
+  const absl::StatusCode code = result.status.code();
+  if (!result.ok()) {
+    const absl::Status status =
+        wait.op == v1::Request::kRateAcquire ? WithField(result.status, "rate_acquire.tokens")
+                                             : result.status;
+    response.mutable_status()->set_code(static_cast<std::int32_t>(status.code()));
+    response.mutable_status()->set_message(std::string(status.message()));
+  }
+  switch (wait.op) {
+    case v1::Request::kAcquire:
+      if (result.ok()) response.set_fence(result.grant.fence);
+      break;
+    case v1::Request::kRateAcquire:
+      if (result.ok()) {
+        response.set_tokens_left(result.grant.tokens_left);
+      } else if (code == absl::StatusCode::kDeadlineExceeded && wait.try_once) {
+        SetDuration(result.retry_after, response.mutable_retry_after());
+      }
+      break;
+    case v1::Request::kConditionWait:
+      // Every answer but ABORTED comes back holding the lock again.
+      if (code == absl::StatusCode::kOk || code == absl::StatusCode::kDeadlineExceeded ||
+          code == absl::StatusCode::kCancelled) {
+        response.set_fence(result.grant.fence);
+      }
+      break;
+    default:
+      break;
+  }
+  ss->Answer(std::move(response));
+}
+
+// WaitTask is the coroutine of one wait (RunWait, RunConditionWait): it
+// starts at once and frees its frame when it ends, so a wait costs one
+// frame (a runtime::Task under runtime::Detach costs two).
+struct WaitTask {
+  struct promise_type {
+    WaitTask get_return_object() const noexcept { return {}; }
+    std::suspend_never initial_suspend() const noexcept { return {}; }
+    std::suspend_never final_suspend() const noexcept { return {}; }
+    void return_void() const noexcept {}
+    // A wait has no one to report to; an escaped exception is a bug.
+    [[noreturn]] void unhandled_exception() const noexcept { std::terminate(); }
+  };
+};
+
+// Suspend awaits a Waiter like `co_await waiter` does, but leaves the
+// answer in the waiter (FinishWait takes it out), so that no WaitResult
+// lives in the coroutine frame.
+struct Suspend {
+  core::Waiter* waiter;
+  bool await_ready() const { return waiter->await_ready(); }
+  void await_suspend(std::coroutine_handle<> handle) const { waiter->await_suspend(handle); }
+  void await_resume() const noexcept {}
+};
+
+// FinishWait() answers a wait that `waiter` ran.
+void FinishWait(ShardSession* ss, const PendingWait& pending, const WaitAnswer& wait,
+                core::Waiter& waiter) {
+  ss->waits.erase(pending.id);
+  const core::WaitResult result = waiter.await_resume();
+  AnswerWait(ss, pending.id, wait, result);
+}
+
+// What RunWait and RunConditionWait start from: read before their first
+// suspension only (one parameter, one pointer in the frame).
+struct WaitStart {
+  core::Instance* instance;
+  Prepared* prepared;
+};
+
+// RunWait() runs a wait request other than condition_wait and answers it.
+// A frame per queued waiter is what a million waiters cost, so it holds
+// only the waiter and what the answer needs: `start` lives until the first
+// suspension (the end of Execute) and is read before it only. The co_await
+// makes no temporary with a non-trivial destructor (GCC 12: see waiter.h).
+// The instance is not touched after its wait: a Delete may have destroyed
+// it.
+WaitTask RunWait(std::shared_ptr<SessionState> self, ShardSession* ss, const WaitStart& start) {
+  // `self` keeps the session (and `ss`) alive for as long as the wait runs.
+  static_cast<void>(self);
+  const WaitAnswer wait = WaitAnswerOf(*start.prepared);
+  PendingWait pending{.id = start.prepared->request.id()};
+  ss->waits.insert(&pending);
+  core::Waiter waiter =
+      WaiterFor(start.instance, *start.prepared, &ss->session, &pending.cancel);
+  co_await Suspend{&waiter};  // a temporary, but a trivially destructible one
+  FinishWait(ss, pending, wait, waiter);
+}
+
+// RunConditionWait() is RunWait() for condition_wait, whose wait is a task
+// of its own (it waits for a notify, then for the lock).
+WaitTask RunConditionWait(std::shared_ptr<SessionState> self, ShardSession* ss,
+                          const WaitStart& start) {
+  static_cast<void>(self);
+  const WaitAnswer wait = WaitAnswerOf(*start.prepared);
+  PendingWait pending{.id = start.prepared->request.id()};
+  ss->waits.insert(&pending);
+  runtime::Task<core::WaitResult> task =
+      ConditionWaitFor(start.instance, *start.prepared, &ss->session, &pending.cancel);
+  const core::WaitResult result = co_await std::move(task);
+  ss->waits.erase(pending.id);
+  AnswerWait(ss, pending.id, wait, result);
+}
+
+}  // namespace
+
 void SessionState::Execute(ShardSession* ss, Prepared& prepared) {
   v1::Request& request = prepared.request;
   const std::uint64_t id = request.id();
@@ -340,9 +524,9 @@ void SessionState::Execute(ShardSession* ss, Prepared& prepared) {
                                                " of this session is pending"))));
       return;
     }
-    runtime::CancellationSignal* signal = it->second;
+    PendingWait* pending = *it;
     ss->waits.erase(it);
-    signal->Cancel();
+    pending->cancel.Cancel();
     v1::Response response;
     response.set_id(id);
     ss->Answer(std::move(response));
@@ -357,7 +541,12 @@ void SessionState::Execute(ShardSession* ss, Prepared& prepared) {
   }
   core::Instance* instance = *found;
   if (IsWait(op)) {
-    runtime::Detach(RunWait(shared_from_this(), ss, instance, std::move(prepared)));
+    const WaitStart start{.instance = instance, .prepared = &prepared};
+    if (op == v1::Request::kConditionWait) {
+      RunConditionWait(shared_from_this(), ss, start);
+    } else {
+      RunWait(shared_from_this(), ss, start);
+    }
     return;
   }
 
@@ -463,116 +652,5 @@ void SessionState::Execute(ShardSession* ss, Prepared& prepared) {
   ss->Answer(std::move(response));
 }
 
-namespace {
-
-// WaiterFor() is the Waiter of a wait request other than condition_wait:
-// every kind's wait is the same type, so RunWait awaits them at one site.
-core::Waiter WaiterFor(core::Instance* instance, const Prepared& prepared,
-                       core::WaitOptions options) {
-  const v1::Request& request = prepared.request;
-  switch (request.op_case()) {
-    case v1::Request::kAcquire: {
-      const std::int64_t priority = request.acquire().priority();
-      switch (prepared.kind) {
-        case core::Kind::kKeyedCondition:
-          return instance->As<core::KeyedCondition>()->Acquire(std::move(options));
-        case core::Kind::kDynamicBoundedSemaphore:
-          return instance->As<core::DynamicBoundedSemaphore>()->Acquire(std::move(options));
-        case core::Kind::kPrioritySemaphore:
-          return instance->As<core::PrioritySemaphore>()->Acquire(std::move(options), priority);
-        default:
-          return static_cast<core::PriorityMutex*>(instance->primitive())
-              ->Acquire(std::move(options), priority);
-      }
-    }
-    case v1::Request::kRateAcquire:
-      return instance->As<core::RateLimiter>()->Acquire(
-          std::move(options),
-          request.rate_acquire().has_tokens() ? request.rate_acquire().tokens() : 1.0);
-    case v1::Request::kLatchWait:
-      return instance->As<core::MultiCountDownLatch>()->Wait(
-          std::move(options), request.latch_wait().key(), request.latch_wait().strict());
-    case v1::Request::kWaitAll:
-      if (prepared.kind == core::Kind::kKeyedCondition) {
-        return instance->As<core::KeyedCondition>()->WaitAll(std::move(options));
-      }
-      return instance->As<core::MultiCountDownLatch>()->WaitAll(std::move(options));
-    default:
-      // Execute() starts RunWait for IsWait() operations only.
-      std::abort();
-  }
-}
-
-// AnswerWait() answers a wait with how it ended.
-void AnswerWait(ShardSession* ss, const Prepared& prepared, const core::WaitResult& result) {
-  const std::uint64_t id = prepared.request.id();
-  const OpCase op = prepared.request.op_case();
-  v1::Response response;
-  response.set_id(id);
-  const absl::StatusCode code = result.status.code();
-  if (!result.ok()) {
-    const absl::Status status =
-        op == v1::Request::kRateAcquire ? WithField(result.status, "rate_acquire.tokens")
-                                        : result.status;
-    response.mutable_status()->set_code(static_cast<std::int32_t>(status.code()));
-    response.mutable_status()->set_message(std::string(status.message()));
-  }
-  switch (op) {
-    case v1::Request::kAcquire:
-      if (result.ok()) response.set_fence(result.grant.fence);
-      break;
-    case v1::Request::kRateAcquire:
-      if (result.ok()) {
-        response.set_tokens_left(result.grant.tokens_left);
-      } else if (code == absl::StatusCode::kDeadlineExceeded && prepared.timeout.has_value() &&
-                 *prepared.timeout <= absl::ZeroDuration()) {
-        SetDuration(result.retry_after, response.mutable_retry_after());
-      }
-      break;
-    case v1::Request::kConditionWait:
-      // Every answer but ABORTED comes back holding the lock again.
-      if (code == absl::StatusCode::kOk || code == absl::StatusCode::kDeadlineExceeded ||
-          code == absl::StatusCode::kCancelled) {
-        response.set_fence(result.grant.fence);
-      }
-      break;
-    default:
-      break;
-  }
-  ss->Answer(std::move(response));
-}
-
-}  // namespace
-
-runtime::Task<void> SessionState::RunWait(std::shared_ptr<SessionState> self,
-                                          ShardSession* ss, core::Instance* instance,
-                                          Prepared prepared) {
-  // `self` keeps the session (and `ss`) alive for as long as the wait runs.
-  static_cast<void>(self);
-  const v1::Request& request = prepared.request;
-  const std::uint64_t id = request.id();
-  const OpCase op = request.op_case();
-  runtime::CancellationSignal cancel;
-  ss->waits.emplace(id, &cancel);
-  core::WaitOptions options{.session = &ss->session,
-                            .owner_key = prepared.owner_key,
-                            .timeout = prepared.timeout,
-                            .cancel = &cancel};
-  core::WaitResult result;
-  // Two co_await sites only: GCC gives each site its own awaiter slot in the
-  // frame, and a frame per queued waiter is what a million waiters cost.
-  // Each takes named locals only (GCC 12: see waiter.h). The instance is not
-  // touched after its wait: a Delete may have destroyed it.
-  if (op == v1::Request::kConditionWait) {
-    std::string key = request.condition_wait().key();
-    result = co_await instance->As<core::KeyedCondition>()->Wait(std::move(options),
-                                                                   std::move(key));
-  } else {
-    result = co_await WaiterFor(instance, prepared, std::move(options));
-  }
-  ss->waits.erase(id);
-  // In a plain function, so that the answer's locals are not in the frame.
-  AnswerWait(ss, prepared, result);
-}
-
 }  // namespace baton::service
+

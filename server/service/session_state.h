@@ -19,6 +19,8 @@
 
 #include "absl/base/thread_annotations.h"
 #include "absl/container/flat_hash_map.h"
+#include "absl/container/flat_hash_set.h"
+#include "absl/hash/hash.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
@@ -67,6 +69,13 @@ struct Prepared {
 // ---------------------------------------------------------------------------
 // ShardSession: the part of a session that lives on one shard.
 
+// PendingWait is a wait request running on a shard: it lives in the frame of
+// the coroutine that runs it, and ShardSession::waits finds it by id.
+struct PendingWait {
+  std::uint64_t id = 0;
+  runtime::CancellationSignal cancel;
+};
+
 class ShardSession {
  public:
   ShardSession(SessionState* state, Node::Shard* shard, std::uint64_t id)
@@ -94,8 +103,23 @@ class ShardSession {
 
  public:
   core::Session session;
-  // The waits pending on this shard, by request id, for Cancel.
-  absl::flat_hash_map<std::uint64_t, runtime::CancellationSignal*> waits;
+  // The waits pending on this shard, found by request id, for Cancel. A set
+  // of pointers into the waits' frames: 8 bytes a slot, not the 16 of a
+  // map from id to signal.
+  struct ById {
+    using is_transparent = void;
+    static std::uint64_t IdOf(const PendingWait* wait) { return wait->id; }
+    static std::uint64_t IdOf(std::uint64_t id) { return id; }
+    template <typename T>
+    std::size_t operator()(const T& t) const {
+      return absl::Hash<std::uint64_t>()(IdOf(t));
+    }
+    template <typename A, typename B>
+    bool operator()(const A& a, const B& b) const {
+      return IdOf(a) == IdOf(b);
+    }
+  };
+  absl::flat_hash_set<PendingWait*, ById, ById> waits;
 };
 
 struct SessionService::ShardTable {
@@ -195,9 +219,6 @@ class SessionState : public std::enable_shared_from_this<SessionState> {
   // ShardSessionFor() is the session's part on `shard`, created on first use.
   ShardSession* ShardSessionFor(Node::Shard& shard);
   void Execute(ShardSession* ss, session_internal::Prepared& prepared);
-  runtime::Task<void> RunWait(std::shared_ptr<SessionState> self, ShardSession* ss,
-                              core::Instance* instance,
-                              session_internal::Prepared prepared);
   void EndOnShard(Node::Shard& shard);
   void ArmLease(Node::Shard& shard, absl::Time at);
   void OnLeaseTimer();

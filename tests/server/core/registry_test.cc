@@ -9,6 +9,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "gtest/gtest.h"
+#include "server/core/instance_name.h"
 #include "tests/testing/loop_test.h"
 
 namespace baton::core {
@@ -174,6 +175,56 @@ TEST(InstanceConfigTest, DescribeConfig) {
 }
 
 // --- Declare. ---
+
+// An idle lock is what a million instances cost (issue 6): one block of
+// the lock, the instance header and the name. Keep it from growing back
+// unnoticed. The figures are for 64-bit libstdc++.
+TEST(InstanceSizeTest, AnIdleLockStaysSmall) {
+  if (sizeof(void*) != 8 || sizeof(std::string) != 32) GTEST_SKIP();
+  EXPECT_LE(sizeof(PriorityLock), 120u);
+  EXPECT_LE(sizeof(Primitive), 48u);
+}
+
+TEST_F(RegistryTest, EveryKindKeepsItsNameConfigAndPrimitive) {
+  const std::string long_name(kMaxNameBytes, 'n');
+  RateLimiter::Options rate{.rate = 5, .capacity = 7, .fair = false};
+  const std::vector<InstanceConfig> configs = {
+      {.kind = Kind::kAdvancedRateLimit, .rate_limit = rate},
+      {.kind = Kind::kDynamicBoundedSemaphore, .value = 3},
+      {.kind = Kind::kKeyedCondition},
+      {.kind = Kind::kMultiCountDownLatch, .counts = {{"a", 2}}},
+      {.kind = Kind::kPriorityLock},
+      {.kind = Kind::kPriorityRLock},
+      {.kind = Kind::kPrioritySemaphore, .value = 4},
+      {.kind = Kind::kRLock},
+  };
+  for (const InstanceConfig& config : configs) {
+    for (const std::string& name :
+         {std::string(KindName(config.kind)), std::string(KindName(config.kind)) + long_name}) {
+      const std::string unique = name.substr(0, kMaxNameBytes);
+      Instance* instance = MustDeclare(unique, config);
+      ASSERT_NE(instance, nullptr);
+      EXPECT_EQ(instance->name(), unique);
+      EXPECT_EQ(instance->kind(), config.kind);
+      EXPECT_EQ(instance->config(), config);
+      EXPECT_EQ(instance->config().kind, config.kind);
+      EXPECT_EQ(registry_->Find(unique), instance);
+      EXPECT_NE(instance->primitive(), nullptr);
+    }
+  }
+  EXPECT_EQ(registry_->Find("Priority"), nullptr);
+  Instance* lock = registry_->Find("PriorityLock");
+  ASSERT_NE(lock, nullptr);
+  EXPECT_EQ(static_cast<Primitive*>(lock->As<PriorityLock>()), lock->primitive());
+  EXPECT_EQ(lock->As<PriorityRLock>(), nullptr);
+  EXPECT_EQ(lock->As<RateLimiter>(), nullptr);
+  Instance* limiter = registry_->Find("AdvancedRateLimit");
+  ASSERT_NE(limiter, nullptr);
+  EXPECT_EQ(static_cast<Primitive*>(limiter->As<RateLimiter>()), limiter->primitive());
+  EXPECT_EQ(limiter->config().rate_limit.capacity, 7);
+  EXPECT_FALSE(limiter->config().rate_limit.fair);
+  EXPECT_EQ(registry_->size(), 2 * configs.size());
+}
 
 TEST_F(RegistryTest, DeclareIsIdempotentForEqualConfigs) {
   Instance* lock = MustDeclare("lock", Plain(Kind::kPriorityLock));
