@@ -44,8 +44,9 @@ Primitive::Settling& Primitive::settling() {
 }
 
 std::uint64_t Primitive::NextSequence() {
-  static thread_local std::uint64_t last_sequence = 0;
-  return ++last_sequence;
+  // Per loop, not per thread: a loop's turns may run on other threads than
+  // its own (EventLoop::DeferWakes::Owed::kRunHere).
+  return loop_->NextSequence();
 }
 
 void Primitive::set_revocation_callback(RevocationCallback callback) {

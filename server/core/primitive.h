@@ -146,8 +146,9 @@ class Primitive {
 
  private:
   // NextSequence() numbers waiters in arrival order. One counter serves
-  // every primitive of the thread: the order within each is all that counts.
-  static std::uint64_t NextSequence();
+  // every primitive of the loop (the order within each is all that counts);
+  // not one per thread, since another thread may run the loop's turn.
+  std::uint64_t NextSequence();
 
   // An idle primitive is what a million instances cost: every field counts
   // (see the size test in tests/server/core/registry_test.cc).

@@ -81,6 +81,10 @@ class EventLoop {
   // next timer or the next Post().
   void Run();
 
+  // NextSequence() numbers events of this loop in the order of its turns:
+  // 1, 2, 3, … (waiters' arrival order).
+  std::uint64_t NextSequence() { return ++last_sequence_; }
+
   // --- Any thread. ---
 
   // Post() hands `fn` to the loop; it runs on the owner thread, in order of
@@ -171,6 +175,7 @@ class EventLoop {
   // True while Run() is on (set and read under turn_mu_): only then may
   // another thread take a turn.
   bool in_run_ = false;
+  std::uint64_t last_sequence_ = 0;
 
   mutable absl::Mutex mu_;
   std::vector<absl::AnyInvocable<void()>> inbox_ ABSL_GUARDED_BY(mu_);
