@@ -53,18 +53,14 @@ smoke_flag=()
 (( smoke )) && smoke_flag=(--smoke)
 
 start=$SECONDS
-if [[ ${BATON_BENCH_PREBUILT:-0} == 1 ]]; then
-  echo "run_all: using the binaries in $build" >&2
-else
-  echo "run_all: building in $build" >&2
-  cmake -S "$root" -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Release -DBATON_BUILD_TESTS=OFF \
-    -DBATON_BUILD_EXAMPLES=OFF >/dev/null
-  ninja -C "$build" batond baton_echo_server baton_loadgen baton_scale_bench >/dev/null
-  # bench/peers is built only where hiredis is installed; run_peers.sh
-  # installs it and builds what is missing.
-  if ninja -C "$build" -t targets all 2>/dev/null | grep -q '^redis_bench:'; then
-    ninja -C "$build" redis_bench etcd_bench >/dev/null
-  fi
+# shellcheck source=bench/common/build.sh
+source "$root/bench/common/build.sh"
+bench_build run_all "$build" "$root" batond baton_echo_server baton_loadgen baton_scale_bench
+# bench/peers is built only where hiredis is installed; run_peers.sh
+# installs it and builds what is missing.
+if [[ ${BATON_BENCH_PREBUILT:-0} != 1 ]] &&
+    ninja -C "$build" -t targets all 2>/dev/null | grep -q '^redis_bench:'; then
+  ninja -C "$build" redis_bench etcd_bench >/dev/null
 fi
 build_type=$(sed -n 's/^CMAKE_BUILD_TYPE:[A-Z]*=//p' "$build/CMakeCache.txt" 2>/dev/null || true)
 compiler=$(sed -n 's/^CMAKE_CXX_COMPILER:[A-Z]*=//p' "$build/CMakeCache.txt" 2>/dev/null || true)

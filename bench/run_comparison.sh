@@ -55,16 +55,9 @@ else
   concurrencies=("1 1" "4 16" "100 4")
 fi
 
-if [[ ${BATON_BENCH_PREBUILT:-0} == 1 ]]; then
-  # CI's smoke: the binaries of the test build, as they are (not Release:
-  # the smoke checks that the harness works, not how fast).
-  echo "using the binaries in $build" >&2
-else
-  echo "building in $build" >&2
-  cmake -S "$root" -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Release -DBATON_BUILD_TESTS=OFF \
-    -DBATON_BUILD_EXAMPLES=OFF >/dev/null
-  ninja -C "$build" batond baton_echo_server baton_loadgen >/dev/null
-fi
+# shellcheck source=bench/common/build.sh
+source "$root/bench/common/build.sh"
+bench_build run_comparison "$build" "$root" batond baton_echo_server baton_loadgen
 loadgen=$build/bench/loadgen/baton_loadgen
 
 tmp=$(mktemp -d)

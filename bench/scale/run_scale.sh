@@ -57,14 +57,9 @@ else
   ulimit -n "$hard_fds" 2>/dev/null || true
 fi
 
-if [[ ${BATON_BENCH_PREBUILT:-0} == 1 ]]; then
-  echo "using the binaries in $build" >&2
-else
-  echo "building in $build" >&2
-  cmake -S "$root" -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Release -DBATON_BUILD_TESTS=OFF \
-    -DBATON_BUILD_EXAMPLES=OFF >/dev/null
-  ninja -C "$build" batond baton_scale_bench >/dev/null
-fi
+# shellcheck source=bench/common/build.sh
+source "$root/bench/common/build.sh"
+bench_build run_scale "$build" "$root" batond baton_scale_bench
 bench=$build/bench/scale/baton_scale_bench
 
 tmp=$(mktemp -d)
