@@ -145,22 +145,35 @@ absl::Time EventLoop::NextTimer() const {
   return timers_.empty() ? absl::InfiniteFuture() : timers_.Earliest();
 }
 
-void EventLoop::Run() {
-  {
-    absl::MutexLock turn(&turn_mu_);
-    in_run_ = true;
+void EventLoop::TakeTurn() {
+  if (TryTakeTurn()) return;
+  // Another thread runs a turn: it looks at turn_wanted_ under mu_ after it
+  // gives the turn back, and this thread tries again under mu_ before
+  // waiting, so the hand-over cannot be missed.
+  absl::MutexLock lock(&mu_);
+  while (!TryTakeTurn()) {
+    turn_wanted_ = true;
+    wake_.Wait(&mu_);
   }
+  turn_wanted_ = false;
+}
+
+void EventLoop::Run() {
+  TakeTurn();
+  in_run_ = true;
+  ReleaseTurn();
   const std::thread::id self = std::this_thread::get_id();
   while (true) {
+    TakeTurn();
+    running_thread_.store(self, std::memory_order_relaxed);
+    RunUntilIdle();
+    running_thread_.store(std::thread::id(), std::memory_order_relaxed);
+    const absl::Time next = NextTimer();
     {
-      absl::MutexLock turn(&turn_mu_);
-      running_thread_.store(self, std::memory_order_relaxed);
-      RunUntilIdle();
-      running_thread_.store(std::thread::id(), std::memory_order_relaxed);
-      const absl::Time next = NextTimer();
       absl::MutexLock lock(&mu_);
       next_timer_ = next;
     }
+    ReleaseTurn();
     absl::MutexLock lock(&mu_);
     if (stop_) break;
     if (!inbox_.empty() || woken_) continue;
@@ -176,10 +189,9 @@ void EventLoop::Run() {
     }
     sleeping_ = false;
   }
-  {
-    absl::MutexLock turn(&turn_mu_);
-    in_run_ = false;
-  }
+  TakeTurn();
+  in_run_ = false;
+  ReleaseTurn();
   absl::MutexLock lock(&mu_);
   stop_ = false;
 }
@@ -187,12 +199,12 @@ void EventLoop::Run() {
 void EventLoop::RunHereOrWake() {
   // Post() cleared sleeping_ for us: until we wake the loop or say it
   // sleeps again, no other Post() will wake it. Every holder of the turn
-  // looks at the inbox after releasing it (Run() before it sleeps, this
+  // looks at the inbox after giving it back (Run() before it sleeps, this
   // function below), so a post that finds the turn taken needs no wake.
   for (int round = 1;; ++round) {
-    if (!turn_mu_.TryLock()) return;
+    if (!TryTakeTurn()) return;
     if (!in_run_) {
-      turn_mu_.Unlock();
+      ReleaseTurn();
       wake_.Signal();
       return;
     }
@@ -200,15 +212,15 @@ void EventLoop::RunHereOrWake() {
     RunUntilIdle();
     running_thread_.store(std::thread::id(), std::memory_order_relaxed);
     const absl::Time next = NextTimer();
-    turn_mu_.Unlock();
+    ReleaseTurn();
     {
       absl::MutexLock lock(&mu_);
       const bool posted = !inbox_.empty();
-      // A stop, a Wake(), a timer earlier than the one the loop's thread
-      // sleeps for, or work still coming after several turns: the loop's
-      // thread takes over.
-      const bool wake = stop_ || (woken_ && !posted) || next < next_timer_ ||
-                        (posted && round == kMaxTurnsHere);
+      // A stop, a Wake(), Run()'s thread waiting for the turn, a timer
+      // earlier than the one it sleeps for, or work still coming after
+      // several turns: the loop's thread takes over.
+      const bool wake = stop_ || turn_wanted_ || (woken_ && !posted) ||
+                        next < next_timer_ || (posted && round == kMaxTurnsHere);
       if (!wake) {
         if (posted) continue;  // posted during our turn: one more turn here
         // The loop's thread still waits on wake_ (or, if it woke meanwhile,

@@ -7,7 +7,7 @@
 // Threading contract: the loop's work runs in turns, one thread at a time:
 // the thread in Run() or, in tests, RunUntilIdle(); or, while Run()'s thread
 // sleeps, a thread that posted work and runs the turn itself (see
-// DeferWakes::Owed::kRunHere). Each turn holds the loop's turn lock, so
+// DeferWakes::Owed::kRunHere). Each turn holds the loop's turn (a flag taken atomically), so
 // state confined to a loop needs no mutex of its own. Post(), Stop() and
 // Wake() may be called from any thread; every other method only from the
 // loop's work.
@@ -167,12 +167,18 @@ class EventLoop {
   static constexpr int kMaxTurnsHere = 4;
 
   Clock* const clock_;
-  // Held by whoever runs a turn; guards the loop's confined state below
-  // (not annotated: the owner-thread methods are called from inside turns).
-  absl::Mutex turn_mu_;
+  // The turn: taken by whoever runs the loop's work, and guarding the loop's
+  // confined state below. An atomic flag, not a mutex, so that a failed
+  // TryTakeTurn() always means that someone holds it (absl::Mutex::TryLock
+  // may fail on a free mutex, which would leave a post unrun and the loop
+  // asleep). Run()'s thread waits for a borrowed turn on wake_ (TakeTurn).
+  std::atomic<bool> turn_taken_{false};
+  bool TryTakeTurn() { return !turn_taken_.exchange(true, std::memory_order_acquire); }
+  void TakeTurn();
+  void ReleaseTurn() { turn_taken_.store(false, std::memory_order_release); }
   std::deque<Item> ready_;
   TimerHeap timers_;
-  // True while Run() is on (set and read under turn_mu_): only then may
+  // True while Run() is on (set and read within turns): only then may
   // another thread take a turn.
   bool in_run_ = false;
   std::uint64_t last_sequence_ = 0;
@@ -184,6 +190,9 @@ class EventLoop {
   // True while Run() waits on wake_; the first Post() after clears it and
   // signals (or runs the turn itself), later ones need not.
   bool sleeping_ ABSL_GUARDED_BY(mu_) = false;
+  // True while Run()'s thread waits for a turn another thread holds; that
+  // thread signals wake_ when it gives the turn back.
+  bool turn_wanted_ ABSL_GUARDED_BY(mu_) = false;
   // The deadline Run()'s thread sleeps until: the earliest timer at the end
   // of its last turn. A turn run by another thread that arms an earlier one
   // wakes it.
