@@ -96,6 +96,24 @@ TEST(EventLoopTest, SpawnStartsFromTheRunQueueAndScheduleResumesInOrder) {
   EXPECT_EQ(log, (std::vector<int>{1, 2, 11, 12}));
 }
 
+// Waits until the loop running on `runner` has run everything posted so
+// far, then stops it.
+void FinishAndStop(EventLoop& loop, std::thread& runner) {
+  absl::Notification all;
+  loop.Post([&] { all.Notify(); });
+  all.WaitForNotification();
+  loop.Stop();
+  runner.join();
+}
+
+// Each poster's items ran, all of them, in the order it posted them.
+void ExpectInPostedOrder(const std::vector<std::vector<int>>& seen, int per_thread) {
+  for (const auto& s : seen) {
+    ASSERT_EQ(s.size(), static_cast<size_t>(per_thread));
+    for (int i = 0; i < per_thread; ++i) ASSERT_EQ(s[i], i);
+  }
+}
+
 TEST(EventLoopTest, PostFromOtherThreadsRunsOnTheLoopThreadInOrder) {
   EventLoop loop(SteadyClock::Get());
   std::thread runner([&] { loop.Run(); });
@@ -117,17 +135,10 @@ TEST(EventLoopTest, PostFromOtherThreadsRunsOnTheLoopThreadInOrder) {
     });
   }
   for (auto& p : posters) p.join();
-  absl::Notification all;
-  loop.Post([&] { all.Notify(); });
-  all.WaitForNotification();
-  loop.Stop();
-  runner.join();
+  FinishAndStop(loop, runner);
   EXPECT_EQ(done.load(), kThreads * kPerThread);
   EXPECT_FALSE(off_thread.load());
-  for (const auto& s : seen) {
-    ASSERT_EQ(s.size(), static_cast<size_t>(kPerThread));
-    for (int i = 0; i < kPerThread; ++i) EXPECT_EQ(s[i], i);
-  }
+  ExpectInPostedOrder(seen, kPerThread);
 }
 
 TEST(EventLoopTest, RunSleepsUntilTheNextTimerOnTheSteadyClock) {
@@ -225,16 +236,9 @@ TEST(EventLoopTest, RunHereKeepsTurnsExclusiveAndPostsInOrder) {
     });
   }
   for (auto& p : posters) p.join();
-  absl::Notification all;
-  loop.Post([&] { all.Notify(); });
-  all.WaitForNotification();
-  loop.Stop();
-  runner.join();
+  FinishAndStop(loop, runner);
   EXPECT_FALSE(overlapped.load());
-  for (const auto& s : seen) {
-    ASSERT_EQ(s.size(), static_cast<size_t>(kPerThread));
-    for (int i = 0; i < kPerThread; ++i) ASSERT_EQ(s[i], i);
-  }
+  ExpectInPostedOrder(seen, kPerThread);
   std::printf("%d of %d posts ran on their poster's thread\n", ran_here.load(),
               kThreads * kPerThread);
 }
