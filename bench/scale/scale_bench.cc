@@ -66,6 +66,7 @@
 #include "absl/strings/str_format.h"
 #include "absl/time/time.h"
 #include "baton/v1/session.grpc.pb.h"
+#include "bench/common/measure.h"
 #include "grpcpp/grpcpp.h"
 
 ABSL_FLAG(std::string, target_addr, "127.0.0.1:7070", "batond's address");
@@ -163,23 +164,6 @@ int64_t RssBytes(int pid) {
     }
   }
   return -1;
-}
-
-// CpuSeconds is utime + stime of `pid`; -1 when it cannot be read.
-double CpuSeconds(int pid) {
-  std::ifstream file(absl::StrCat("/proc/", pid, "/stat"));
-  std::string line;
-  if (!std::getline(file, line)) return -1;
-  const size_t paren = line.rfind(')');
-  if (paren == std::string::npos) return -1;
-  std::istringstream fields(line.substr(paren + 1));
-  std::string field;
-  unsigned long long utime = 0, stime = 0;
-  for (int i = 3; i <= 15 && fields >> field; ++i) {
-    if (i == 14) utime = std::strtoull(field.c_str(), nullptr, 10);
-    if (i == 15) stime = std::strtoull(field.c_str(), nullptr, 10);
-  }
-  return static_cast<double>(utime + stime) / static_cast<double>(sysconf(_SC_CLK_TCK));
 }
 
 // SettledRss pauses --settle, then reads RSS --samples times, 250 ms apart,
@@ -633,9 +617,9 @@ double RunThroughput(Client& client, int count, int index_base, Figures* figures
     sessions[i]->Send(std::move(message));
   }
   std::this_thread::sleep_for(std::chrono::nanoseconds(run.window_start - NowNanos()));
-  const double cpu_before = CpuSeconds(server_pid);
+  const double cpu_before = ProcessCpuSeconds(server_pid);
   std::this_thread::sleep_for(std::chrono::nanoseconds(run.window_end - NowNanos()));
-  const double cpu_after = CpuSeconds(server_pid);
+  const double cpu_after = ProcessCpuSeconds(server_pid);
   run.stopping.store(true);
   CancelAll(sessions, &group, absl::StrCat("the ", count, " throughput sessions to end"));
   int64_t ops = 0;
