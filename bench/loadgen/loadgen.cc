@@ -231,6 +231,12 @@ int Main(int argc, char** argv) {
                counts.first_error.empty() ? "" : " (first: ", 
                counts.first_error.empty() ? "" : (counts.first_error + ")").c_str(),
                counts.ops > 0 ? (self_cpu_after - self_cpu_before) / ops * 1e6 : 0.0);
+  if (counts.messages_read > 0 && counts.messages_written > 0) {
+    std::fprintf(stderr,
+                 "loadgen: %.2f answers per message read, %.2f ops per message written\n",
+                 ops / static_cast<double>(counts.messages_read),
+                 ops / static_cast<double>(counts.messages_written));
+  }
   std::fflush(stderr);
   // The calls are over (or, after a timeout, abandoned): skip tearing gRPC
   // down, which a call abandoned mid-flight could make hang.

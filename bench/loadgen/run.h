@@ -62,6 +62,10 @@ struct Counts {
   uint64_t refused = 0;
   // Any other error status, anywhere in the run.
   uint64_t errors = 0;
+  // Stream scenarios: messages read and written inside the window, to tell
+  // how many requests each message carried (the server's batching and ours).
+  uint64_t messages_read = 0;
+  uint64_t messages_written = 0;
   std::string first_error;
 
   void Merge(const Counts& other) {
@@ -69,6 +73,8 @@ struct Counts {
     ops += other.ops;
     refused += other.refused;
     errors += other.errors;
+    messages_read += other.messages_read;
+    messages_written += other.messages_written;
     if (first_error.empty()) first_error = other.first_error;
   }
 };

@@ -193,6 +193,7 @@ class StreamSession {
     for (size_t i = 0; i < n; ++i) AddRequest(ready_[i]);
     ready_.erase(ready_.begin(), ready_.begin() + static_cast<std::ptrdiff_t>(n));
     writing_ = true;
+    if (config_.window->Contains(NowNanos())) ++counts_.messages_written;
     stream_->Write(out_, &write_tag_);
   }
 
@@ -251,6 +252,7 @@ class StreamSession {
   void OnMessage() {
     const int64_t now = NowNanos();
     const bool in_window = config_.window->Contains(now);
+    if (in_window) ++counts_.messages_read;
     for (const v1::Response& response : in_.responses()) {
       const int slot = static_cast<int>(response.id() / kOps);
       const Op op = static_cast<Op>(response.id() % kOps);
