@@ -41,8 +41,13 @@ constexpr std::size_t kMaxClientNameBytes = 256;
 
 // CutUtf8() is the longest prefix of valid UTF-8 `text` of at most `max`
 // bytes that ends on a character boundary.
-// The session whose writes this thread holds back (see Dispatch()).
-thread_local const SessionState* writes_held = nullptr;
+// Writes decided on but not started: the reactor, and what it writes.
+using StartWrites = std::vector<
+    std::pair<grpc::ServerBidiReactor<v1::ClientMessage, v1::ServerMessage>*,
+              const v1::ServerMessage*>>;
+// The writes decided on while this thread runs a message's shards' turns
+// (see Dispatch()), or null: they are started after the turns.
+thread_local StartWrites* writes_after_turns = nullptr;
 
 std::string CutUtf8(const std::string& text, std::size_t max) {
   if (text.size() <= max) return text;
@@ -234,18 +239,22 @@ void SessionState::RejectLocked(std::uint64_t id, std::string_view op,
 }
 
 void SessionState::Dispatch(google::protobuf::RepeatedPtrField<v1::Request>* requests) {
-  // The shards' turns that run here (below) answer this message shard by
-  // shard; its answers go out in one write after the last turn, not in a
-  // write per shard (the second of which would wait for the first's
-  // WriteDone).
-  writes_held = this;
-  DispatchHeld(requests);
-  writes_held = nullptr;
-  Locked lock(this);
-  PumpLocked();
+  // The writes that the turns run here decide on (this session's, and those
+  // of the sessions whose work was in the same turns) are started once the
+  // turns are over: a write may send on the socket, and a shard whose turn
+  // is held that long makes the other threads leave their work to it.
+  if (writes_after_turns != nullptr) {  // not expected: a reaction inside a turn
+    DispatchAndRun(requests);
+    return;
+  }
+  StartWrites writes;
+  writes_after_turns = &writes;
+  DispatchAndRun(requests);
+  writes_after_turns = nullptr;
+  for (auto& [reactor, message] : writes) reactor->StartWrite(message);
 }
 
-void SessionState::DispatchHeld(google::protobuf::RepeatedPtrField<v1::Request>* requests) {
+void SessionState::DispatchAndRun(google::protobuf::RepeatedPtrField<v1::Request>* requests) {
   const SessionService::Options& o = options();
   // Batches by shard, in the order of the message.
   std::vector<std::pair<std::size_t, std::vector<Prepared>>> batches;
@@ -263,6 +272,10 @@ void SessionState::DispatchHeld(google::protobuf::RepeatedPtrField<v1::Request>*
   runtime::EventLoop::DeferWakes run_here(runtime::EventLoop::DeferWakes::Owed::kRunHere);
   Locked lock(this);
   if (phase_ != Phase::kOpen) return;
+  // The message's rejections, like its answers, wait for its parts (see
+  // HeldLocked()).
+  const std::uint64_t message = ++messages_;
+  const int answered_before = next_.responses_size();
   int position = 0;
   for (v1::Request& request : *requests) {
     const std::uint64_t id = request.id();
@@ -327,10 +340,15 @@ void SessionState::DispatchHeld(google::protobuf::RepeatedPtrField<v1::Request>*
     batch_for(shard).push_back(std::move(prepared));
   }
   // Posting under mu_ orders every batch before the End() of the session.
+  if (!batches.empty()) {
+    unrun_.push_back(Unrun{.message = message,
+                           .parts = static_cast<std::uint32_t>(batches.size()),
+                           .answered = next_.responses_size() > answered_before});
+  }
   for (auto& [index, batch] : batches) {
-    node_->RunOn(index, [self = shared_from_this(),
+    node_->RunOn(index, [self = shared_from_this(), message,
                          batch = std::move(batch)](Node::Shard& shard) mutable {
-      self->RunBatch(shard, batch);
+      self->RunBatch(shard, message, batch);
     });
   }
   PumpLocked();
@@ -396,7 +414,12 @@ SessionState::Locked::~Locked() ABSL_NO_THREAD_SAFETY_ANALYSIS {
   v1::ServerMessage* const message = &state_->writing_;
   state_->mu_.Unlock();
   // No lock: nothing touches writing_ or ends the call until WriteDone().
-  if (reactor != nullptr) reactor->StartWrite(message);
+  if (reactor == nullptr) return;
+  if (writes_after_turns != nullptr) {
+    writes_after_turns->emplace_back(reactor, message);
+  } else {
+    reactor->StartWrite(message);
+  }
 }
 
 void SessionState::PumpLocked() {
@@ -408,7 +431,12 @@ void SessionState::PumpLocked() {
     return;
   }
   if (HasOutgoingLocked()) {
-    if (writes_held == this) return;  // Dispatch() pumps once it is done
+    if (!hold_fixed_) {
+      hold_fixed_ = true;
+      hold_through_ = messages_;
+    }
+    if (HeldLocked()) return;  // the part that runs last pumps
+    hold_fixed_ = false;
     writing_.Swap(&next_);
     next_.Clear();
     write_in_flight_ = true;
@@ -442,9 +470,32 @@ void ShardSession::ScheduleFlush() {
   shard_->loop->Defer([self = state_->shared_from_this(), this] { self->Flush(this); });
 }
 
+void SessionState::PartsRunLocked(const std::vector<std::uint64_t>& messages) {
+  for (const std::uint64_t message : messages) {
+    for (std::size_t i = unrun_head_; i < unrun_.size(); ++i) {
+      if (unrun_[i].message == message) {
+        --unrun_[i].parts;
+        unrun_[i].answered = true;
+        break;
+      }
+    }
+  }
+  while (unrun_head_ < unrun_.size() && unrun_[unrun_head_].parts == 0) ++unrun_head_;
+  if (unrun_head_ == unrun_.size()) {
+    unrun_.clear();
+    unrun_head_ = 0;
+  } else if (unrun_head_ >= 64 && unrun_head_ * 2 >= unrun_.size()) {
+    // A client that keeps messages in flight may never let it empty.
+    unrun_.erase(unrun_.begin(), unrun_.begin() + static_cast<std::ptrdiff_t>(unrun_head_));
+    unrun_head_ = 0;
+  }
+}
+
 void SessionState::Flush(ShardSession* ss) {
   ss->flush_scheduled_ = false;
   Locked lock(this);
+  PartsRunLocked(ss->parts_run_);
+  ss->parts_run_.clear();
   for (v1::Response& response : ss->answers_) {
     const auto it = pending_.find(response.id());
     if (it != pending_.end()) {
@@ -470,9 +521,14 @@ ShardSession* SessionState::ShardSessionFor(Node::Shard& shard) {
   return slot.get();
 }
 
-void SessionState::RunBatch(Node::Shard& shard, std::vector<Prepared>& batch) {
+void SessionState::RunBatch(Node::Shard& shard, std::uint64_t message,
+                            std::vector<Prepared>& batch) {
   ShardSession* ss = ShardSessionFor(shard);
   for (Prepared& prepared : batch) Execute(ss, prepared);
+  // The flush after this turn's work tells the stream this part has run,
+  // with whatever it answered.
+  ss->parts_run_.push_back(message);
+  ss->ScheduleFlush();
 }
 
 void SessionState::EndOnShard(Node::Shard& shard) {

@@ -99,6 +99,9 @@ class ShardSession {
   Node::Shard* const shard_;
   std::vector<v1::Response> answers_;
   std::vector<v1::Notice> notices_;
+  // The messages (by SessionState's message number) whose part for this
+  // shard ran this turn: the flush tells the stream they are done here.
+  std::vector<std::uint64_t> parts_run_;
   bool flush_scheduled_ = false;
 
  public:
@@ -170,7 +173,8 @@ class SessionState : public std::enable_shared_from_this<SessionState> {
   // Dispatch() checks the requests of one message and posts them to their
   // shards; errors are answered at once.
   void Dispatch(google::protobuf::RepeatedPtrField<v1::Request>* requests);
-  void DispatchHeld(google::protobuf::RepeatedPtrField<v1::Request>* requests);
+  // DispatchAndRun() is Dispatch() without deferring the writes.
+  void DispatchAndRun(google::protobuf::RepeatedPtrField<v1::Request>* requests);
   // reading() is true while the reactor should read on.
   bool reading() const {
     absl::MutexLock lock(&mu_);
@@ -185,8 +189,9 @@ class SessionState : public std::enable_shared_from_this<SessionState> {
 
   // --- Shard side. ---
 
-  // RunBatch() runs requests on shard `shard`, in order.
-  void RunBatch(Node::Shard& shard, std::vector<session_internal::Prepared>& batch);
+  // RunBatch() runs message `message`'s requests for shard `shard`, in order.
+  void RunBatch(Node::Shard& shard, std::uint64_t message,
+                std::vector<session_internal::Prepared>& batch);
   // Flush() hands what `ss` answered this turn to the stream.
   void Flush(ShardSession* ss);
 
@@ -207,6 +212,14 @@ class SessionState : public std::enable_shared_from_this<SessionState> {
   struct PendingRequest {
     std::size_t shard = 0;
     bool wait = false;
+  };
+  // A message whose requests some shards have still to run.
+  struct Unrun {
+    std::uint64_t message = 0;
+    std::uint32_t parts = 0;  // shards yet to run their part
+    // Some of its answers wait in next_: a part has run, or the message had
+    // requests rejected before any was posted.
+    bool answered = false;
   };
 
   // The lease timer, on the session's home shard.
@@ -255,6 +268,22 @@ class SessionState : public std::enable_shared_from_this<SessionState> {
   bool HasOutgoingLocked() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
     return next_.has_opened() || next_.responses_size() > 0 || next_.notices_size() > 0;
   }
+  // HeldLocked() is true while a message up to hold_through_ is answered in
+  // part: the next write waits for the rest, so that a message spanning
+  // shards is answered in one write, not one per shard (each of which the
+  // client would answer with a message of its own). A message none of whose
+  // parts has run holds nothing.
+  bool HeldLocked() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    for (std::size_t i = unrun_head_; i < unrun_.size(); ++i) {
+      if (unrun_[i].message > hold_through_) return false;
+      if (unrun_[i].answered) return true;
+    }
+    return false;
+  }
+  // PartsRunLocked() records that one shard ran its part of each message in
+  // `messages`.
+  void PartsRunLocked(const std::vector<std::uint64_t>& messages)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   SessionService* const service_;
   Node* const node_;
@@ -284,6 +313,16 @@ class SessionState : public std::enable_shared_from_this<SessionState> {
   bool draining_ ABSL_GUARDED_BY(mu_) = false;
   absl::flat_hash_map<std::uint64_t, PendingRequest> pending_ ABSL_GUARDED_BY(mu_);
   std::uint32_t waits_ ABSL_GUARDED_BY(mu_) = 0;
+  // Messages are numbered from 1 as they are dispatched; unrun_ (from
+  // unrun_head_ on) holds those with parts not yet run, oldest first. The
+  // next write is held until every message up to hold_through_ that is
+  // answered in part has run: hold_through_ is fixed when that write could
+  // first start, so messages that arrive while it waits do not hold it.
+  std::uint64_t messages_ ABSL_GUARDED_BY(mu_) = 0;
+  std::vector<Unrun> unrun_ ABSL_GUARDED_BY(mu_);
+  std::size_t unrun_head_ ABSL_GUARDED_BY(mu_) = 0;
+  std::uint64_t hold_through_ ABSL_GUARDED_BY(mu_) = 0;
+  bool hold_fixed_ ABSL_GUARDED_BY(mu_) = false;
   // What the next write carries, and what the write in flight carries.
   v1::ServerMessage next_ ABSL_GUARDED_BY(mu_);
   v1::ServerMessage writing_ ABSL_GUARDED_BY(mu_);

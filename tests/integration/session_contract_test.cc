@@ -9,16 +9,19 @@
 #include <signal.h>
 #include <sys/wait.h>
 
+#include <atomic>
 #include <chrono>
 #include <cstdint>
 #include <memory>
 #include <optional>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "gtest/gtest.h"
+#include "server/runtime/shard_set.h"
 #include "tests/integration/session_test_fixture.h"
 
 namespace baton::session_test {
@@ -189,6 +192,60 @@ TEST_F(SessionTest, LeasesAreClampedToTheServerBounds) {
   EXPECT_EQ(FromDuration(short_lease->opened()->lease()), seconds(2));
   EXPECT_EQ(FromDuration(long_lease->opened()->lease()), seconds(5));
   EXPECT_EQ(FromDuration(default_lease->opened()->lease()), seconds(3));
+}
+
+// A message whose requests go to both shards is answered in one
+// ServerMessage, rejections included: the stream waits for the part that
+// runs last instead of writing each shard's answers as they come (which the
+// client would answer with a message per write, doubling the messages).
+TEST_F(SessionTest, AMessageSpanningShardsIsAnsweredInOneServerMessage) {
+  StartBatond({"--shards=2"});
+  ASSERT_STARTED();
+  auto a = NewSession("a");
+  ASSERT_OPENED(a);
+  // Other sessions keep both shards busy, so that a's parts often find a
+  // shard's turn taken and run after the other's.
+  std::atomic<bool> stop{false};
+  std::vector<std::thread> load;
+  for (int t = 0; t < 3; ++t) {
+    load.emplace_back([this, t, &stop] {
+      auto busy = NewSession(absl::StrCat("busy", t));
+      if (!busy->opened()) return;
+      for (uint64_t id = 1; !stop.load(); id += 2) {
+        const std::string name = absl::StrCat("busy/", t, "/", id % 16);
+        if (!busy->Call(ops::Acquire(id, name, kLock)).has_value()) return;
+        if (!busy->Call(ops::Release(id + 1, name, kLock)).has_value()) return;
+      }
+    });
+  }
+  constexpr int kRounds = 50;
+  constexpr int kPerShard = 4;
+  uint64_t id = 0;
+  for (int round = 0; round < kRounds; ++round) {
+    std::vector<v1::Request> requests;
+    int on_shard[2] = {0, 0};
+    for (int i = 0; on_shard[0] < kPerShard || on_shard[1] < kPerShard; ++i) {
+      const std::string name = absl::StrCat("spread/", round, "/", i);
+      int& count = on_shard[runtime::ShardIndexFor(name, 2)];
+      if (count == kPerShard) continue;
+      ++count;
+      requests.push_back(ops::Acquire(++id, name, kLock));
+    }
+    requests.push_back(ops::Acquire(++id, "", kLock));  // rejected before any shard
+    const uint64_t last = id;
+    ASSERT_TRUE(a->Send(requests));
+    for (uint64_t answered = last - 2 * kPerShard; answered < last; ++answered) {
+      ASSERT_TRUE(Granted(a->WaitResponse(answered)));
+    }
+    ASSERT_TRUE(Answered(a->WaitResponse(last), grpc::StatusCode::INVALID_ARGUMENT, "name"));
+  }
+  stop = true;
+  for (std::thread& thread : load) thread.join();
+  const std::vector<int> answers = a->AnswersPerMessage();
+  EXPECT_EQ(answers.size(), static_cast<size_t>(kRounds));
+  for (size_t i = 0; i < answers.size(); ++i) {
+    EXPECT_EQ(answers[i], 2 * kPerShard + 1) << "ServerMessage " << i;
+  }
 }
 
 TEST_F(SessionTest, KeysLongerThanMaxKeyBytesAreRefused) {

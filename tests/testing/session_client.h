@@ -382,6 +382,13 @@ class SessionClient {
     return opened_;
   }
 
+  // AnswersPerMessage() is how many answers each ServerMessage that carried
+  // any brought, in the order they came.
+  std::vector<int> AnswersPerMessage() const {
+    std::lock_guard<std::mutex> lock(mutex_);
+    return answers_per_message_;
+  }
+
  private:
   // ReadAll() runs on reader_: files every ServerMessage until the stream ends.
   void ReadAll() {
@@ -389,6 +396,7 @@ class SessionClient {
     while (stream_->Read(&message)) {
       std::lock_guard<std::mutex> lock(mutex_);
       if (message.has_opened()) opened_ = message.opened();
+      if (message.responses_size() > 0) answers_per_message_.push_back(message.responses_size());
       for (v1::Response& response : *message.mutable_responses()) {
         const uint64_t id = response.id();
         responses_[id].push_back(std::move(response));
@@ -417,6 +425,7 @@ class SessionClient {
   std::optional<v1::SessionOpened> opened_;                // guarded by mutex_
   std::map<uint64_t, std::deque<v1::Response>> responses_;  // guarded by mutex_
   std::vector<v1::Notice> notices_;                         // guarded by mutex_
+  std::vector<int> answers_per_message_;                    // guarded by mutex_
   bool ended_ = false;                                      // guarded by mutex_
 };
 
