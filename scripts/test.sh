@@ -34,3 +34,11 @@ fi
 export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=1}
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
 ctest --test-dir "$dir" --output-on-failure -j "$(nproc)" "$@"
+# batond serves sessions on gRPC's callback API by default and on completion
+# queues with --completion_queues=N (BATON_COMPLETION_QUEUES): the tests that
+# start a batond run again on the second.
+if [[ $# -eq 0 ]]; then
+  echo "again, with batond on completion queues (BATON_COMPLETION_QUEUES=2):"
+  BATON_COMPLETION_QUEUES=2 ctest --test-dir "$dir" --output-on-failure -j "$(nproc)" \
+    -L 'integration|e2e'
+fi

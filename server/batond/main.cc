@@ -15,6 +15,7 @@
 
 #include <signal.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <cstdlib>
 #include <memory>
@@ -43,6 +44,11 @@ ABSL_FLAG(std::string, listen, "127.0.0.1:7070",
 ABSL_FLAG(int, shards, 0,
           "event-loop threads hosting the instances; 0 means one per core; "
           "env BATON_SHARDS");
+ABSL_FLAG(int, completion_queues, 0,
+          "0: serve the Session streams on gRPC's callback API (the cheapest "
+          "per message up to a few thousand sessions); N: on N completion "
+          "queues, one thread each (better with many thousand sessions, see "
+          "bench/RESULTS.md); env BATON_COMPLETION_QUEUES");
 ABSL_FLAG(absl::Duration, idle_eviction, absl::Minutes(10),
           "evict an instance idle this long when it holds nothing but its "
           "defaults; 0 disables; env BATON_IDLE_EVICTION");
@@ -106,6 +112,7 @@ bool EnvDefaults() {
   };
   from_env("BATON_LISTEN", &FLAGS_listen);
   from_env("BATON_SHARDS", &FLAGS_shards);
+  from_env("BATON_COMPLETION_QUEUES", &FLAGS_completion_queues);
   from_env("BATON_IDLE_EVICTION", &FLAGS_idle_eviction);
   from_env("BATON_MAX_INSTANCES_PER_SHARD", &FLAGS_max_instances_per_shard);
   from_env("BATON_KEEPALIVE_TIME", &FLAGS_keepalive_time);
@@ -179,6 +186,8 @@ int main(int argc, char** argv) {
   absl::SetMutexDeadlockDetectionMode(absl::OnDeadlockCycle::kIgnore);
 
   const int shards_flag = absl::GetFlag(FLAGS_shards);
+  const int queues_flag = absl::GetFlag(FLAGS_completion_queues);
+  if (!InRange("completion_queues", queues_flag, 0, 256)) return 2;
   if (shards_flag < 0 || shards_flag > 1024) {
     std::fprintf(stderr, "batond: --shards must be in [0, 1024], got %d\n", shards_flag);
     return 2;
@@ -280,16 +289,19 @@ int main(int argc, char** argv) {
   builder.AddChannelArgument(GRPC_ARG_HTTP2_MIN_RECV_PING_INTERVAL_WITHOUT_DATA_MS, 1000);
   builder.AddChannelArgument(GRPC_ARG_HTTP2_MAX_PING_STRIKES, 0);
   builder.SetMaxReceiveMessageSize(static_cast<int>(max_message_bytes));
-  builder.RegisterService(&sessions);
+  sessions.AddTo(&builder, static_cast<std::size_t>(queues_flag));
   builder.RegisterService(&admin);
   std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
   if (server == nullptr || port == 0) {
     std::fprintf(stderr, "batond: cannot listen on %s\n", listen.c_str());
     return 1;
   }
+  sessions.Start();
   const std::string host = listen.substr(0, listen.rfind(':'));
-  std::fprintf(stderr, "batond: listening on %s:%d (%zu shards)\n", host.c_str(), port,
-               node.shard_count());
+  std::fprintf(stderr, "batond: listening on %s:%d (%zu shards, %s)\n", host.c_str(), port,
+               node.shard_count(),
+               queues_flag == 0 ? "callback API"
+                                : absl::StrCat(queues_flag, " completion queues").c_str());
   std::fflush(stderr);
 
   // The fence floor is persisted every few seconds, so that after a crash
@@ -314,6 +326,7 @@ int main(int argc, char** argv) {
   sessions.WaitForNoSessions(absl::Now() + grace);
   sessions.EndAll(absl::UnavailableError("server draining: the grace period ran out"));
   server->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(2));
+  sessions.StopQueues(absl::Now() + absl::Seconds(5));
   server->Wait();
   if (absl::Status persisted = fences->Persist(HighestFence(node)); !persisted.ok()) {
     std::fprintf(stderr, "batond: persisting fences: %s\n", persisted.ToString().c_str());

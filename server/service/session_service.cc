@@ -2,6 +2,7 @@
 
 #include "server/service/session_service.h"
 
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <optional>
@@ -42,9 +43,7 @@ constexpr std::size_t kMaxClientNameBytes = 256;
 // CutUtf8() is the longest prefix of valid UTF-8 `text` of at most `max`
 // bytes that ends on a character boundary.
 // Writes decided on but not started: the reactor, and what it writes.
-using StartWrites = std::vector<
-    std::pair<grpc::ServerBidiReactor<v1::ClientMessage, v1::ServerMessage>*,
-              const v1::ServerMessage*>>;
+using StartWrites = std::vector<std::pair<SessionService::Reactor*, const v1::ServerMessage*>>;
 // The writes decided on while this thread runs a message's shards' turns
 // (see Dispatch()), or null: they are started after the turns.
 thread_local StartWrites* writes_after_turns = nullptr;
@@ -59,27 +58,46 @@ std::string CutUtf8(const std::string& text, std::size_t max) {
 }  // namespace
 
 // ---------------------------------------------------------------------------
-// The reactor: one per stream.
+// The reactors: one per stream, on either of gRPC's two server APIs.
 
-class SessionService::Reactor final
-    : public grpc::ServerBidiReactor<v1::ClientMessage, v1::ServerMessage> {
+// What both kinds share: the session, reading and the end.
+class SessionService::Reactor {
  public:
-  Reactor(SessionService* service, grpc::CallbackServerContext* context)
-      : service_(service),
-        state_(std::make_shared<SessionState>(
-            service, service->next_session_id_.fetch_add(1), context->peer())) {
-    state_->Attach(this);
-    if (absl::Status admitted = service_->Admit(this); !admitted.ok()) {
-      state_->EndWith(admitted);
-      return;
-    }
-    admitted_ = true;
-    StartRead(&in_);
-  }
+  Reactor(const Reactor&) = delete;
+  Reactor& operator=(const Reactor&) = delete;
+  virtual ~Reactor() = default;
 
   SessionState& state() { return *state_; }
 
-  void OnReadDone(bool ok) override {
+  // CountWrite() is called under the session's mutex when a write is
+  // decided, before Write() starts it (after the mutex is released).
+  virtual void CountWrite() {}
+  // Write() writes `message`: one write at a time; any thread.
+  virtual void Write(const v1::ServerMessage* message) = 0;
+  // End() ends the stream with `status`: once, with no write in flight,
+  // under the session's mutex; any thread.
+  virtual void End(const grpc::Status& status) = 0;
+
+ protected:
+  explicit Reactor(SessionService* service) : service_(service) {}
+
+  // Begin() starts the session of a stream just accepted from `peer`;
+  // false when it may not open (the stream is ending).
+  bool Begin(std::string peer) {
+    state_ = std::make_shared<SessionState>(service_, service_->next_session_id_.fetch_add(1),
+                                            std::move(peer));
+    state_->Attach(this);
+    if (absl::Status admitted = service_->Admit(this); !admitted.ok()) {
+      state_->EndWith(admitted);
+      return false;
+    }
+    admitted_ = true;
+    return true;
+  }
+
+  // OnRead() handles a read's completion (in_); true when the next read
+  // should start.
+  bool OnRead(bool ok) {
     if (!ok) {
       // The client half-closed, or the call is over (cancelled, broken).
       if (opened_) {
@@ -88,55 +106,173 @@ class SessionService::Reactor final
         state_->EndWith(absl::InvalidArgumentError(
             "open: the stream ended before a ClientMessage with open"));
       }
-      return;
+      return false;
     }
     state_->Heard();
     if (!opened_) {
       if (!in_.has_open()) {
         state_->EndWith(absl::InvalidArgumentError(
             "open: the first ClientMessage must set open"));
-        return;
+        return false;
       }
       if (absl::Status opened = state_->Open(in_.open()); !opened.ok()) {
         state_->EndWith(opened);
-        return;
+        return false;
       }
       opened_ = true;
     } else if (in_.has_open()) {
       state_->EndWith(absl::InvalidArgumentError(
           "open: only the first ClientMessage may set open"));
-      return;
+      return false;
     }
     if (in_.requests_size() > 0) state_->Dispatch(in_.mutable_requests());
     in_.Clear();
-    if (state_->reading()) StartRead(&in_);
+    return state_->reading();
   }
 
-  void OnWriteDone(bool ok) override { state_->WriteDone(ok); }
+  // Over() is called once nothing is outstanding on the stream: nothing is
+  // written any more, and the session is forgotten.
+  void Over() {
+    state_->Detach();
+    if (!admitted_) return;
+    if (service_->options_.log && opened_) {
+      std::fprintf(stderr, "batond: session %llu closed: %s\n",
+                   static_cast<unsigned long long>(state_->id()),
+                   state_->log_close_reason().c_str());
+    }
+    service_->Forget(this);
+  }
 
+  SessionService* const service_;
+  std::shared_ptr<SessionState> state_;
+  v1::ClientMessage in_;
+
+ private:
+  bool admitted_ = false;
+  bool opened_ = false;  // reactions are serialized: no lock needed
+};
+
+namespace {
+
+// On the callback API (the default): gRPC's threads call the reactions,
+// the thread that read the bytes often running the reaction itself.
+class CallbackReactor final : public SessionService::Reactor,
+                              public grpc::ServerBidiReactor<v1::ClientMessage, v1::ServerMessage> {
+ public:
+  CallbackReactor(SessionService* service, grpc::CallbackServerContext* context)
+      : SessionService::Reactor(service) {
+    if (Begin(context->peer())) StartRead(&in_);
+  }
+
+  void Write(const v1::ServerMessage* message) override { StartWrite(message); }
+  void End(const grpc::Status& status) override { Finish(status); }
+
+  void OnReadDone(bool ok) override {
+    if (OnRead(ok)) StartRead(&in_);
+  }
+  void OnWriteDone(bool ok) override { state_->WriteDone(ok); }
   void OnCancel() override {
     state_->EndWith(absl::CancelledError("the client cancelled the call"));
   }
-
   void OnDone() override {
-    state_->Detach();
-    if (admitted_) {
-      if (service_->options_.log && opened_) {
-        std::fprintf(stderr, "batond: session %llu closed: %s\n",
-                     static_cast<unsigned long long>(state_->id()),
-                     state_->log_close_reason().c_str());
-      }
-      service_->Forget(this);
-    }
+    Over();
     delete this;
+  }
+};
+
+class SessionCallbackService final : public v1::Baton::CallbackService {
+ public:
+  explicit SessionCallbackService(SessionService* service) : service_(service) {}
+  grpc::ServerBidiReactor<v1::ClientMessage, v1::ServerMessage>* Session(
+      grpc::CallbackServerContext* context) override {
+    return new CallbackReactor(service_, context);
   }
 
  private:
   SessionService* const service_;
-  std::shared_ptr<SessionState> state_;
-  v1::ClientMessage in_;
-  bool admitted_ = false;
-  bool opened_ = false;  // reactions are serialized: no lock needed
+};
+
+}  // namespace
+
+// On the completion-queue API (--completion_queues): the thread polling the
+// stream's queue runs its reactions, one at a time.
+class SessionService::QueueReactor final : public SessionService::Reactor {
+ public:
+  enum class Op { kAccept, kRead, kWrite, kFinish, kDone };
+  // What a completion-queue tag points to.
+  struct Tag {
+    QueueReactor* reactor;
+    Op op;
+  };
+
+  // Asks for the next stream on `queue`.
+  QueueReactor(SessionService* service, grpc::ServerCompletionQueue* queue)
+      : SessionService::Reactor(service), queue_(queue) {
+    // The done tag comes back only for a call that was accepted.
+    context_.AsyncNotifyWhenDone(&done_tag_);
+    service_->async_.RequestSession(&context_, &stream_, queue_, queue_, &accept_tag_);
+  }
+
+  // Proceed() is the completion of `op` (the queue's thread).
+  void Proceed(Op op, bool ok) {
+    switch (op) {
+      case Op::kAccept:
+        if (!ok) {  // The server is shutting down: no call, no done tag.
+          delete this;
+          return;
+        }
+        new QueueReactor(service_, queue_);  // The next stream on this queue.
+        service_->streams_.fetch_add(1, std::memory_order_relaxed);
+        ops_.store(1, std::memory_order_relaxed);  // the done tag
+        if (Begin(context_.peer())) StartRead();
+        return;
+      case Op::kRead:
+        if (OnRead(ok)) StartRead();
+        break;
+      case Op::kWrite:
+        state_->WriteDone(ok);
+        break;
+      case Op::kFinish:
+        break;
+      case Op::kDone:
+        if (context_.IsCancelled()) {
+          state_->EndWith(absl::CancelledError("the client cancelled the call"));
+        }
+        break;
+    }
+    if (ops_.fetch_sub(1, std::memory_order_acq_rel) == 1) {
+      Over();
+      service_->streams_.fetch_sub(1, std::memory_order_release);
+      delete this;
+    }
+  }
+
+  // Counted when decided, under the session's mutex, so that the stream
+  // cannot be done (and deleted) before the write starts.
+  void CountWrite() override { ops_.fetch_add(1, std::memory_order_relaxed); }
+  void Write(const v1::ServerMessage* message) override { stream_.Write(*message, &write_tag_); }
+  void End(const grpc::Status& status) override {
+    ops_.fetch_add(1, std::memory_order_relaxed);
+    stream_.Finish(status, &finish_tag_);
+  }
+
+ private:
+  void StartRead() {
+    ops_.fetch_add(1, std::memory_order_relaxed);
+    stream_.Read(&in_, &read_tag_);
+  }
+
+  grpc::ServerCompletionQueue* const queue_;
+  grpc::ServerContext context_;
+  grpc::ServerAsyncReaderWriter<v1::ServerMessage, v1::ClientMessage> stream_{&context_};
+  Tag accept_tag_{this, Op::kAccept};
+  Tag read_tag_{this, Op::kRead};
+  Tag write_tag_{this, Op::kWrite};
+  Tag finish_tag_{this, Op::kFinish};
+  Tag done_tag_{this, Op::kDone};
+  // Operations started and not completed: the done tag, the read, the
+  // write, the finish. The stream is done when none is left.
+  std::atomic<int> ops_{0};
 };
 
 // ---------------------------------------------------------------------------
@@ -251,7 +387,7 @@ void SessionState::Dispatch(google::protobuf::RepeatedPtrField<v1::Request>* req
   writes_after_turns = &writes;
   DispatchAndRun(requests);
   writes_after_turns = nullptr;
-  for (auto& [reactor, message] : writes) reactor->StartWrite(message);
+  for (auto& [reactor, message] : writes) reactor->Write(message);
 }
 
 void SessionState::DispatchAndRun(google::protobuf::RepeatedPtrField<v1::Request>* requests) {
@@ -418,7 +554,7 @@ SessionState::Locked::~Locked() ABSL_NO_THREAD_SAFETY_ANALYSIS {
   if (writes_after_turns != nullptr) {
     writes_after_turns->emplace_back(reactor, message);
   } else {
-    reactor->StartWrite(message);
+    reactor->Write(message);
   }
 }
 
@@ -427,7 +563,7 @@ void SessionState::PumpLocked() {
   if (finish_status_.has_value()) {
     finish_called_ = true;
     UncountLocked();
-    reactor_->Finish(*finish_status_);
+    reactor_->End(*finish_status_);
     return;
   }
   if (HasOutgoingLocked()) {
@@ -441,12 +577,13 @@ void SessionState::PumpLocked() {
     next_.Clear();
     write_in_flight_ = true;
     start_write_ = reactor_;
+    reactor_->CountWrite();
     return;
   }
   if (phase_ == Phase::kClosing && pending_.empty() && ends_outstanding_ == 0) {
     finish_called_ = true;
     UncountLocked();
-    reactor_->Finish(grpc::Status::OK);
+    reactor_->End(grpc::Status::OK);
   }
 }
 
@@ -620,11 +757,49 @@ SessionService::SessionService(Node* node, runtime::Clock* clock, Options option
   }
 }
 
-SessionService::~SessionService() = default;
+SessionService::~SessionService() { StopQueues(absl::Now()); }
 
-grpc::ServerBidiReactor<v1::ClientMessage, v1::ServerMessage>* SessionService::Session(
-    grpc::CallbackServerContext* context) {
-  return new Reactor(this, context);
+void SessionService::AddTo(grpc::ServerBuilder* builder, std::size_t queues) {
+  if (queues == 0) {
+    callback_ = std::make_unique<SessionCallbackService>(this);
+    builder->RegisterService(callback_.get());
+    return;
+  }
+  builder->RegisterService(&async_);
+  for (std::size_t i = 0; i < queues; ++i) queues_.push_back(builder->AddCompletionQueue());
+}
+
+void SessionService::Start() {
+  for (const auto& queue : queues_) {
+    threads_.emplace_back([this, queue = queue.get()] { Poll(queue); });
+  }
+}
+
+// Streams asked for ahead on each queue, so that a burst of new sessions
+// does not wait for one accept at a time.
+constexpr int kAcceptsAhead = 16;
+
+void SessionService::Poll(grpc::ServerCompletionQueue* queue) {
+  for (int i = 0; i < kAcceptsAhead; ++i) new QueueReactor(this, queue);
+  void* tag = nullptr;
+  bool ok = false;
+  while (queue->Next(&tag, &ok)) {
+    QueueReactor::Tag* done = static_cast<QueueReactor::Tag*>(tag);
+    done->reactor->Proceed(done->op, ok);
+  }
+}
+
+void SessionService::StopQueues(absl::Time deadline) {
+  if (threads_.empty()) return;
+  // A stream not yet done may still start a write or its finish (from a
+  // shard): the queues must take them. After the server's Shutdown() every
+  // call is cancelled, so each is done soon.
+  while (streams_.load(std::memory_order_acquire) > 0 && absl::Now() < deadline) {
+    absl::SleepFor(absl::Milliseconds(1));
+  }
+  for (const auto& queue : queues_) queue->Shutdown();
+  for (std::thread& thread : threads_) thread.join();
+  threads_.clear();
 }
 
 absl::Status SessionService::Admit(Reactor* reactor) {

@@ -5,7 +5,21 @@
 // session.proto is the contract; this file says how it is kept).
 //
 // Shape:
-//   - One reactor per stream (gRPC callback API). Its reactions only check
+//   - One reactor per stream, on one of gRPC's two server APIs (AddTo()):
+//     - the callback API (the default): the thread that read a message
+//       often runs its reaction, with no hand-off; the cheapest per message
+//       with up to a few thousand sessions.
+//     - the completion-queue API with N queues and a thread polling each
+//       (--completion_queues=N; Start(), StopQueues()). With the epoll1
+//       poller every callback server shares one completion queue, and
+//       Debian's libgrpc, built without NDEBUG, checks each completion
+//       against the list of every operation outstanding on its queue (a
+//       linear scan under the queue's mutex, cq_check_tag). Every session
+//       keeps a read and a done-notice outstanding, so the scan grows with
+//       the sessions: 28 % of batond's CPU at 10,000. N queues make it N
+//       times shorter, at the price of a hand-off to the queue's thread per
+//       completion (bench/RESULTS.md has both).
+//     Either way, a reactor's reactions only check
 //     requests and post them, batched per shard, to the shards that own the
 //     instances (Node::RunOn); they never run a primitive and never block.
 //   - On a shard, a session is a core::Session (holds and waits there) plus
@@ -21,8 +35,8 @@
 //     posted to every shard, which cancels the session's waits and releases
 //     its holds in one step, handing each to the next waiter.
 //
-// Threading: gRPC calls the reactions on its threads; shards answer from
-// theirs. A session's shared state (pending ids, the outgoing message, its
+// Threading: gRPC's threads (or the queues' threads) run the reactions, one
+// at a time per stream; shards answer from theirs. A session's shared state (pending ids, the outgoing message, its
 // phase) is guarded by one mutex per session; the per-shard part of a
 // session is touched only by that shard's thread. The service-wide set of
 // live sessions (drain, limits) has its own mutex.
@@ -35,6 +49,7 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "absl/base/thread_annotations.h"
@@ -44,13 +59,14 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "baton/v1/session.grpc.pb.h"
+#include "grpcpp/grpcpp.h"
 #include "server/service/node.h"
 
 namespace baton::service {
 
 class SessionState;
 
-class SessionService final : public v1::Baton::CallbackService {
+class SessionService final {
  public:
   struct Options {
     // Sessions open at once; one more is refused RESOURCE_EXHAUSTED.
@@ -79,10 +95,20 @@ class SessionService final : public v1::Baton::CallbackService {
 
   // `node` must outlive the service and be started.
   SessionService(Node* node, runtime::Clock* clock, Options options);
-  ~SessionService() override;
+  // Stops the queues if StopQueues() was not called.
+  ~SessionService();
 
-  grpc::ServerBidiReactor<v1::ClientMessage, v1::ServerMessage>* Session(
-      grpc::CallbackServerContext* context) override;
+  // AddTo() registers the service with `builder`: on the callback API when
+  // `queues` is 0, else on the completion-queue API with `queues` queues.
+  // Once.
+  void AddTo(grpc::ServerBuilder* builder, std::size_t queues);
+  // Start() starts a thread polling each queue (if any), once the server is
+  // built and started.
+  void Start();
+  // StopQueues() ends the queues' threads (if any): after the server's
+  // Shutdown(), it waits (up to `deadline`) for every stream to be done,
+  // then shuts the queues down and drains them.
+  void StopQueues(absl::Time deadline);
 
   // StartDrain() begins a drain: every live session is sent a Draining
   // notice with `grace`; from now on new sessions are refused UNAVAILABLE
@@ -106,8 +132,11 @@ class SessionService final : public v1::Baton::CallbackService {
 
   const Options& options() const { return options_; }
 
- private:
+  // One stream (session_service.cc).
   class Reactor;
+
+ private:
+  class QueueReactor;
   friend class Reactor;
   friend class SessionState;
 
@@ -115,10 +144,18 @@ class SessionService final : public v1::Baton::CallbackService {
   // it may not open.
   absl::Status Admit(Reactor* reactor);
   void Forget(Reactor* reactor);
+  // Poll() runs one queue: accepts streams on it and runs their reactions.
+  void Poll(grpc::ServerCompletionQueue* queue);
 
   Node* const node_;
   runtime::Clock* const clock_;
   const Options options_;
+  std::unique_ptr<v1::Baton::CallbackService> callback_;
+  v1::Baton::AsyncService async_;
+  std::vector<std::unique_ptr<grpc::ServerCompletionQueue>> queues_;
+  std::vector<std::thread> threads_;
+  // Streams accepted and not yet done (admitted or not).
+  std::atomic<std::size_t> streams_{0};
   std::atomic<std::uint64_t> next_session_id_{1};
   // Sessions counted against max_sessions.
   std::atomic<std::size_t> open_sessions_{0};
