@@ -16,6 +16,9 @@
 # --smoke scales every count down 100x (under 20 s once built). Exit status
 # 1 when the run failed.
 #
+# batond reads BATON_* variables: BATON_COMPLETION_QUEUES=N runs it with
+# the sessions on N completion queues (the report says so).
+#
 # Throughput figures share the cores with the load generator (and with
 # whatever else runs, e.g. a CI run): they are noisy. RSS figures are not
 # disturbed by other load.
@@ -127,7 +130,7 @@ report() {
   echo "- machine: $(nproc) cores, $(lscpu | grep 'Model name' | sed 's/Model name: *//'), $(awk '/MemTotal/ { printf "%.0f GiB", $2 / 1048576 }' /proc/meminfo)"
   echo "- load average before the run: $load_at_start; a CI run (ci-clone) was running: $ci_running"
   echo "- command: \`$command_line\`"
-  echo "- server: batond --shards=2 --idle_eviction=0 --max_sessions=$max_sessions --max_pending_requests=$limit --max_waits_per_session=$limit (fresh --data_dir), on loopback, sharing the cores with the client"
+  echo "- server: batond --shards=2 --idle_eviction=0 --max_sessions=$max_sessions --max_pending_requests=$limit --max_waits_per_session=$limit (fresh --data_dir)$( [[ -n ${BATON_COMPLETION_QUEUES:-} ]] && echo ", BATON_COMPLETION_QUEUES=$BATON_COMPLETION_QUEUES (sessions on that many completion queues)" || echo ", sessions on the callback API"), on loopback, sharing the cores with the client"
   echo "- client: \`baton_scale_bench ${bench_flags[*]}\`; memory figures are deltas of batond's VmRSS around each phase (glibc malloc: freed memory stays counted, so each phase keeps what it made until the memory phases are over)"
   echo
   cat "$tmp/table.md"
