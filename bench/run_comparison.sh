@@ -122,11 +122,14 @@ for concurrency in "${concurrencies[@]}"; do
   echo "sessions $sessions, in flight $in_flight" >&2
   run echo-cb "$echo_cb_addr" "$echo_cb_pid" "$sessions" "$in_flight" echo
   run echo-cq "$echo_cq_addr" "$echo_cq_pid" "$sessions" "$in_flight" echo
-  # The limit for one request per message, beside Baton's unbatched rows.
+  # gRPC's limits for one request per message and for a unary call, beside
+  # Baton's unbatched and unary rows.
   if (( in_flight > 1 )); then
     run echo-cb "$echo_cb_addr" "$echo_cb_pid" "$sessions" "$in_flight" echo --batch=1
     run echo-cq "$echo_cq_addr" "$echo_cq_pid" "$sessions" "$in_flight" echo --batch=1
   fi
+  run echo-cb "$echo_cb_addr" "$echo_cb_pid" "$sessions" "$in_flight" echo_unary
+  run echo-cq "$echo_cq_addr" "$echo_cq_pid" "$sessions" "$in_flight" echo_unary
   for scenario in lock semaphore rate_stream; do
     run baton "$baton_addr" "$baton_pid" "$sessions" "$in_flight" "$scenario"
   done
@@ -184,14 +187,15 @@ fi
 ratios() {
   awk -F'|' -v latency_base="${concurrencies[0]// /x}" '
     function trim(s) { gsub(/^[ \t]+|[ \t]+$/, "", s); return s }
+    function kind(s) { return s ~ /unary/ ? "unary" : s ~ /no batching/ ? "unbatched" : "batched" }
     function ratio(a, b) { return (b + 0 > 0 && a != "-" && b != "-") ? sprintf("%.2f", a / b) : "-" }
     {
       scenario = trim($2); target = trim($3); conc = trim($4) "x" trim($5)
       n++; sc[n] = scenario; tg[n] = target; cc[n] = conc
       ops[n] = trim($6); p50[n] = trim($7); p99[n] = trim($8); cpu[n] = trim($10)
-      # Echo with and without batching; a Baton row is compared with the
-      # echo rows of the same batching.
-      if (scenario ~ /^echo/) { nb = (scenario ~ /no batching/); echo_row[target, conc, nb] = n }
+      # Echo batched, unbatched and unary; a Baton row is compared with the
+      # echo row of the same kind.
+      if (scenario ~ /^echo/) echo_row[target, conc, kind(scenario)] = n
     }
     END {
       print "| Baton scenario | sessions x in flight | ops/s vs echo-cb | ops/s vs echo-cq | CPU/op vs echo-cb | CPU/op vs echo-cq | p50 vs echo-cb | p99 vs echo-cb | p50 vs echo-cq | p99 vs echo-cq |"
@@ -199,8 +203,8 @@ ratios() {
       for (i = 1; i <= n; i++) {
         if (tg[i] != "baton") continue
         base = (sc[i] == "handoff") ? latency_base : cc[i]
-        unbatched = (sc[i] ~ /no batching/)
-        cb = echo_row["echo-cb", base, unbatched]; cq = echo_row["echo-cq", base, unbatched]
+        k = kind(sc[i])
+        cb = echo_row["echo-cb", base, k]; cq = echo_row["echo-cq", base, k]
         if (!cb || !cq) continue
         # A handoff is several requests: only its latency compares.
         same = (sc[i] != "handoff")

@@ -194,10 +194,13 @@ END {
     p = redis_sc SUBSEP redis_plain SUBSEP (row_n[i] * row_k[i]) "x1"
     if (!have(p)) continue
     r = ratio_of("ops", row_key[i], p)
-    # gRPC's own limit at one request per message: the echo server unbatched.
-    e = "echo (no batching)" SUBSEP "echo-cq" SUBSEP row_n[i] "x" row_k[i]
-    limit_note = have(e) ? " (echo-cq unbatched, gRPC's limit: " figure("ops", e, "messages/s") \
-                           ", " show(ratio_of("ops", e, p)) " Redis)" : ""
+    # gRPC's own limit at one request per message (the echo server
+    # unbatched), or for one unary call (the echo server's TryAcquire).
+    unary = (sc ~ /^rate_unary/)
+    e = (unary ? "echo_unary" : "echo (no batching)") SUBSEP "echo-cq" SUBSEP row_n[i] "x" row_k[i]
+    limit_note = have(e) ? " (echo-cq " (unary ? "unary call" : "unbatched") ", gRPC's limit: " \
+                           figure("ops", e, unary ? "calls/s" : "messages/s") ", " \
+                           show(ratio_of("ops", e, p)) " Redis)" : ""
     add_case(6, sc " " row_n[i] "x" row_k[i] " vs " (row_n[i] * row_k[i]) " connections × 1",
              figure("ops", row_key[i], "decisions/s"),
              "Redis " figure("ops", p, "decisions/s") limit_note, r, verdict(r, 6))

@@ -130,11 +130,37 @@ class CallbackSession final : public grpc::ServerBidiReactor<ClientMessage, Serv
   bool reads_done_ ABSL_GUARDED_BY(mu_) = false;
 };
 
+// TryAcquire: allowed, at once, on the calling thread.
+grpc::ServerUnaryReactor* AnswerTryAcquire(grpc::CallbackServerContext* context,
+                                           baton::v1::TryAcquireResponse* response) {
+  response->set_allowed(true);
+  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  reactor->Finish(grpc::Status::OK);
+  return reactor;
+}
+
 class CallbackEcho final : public Echo::CallbackService {
  public:
   grpc::ServerBidiReactor<ClientMessage, ServerMessage>* Session(
       grpc::CallbackServerContext* /*context*/) override {
     return new CallbackSession();
+  }
+  grpc::ServerUnaryReactor* TryAcquire(grpc::CallbackServerContext* context,
+                                       const baton::v1::TryAcquireRequest* /*request*/,
+                                       baton::v1::TryAcquireResponse* response) override {
+    return AnswerTryAcquire(context, response);
+  }
+};
+
+// The completion-queue variant's service: Session on the queues, TryAcquire
+// on the callback API as above.
+class CqEcho final
+    : public Echo::WithAsyncMethod_Session<Echo::WithCallbackMethod_TryAcquire<Echo::Service>> {
+ public:
+  grpc::ServerUnaryReactor* TryAcquire(grpc::CallbackServerContext* context,
+                                       const baton::v1::TryAcquireRequest* /*request*/,
+                                       baton::v1::TryAcquireResponse* response) override {
+    return AnswerTryAcquire(context, response);
   }
 };
 
@@ -156,7 +182,7 @@ struct CqTag {
 // when neither is, after the client half-closed (or the call broke).
 class CqSession {
  public:
-  CqSession(Echo::AsyncService* service, grpc::ServerCompletionQueue* cq)
+  CqSession(CqEcho* service, grpc::ServerCompletionQueue* cq)
       : service_(service), cq_(cq) {
     service_->RequestSession(&context_, &stream_, cq_, cq_, &accept_);
   }
@@ -216,7 +242,7 @@ class CqSession {
     stream_.Finish(grpc::Status::OK, &finish_);
   }
 
-  Echo::AsyncService* const service_;
+  CqEcho* const service_;
   grpc::ServerCompletionQueue* const cq_;
   grpc::ServerContext context_;
   grpc::ServerAsyncReaderWriter<ServerMessage, ClientMessage> stream_{&context_};
@@ -239,7 +265,7 @@ class CqSession {
 // not wait for one accept at a time.
 constexpr int kAcceptsAhead = 8;
 
-void PollQueue(Echo::AsyncService* service, grpc::ServerCompletionQueue* cq) {
+void PollQueue(CqEcho* service, grpc::ServerCompletionQueue* cq) {
   for (int i = 0; i < kAcceptsAhead; ++i) new CqSession(service, cq);
   void* tag = nullptr;
   bool ok = false;
@@ -272,7 +298,7 @@ int Main(int argc, char** argv) {
   int port = 0;
   builder.AddListeningPort(listen, grpc::InsecureServerCredentials(), &port);
   CallbackEcho callback_service;
-  Echo::AsyncService async_service;
+  CqEcho async_service;
   std::vector<std::unique_ptr<grpc::ServerCompletionQueue>> queues;
   if (api == "callback") {
     builder.RegisterService(&callback_service);

@@ -23,6 +23,8 @@
 //                drawn uniformly, or one with --hot_key
 //   rate_unary   Admin.TryAcquire unary calls, sessions x in_flight of them
 //                outstanding (callback unary API)
+//   echo_unary   the same calls to the echo server's TryAcquire (allowed at
+//                once): the unary call's own cost
 // Otherwise an op is one request answered: a lock's acquire and its release
 // are two. Latency runs from the moment a request is ready to send (batching
 // delay included) to its answer. Stream sessions use the raw generated
@@ -56,7 +58,7 @@
 #include "bench/loadgen/run.h"
 
 ABSL_FLAG(std::string, scenario, "",
-          "echo, lock, semaphore, handoff, rate_stream or rate_unary (empty with --header: "
+          "echo, lock, semaphore, handoff, rate_stream, rate_unary or echo_unary (empty with --header: "
           "print the header only)");
 ABSL_FLAG(std::string, target_addr, "127.0.0.1:7070", "the server's address");
 ABSL_FLAG(std::string, target, "", "the target's name in the table; empty: --target_addr");
@@ -94,6 +96,7 @@ std::optional<Scenario> ParseScenario(const std::string& name) {
   if (name == "handoff") return Scenario::kHandoff;
   if (name == "rate_stream") return Scenario::kRateStream;
   if (name == "rate_unary") return Scenario::kRateUnary;
+  if (name == "echo_unary") return Scenario::kEchoUnary;
   return std::nullopt;
 }
 
@@ -153,7 +156,9 @@ int Main(int argc, char** argv) {
   RunOptions options;
   options.scenario = *scenario;
   const std::string service = absl::GetFlag(FLAGS_service);
-  options.echo_service = service == "echo" || (service == "auto" && *scenario == Scenario::kEcho);
+  options.echo_service =
+      service == "echo" || (service == "auto" && (*scenario == Scenario::kEcho ||
+                                                  *scenario == Scenario::kEchoUnary));
   options.sessions = std::max(1, absl::GetFlag(FLAGS_sessions));
   if (*scenario == Scenario::kHandoff) options.sessions = std::max(2, options.sessions / 2 * 2);
   options.in_flight = std::max(1, absl::GetFlag(FLAGS_in_flight));
@@ -185,9 +190,9 @@ int Main(int argc, char** argv) {
     return 1;
   }
 
-  std::unique_ptr<Driver> driver = *scenario == Scenario::kRateUnary
-                                       ? NewUnaryDriver(options, channels)
-                                       : NewStreamDriver(options, channels);
+  const bool unary = *scenario == Scenario::kRateUnary || *scenario == Scenario::kEchoUnary;
+  std::unique_ptr<Driver> driver =
+      unary ? NewUnaryDriver(options, channels) : NewStreamDriver(options, channels);
   const int64_t warmup_ns = absl::ToInt64Nanoseconds(absl::GetFlag(FLAGS_warmup));
   const int64_t duration_ns = absl::ToInt64Nanoseconds(absl::GetFlag(FLAGS_duration));
   Window window;

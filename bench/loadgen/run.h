@@ -24,7 +24,7 @@
 
 namespace baton::bench {
 
-enum class Scenario { kEcho, kLock, kSemaphore, kHandoff, kRateStream, kRateUnary };
+enum class Scenario { kEcho, kLock, kSemaphore, kHandoff, kRateStream, kRateUnary, kEchoUnary };
 
 struct RunOptions {
   Scenario scenario = Scenario::kEcho;

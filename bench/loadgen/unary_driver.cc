@@ -22,6 +22,7 @@
 #include "absl/strings/str_cat.h"
 #include "baton/v1/admin.grpc.pb.h"
 #include "bench/loadgen/run.h"
+#include "echo.grpc.pb.h"
 
 namespace baton::bench {
 namespace {
@@ -30,7 +31,13 @@ class UnaryDriver final : public Driver {
  public:
   UnaryDriver(const RunOptions& options, std::vector<std::shared_ptr<grpc::Channel>> channels)
       : options_(options) {
-    for (const auto& channel : channels) stubs_.push_back(v1::Admin::NewStub(channel));
+    for (const auto& channel : channels) {
+      if (options_.echo_service) {
+        echo_stubs_.push_back(Echo::NewStub(channel));
+      } else {
+        stubs_.push_back(v1::Admin::NewStub(channel));
+      }
+    }
     for (int key = 0; key < options_.keys; ++key) rate_names_.push_back(RateKeyName(key));
   }
 
@@ -39,7 +46,11 @@ class UnaryDriver final : public Driver {
     const int slots = options_.sessions * options_.in_flight;
     slots_ = std::vector<Slot>(static_cast<size_t>(slots));
     for (int i = 0; i < slots; ++i) {
-      slots_[i].stub = stubs_[i % stubs_.size()].get();
+      if (options_.echo_service) {
+        slots_[i].echo_stub = echo_stubs_[i % echo_stubs_.size()].get();
+      } else {
+        slots_[i].stub = stubs_[i % stubs_.size()].get();
+      }
       slots_[i].rng = 0x9E3779B97F4A7C15ull * static_cast<uint64_t>(i + 1);
     }
     outstanding_.store(slots);
@@ -63,7 +74,9 @@ class UnaryDriver final : public Driver {
 
  private:
   struct Slot {
+    // One of the two: Baton's Admin, or the echo server's TryAcquire.
     v1::Admin::Stub* stub = nullptr;
+    Echo::Stub* echo_stub = nullptr;
     uint64_t rng = 0;
     std::optional<grpc::ClientContext> context;
     v1::TryAcquireRequest request;
@@ -80,8 +93,14 @@ class UnaryDriver final : public Driver {
     slot->request.set_name(rate_names_[key]);
     slot->context.emplace();
     slot->issued_ns = NowNanos();
-    slot->stub->async()->TryAcquire(&*slot->context, &slot->request, &slot->response,
-                                    [this, slot](grpc::Status status) { OnDone(slot, status); });
+    auto done = [this, slot](grpc::Status status) { OnDone(slot, status); };
+    if (slot->echo_stub != nullptr) {
+      slot->echo_stub->async()->TryAcquire(&*slot->context, &slot->request, &slot->response,
+                                           std::move(done));
+    } else {
+      slot->stub->async()->TryAcquire(&*slot->context, &slot->request, &slot->response,
+                                      std::move(done));
+    }
   }
 
   void OnDone(Slot* slot, const grpc::Status& status) {
@@ -107,6 +126,7 @@ class UnaryDriver final : public Driver {
   const RunOptions options_;
   Window window_;
   std::vector<std::unique_ptr<v1::Admin::Stub>> stubs_;
+  std::vector<std::unique_ptr<Echo::Stub>> echo_stubs_;
   std::vector<std::string> rate_names_;
   std::vector<Slot> slots_;
   std::atomic<bool> stopping_{false};
