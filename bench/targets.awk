@@ -138,7 +138,7 @@ file == 2 && NF >= 5 {
   else if (m ~ /^memory per queued waiter/) t = 8
   else if (m ~ /^memory per idle session/) t = 9
   else if (m ~ /queued waiters: RSS delta/) t = 10
-  else if (m ~ /^throughput .* sessions \/ .* sessions$/) t = 11
+  else if (m ~ /^throughput .* sessions \/ .* sessions/) t = 11  # either session API
   if (t == "") next
   label = m
   if (match(m, /\(.*\)/)) label = substr(m, RSTART + 1, RLENGTH - 2)
@@ -215,7 +215,11 @@ END {
       j = 1
       for (i = 1; i <= ncase[t]; i++) if (case_met[t, i] == "no") { j = i; break }
       if (case_ratio[t, j] != "") stand = summary(t, j)
-      else stand = case_baton[t, j] "; " case_label[t, j] "; target " case_other[t, j]
+      else {
+        stand = case_baton[t, j] "; " case_label[t, j] "; target " case_other[t, j]
+        for (i = 1; i <= ncase[t]; i++)
+          if (i != j) stand = stand "; also " case_baton[t, i] " (" case_label[t, i] ")"
+      }
     } else {
       for (i = 1; i <= ncase[t]; i++) if (case_label[t, i] == worst_label[t]) j = i
       stand = summary(t, j)

@@ -88,24 +88,30 @@ cleanup() {
 }
 trap cleanup EXIT
 
+# start_batond [FLAG...]: a fresh batond; sets batond_pid and addr.
 # --grace=1s: on SIGTERM the streams still open end within a second.
-: >"$tmp/batond.log"
-"$build/server/batond/batond" --listen=127.0.0.1:0 --shards=2 --data_dir="$tmp/batond-data" \
-  --idle_eviction=0 --max_sessions=$max_sessions --max_pending_requests=$limit \
-  --max_waits_per_session=$limit --grace=1s 2>"$tmp/batond.log" &
-batond_pid=$!
-addr=""
-for (( i = 0; i < 100; i++ )); do  # 10 s
-  addr=$(sed -n 's/.*listening on \([^ ]*\).*/\1/p' "$tmp/batond.log" | head -n1 || true)
-  [[ -n $addr ]] && break
-  kill -0 "$batond_pid" 2>/dev/null || break
-  sleep 0.1
-done
-if [[ -z $addr ]]; then
-  echo "run_scale.sh: batond did not start:" >&2
-  cat "$tmp/batond.log" >&2
-  exit 1
-fi
+start_batond() {
+  : >"$tmp/batond.log"
+  rm -rf "$tmp/batond-data"
+  "$build/server/batond/batond" --listen=127.0.0.1:0 --shards=2 --data_dir="$tmp/batond-data" \
+    --idle_eviction=0 --max_sessions=$max_sessions --max_pending_requests=$limit \
+    --max_waits_per_session=$limit --grace=1s "$@" 2>"$tmp/batond.log" &
+  batond_pid=$!
+  addr=""
+  local i
+  for (( i = 0; i < 100; i++ )); do  # 10 s
+    addr=$(sed -n 's/.*listening on \([^ ]*\).*/\1/p' "$tmp/batond.log" | head -n1 || true)
+    [[ -n $addr ]] && break
+    kill -0 "$batond_pid" 2>/dev/null || break
+    sleep 0.1
+  done
+  if [[ -z $addr ]]; then
+    echo "run_scale.sh: batond did not start:" >&2
+    cat "$tmp/batond.log" >&2
+    exit 1
+  fi
+}
+start_batond
 
 load_at_start=$(cut -d' ' -f1-3 /proc/loadavg)
 ci_running=no
@@ -117,6 +123,26 @@ timeout --kill-after=10s "$( ((smoke)) && echo 60s || echo 280s )" \
   "$bench" --target_addr="$addr" --server_pid="$batond_pid" --max_waits_per_session=$limit \
   "${bench_flags[@]}" >"$tmp/table.md" || status=$?
 stop_batond
+# The throughput phase again, on a batond serving its sessions on completion
+# queues (--completion_queues: the setting for many sessions), unless the
+# environment chose the API of the first run already.
+queues=$(( 4 * $(nproc) ))
+if (( status == 0 )) && [[ -z ${BATON_COMPLETION_QUEUES:-} ]]; then
+  start_batond --completion_queues="$queues"
+  echo "batond $batond_pid on $addr ($queues completion queues); throughput again" >&2
+  timeout --kill-after=10s "$( ((smoke)) && echo 60s || echo 120s )" \
+    "$bench" --target_addr="$addr" --server_pid="$batond_pid" --max_waits_per_session=$limit \
+    "${bench_flags[@]}" --only_throughput --label=", sessions on $queues completion queues" \
+    >"$tmp/queues.md" || status=$?
+  stop_batond
+  # Its rows after the first run's, before the first run's notes.
+  awk -v rows="$(grep '^| ' "$tmp/queues.md" | grep -v '^| measure' | grep -v '^| ---')" \
+      -v notes="$(grep '^- throughput' "$tmp/queues.md")" '
+    /^\| / { print; in_table = 1; next }
+    in_table && !done { print rows; done = 1 }
+    /^- errors:/ && notes != "" { print notes }
+    { print }' "$tmp/table.md" >"$tmp/table2.md" && mv "$tmp/table2.md" "$tmp/table.md"
+fi
 if (( status != 0 )); then
   echo "run_scale.sh: baton_scale_bench failed (exit $status); batond's log ends:" >&2
   tail -n 20 "$tmp/batond.log" >&2
@@ -131,6 +157,7 @@ report() {
   echo "- load average before the run: $load_at_start; a CI run (ci-clone) was running: $ci_running"
   echo "- command: \`$command_line\`"
   echo "- server: batond --shards=2 --idle_eviction=0 --max_sessions=$max_sessions --max_pending_requests=$limit --max_waits_per_session=$limit (fresh --data_dir)$( [[ -n ${BATON_COMPLETION_QUEUES:-} ]] && echo ", BATON_COMPLETION_QUEUES=$BATON_COMPLETION_QUEUES (sessions on that many completion queues)" || echo ", sessions on the callback API"), on loopback, sharing the cores with the client"
+  [[ -z ${BATON_COMPLETION_QUEUES:-} ]] && echo "- then the throughput phase alone on a second, fresh batond with --completion_queues=$queues (the rows that say so)"
   echo "- client: \`baton_scale_bench ${bench_flags[*]}\`; memory figures are deltas of batond's VmRSS around each phase (glibc malloc: freed memory stays counted, so each phase keeps what it made until the memory phases are over)"
   echo
   cat "$tmp/table.md"

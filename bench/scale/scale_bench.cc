@@ -81,6 +81,10 @@ ABSL_FLAG(int64_t, max_waits_per_session, 50'000,
           "of the waiters must fit in it");
 ABSL_FLAG(int, throughput_small, 100, "phase 4: sessions of the first run");
 ABSL_FLAG(int, throughput_large, 10'000, "phase 4: sessions of the second run");
+ABSL_FLAG(bool, only_throughput, false,
+          "run phase 4 alone and print its rows (for a second batond, e.g. on completion queues)");
+ABSL_FLAG(std::string, label, "",
+          "appended to the throughput rows' measure, e.g. \", sessions on 8 completion queues\"");
 ABSL_FLAG(absl::Duration, warmup, absl::Seconds(2), "phase 4: run this long before measuring");
 ABSL_FLAG(absl::Duration, duration, absl::Seconds(5), "phase 4: measure this long, each run");
 ABSL_FLAG(absl::Duration, settle, absl::Seconds(2),
@@ -651,6 +655,29 @@ std::string Count(int64_t n) {
 
 const char* Met(bool met) { return met ? "yes" : "no"; }
 
+// The throughput rows of the table (phase 4), with --label after each measure.
+void PrintThroughputRows(const Figures& f, int small, int large) {
+  const std::string label = absl::GetFlag(FLAGS_label);
+  const double ratio = f.small_ops > 0 ? f.large_ops / f.small_ops : 0;
+  std::printf("| lock acquire+release, %s sessions × 1 in flight%s | %.0f ops/s | – | – |\n",
+              Count(small).c_str(), label.c_str(), f.small_ops);
+  std::printf("| lock acquire+release, %s sessions × 1 in flight%s | %.0f ops/s | – | – |\n",
+              Count(large).c_str(), label.c_str(), f.large_ops);
+  std::printf("| throughput %s sessions / %s sessions%s | %.2f | ≥ 0.90 | %s |\n",
+              Count(large).c_str(), Count(small).c_str(), label.c_str(), ratio,
+              Met(ratio >= 0.9));
+}
+
+void PrintThroughputNote(const Figures& f, int small, int large, int channels, int threads) {
+  std::printf("- throughput%s: an op is one request answered (acquire and release are two); "
+              "warm-up %s, measured %s; %d channels, %d client threads; server CPU %.2f s per "
+              "1M ops (%s sessions) vs %.2f (%s)\n",
+              absl::GetFlag(FLAGS_label).c_str(),
+              absl::FormatDuration(absl::GetFlag(FLAGS_warmup)).c_str(),
+              absl::FormatDuration(absl::GetFlag(FLAGS_duration)).c_str(), channels, threads,
+              f.small_cpu_per_m, Count(small).c_str(), f.large_cpu_per_m, Count(large).c_str());
+}
+
 int Main(int argc, char** argv) {
   absl::SetProgramUsageMessage(
       "baton_scale_bench --target_addr=HOST:PORT --server_pid=PID [--sessions=N ...]");
@@ -677,6 +704,21 @@ int Main(int argc, char** argv) {
 
   Figures f;
   Client client(absl::GetFlag(FLAGS_target_addr), channels, threads);
+  if (absl::GetFlag(FLAGS_only_throughput)) {
+    client.Connect();
+    std::fprintf(stderr, "scale_bench: throughput alone, %d sessions then %d, %d client threads\n",
+                 small, large, threads);
+    f.small_ops = RunThroughput(client, small, 0, &f, false, server_pid);
+    f.large_ops = RunThroughput(client, large, 0, &f, true, server_pid);
+    PrintThroughputRows(f, small, large);
+    std::printf("\n");
+    PrintThroughputNote(f, small, large, static_cast<int>(client.channel_count()), threads);
+    std::printf("- errors: %lld%s\n", static_cast<long long>(g_errors.load()),
+                g_errors.load() > 0 ? (" (first: " + FirstError() + ")").c_str() : "");
+    std::fflush(stdout);
+    std::fflush(stderr);
+    std::_Exit(g_errors.load() > 0 ? 1 : 0);
+  }
   // Connections are part of what the sessions cost: connect after the
   // first reading.
   f.rss_start = SettledRss(server_pid, "at start");
@@ -827,7 +869,6 @@ int Main(int argc, char** argv) {
   const double per_waiter = waiters_delta / static_cast<double>(waiters);
   // The 1 GiB target is for 1,000,000 waiters; scaled when fewer are run.
   const double waiter_budget = 1024.0 * 1024 * 1024 * waiters / 1e6;
-  const double ratio = f.small_ops > 0 ? f.large_ops / f.small_ops : 0;
   const int per_channel = (sessions + channels - 1) / channels;
 
   std::printf("| measure | value | target | met? |\n");
@@ -847,12 +888,7 @@ int Main(int argc, char** argv) {
               Bytes(static_cast<double>(f.rss_waiters)).c_str(),
               waiters == 1'000'000 ? "1 GiB" : Bytes(waiter_budget).c_str(),
               Met(waiters_delta <= waiter_budget));
-  std::printf("| lock acquire+release, %s sessions × 1 in flight | %.0f ops/s | – | – |\n",
-              Count(small).c_str(), f.small_ops);
-  std::printf("| lock acquire+release, %s sessions × 1 in flight | %.0f ops/s | – | – |\n",
-              Count(large).c_str(), f.large_ops);
-  std::printf("| throughput %s sessions / %s sessions | %.2f | ≥ 0.90 | %s |\n",
-              Count(large).c_str(), Count(small).c_str(), ratio, Met(ratio >= 0.9));
+  PrintThroughputRows(f, small, large);
   std::printf("\n");
   const auto mib = [](int64_t bytes) { return static_cast<double>(bytes) / (1 << 20); };
   std::printf("- server RSS (MiB, medians of %d readings after %s): at start %.1f; with %s idle "
@@ -869,13 +905,7 @@ int Main(int argc, char** argv) {
               f.queue_seconds, Count(large).c_str(), f.large_open_seconds);
   std::printf("- the lock's waiter_count read after queueing: %s\n",
               Count(f.waiter_count_seen).c_str());
-  std::printf("- throughput: an op is one request answered (acquire and release are two); "
-              "warm-up %s, measured %s; %d channels, %d client threads; server CPU %.2f s per "
-              "1M ops (%s sessions) vs %.2f (%s)\n",
-              absl::FormatDuration(absl::GetFlag(FLAGS_warmup)).c_str(),
-              absl::FormatDuration(absl::GetFlag(FLAGS_duration)).c_str(),
-              static_cast<int>(client.channel_count()), threads, f.small_cpu_per_m,
-              Count(small).c_str(), f.large_cpu_per_m, Count(large).c_str());
+  PrintThroughputNote(f, small, large, static_cast<int>(client.channel_count()), threads);
   std::printf("- errors: %lld%s\n", static_cast<long long>(g_errors.load()),
               g_errors.load() > 0 ? (" (first: " + FirstError() + ")").c_str() : "");
   std::fflush(stdout);
