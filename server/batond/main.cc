@@ -15,7 +15,6 @@
 
 #include <signal.h>
 
-#include <algorithm>
 #include <cstdio>
 #include <cstdlib>
 #include <memory>
@@ -326,7 +325,7 @@ int main(int argc, char** argv) {
   sessions.WaitForNoSessions(absl::Now() + grace);
   sessions.EndAll(absl::UnavailableError("server draining: the grace period ran out"));
   server->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(2));
-  sessions.StopQueues(absl::Now() + absl::Seconds(5));
+  sessions.StopQueues();
   server->Wait();
   if (absl::Status persisted = fences->Persist(HighestFence(node)); !persisted.ok()) {
     std::fprintf(stderr, "batond: persisting fences: %s\n", persisted.ToString().c_str());

@@ -40,13 +40,14 @@ constexpr int kMaxLoggedRejections = 10;
 // At most this many bytes of OpenSession.client_name are kept.
 constexpr std::size_t kMaxClientNameBytes = 256;
 
-// CutUtf8() is the longest prefix of valid UTF-8 `text` of at most `max`
-// bytes that ends on a character boundary.
 // Writes decided on but not started: the reactor, and what it writes.
 using StartWrites = std::vector<std::pair<SessionService::Reactor*, const v1::ServerMessage*>>;
 // The writes decided on while this thread runs a message's shards' turns
 // (see Dispatch()), or null: they are started after the turns.
 thread_local StartWrites* writes_after_turns = nullptr;
+
+// CutUtf8() is the longest prefix of valid UTF-8 `text` of at most `max`
+// bytes that ends on a character boundary.
 
 std::string CutUtf8(const std::string& text, std::size_t max) {
   if (text.size() <= max) return text;
@@ -208,6 +209,7 @@ class SessionService::QueueReactor final : public SessionService::Reactor {
   // Asks for the next stream on `queue`.
   QueueReactor(SessionService* service, grpc::ServerCompletionQueue* queue)
       : SessionService::Reactor(service), queue_(queue) {
+    service_->queue_reactors_.fetch_add(1, std::memory_order_relaxed);
     // The done tag comes back only for a call that was accepted.
     context_.AsyncNotifyWhenDone(&done_tag_);
     service_->async_.RequestSession(&context_, &stream_, queue_, queue_, &accept_tag_);
@@ -218,11 +220,10 @@ class SessionService::QueueReactor final : public SessionService::Reactor {
     switch (op) {
       case Op::kAccept:
         if (!ok) {  // The server is shutting down: no call, no done tag.
-          delete this;
+          Gone();
           return;
         }
         new QueueReactor(service_, queue_);  // The next stream on this queue.
-        service_->streams_.fetch_add(1, std::memory_order_relaxed);
         ops_.store(1, std::memory_order_relaxed);  // the done tag
         if (Begin(context_.peer())) StartRead();
         return;
@@ -242,8 +243,7 @@ class SessionService::QueueReactor final : public SessionService::Reactor {
     }
     if (ops_.fetch_sub(1, std::memory_order_acq_rel) == 1) {
       Over();
-      service_->streams_.fetch_sub(1, std::memory_order_release);
-      delete this;
+      Gone();
     }
   }
 
@@ -260,6 +260,12 @@ class SessionService::QueueReactor final : public SessionService::Reactor {
   void StartRead() {
     ops_.fetch_add(1, std::memory_order_relaxed);
     stream_.Read(&in_, &read_tag_);
+  }
+  // Gone() deletes this reactor; StopQueues() waits for none to be left.
+  void Gone() {
+    SessionService* const service = service_;
+    delete this;
+    service->queue_reactors_.fetch_sub(1, std::memory_order_release);
   }
 
   grpc::ServerCompletionQueue* const queue_;
@@ -409,7 +415,8 @@ void SessionState::DispatchAndRun(google::protobuf::RepeatedPtrField<v1::Request
   Locked lock(this);
   if (phase_ != Phase::kOpen) return;
   // The message's rejections, like its answers, wait for its parts (see
-  // HeldLocked()).
+  // HeldLocked(); best effort when a write was already waiting for earlier
+  // messages).
   const std::uint64_t message = ++messages_;
   const int answered_before = next_.responses_size();
   int position = 0;
@@ -608,13 +615,15 @@ void ShardSession::ScheduleFlush() {
 }
 
 void SessionState::PartsRunLocked(const std::vector<std::uint64_t>& messages) {
+  // unrun_ is in message order: a binary search finds each.
+  const auto begin = unrun_.begin() + static_cast<std::ptrdiff_t>(unrun_head_);
   for (const std::uint64_t message : messages) {
-    for (std::size_t i = unrun_head_; i < unrun_.size(); ++i) {
-      if (unrun_[i].message == message) {
-        --unrun_[i].parts;
-        unrun_[i].answered = true;
-        break;
-      }
+    const auto it = std::lower_bound(
+        begin, unrun_.end(), message,
+        [](const Unrun& unrun, std::uint64_t wanted) { return unrun.message < wanted; });
+    if (it != unrun_.end() && it->message == message) {
+      --it->parts;
+      it->answered = true;
     }
   }
   while (unrun_head_ < unrun_.size() && unrun_[unrun_head_].parts == 0) ++unrun_head_;
@@ -757,7 +766,7 @@ SessionService::SessionService(Node* node, runtime::Clock* clock, Options option
   }
 }
 
-SessionService::~SessionService() { StopQueues(absl::Now()); }
+SessionService::~SessionService() { StopQueues(); }
 
 void SessionService::AddTo(grpc::ServerBuilder* builder, std::size_t queues) {
   if (queues == 0) {
@@ -789,12 +798,22 @@ void SessionService::Poll(grpc::ServerCompletionQueue* queue) {
   }
 }
 
-void SessionService::StopQueues(absl::Time deadline) {
+void SessionService::StopQueues() {
   if (threads_.empty()) return;
   // A stream not yet done may still start a write or its finish (from a
-  // shard): the queues must take them. After the server's Shutdown() every
-  // call is cancelled, so each is done soon.
-  while (streams_.load(std::memory_order_acquire) > 0 && absl::Now() < deadline) {
+  // shard), and an accepted stream asks for the next: the queues must take
+  // them, so they are shut down only once no reactor is left. After the
+  // server's Shutdown() every call is cancelled and every request for a
+  // stream fails, so that comes soon; a queue shut down earlier would abort
+  // the process on the next operation started on it.
+  const absl::Time start = absl::Now();
+  bool told = false;
+  while (queue_reactors_.load(std::memory_order_acquire) > 0) {
+    if (!told && absl::Now() - start > absl::Seconds(5)) {
+      std::fprintf(stderr, "batond: still waiting for %zu streams to end\n",
+                   queue_reactors_.load());
+      told = true;
+    }
     absl::SleepFor(absl::Milliseconds(1));
   }
   for (const auto& queue : queues_) queue->Shutdown();

@@ -95,7 +95,8 @@ class SessionService final {
 
   // `node` must outlive the service and be started.
   SessionService(Node* node, runtime::Clock* clock, Options options);
-  // Stops the queues if StopQueues() was not called.
+  // Calls StopQueues(): with the queues on, the server must be shut down
+  // first.
   ~SessionService();
 
   // AddTo() registers the service with `builder`: on the callback API when
@@ -105,10 +106,10 @@ class SessionService final {
   // Start() starts a thread polling each queue (if any), once the server is
   // built and started.
   void Start();
-  // StopQueues() ends the queues' threads (if any): after the server's
-  // Shutdown(), it waits (up to `deadline`) for every stream to be done,
-  // then shuts the queues down and drains them.
-  void StopQueues(absl::Time deadline);
+  // StopQueues() ends the queues' threads (if any). Only after the server's
+  // Shutdown(): it waits for every stream to be done (and every request for
+  // one to fail), then shuts the queues down and drains them.
+  void StopQueues();
 
   // StartDrain() begins a drain: every live session is sent a Draining
   // notice with `grace`; from now on new sessions are refused UNAVAILABLE
@@ -154,8 +155,8 @@ class SessionService final {
   v1::Baton::AsyncService async_;
   std::vector<std::unique_ptr<grpc::ServerCompletionQueue>> queues_;
   std::vector<std::thread> threads_;
-  // Streams accepted and not yet done (admitted or not).
-  std::atomic<std::size_t> streams_{0};
+  // QueueReactors alive: waiting for a stream, or serving one.
+  std::atomic<std::size_t> queue_reactors_{0};
   std::atomic<std::uint64_t> next_session_id_{1};
   // Sessions counted against max_sessions.
   std::atomic<std::size_t> open_sessions_{0};

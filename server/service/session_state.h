@@ -158,7 +158,8 @@ class SessionState : public std::enable_shared_from_this<SessionState> {
   // Count() records that the session counts against max_sessions; it is
   // counted out once, when the stream's end is decided.
   void Count();
-  // Detach() is the reactor's OnDone: nothing is written any more.
+  // Detach() is called once nothing is outstanding on the stream (the
+  // reactor's Over()): nothing is written any more.
   void Detach();
 
   // Open() handles the first ClientMessage's OpenSession: it checks it,
@@ -173,7 +174,8 @@ class SessionState : public std::enable_shared_from_this<SessionState> {
   // Dispatch() checks the requests of one message and posts them to their
   // shards; errors are answered at once.
   void Dispatch(google::protobuf::RepeatedPtrField<v1::Request>* requests);
-  // DispatchAndRun() is Dispatch() without deferring the writes.
+  // DispatchAndRun() is Dispatch() without setting up the deferral of the
+  // writes (a caller that set it up starts them).
   void DispatchAndRun(google::protobuf::RepeatedPtrField<v1::Request>* requests);
   // reading() is true while the reactor should read on.
   bool reading() const {
@@ -272,11 +274,13 @@ class SessionState : public std::enable_shared_from_this<SessionState> {
   // part: the next write waits for the rest, so that a message spanning
   // shards is answered in one write, not one per shard (each of which the
   // client would answer with a message of its own). A message none of whose
-  // parts has run holds nothing.
+  // parts has run holds nothing, nor does one whose parts have all run.
+  // Best effort under pipelining: a message after hold_through_ whose first
+  // part runs meanwhile goes out in part with this write.
   bool HeldLocked() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
     for (std::size_t i = unrun_head_; i < unrun_.size(); ++i) {
       if (unrun_[i].message > hold_through_) return false;
-      if (unrun_[i].answered) return true;
+      if (unrun_[i].answered && unrun_[i].parts > 0) return true;
     }
     return false;
   }
@@ -328,7 +332,8 @@ class SessionState : public std::enable_shared_from_this<SessionState> {
   v1::ServerMessage writing_ ABSL_GUARDED_BY(mu_);
   bool write_in_flight_ ABSL_GUARDED_BY(mu_) = false;
   // Set by PumpLocked() when writing_ is to be written: the Locked in scope
-  // calls StartWrite() after releasing mu_. Until WriteDone(), writing_ and
+  // starts the write after releasing mu_ (or, inside Dispatch()'s turns,
+  // after them: writes_after_turns). Until WriteDone(), writing_ and
   // the reactor are left alone (no Finish while a write is in flight).
   Reactor* start_write_ ABSL_GUARDED_BY(mu_) = nullptr;
   bool shards_ended_ ABSL_GUARDED_BY(mu_) = false;
