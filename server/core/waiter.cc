@@ -124,7 +124,13 @@ void Waiter::Resolve(absl::Status status, const Grant& grant, bool granted) {
   granted_ = granted;
   primitive_->loop().CancelTimer(this);
   primitive_->settling().resolved.PushBack(this);
-  primitive_->loop().Schedule(handle_);
+  if (by_callback_) {
+    // The lambda (one pointer) fits AnyInvocable's inline storage: no
+    // allocation, and the same run queue, in the same order, as Schedule().
+    primitive_->loop().Defer([this] { callback_->OnWaitDone(*this); });
+  } else {
+    primitive_->loop().Schedule(handle_);
+  }
 }
 
 void Waiter::Leave(const absl::Status& status) {

@@ -95,6 +95,23 @@ struct WaitResult {
 
 struct QueueTag {};
 
+class Waiter;
+
+// WaitCallback is told when a wait started with Waiter::Begin() is answered:
+// the callback way to wait, for a caller that would otherwise spend a
+// coroutine frame on nothing but this one wait.
+class WaitCallback {
+ public:
+  // OnWaitDone() is called once, from the loop's run queue (where the
+  // coroutine of a co_await would be resumed), when `waiter` is answered;
+  // it takes the answer with waiter.await_resume(). It may destroy the
+  // waiter (and itself).
+  virtual void OnWaitDone(Waiter& waiter) = 0;
+
+ protected:
+  ~WaitCallback() = default;
+};
+
 class Waiter final : public runtime::ListHook<SessionWaiterTag>,
                      public runtime::ListHook<QueueTag>,
                      private runtime::TimerNode,
@@ -150,6 +167,16 @@ class Waiter final : public runtime::ListHook<SessionWaiterTag>,
   void await_suspend(std::coroutine_handle<> handle);
   WaitResult await_resume();
 
+  // Begin() is co_await without a coroutine: it starts the wait and returns
+  // true when it is answered at once (take the answer with await_resume()),
+  // or false when it waits; `callback` is then told when it is answered.
+  bool Begin(WaitCallback* callback) {
+    if (await_ready()) return true;
+    callback_ = callback;
+    by_callback_ = true;
+    return false;
+  }
+
   // OnSessionEnd() is called by Session::End(): it fails the wait with
   // `status` wherever it is; a grant not yet delivered is given back.
   void OnSessionEnd(const absl::Status& status);
@@ -179,7 +206,12 @@ class Waiter final : public runtime::ListHook<SessionWaiterTag>,
   Primitive* primitive_;
   Session* session_;
   runtime::CancellationSignal* cancel_;
-  std::coroutine_handle<> handle_;
+  // Whom to resume once answered: a coroutine (await_suspend) or, when
+  // by_callback_, a callback (Begin).
+  union {
+    std::coroutine_handle<> handle_{};
+    WaitCallback* callback_;
+  };
   // The owner key, then the request's key: one string, at most one block.
   std::string keys_;
   // Of the request: a rate limiter's amount, or everyone else's priority.
@@ -205,6 +237,7 @@ class Waiter final : public runtime::ListHook<SessionWaiterTag>,
   bool session_ended_ : 1 = false;
   bool timer_armed_ : 1 = false;
   bool has_retry_after_ : 1 = false;
+  bool by_callback_ : 1 = false;
 };
 
 }  // namespace baton::core
