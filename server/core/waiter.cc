@@ -10,6 +10,15 @@
 
 namespace baton::core {
 
+class Waiter::Timer final : public runtime::TimerNode {
+ public:
+  explicit Timer(Waiter* waiter) : waiter_(waiter) {}
+  void OnTimer() override { waiter_->OnTimer(); }
+
+ private:
+  Waiter* const waiter_;
+};
+
 Waiter::Waiter(Primitive* primitive, WaitOptions options, WaitRequest request)
     : primitive_(primitive),
       session_(options.session),
@@ -31,7 +40,7 @@ Waiter::~Waiter() {
   // here, which happens when a loop is torn down. Leave no dangling link.
   if (state_ == State::kQueued) {
     primitive_->Remove(this);
-    primitive_->loop().CancelTimer(this);
+    if (timer_ != nullptr) primitive_->loop().CancelTimer(timer_.get());
   } else if (state_ == State::kResolved && granted_) {
     granted_ = false;
     primitive_->GiveBack(this);
@@ -39,6 +48,10 @@ Waiter::~Waiter() {
   runtime::ListHook<QueueTag>::Unlink();
   runtime::ListHook<SessionWaiterTag>::Unlink();
   if (cancel_ != nullptr) cancel_->StopListening(this);
+}
+
+absl::Time Waiter::deadline() const {
+  return timer_armed_ ? timer_->deadline() : absl::InfiniteFuture();
 }
 
 Grant Waiter::grant() const {
@@ -83,17 +96,22 @@ bool Waiter::await_ready() {
                        "not available now and timeout is 0 (try once)"),
                    .retry_after = primitive_->RetryAfter(*this)});
   }
+  // Made before the waiter queues, so that running out of memory here
+  // changes nothing.
+  if (timeout_ != absl::InfiniteDuration()) timer_ = std::make_unique<Timer>(this);
   state_ = State::kQueued;
   primitive_->Enqueue(this);
   session_->waiters_.PushBack(this);
   // After Enqueue(): a timer the primitive armed there for the same instant
   // fires first. (Enqueue() reads deadline() as InfiniteFuture(), which,
   // the deadline being in the future, tells it nothing different.)
-  if (timeout_ != absl::InfiniteDuration()) {
+  if (timer_ != nullptr) {
     const absl::Time deadline = primitive_->Now() + timeout_;
     if (deadline != absl::InfiniteFuture()) {
-      primitive_->loop().AddTimer(this, deadline);
+      primitive_->loop().AddTimer(timer_.get(), deadline);
       timer_armed_ = true;
+    } else {
+      timer_.reset();
     }
   }
   if (cancel_ != nullptr) cancel_->Listen(this);
@@ -122,7 +140,7 @@ void Waiter::Resolve(absl::Status status, const Grant& grant, bool granted) {
   status_ = std::move(status);
   SetGrant(grant);
   granted_ = granted;
-  primitive_->loop().CancelTimer(this);
+  if (timer_ != nullptr) primitive_->loop().CancelTimer(timer_.get());
   primitive_->settling().resolved.PushBack(this);
   if (by_callback_) {
     // The lambda (one pointer) fits AnyInvocable's inline storage: no

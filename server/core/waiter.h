@@ -40,6 +40,7 @@
 
 #include <coroutine>
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -114,7 +115,6 @@ class WaitCallback {
 
 class Waiter final : public runtime::ListHook<SessionWaiterTag>,
                      public runtime::ListHook<QueueTag>,
-                     private runtime::TimerNode,
                      private runtime::CancellationListener {
  public:
   enum class State : std::uint8_t { kIdle, kQueued, kResolved, kDone };
@@ -148,9 +148,7 @@ class Waiter final : public runtime::ListHook<SessionWaiterTag>,
   Grant grant() const;
   // The moment the wait gives up; InfiniteFuture() when it never does, and
   // until it is queued (Enqueue() included).
-  absl::Time deadline() const {
-    return timer_armed_ ? TimerNode::deadline() : absl::InfiniteFuture();
-  }
+  absl::Time deadline() const;
   // Arrival order among all waiters of the primitive.
   std::uint64_t sequence() const { return sequence_; }
 
@@ -188,6 +186,8 @@ class Waiter final : public runtime::ListHook<SessionWaiterTag>,
 
  private:
   friend class Primitive;
+  // The timer of a wait with a timeout (waiter.cc).
+  class Timer;
 
   // Resolve() records the answer and schedules the coroutine. The waiter
   // must not be on the primitive's queue any more.
@@ -198,7 +198,7 @@ class Waiter final : public runtime::ListHook<SessionWaiterTag>,
   // Finish() records an answer given at once, without queueing.
   bool Finish(WaitResult result);
   void SetGrant(const Grant& grant);
-  void OnTimer() override;
+  void OnTimer();
   void OnCancel() override;
 
   // A queued waiter is what a million waits cost: every field counts (see
@@ -222,6 +222,10 @@ class Waiter final : public runtime::ListHook<SessionWaiterTag>,
   // The wait's timeout (InfiniteDuration(): none). A try-once refusal,
   // which never queues, keeps its retry_after here instead.
   absl::Duration timeout_;
+  // Made when the wait queues with a timeout, kept until the waiter goes:
+  // out of line, since a wait without one (a lock waited on for as long as
+  // it takes) is the common queued wait, and a timer node is 40 bytes.
+  std::unique_ptr<Timer> timer_;
   std::uint64_t sequence_ = 0;
   absl::Status status_;
   // Of the grant: a rate limiter's tokens_left, or everyone else's fence.
@@ -235,8 +239,8 @@ class Waiter final : public runtime::ListHook<SessionWaiterTag>,
   bool tokens_granted_ : 1 = false;
   bool granted_ : 1 = false;
   bool session_ended_ : 1 = false;
-  bool timer_armed_ : 1 = false;
   bool has_retry_after_ : 1 = false;
+  bool timer_armed_ : 1 = false;  // timer_ added to the loop (deadline())
   bool by_callback_ : 1 = false;
 };
 

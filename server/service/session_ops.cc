@@ -510,6 +510,12 @@ class RunWait final : public core::WaitCallback {
   core::Waiter waiter_;
 };
 
+// A queued wait is what a million waiters cost (issue 6): the record and
+// its malloc header fit a 256-byte chunk. The figure is for 64-bit
+// libstdc++.
+static_assert(sizeof(void*) != 8 || sizeof(std::string) != 32 || sizeof(RunWait) <= 240,
+              "RunWait grew: see bench/scale (memory per queued waiter)");
+
 // RunConditionWait() is RunWait() for condition_wait, whose wait is a task
 // of its own (it waits for a notify, then for the lock).
 WaitTask RunConditionWait(std::shared_ptr<SessionState> self, ShardSession* ss,
