@@ -3,12 +3,56 @@
 #include "server/core/waiter.h"
 
 #include <cstdlib>
+#include <cstring>
+#include <limits>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
 #include "server/core/primitive.h"
 
 namespace baton::core {
+
+namespace internal {
+
+WaiterKeys::WaiterKeys(std::string_view first, std::string_view second) {
+  const std::size_t size = first.size() + second.size();
+  char* out;
+  if (size <= kInline) {
+    bytes_[kInline] = static_cast<unsigned char>(size);
+    out = reinterpret_cast<char*>(bytes_);
+  } else {
+    // A waiter's offsets into its keys are 32-bit (owner_key_size_).
+    if (size > std::numeric_limits<std::uint32_t>::max()) std::abort();
+    out = new char[size];
+    const auto size32 = static_cast<std::uint32_t>(size);
+    std::memcpy(bytes_, &out, sizeof(out));
+    std::memcpy(bytes_ + sizeof(out), &size32, sizeof(size32));
+    bytes_[kInline] = kOnHeap;
+  }
+  if (!first.empty()) std::memcpy(out, first.data(), first.size());
+  if (!second.empty()) std::memcpy(out + first.size(), second.data(), second.size());
+}
+
+WaiterKeys::~WaiterKeys() {
+  if (on_heap()) {
+    char* data;
+    std::memcpy(&data, bytes_, sizeof(data));
+    delete[] data;
+  }
+}
+
+std::string_view WaiterKeys::view() const {
+  if (!on_heap()) {
+    return std::string_view(reinterpret_cast<const char*>(bytes_), bytes_[kInline]);
+  }
+  const char* data;
+  std::uint32_t size;
+  std::memcpy(&data, bytes_, sizeof(data));
+  std::memcpy(&size, bytes_ + sizeof(data), sizeof(size));
+  return std::string_view(data, size);
+}
+
+}  // namespace internal
 
 class Waiter::Timer final : public runtime::TimerNode {
  public:
@@ -23,16 +67,15 @@ Waiter::Waiter(Primitive* primitive, WaitOptions options, WaitRequest request)
     : primitive_(primitive),
       session_(options.session),
       cancel_(options.cancel),
-      keys_(std::move(options.owner_key)),
+      keys_(options.owner_key, request.key),
       timeout_(options.timeout.value_or(absl::InfiniteDuration())),
-      owner_key_size_(static_cast<std::uint32_t>(keys_.size())),
+      owner_key_size_(static_cast<std::uint32_t>(options.owner_key.size())),
       has_amount_(request.amount != 0) {
   if (has_amount_) {
     amount_ = request.amount;
   } else {
     priority_ = request.priority;
   }
-  keys_.append(request.key);
 }
 
 Waiter::~Waiter() {

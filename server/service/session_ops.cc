@@ -511,9 +511,9 @@ class RunWait final : public core::WaitCallback {
 };
 
 // A queued wait is what a million waiters cost (issue 6): the record and
-// its malloc header fit a 256-byte chunk. The figure is for 64-bit
+// its malloc header fit a 240-byte chunk. The figure is for 64-bit
 // libstdc++.
-static_assert(sizeof(void*) != 8 || sizeof(std::string) != 32 || sizeof(RunWait) <= 240,
+static_assert(sizeof(void*) != 8 || sizeof(std::string) != 32 || sizeof(RunWait) <= 224,
               "RunWait grew: see bench/scale (memory per queued waiter)");
 
 // RunConditionWait() is RunWait() for condition_wait, whose wait is a task

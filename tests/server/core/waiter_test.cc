@@ -22,7 +22,7 @@ class WaiterTest : public LoopTest {};
 // a timeout adds its out-of-line timer.)
 TEST_F(WaiterTest, StaysSmall) {
   if (sizeof(void*) != 8 || sizeof(std::string) != 32) GTEST_SKIP();
-  EXPECT_LE(sizeof(Waiter), 176u);
+  EXPECT_LE(sizeof(Waiter), 160u);
 }
 
 TEST_F(WaiterTest, KeepsTheOwnerKeyAndTheRequestKeyApart) {
@@ -33,6 +33,25 @@ TEST_F(WaiterTest, KeepsTheOwnerKeyAndTheRequestKeyApart) {
   EXPECT_EQ(waiter.request().key, "job");
   EXPECT_EQ(waiter.request().priority, 0);
   EXPECT_EQ(waiter.request().amount, 0);
+}
+
+TEST_F(WaiterTest, KeepsKeysOfAnyLength) {
+  Session s(1);
+  MultiCountDownLatch latch(&loop_, 0, {});
+  // In all: empty, 15 bytes (inline), 16 bytes and more (on the heap).
+  for (const auto& [owner, key] : std::vector<std::pair<std::string, std::string>>{
+           {"", ""},
+           {"owner", ""},
+           {"", "key"},
+           {"0123456", "89abcdef"},
+           {"0123456", "89abcdefg"},
+           {std::string(300, 'o'), ""},
+           {"", std::string(300, 'k')},
+           {std::string(100, 'o'), std::string(200, 'k')}}) {
+    Waiter waiter = latch.Wait(Opts(s, owner), key);
+    EXPECT_EQ(waiter.owner_key(), owner);
+    EXPECT_EQ(waiter.request().key, key);
+  }
 }
 
 TEST_F(WaiterTest, KeepsAPriorityOrAnAmount) {
