@@ -470,24 +470,27 @@ struct WaitStart {
 // waiters cost, and a coroutine frame would hold, besides the same fields,
 // its resume and destroy pointers, copies of its parameters and the
 // temporaries of its co_await. The record is the waiter and what the answer
-// needs; it frees itself once it has answered. The instance is not touched
-// after its wait: a Delete may have destroyed it.
+// needs; it frees itself once it has answered. The request's op is a
+// template parameter, not a field: the record's vtable says it. The
+// instance is not touched after its wait: a Delete may have destroyed it.
+template <OpCase kOp>
 class RunWait final : public core::WaitCallback {
  public:
   // Start() runs the wait; `start` is read here only.
   static void Start(std::shared_ptr<SessionState> self, ShardSession* ss,
-                    const WaitStart& start) {
+                    const WaitStart& start, const WaitAnswer& wait) {
     auto* run = new RunWait(std::move(self), ss, start);
-    if (run->waiter_.Begin(run)) run->Finish();  // answered at once
+    if (run->waiter_.Begin(run)) run->Finish(wait);  // answered at once
   }
 
-  void OnWaitDone(core::Waiter&) override { Finish(); }
+  // A wait answered later queued, so it was not a try-once one (a timeout
+  // of zero never queues).
+  void OnWaitDone(core::Waiter&) override { Finish({.op = kOp, .try_once = false}); }
 
  private:
   RunWait(std::shared_ptr<SessionState> self, ShardSession* ss, const WaitStart& start)
       : self_(std::move(self)),
         ss_(ss),
-        wait_(WaitAnswerOf(*start.prepared)),
         pending_{.id = start.prepared->request.id()},
         waiter_(WaiterFor(start.instance, *start.prepared, &ss->session, &pending_.cancel)) {
     ss_->waits.insert(&pending_);
@@ -495,8 +498,8 @@ class RunWait final : public core::WaitCallback {
 
   // Finish() answers the wait and frees the record. An exception here has
   // no one to report to (as in a coroutine's frame): a bug, so noexcept.
-  void Finish() noexcept {
-    FinishWait(ss_, pending_, wait_, waiter_);
+  void Finish(const WaitAnswer& wait) noexcept {
+    FinishWait(ss_, pending_, wait, waiter_);
     delete this;
   }
 
@@ -505,16 +508,35 @@ class RunWait final : public core::WaitCallback {
   // its signal.
   std::shared_ptr<SessionState> self_;
   ShardSession* const ss_;
-  const WaitAnswer wait_;
   PendingWait pending_;
   core::Waiter waiter_;
 };
 
 // A queued wait is what a million waiters cost (issue 6): the record and
-// its malloc header fit a 240-byte chunk. The figure is for 64-bit
+// its malloc header fit a 224-byte chunk. The figure is for 64-bit
 // libstdc++.
-static_assert(sizeof(void*) != 8 || sizeof(std::string) != 32 || sizeof(RunWait) <= 224,
+static_assert(sizeof(void*) != 8 || sizeof(std::string) != 32 ||
+                  sizeof(RunWait<v1::Request::kAcquire>) <= 216,
               "RunWait grew: see bench/scale (memory per queued waiter)");
+
+// StartWait() starts the RunWait of a wait request other than
+// condition_wait.
+void StartWait(std::shared_ptr<SessionState> self, ShardSession* ss, const WaitStart& start) {
+  const WaitAnswer wait = WaitAnswerOf(*start.prepared);
+  switch (wait.op) {
+    case v1::Request::kAcquire:
+      return RunWait<v1::Request::kAcquire>::Start(std::move(self), ss, start, wait);
+    case v1::Request::kRateAcquire:
+      return RunWait<v1::Request::kRateAcquire>::Start(std::move(self), ss, start, wait);
+    case v1::Request::kLatchWait:
+      return RunWait<v1::Request::kLatchWait>::Start(std::move(self), ss, start, wait);
+    case v1::Request::kWaitAll:
+      return RunWait<v1::Request::kWaitAll>::Start(std::move(self), ss, start, wait);
+    default:
+      // Execute() starts waits for IsWait() operations only.
+      std::abort();
+  }
+}
 
 // RunConditionWait() is RunWait() for condition_wait, whose wait is a task
 // of its own (it waits for a notify, then for the lock).
@@ -567,7 +589,7 @@ void SessionState::Execute(ShardSession* ss, Prepared& prepared) {
     if (op == v1::Request::kConditionWait) {
       RunConditionWait(shared_from_this(), ss, start);
     } else {
-      RunWait::Start(shared_from_this(), ss, start);
+      StartWait(shared_from_this(), ss, start);
     }
     return;
   }
