@@ -1,10 +1,13 @@
 // Copyright 2026 The Baton Authors.
 //
 // Waiter is one pending operation on a primitive (acquire, wait, ...), and
-// the awaitable that a coroutine co_awaits for it. It lives in the awaiting
-// coroutine's frame and links itself intrusively into the primitive's queue,
-// its session's list of waits, the loop's timer heap and its cancellation
-// signal, so that waiting allocates nothing and leaving is O(1) or O(log n).
+// the awaitable that a coroutine co_awaits for it (or that a caller without
+// a coroutine starts with Begin(), to be told by a WaitCallback). It lives
+// in the awaiting coroutine's frame (or the caller's record) and links
+// itself intrusively into the primitive's queue, its session's list of
+// waits and its cancellation signal, so that leaving is O(1) or O(log n).
+// A wait that queues with a timeout makes its timer (a node of the loop's
+// timer heap) then; nothing else allocates, but keys longer than 15 bytes.
 //
 // Example (inside a primitive):
 //   Waiter Acquire(const WaitOptions& options, std::int64_t priority) {

@@ -477,8 +477,10 @@ template <OpCase kOp>
 class RunWait final : public core::WaitCallback {
  public:
   // Start() runs the wait; `start` is read here only.
+  // Like a coroutine's body, it has no one to report an exception to (the
+  // allocations here can throw): noexcept.
   static void Start(std::shared_ptr<SessionState> self, ShardSession* ss,
-                    const WaitStart& start, const WaitAnswer& wait) {
+                    const WaitStart& start, const WaitAnswer& wait) noexcept {
     auto* run = new RunWait(std::move(self), ss, start);
     if (run->waiter_.Begin(run)) run->Finish(wait);  // answered at once
   }
