@@ -1,10 +1,13 @@
 // Copyright 2026 The Baton Authors.
 //
 // Waiter is one pending operation on a primitive (acquire, wait, ...), and
-// the awaitable that a coroutine co_awaits for it. It lives in the awaiting
-// coroutine's frame and links itself intrusively into the primitive's queue,
-// its session's list of waits, the loop's timer heap and its cancellation
-// signal, so that waiting allocates nothing and leaving is O(1) or O(log n).
+// the awaitable that a coroutine co_awaits for it (or that a caller without
+// a coroutine starts with Begin(), to be told by a WaitCallback). It lives
+// in the awaiting coroutine's frame (or the caller's record) and links
+// itself intrusively into the primitive's queue, its session's list of
+// waits and its cancellation signal, so that leaving is O(1) or O(log n).
+// A wait that queues with a timeout makes its timer (a node of the loop's
+// timer heap) then; nothing else allocates, but keys longer than 15 bytes.
 //
 // Example (inside a primitive):
 //   Waiter Acquire(const WaitOptions& options, std::int64_t priority) {
@@ -39,7 +42,9 @@
 #define BATON_SERVER_CORE_WAITER_H_
 
 #include <coroutine>
+#include <cstddef>
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -95,9 +100,55 @@ struct WaitResult {
 
 struct QueueTag {};
 
+namespace internal {
+
+// WaiterKeys holds two strings back to back (a waiter's owner key, then its
+// request's key) in 16 bytes: inline up to 15 bytes in all, as
+// std::string's own short-string buffer would, else in one heap block of
+// the exact size. Half a std::string, and a queued waiter is what a million
+// waits cost.
+class WaiterKeys {
+ public:
+  WaiterKeys(std::string_view first, std::string_view second);
+  WaiterKeys(const WaiterKeys&) = delete;
+  WaiterKeys& operator=(const WaiterKeys&) = delete;
+  ~WaiterKeys();
+
+  // All of it: the first string, then the second.
+  std::string_view view() const;
+
+ private:
+  static constexpr std::size_t kInline = 15;
+  // The last byte: the size when inline, kOnHeap when not (then the first
+  // 8 bytes are the block's address, the next 4 its size).
+  static constexpr unsigned char kOnHeap = 0xff;
+
+  bool on_heap() const { return bytes_[kInline] == kOnHeap; }
+
+  alignas(8) unsigned char bytes_[kInline + 1];
+};
+
+}  // namespace internal
+
+class Waiter;
+
+// WaitCallback is told when a wait started with Waiter::Begin() is answered:
+// the callback way to wait, for a caller that would otherwise spend a
+// coroutine frame on nothing but this one wait.
+class WaitCallback {
+ public:
+  // OnWaitDone() is called once, from the loop's run queue (where the
+  // coroutine of a co_await would be resumed), when `waiter` is answered;
+  // it takes the answer with waiter.await_resume(). It may destroy the
+  // waiter (and itself).
+  virtual void OnWaitDone(Waiter& waiter) = 0;
+
+ protected:
+  ~WaitCallback() = default;
+};
+
 class Waiter final : public runtime::ListHook<SessionWaiterTag>,
                      public runtime::ListHook<QueueTag>,
-                     private runtime::TimerNode,
                      private runtime::CancellationListener {
  public:
   enum class State : std::uint8_t { kIdle, kQueued, kResolved, kDone };
@@ -120,20 +171,18 @@ class Waiter final : public runtime::ListHook<SessionWaiterTag>,
   State state() const { return state_; }
   Session* session() const { return session_; }
   std::string_view owner_key() const {
-    return std::string_view(keys_).substr(0, owner_key_size_);
+    return keys_.view().substr(0, owner_key_size_);
   }
   Request request() const {
     return {.priority = has_amount_ ? 0 : priority_,
             .amount = has_amount_ ? amount_ : 0,
-            .key = std::string_view(keys_).substr(owner_key_size_)};
+            .key = keys_.view().substr(owner_key_size_)};
   }
   bool granted() const { return granted_; }
   Grant grant() const;
   // The moment the wait gives up; InfiniteFuture() when it never does, and
   // until it is queued (Enqueue() included).
-  absl::Time deadline() const {
-    return timer_armed_ ? TimerNode::deadline() : absl::InfiniteFuture();
-  }
+  absl::Time deadline() const;
   // Arrival order among all waiters of the primitive.
   std::uint64_t sequence() const { return sequence_; }
 
@@ -150,6 +199,16 @@ class Waiter final : public runtime::ListHook<SessionWaiterTag>,
   void await_suspend(std::coroutine_handle<> handle);
   WaitResult await_resume();
 
+  // Begin() is co_await without a coroutine: it starts the wait and returns
+  // true when it is answered at once (take the answer with await_resume()),
+  // or false when it waits; `callback` is then told when it is answered.
+  bool Begin(WaitCallback* callback) {
+    if (await_ready()) return true;
+    callback_ = callback;
+    by_callback_ = true;
+    return false;
+  }
+
   // OnSessionEnd() is called by Session::End(): it fails the wait with
   // `status` wherever it is; a grant not yet delivered is given back.
   void OnSessionEnd(const absl::Status& status);
@@ -161,6 +220,8 @@ class Waiter final : public runtime::ListHook<SessionWaiterTag>,
 
  private:
   friend class Primitive;
+  // The timer of a wait with a timeout (waiter.cc).
+  class Timer;
 
   // Resolve() records the answer and schedules the coroutine. The waiter
   // must not be on the primitive's queue any more.
@@ -171,7 +232,7 @@ class Waiter final : public runtime::ListHook<SessionWaiterTag>,
   // Finish() records an answer given at once, without queueing.
   bool Finish(WaitResult result);
   void SetGrant(const Grant& grant);
-  void OnTimer() override;
+  void OnTimer();
   void OnCancel() override;
 
   // A queued waiter is what a million waits cost: every field counts (see
@@ -179,9 +240,14 @@ class Waiter final : public runtime::ListHook<SessionWaiterTag>,
   Primitive* primitive_;
   Session* session_;
   runtime::CancellationSignal* cancel_;
-  std::coroutine_handle<> handle_;
+  // Whom to resume once answered: a coroutine (await_suspend) or, when
+  // by_callback_, a callback (Begin).
+  union {
+    std::coroutine_handle<> handle_{};
+    WaitCallback* callback_;
+  };
   // The owner key, then the request's key: one string, at most one block.
-  std::string keys_;
+  internal::WaiterKeys keys_;
   // Of the request: a rate limiter's amount, or everyone else's priority.
   union {
     std::int64_t priority_;
@@ -190,6 +256,10 @@ class Waiter final : public runtime::ListHook<SessionWaiterTag>,
   // The wait's timeout (InfiniteDuration(): none). A try-once refusal,
   // which never queues, keeps its retry_after here instead.
   absl::Duration timeout_;
+  // Made when the wait queues with a timeout, kept until the waiter goes:
+  // out of line, since a wait without one (a lock waited on for as long as
+  // it takes) is the common queued wait, and a timer node is 40 bytes.
+  std::unique_ptr<Timer> timer_;
   std::uint64_t sequence_ = 0;
   absl::Status status_;
   // Of the grant: a rate limiter's tokens_left, or everyone else's fence.
@@ -203,8 +273,9 @@ class Waiter final : public runtime::ListHook<SessionWaiterTag>,
   bool tokens_granted_ : 1 = false;
   bool granted_ : 1 = false;
   bool session_ended_ : 1 = false;
-  bool timer_armed_ : 1 = false;
   bool has_retry_after_ : 1 = false;
+  bool timer_armed_ : 1 = false;  // timer_ added to the loop (deadline())
+  bool by_callback_ : 1 = false;
 };
 
 }  // namespace baton::core

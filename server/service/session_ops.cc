@@ -436,7 +436,7 @@ void AnswerWait(ShardSession* ss, std::uint64_t id, const WaitAnswer& wait,
   ss->Answer(std::move(response));
 }
 
-// WaitTask is the coroutine of one wait (RunWait, RunConditionWait): it
+// WaitTask is the coroutine of one condition_wait (RunConditionWait): it
 // starts at once and frees its frame when it ends, so a wait costs one
 // frame (a runtime::Task under runtime::Detach costs two).
 struct WaitTask {
@@ -448,16 +448,6 @@ struct WaitTask {
     // A wait has no one to report to; an escaped exception is a bug.
     [[noreturn]] void unhandled_exception() const noexcept { std::terminate(); }
   };
-};
-
-// Suspend awaits a Waiter like `co_await waiter` does, but leaves the
-// answer in the waiter (FinishWait takes it out), so that no WaitResult
-// lives in the coroutine frame.
-struct Suspend {
-  core::Waiter* waiter;
-  bool await_ready() const { return waiter->await_ready(); }
-  void await_suspend(std::coroutine_handle<> handle) const { waiter->await_suspend(handle); }
-  void await_resume() const noexcept {}
 };
 
 // FinishWait() answers a wait that `waiter` ran.
@@ -475,23 +465,79 @@ struct WaitStart {
   Prepared* prepared;
 };
 
-// RunWait() runs a wait request other than condition_wait and answers it.
-// A frame per queued waiter is what a million waiters cost, so it holds
-// only the waiter and what the answer needs: `start` lives until the first
-// suspension (the end of Execute) and is read before it only. The co_await
-// makes no temporary with a non-trivial destructor (GCC 12: see waiter.h).
-// The instance is not touched after its wait: a Delete may have destroyed
-// it.
-WaitTask RunWait(std::shared_ptr<SessionState> self, ShardSession* ss, const WaitStart& start) {
-  // `self` keeps the session (and `ss`) alive for as long as the wait runs.
-  static_cast<void>(self);
+// RunWait runs a wait request other than condition_wait and answers it. It
+// is one heap record, not a coroutine: a queued wait is what a million
+// waiters cost, and a coroutine frame would hold, besides the same fields,
+// its resume and destroy pointers, copies of its parameters and the
+// temporaries of its co_await. The record is the waiter and what the answer
+// needs; it frees itself once it has answered. The request's op is a
+// template parameter, not a field: the record's vtable says it. The
+// instance is not touched after its wait: a Delete may have destroyed it.
+template <OpCase kOp>
+class RunWait final : public core::WaitCallback {
+ public:
+  // Start() runs the wait; `start` is read here only.
+  // Like a coroutine's body, it has no one to report an exception to (the
+  // allocations here can throw): noexcept.
+  static void Start(std::shared_ptr<SessionState> self, ShardSession* ss,
+                    const WaitStart& start, const WaitAnswer& wait) noexcept {
+    auto* run = new RunWait(std::move(self), ss, start);
+    if (run->waiter_.Begin(run)) run->Finish(wait);  // answered at once
+  }
+
+  // A wait answered later queued, so it was not a try-once one (a timeout
+  // of zero never queues).
+  void OnWaitDone(core::Waiter&) override { Finish({.op = kOp, .try_once = false}); }
+
+ private:
+  RunWait(std::shared_ptr<SessionState> self, ShardSession* ss, const WaitStart& start)
+      : self_(std::move(self)),
+        ss_(ss),
+        pending_{.id = start.prepared->request.id()},
+        waiter_(WaiterFor(start.instance, *start.prepared, &ss->session, &pending_.cancel)) {
+    ss_->waits.insert(&pending_);
+  }
+
+  // Finish() answers the wait and frees the record. An exception here has
+  // no one to report to (as in a coroutine's frame): a bug, so noexcept.
+  void Finish(const WaitAnswer& wait) noexcept {
+    FinishWait(ss_, pending_, wait, waiter_);
+    delete this;
+  }
+
+  // `self_` keeps the session (and `ss_`) alive for as long as the wait
+  // runs; destroyed last. `pending_` outlives `waiter_`, which listens to
+  // its signal.
+  std::shared_ptr<SessionState> self_;
+  ShardSession* const ss_;
+  PendingWait pending_;
+  core::Waiter waiter_;
+};
+
+// A queued wait is what a million waiters cost (issue 6): the record and
+// its malloc header fit a 224-byte chunk. The figure is for 64-bit
+// libstdc++.
+static_assert(sizeof(void*) != 8 || sizeof(std::string) != 32 ||
+                  sizeof(RunWait<v1::Request::kAcquire>) <= 216,
+              "RunWait grew: see bench/scale (memory per queued waiter)");
+
+// StartWait() starts the RunWait of a wait request other than
+// condition_wait.
+void StartWait(std::shared_ptr<SessionState> self, ShardSession* ss, const WaitStart& start) {
   const WaitAnswer wait = WaitAnswerOf(*start.prepared);
-  PendingWait pending{.id = start.prepared->request.id()};
-  ss->waits.insert(&pending);
-  core::Waiter waiter =
-      WaiterFor(start.instance, *start.prepared, &ss->session, &pending.cancel);
-  co_await Suspend{&waiter};  // a temporary, but a trivially destructible one
-  FinishWait(ss, pending, wait, waiter);
+  switch (wait.op) {
+    case v1::Request::kAcquire:
+      return RunWait<v1::Request::kAcquire>::Start(std::move(self), ss, start, wait);
+    case v1::Request::kRateAcquire:
+      return RunWait<v1::Request::kRateAcquire>::Start(std::move(self), ss, start, wait);
+    case v1::Request::kLatchWait:
+      return RunWait<v1::Request::kLatchWait>::Start(std::move(self), ss, start, wait);
+    case v1::Request::kWaitAll:
+      return RunWait<v1::Request::kWaitAll>::Start(std::move(self), ss, start, wait);
+    default:
+      // Execute() starts waits for IsWait() operations only.
+      std::abort();
+  }
 }
 
 // RunConditionWait() is RunWait() for condition_wait, whose wait is a task
@@ -545,7 +591,7 @@ void SessionState::Execute(ShardSession* ss, Prepared& prepared) {
     if (op == v1::Request::kConditionWait) {
       RunConditionWait(shared_from_this(), ss, start);
     } else {
-      RunWait(shared_from_this(), ss, start);
+      StartWait(shared_from_this(), ss, start);
     }
     return;
   }
