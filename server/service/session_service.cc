@@ -459,7 +459,8 @@ void SessionState::DispatchAndRun(google::protobuf::RepeatedPtrField<v1::Request
         continue;
       }
       const std::size_t shard = target->second.shard;
-      pending_.emplace(id, PendingRequest{.shard = shard, .wait = false});
+      pending_.emplace(
+          id, PendingRequest{.shard = static_cast<std::uint32_t>(shard), .wait = false});
       Prepared& prepared = batch_for(shard).emplace_back();
       prepared.request = std::move(request);
       continue;
@@ -477,7 +478,8 @@ void SessionState::DispatchAndRun(google::protobuf::RepeatedPtrField<v1::Request
       continue;
     }
     const std::size_t shard = node_->ShardIndexOf(request.name());
-    pending_.emplace(id, PendingRequest{.shard = shard, .wait = wait});
+    pending_.emplace(
+        id, PendingRequest{.shard = static_cast<std::uint32_t>(shard), .wait = wait});
     if (wait) ++waits_;
     prepared.request = std::move(request);
     batch_for(shard).push_back(std::move(prepared));

@@ -211,8 +211,9 @@ class SessionState : public std::enable_shared_from_this<SessionState> {
     kClosing,    // half-closed: answering what is pending, then OK
     kFinishing,  // ending with finish_status_ as soon as no write is in flight
   };
+  // 8 bytes: pending_ holds one per request in flight (a queued wait too).
   struct PendingRequest {
-    std::size_t shard = 0;
+    std::uint32_t shard = 0;
     bool wait = false;
   };
   // A message whose requests some shards have still to run.
