@@ -655,6 +655,16 @@ std::string Count(int64_t n) {
 
 const char* Met(bool met) { return met ? "yes" : "no"; }
 
+// ExitWithErrors() prints the error count (and the first error) as the last
+// line, and exits: 1 when there was an error.
+[[noreturn]] void ExitWithErrors() {
+  std::printf("- errors: %lld%s\n", static_cast<long long>(g_errors.load()),
+              g_errors.load() > 0 ? (" (first: " + FirstError() + ")").c_str() : "");
+  std::fflush(stdout);
+  std::fflush(stderr);
+  std::_Exit(g_errors.load() > 0 ? 1 : 0);
+}
+
 // The throughput rows of the table (phase 4), with --label after each measure.
 void PrintThroughputRows(const Figures& f, int small, int large) {
   const std::string label = absl::GetFlag(FLAGS_label);
@@ -713,11 +723,7 @@ int Main(int argc, char** argv) {
     PrintThroughputRows(f, small, large);
     std::printf("\n");
     PrintThroughputNote(f, small, large, static_cast<int>(client.channel_count()), threads);
-    std::printf("- errors: %lld%s\n", static_cast<long long>(g_errors.load()),
-                g_errors.load() > 0 ? (" (first: " + FirstError() + ")").c_str() : "");
-    std::fflush(stdout);
-    std::fflush(stderr);
-    std::_Exit(g_errors.load() > 0 ? 1 : 0);
+    ExitWithErrors();
   }
   // Connections are part of what the sessions cost: connect after the
   // first reading.
@@ -906,11 +912,7 @@ int Main(int argc, char** argv) {
   std::printf("- the lock's waiter_count read after queueing: %s\n",
               Count(f.waiter_count_seen).c_str());
   PrintThroughputNote(f, small, large, static_cast<int>(client.channel_count()), threads);
-  std::printf("- errors: %lld%s\n", static_cast<long long>(g_errors.load()),
-              g_errors.load() > 0 ? (" (first: " + FirstError() + ")").c_str() : "");
-  std::fflush(stdout);
-  std::fflush(stderr);
-  std::_Exit(g_errors.load() > 0 ? 1 : 0);
+  ExitWithErrors();
 }
 
 }  // namespace
