@@ -18,6 +18,7 @@
 #include "server/runtime/event_loop.h"
 #include "server/runtime/task.h"
 #include "server/service/proto_convert.h"
+#include "server/service/session_service.h"
 #include "server/service/status_convert.h"
 
 namespace baton::service {
@@ -105,7 +106,9 @@ ServerUnaryReactor* OnInstanceOf(Node* node, grpc::CallbackServerContext* contex
   if (absl::Status valid = core::ValidateName(name); !valid.ok()) {
     return Finish(reactor, valid);
   }
-  // A shard that sleeps runs the call here, on this gRPC thread.
+  // A shard that sleeps runs the call here, on this gRPC thread; the
+  // session writes its turns decide on start after them.
+  DeferSessionWrites defer_writes;
   runtime::EventLoop::DeferWakes run_here(runtime::EventLoop::DeferWakes::Owed::kRunHere);
   node->Run(name, [&name, kind_name, reactor,
                    fn = std::move(fn)](Node::Shard& shard) mutable {

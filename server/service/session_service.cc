@@ -40,11 +40,10 @@ constexpr int kMaxLoggedRejections = 10;
 // At most this many bytes of OpenSession.client_name are kept.
 constexpr std::size_t kMaxClientNameBytes = 256;
 
-// Writes decided on but not started: the reactor, and what it writes.
-using StartWrites = std::vector<std::pair<SessionService::Reactor*, const v1::ServerMessage*>>;
-// The writes decided on while this thread runs a message's shards' turns
-// (see Dispatch()), or null: they are started after the turns.
-thread_local StartWrites* writes_after_turns = nullptr;
+// The writes decided on while a DeferSessionWrites lives on this thread, or
+// null: they are started at its end.
+thread_local std::vector<std::pair<SessionService::Reactor*, const v1::ServerMessage*>>*
+    writes_after_turns = nullptr;
 
 // CutUtf8() is the longest prefix of valid UTF-8 `text` of at most `max`
 // bytes that ends on a character boundary.
@@ -383,17 +382,9 @@ void SessionState::RejectLocked(std::uint64_t id, std::string_view op,
 void SessionState::Dispatch(google::protobuf::RepeatedPtrField<v1::Request>* requests) {
   // The writes that the turns run here decide on (this session's, and those
   // of the sessions whose work was in the same turns) are started once the
-  // turns are over: a write may send on the socket, and a shard whose turn
-  // is held that long makes the other threads leave their work to it.
-  if (writes_after_turns != nullptr) {  // not expected: a reaction inside a turn
-    DispatchAndRun(requests);
-    return;
-  }
-  StartWrites writes;
-  writes_after_turns = &writes;
+  // turns are over (DispatchAndRun()'s kRunHere scope ends before this one).
+  DeferSessionWrites defer_writes;
   DispatchAndRun(requests);
-  writes_after_turns = nullptr;
-  for (auto& [reactor, message] : writes) reactor->Write(message);
 }
 
 void SessionState::DispatchAndRun(google::protobuf::RepeatedPtrField<v1::Request>* requests) {
@@ -737,6 +728,16 @@ void SessionState::OnLeaseTimer() {
 
 // ---------------------------------------------------------------------------
 // SessionService.
+
+DeferSessionWrites::DeferSessionWrites() : outer_(writes_after_turns == nullptr) {
+  if (outer_) writes_after_turns = &writes_;
+}
+
+DeferSessionWrites::~DeferSessionWrites() {
+  if (!outer_) return;
+  writes_after_turns = nullptr;
+  for (auto& [reactor, message] : writes_) reactor->Write(message);
+}
 
 SessionService::SessionService(Node* node, runtime::Clock* clock, Options options)
     : node_(node), clock_(clock), options_(std::move(options)) {

@@ -50,6 +50,7 @@
 #include <memory>
 #include <string>
 #include <thread>
+#include <utility>
 #include <vector>
 
 #include "absl/base/thread_annotations.h"
@@ -176,6 +177,25 @@ class SessionService final {
   // registries' revocation callbacks, which may outlive the service.
   struct ShardTable;
   std::vector<std::shared_ptr<ShardTable>> tables_;
+};
+
+// DeferSessionWrites: while one lives on a thread, the session writes
+// decided there (by shard turns the thread runs itself, see
+// runtime::EventLoop::DeferWakes::Owed::kRunHere) are started at its end,
+// not inside the turns: a write may send on the socket, and a shard whose
+// turn is held that long makes the other threads leave their work to it.
+// Declare it before the DeferWakes whose turns it covers. Nests (the
+// outermost starts them); stack only.
+class DeferSessionWrites {
+ public:
+  DeferSessionWrites();
+  DeferSessionWrites(const DeferSessionWrites&) = delete;
+  DeferSessionWrites& operator=(const DeferSessionWrites&) = delete;
+  ~DeferSessionWrites();
+
+ private:
+  const bool outer_;
+  std::vector<std::pair<SessionService::Reactor*, const v1::ServerMessage*>> writes_;
 };
 
 }  // namespace baton::service
