@@ -58,8 +58,8 @@
 #include "bench/loadgen/run.h"
 
 ABSL_FLAG(std::string, scenario, "",
-          "echo, lock, semaphore, handoff, rate_stream, rate_unary or echo_unary (empty with --header: "
-          "print the header only)");
+          "echo, lock, semaphore, handoff, rate_stream, rate_unary or echo_unary (empty "
+          "with --header: print the header only)");
 ABSL_FLAG(std::string, target_addr, "127.0.0.1:7070", "the server's address");
 ABSL_FLAG(std::string, target, "", "the target's name in the table; empty: --target_addr");
 ABSL_FLAG(std::string, service, "auto",

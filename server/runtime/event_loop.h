@@ -7,8 +7,8 @@
 // Threading contract: the loop's work runs in turns, one thread at a time:
 // the thread in Run() or, in tests, RunUntilIdle(); or, while Run()'s thread
 // sleeps, a thread that posted work and runs the turn itself (see
-// DeferWakes::Owed::kRunHere). Each turn holds the loop's turn (a flag taken atomically), so
-// state confined to a loop needs no mutex of its own. Post(), Stop() and
+// DeferWakes::Owed::kRunHere). Each turn holds the loop's turn (a flag
+// taken atomically), so state confined to a loop needs no mutex of its own. Post(), Stop() and
 // Wake() may be called from any thread; every other method only from the
 // loop's work.
 //

@@ -47,7 +47,6 @@ thread_local std::vector<std::pair<SessionService::Reactor*, const v1::ServerMes
 
 // CutUtf8() is the longest prefix of valid UTF-8 `text` of at most `max`
 // bytes that ends on a character boundary.
-
 std::string CutUtf8(const std::string& text, std::size_t max) {
   if (text.size() <= max) return text;
   std::size_t cut = max;
@@ -475,16 +474,21 @@ void SessionState::DispatchAndRun(google::protobuf::RepeatedPtrField<v1::Request
     prepared.request = std::move(request);
     batch_for(shard).push_back(std::move(prepared));
   }
-  // Posting under mu_ orders every batch before the End() of the session.
-  if (!batches.empty()) {
+  // Only a message that can be answered in part is tracked (see
+  // HeldLocked()): one with parts on several shards, or with rejections
+  // waiting for its one part. The others (most) cost the shards nothing.
+  const bool rejected = next_.responses_size() > answered_before;
+  const bool tracked = batches.size() > 1 || (rejected && !batches.empty());
+  if (tracked) {
     unrun_.push_back(Unrun{.message = message,
                            .parts = static_cast<std::uint32_t>(batches.size()),
-                           .answered = next_.responses_size() > answered_before});
+                           .answered = rejected});
   }
+  // Posting under mu_ orders every batch before the End() of the session.
   for (auto& [index, batch] : batches) {
-    node_->RunOn(index, [self = shared_from_this(), message,
+    node_->RunOn(index, [self = shared_from_this(), part_of = tracked ? message : 0,
                          batch = std::move(batch)](Node::Shard& shard) mutable {
-      self->RunBatch(shard, message, batch);
+      self->RunBatch(shard, part_of, batch);
     });
   }
   PumpLocked();
@@ -660,13 +664,14 @@ ShardSession* SessionState::ShardSessionFor(Node::Shard& shard) {
   return slot.get();
 }
 
-void SessionState::RunBatch(Node::Shard& shard, std::uint64_t message,
+void SessionState::RunBatch(Node::Shard& shard, std::uint64_t part_of,
                             std::vector<Prepared>& batch) {
   ShardSession* ss = ShardSessionFor(shard);
   for (Prepared& prepared : batch) Execute(ss, prepared);
+  if (part_of == 0) return;
   // The flush after this turn's work tells the stream this part has run,
   // with whatever it answered.
-  ss->parts_run_.push_back(message);
+  ss->parts_run_.push_back(part_of);
   ss->ScheduleFlush();
 }
 

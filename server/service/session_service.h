@@ -36,10 +36,11 @@
 //     its holds in one step, handing each to the next waiter.
 //
 // Threading: gRPC's threads (or the queues' threads) run the reactions, one
-// at a time per stream; shards answer from theirs. A session's shared state (pending ids, the outgoing message, its
-// phase) is guarded by one mutex per session; the per-shard part of a
-// session is touched only by that shard's thread. The service-wide set of
-// live sessions (drain, limits) has its own mutex.
+// at a time per stream; shards answer from theirs. A session's shared state
+// (pending ids, the outgoing message, its phase) is guarded by one mutex per
+// session; the per-shard part of a session is touched only by that shard's
+// thread. The service-wide set of live sessions (drain, limits) has its own
+// mutex.
 
 #ifndef BATON_SERVER_SERVICE_SESSION_SERVICE_H_
 #define BATON_SERVER_SERVICE_SESSION_SERVICE_H_

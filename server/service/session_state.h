@@ -191,8 +191,9 @@ class SessionState : public std::enable_shared_from_this<SessionState> {
 
   // --- Shard side. ---
 
-  // RunBatch() runs message `message`'s requests for shard `shard`, in order.
-  void RunBatch(Node::Shard& shard, std::uint64_t message,
+  // RunBatch() runs requests on shard `shard`, in order: the part of the
+  // tracked message `part_of` (0: of a message not tracked, see unrun_).
+  void RunBatch(Node::Shard& shard, std::uint64_t part_of,
                 std::vector<session_internal::Prepared>& batch);
   // Flush() hands what `ss` answered this turn to the stream.
   void Flush(ShardSession* ss);
@@ -319,7 +320,8 @@ class SessionState : public std::enable_shared_from_this<SessionState> {
   absl::flat_hash_map<std::uint64_t, PendingRequest> pending_ ABSL_GUARDED_BY(mu_);
   std::uint32_t waits_ ABSL_GUARDED_BY(mu_) = 0;
   // Messages are numbered from 1 as they are dispatched; unrun_ (from
-  // unrun_head_ on) holds those with parts not yet run, oldest first. The
+  // unrun_head_ on) holds those with parts not yet run, oldest first, of the
+  // messages that can be answered in part (several shards, or rejections). The
   // next write is held until every message up to hold_through_ that is
   // answered in part has run: hold_through_ is fixed when that write could
   // first start, so messages that arrive while it waits do not hold it.
