@@ -215,16 +215,7 @@ absl::StatusOr<FenceState> ParseStateFile(absl::string_view path,
   }
   if (!epoch.has_value()) return Corrupt(path, "no 'epoch' line");
   if (!fence_floor.has_value()) return Corrupt(path, "no 'fence_floor' line");
-  if (*epoch == 0 || *epoch > FenceStore::kMaxEpoch) {
-    return Corrupt(path, absl::StrCat("epoch ", *epoch, " is not in [1, ",
-                                      FenceStore::kMaxEpoch, "]"));
-  }
-  const std::uint64_t epoch_base = *epoch << FenceStore::kEpochShift;
-  if (*fence_floor < epoch_base) {
-    return Corrupt(
-        path, absl::StrCat("fence_floor ", *fence_floor, " is below epoch ",
-                           *epoch, "'s first fence ", epoch_base));
-  }
+  if (*epoch == 0) return Corrupt(path, "epoch 0: epochs start at 1");
   return FenceState{.epoch = *epoch, .fence_floor = *fence_floor};
 }
 
@@ -267,7 +258,7 @@ absl::Status WriteStateFile(const std::string& dir, const std::string& path,
 
 }  // namespace
 
-absl::StatusOr<FenceStore> FenceStore::Open(const std::string& dir) {
+absl::StatusOr<FenceStore> FenceStore::Open(const std::string& dir, absl::Time now) {
   if (dir.empty()) {
     return absl::InvalidArgumentError(
         "fence state: the data directory is empty");
@@ -298,25 +289,34 @@ absl::StatusOr<FenceStore> FenceStore::Open(const std::string& dir) {
   if (contents.has_value()) {
     BATON_ASSIGN_OR_RETURN(previous, ParseStateFile(path, *contents));
   }
-  if (previous.epoch >= kMaxEpoch) {
+  constexpr std::uint64_t kMax = std::numeric_limits<std::uint64_t>::max();
+  if (previous.epoch == kMax) {
     return absl::OutOfRangeError(
         absl::StrCat("fence state ", path, ": epoch ", previous.epoch,
-                     " was the last one; fences would not fit in 64 bits"));
+                     " was the last one; the next would not fit in 64 bits"));
   }
   if (previous.fence_floor >
-      std::numeric_limits<std::uint64_t>::max() - kCrashMargin) {
+      kMax - kCrashMargin) {
     return absl::OutOfRangeError(absl::StrCat(
         "fence state ", path, ": fence_floor ", previous.fence_floor,
         " leaves no room for more fences in 64 bits"));
   }
 
+  // A clock before 1970 counts as 1970: the file's floor still holds.
+  const std::uint64_t now_millis =
+      static_cast<std::uint64_t>(std::max<std::int64_t>(0, absl::ToUnixMillis(now)));
+  const std::uint64_t now_nanos =
+      static_cast<std::uint64_t>(std::max<std::int64_t>(0, absl::ToUnixNanos(now)));
   FenceState next;
-  next.epoch = previous.epoch + 1;
-  next.fence_floor =
-      std::max(next.epoch << kEpochShift, previous.fence_floor + kCrashMargin);
+  next.epoch = std::max(previous.epoch + 1, now_millis);
+  next.fence_floor = std::max(previous.fence_floor + kCrashMargin, now_nanos);
   BATON_RETURN_IF_ERROR(WriteStateFile(clean_dir, path, FormatStateFile(next)));
+  const absl::Duration lead =
+      absl::Nanoseconds(static_cast<std::int64_t>(
+          std::min<std::uint64_t>(next.fence_floor - now_nanos,
+                                  std::numeric_limits<std::int64_t>::max())));
   FenceStore store(std::move(clean_dir), std::move(path), next.epoch,
-                   next.fence_floor);
+                   next.fence_floor, lead);
   store.lock_ = std::move(lock);
   return store;
 }

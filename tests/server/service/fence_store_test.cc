@@ -24,12 +24,16 @@
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/string_view.h"
+#include "absl/time/time.h"
 #include "gtest/gtest.h"
 
 namespace baton::service {
 namespace {
 
-constexpr std::uint64_t kEpochOne = std::uint64_t{1} << FenceStore::kEpochShift;
+// The wall clock of the tests' starts; each test moves it as it needs.
+const absl::Time kNow = absl::FromUnixSeconds(1'800'000'000);
+constexpr std::uint64_t kNowMillis = 1'800'000'000'000;
+constexpr std::uint64_t kNowNanos = 1'800'000'000'000'000'000;
 
 std::string ReadFile(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
@@ -65,9 +69,9 @@ class FenceStoreTest : public ::testing::Test {
     std::filesystem::remove_all(dir_, error);
   }
 
-  // OpenOrDie() is Open(dir_), which must succeed.
-  FenceStore OpenOrDie() {
-    absl::StatusOr<FenceStore> store = FenceStore::Open(dir_);
+  // OpenOrDie() is Open(dir_, now), which must succeed.
+  FenceStore OpenOrDie(absl::Time now = kNow) {
+    absl::StatusOr<FenceStore> store = FenceStore::Open(dir_, now);
     EXPECT_TRUE(store.ok()) << store.status();
     if (!store.ok()) std::abort();
     return *std::move(store);
@@ -77,25 +81,37 @@ class FenceStoreTest : public ::testing::Test {
   std::string state_path_;
 };
 
-TEST_F(FenceStoreTest, FirstStartIsEpochOneAndWritesTheState) {
+TEST_F(FenceStoreTest, FirstStartTakesItsEpochAndBaseFromTheClock) {
   FenceStore store = OpenOrDie();
-  EXPECT_EQ(store.epoch(), 1u);
-  EXPECT_EQ(store.fence_base(), kEpochOne);
+  EXPECT_EQ(store.epoch(), kNowMillis);
+  EXPECT_EQ(store.fence_base(), kNowNanos);
+  EXPECT_EQ(store.lead(), absl::ZeroDuration());
   EXPECT_EQ(store.path(), state_path_);
   EXPECT_EQ(ReadFile(state_path_),
-            absl::StrCat("epoch 1\nfence_floor ", kEpochOne, "\n"));
+            absl::StrCat("epoch ", kNowMillis, "\nfence_floor ", kNowNanos, "\n"));
   EXPECT_FALSE(Exists(state_path_ + ".tmp"));
 }
 
-TEST_F(FenceStoreTest, EveryReopenTakesTheNextEpochAndALargerBase) {
+TEST_F(FenceStoreTest, ReopensAtOneInstantTakeTheNextEpochAndALargerBase) {
+  // A clock that does not move (or restarts within a millisecond): the file
+  // alone keeps epochs and bases increasing.
   std::uint64_t previous_base = 0;
-  for (std::uint64_t start = 1; start <= 5; ++start) {
+  for (std::uint64_t start = 0; start < 5; ++start) {
     FenceStore store = OpenOrDie();
-    EXPECT_EQ(store.epoch(), start);
-    EXPECT_EQ(store.fence_base(), start << FenceStore::kEpochShift);
+    EXPECT_EQ(store.epoch(), kNowMillis + start);
+    EXPECT_EQ(store.fence_base(), kNowNanos + start * FenceStore::kCrashMargin);
+    EXPECT_EQ(store.lead(), absl::Nanoseconds(start * FenceStore::kCrashMargin));
     EXPECT_GT(store.fence_base(), previous_base);
     previous_base = store.fence_base();
   }
+}
+
+TEST_F(FenceStoreTest, ALaterStartTakesTheClockWhenItIsAboveTheFile) {
+  { FenceStore store = OpenOrDie(); }
+  FenceStore store = OpenOrDie(kNow + absl::Seconds(10));
+  EXPECT_EQ(store.epoch(), kNowMillis + 10'000);
+  EXPECT_EQ(store.fence_base(), kNowNanos + 10'000'000'000);
+  EXPECT_EQ(store.lead(), absl::ZeroDuration());
 }
 
 TEST_F(FenceStoreTest, ReopenAfterPersistStartsAboveTheHighestFence) {
@@ -105,34 +121,46 @@ TEST_F(FenceStoreTest, ReopenAfterPersistStartsAboveTheHighestFence) {
     high = store.fence_base() + 12345;
     ASSERT_TRUE(store.Persist(high).ok());
     EXPECT_EQ(ReadFile(state_path_),
-              absl::StrCat("epoch 1\nfence_floor ", high, "\n"));
+              absl::StrCat("epoch ", kNowMillis, "\nfence_floor ", high, "\n"));
   }
-  FenceStore store = OpenOrDie();
-  EXPECT_EQ(store.epoch(), 2u);
+  FenceStore store = OpenOrDie(kNow + absl::Seconds(1));
+  EXPECT_EQ(store.epoch(), kNowMillis + 1000);
+  // One second of nanoseconds is below the margin: the file wins.
+  EXPECT_EQ(store.fence_base(), high + FenceStore::kCrashMargin);
   EXPECT_GT(store.fence_base(), high);
-  EXPECT_EQ(store.fence_base(), std::uint64_t{2} << FenceStore::kEpochShift);
 }
 
-TEST_F(FenceStoreTest, PersistFarAboveTheEpochsRangeRaisesTheNextBase) {
-  // Epoch 1 granted more than 2^40 fences: the next base must pass them,
-  // with the crash margin on top, although epoch 2 alone starts lower.
-  const std::uint64_t high = (std::uint64_t{7} << FenceStore::kEpochShift) + 99;
+TEST_F(FenceStoreTest, AClockSetBackIsCoveredByTheFile) {
+  std::uint64_t high = 0;
   {
     FenceStore store = OpenOrDie();
+    high = store.fence_base() + 1'000'000;
     ASSERT_TRUE(store.Persist(high).ok());
   }
-  std::uint64_t second_base = 0;
+  FenceStore store = OpenOrDie(kNow - absl::Hours(24));
+  EXPECT_EQ(store.epoch(), kNowMillis + 1);
+  EXPECT_EQ(store.fence_base(), high + FenceStore::kCrashMargin);
+  EXPECT_EQ(store.lead(), absl::Hours(24) + absl::Nanoseconds(1'000'000) +
+                              absl::Nanoseconds(FenceStore::kCrashMargin));
+}
+
+TEST_F(FenceStoreTest, ALostDirectoryStillStartsAboveEveryEarlierFence) {
+  // A run that granted fences at a million a second for a minute, then its
+  // directory was lost (an emptyDir re-created): the next start, later by
+  // the wall clock, is above every fence of it and has a larger epoch.
+  std::uint64_t high = 0;
+  std::uint64_t epoch = 0;
   {
     FenceStore store = OpenOrDie();
-    EXPECT_EQ(store.epoch(), 2u);
-    EXPECT_EQ(store.fence_base(), high + FenceStore::kCrashMargin);
-    EXPECT_GT(store.fence_base(), high);
-    second_base = store.fence_base();
+    high = store.fence_base() + 60'000'000;
+    epoch = store.epoch();
+    ASSERT_TRUE(store.Persist(high).ok());
   }
-  // Without a Persist() in between, the base still grows by the margin.
-  FenceStore store = OpenOrDie();
-  EXPECT_EQ(store.epoch(), 3u);
-  EXPECT_EQ(store.fence_base(), second_base + FenceStore::kCrashMargin);
+  std::filesystem::remove_all(dir_);
+  FenceStore store = OpenOrDie(kNow + absl::Minutes(1) + absl::Milliseconds(1));
+  EXPECT_GT(store.fence_base(), high);
+  EXPECT_GT(store.epoch(), epoch);
+  EXPECT_EQ(store.lead(), absl::ZeroDuration());
 }
 
 TEST_F(FenceStoreTest, PersistNotHigherIsANoOp) {
@@ -149,19 +177,28 @@ TEST_F(FenceStoreTest, PersistNotHigherIsANoOp) {
   // A higher one writes again.
   EXPECT_TRUE(store.Persist(high + 1).ok());
   EXPECT_EQ(ReadFile(state_path_),
-            absl::StrCat("epoch 1\nfence_floor ", high + 1, "\n"));
+            absl::StrCat("epoch ", kNowMillis, "\nfence_floor ", high + 1, "\n"));
 }
 
 TEST_F(FenceStoreTest, AcceptsAHandWrittenFileInAnyOrderWithoutFinalNewline) {
-  const std::uint64_t floor = (std::uint64_t{3} << FenceStore::kEpochShift) + 5;
+  // Also the files of earlier versions: small epochs, fences epoch << 40.
+  const std::uint64_t floor = (std::uint64_t{3} << 40) + 5;
   WriteFile(state_path_, absl::StrCat("fence_floor ", floor, "\nepoch 3"));
   FenceStore store = OpenOrDie();
-  EXPECT_EQ(store.epoch(), 4u);
-  EXPECT_EQ(store.fence_base(), std::uint64_t{4} << FenceStore::kEpochShift);
+  EXPECT_EQ(store.epoch(), kNowMillis);
+  EXPECT_EQ(store.fence_base(), kNowNanos);
+}
+
+TEST_F(FenceStoreTest, AFileAheadOfTheClockWins) {
+  WriteFile(state_path_, absl::StrCat("epoch ", kNowMillis * 3, "\nfence_floor ",
+                                      kNowNanos * 3));
+  FenceStore store = OpenOrDie();
+  EXPECT_EQ(store.epoch(), kNowMillis * 3 + 1);
+  EXPECT_EQ(store.fence_base(), kNowNanos * 3 + FenceStore::kCrashMargin);
 }
 
 TEST_F(FenceStoreTest, CorruptFileIsAnErrorAndIsLeftUntouched) {
-  const std::string one = absl::StrCat(kEpochOne);
+  const std::string one = absl::StrCat(std::uint64_t{1} << 40);
   const std::string cases[] = {
       "",
       "\n",
@@ -182,16 +219,14 @@ TEST_F(FenceStoreTest, CorruptFileIsAnErrorAndIsLeftUntouched) {
       absl::StrCat("epoch\nfence_floor ", one, "\n"),
       absl::StrCat("epoch 99999999999999999999999\nfence_floor ", one, "\n"),
       absl::StrCat("epoch 0\nfence_floor ", one, "\n"),
-      absl::StrCat("epoch 16777216\nfence_floor ", one, "\n"),
-      // Below epoch 2's first fence: no FenceStore writes that.
-      absl::StrCat("epoch 2\nfence_floor ", one, "\n"),
+      absl::StrCat("epoch 18446744073709551616\nfence_floor ", one, "\n"),
       std::string("epoch 1\0\nfence_floor 1099511627776\n", 35),
       std::string(5000, 'x'),
   };
   for (const std::string& contents : cases) {
     SCOPED_TRACE(absl::StrCat("contents: '", absl::CHexEscape(contents), "'"));
     WriteFile(state_path_, contents);
-    absl::StatusOr<FenceStore> store = FenceStore::Open(dir_);
+    absl::StatusOr<FenceStore> store = FenceStore::Open(dir_, kNow);
     ASSERT_FALSE(store.ok());
     EXPECT_EQ(store.status().code(), absl::StatusCode::kDataLoss)
         << store.status();
@@ -205,8 +240,8 @@ TEST_F(FenceStoreTest, CorruptFileIsAnErrorAndIsLeftUntouched) {
 
 TEST_F(FenceStoreTest, CorruptFileMessageSaysWhatWasFound) {
   WriteFile(state_path_,
-            absl::StrCat("epoch 1\nfence_floor ", kEpochOne, "\nmystery 42\n"));
-  absl::StatusOr<FenceStore> store = FenceStore::Open(dir_);
+            absl::StrCat("epoch 1\nfence_floor 1\nmystery 42\n"));
+  absl::StatusOr<FenceStore> store = FenceStore::Open(dir_, kNow);
   ASSERT_FALSE(store.ok());
   EXPECT_NE(store.status().message().find("line 3 'mystery 42'"),
             absl::string_view::npos)
@@ -217,12 +252,10 @@ TEST_F(FenceStoreTest, CorruptFileMessageSaysWhatWasFound) {
 }
 
 TEST_F(FenceStoreTest, LastEpochIsAnError) {
-  const std::uint64_t last = FenceStore::kMaxEpoch;
-  EXPECT_EQ(last, (std::uint64_t{1} << 24) - 1);
-  const std::string contents = absl::StrCat(
-      "epoch ", last, "\nfence_floor ", last << FenceStore::kEpochShift, "\n");
+  const std::uint64_t last = std::numeric_limits<std::uint64_t>::max();
+  const std::string contents = absl::StrCat("epoch ", last, "\nfence_floor 1\n");
   WriteFile(state_path_, contents);
-  absl::StatusOr<FenceStore> store = FenceStore::Open(dir_);
+  absl::StatusOr<FenceStore> store = FenceStore::Open(dir_, kNow);
   ASSERT_FALSE(store.ok());
   EXPECT_EQ(store.status().code(), absl::StatusCode::kOutOfRange)
       << store.status();
@@ -230,20 +263,18 @@ TEST_F(FenceStoreTest, LastEpochIsAnError) {
 }
 
 TEST_F(FenceStoreTest, SecondToLastEpochStillOpens) {
-  const std::uint64_t epoch = FenceStore::kMaxEpoch - 1;
-  WriteFile(state_path_, absl::StrCat("epoch ", epoch, "\nfence_floor ",
-                                      epoch << FenceStore::kEpochShift, "\n"));
+  const std::uint64_t epoch = std::numeric_limits<std::uint64_t>::max() - 1;
+  WriteFile(state_path_, absl::StrCat("epoch ", epoch, "\nfence_floor 1\n"));
   FenceStore store = OpenOrDie();
-  EXPECT_EQ(store.epoch(), FenceStore::kMaxEpoch);
-  EXPECT_EQ(store.fence_base(),
-            FenceStore::kMaxEpoch << FenceStore::kEpochShift);
+  EXPECT_EQ(store.epoch(), epoch + 1);
+  EXPECT_EQ(store.fence_base(), kNowNanos);
 }
 
 TEST_F(FenceStoreTest, FloorWithoutRoomForTheMarginIsAnError) {
   const std::string contents = absl::StrCat(
       "epoch 1\nfence_floor ", std::numeric_limits<std::uint64_t>::max(), "\n");
   WriteFile(state_path_, contents);
-  absl::StatusOr<FenceStore> store = FenceStore::Open(dir_);
+  absl::StatusOr<FenceStore> store = FenceStore::Open(dir_, kNow);
   ASSERT_FALSE(store.ok());
   EXPECT_EQ(store.status().code(), absl::StatusCode::kOutOfRange)
       << store.status();
@@ -252,17 +283,17 @@ TEST_F(FenceStoreTest, FloorWithoutRoomForTheMarginIsAnError) {
 
 TEST_F(FenceStoreTest, MissingNestedDirectoryIsCreated) {
   const std::string nested = dir_ + "/a/b/c";
-  absl::StatusOr<FenceStore> store = FenceStore::Open(nested + "/");
+  absl::StatusOr<FenceStore> store = FenceStore::Open(nested + "/", kNow);
   ASSERT_TRUE(store.ok()) << store.status();
-  EXPECT_EQ(store->epoch(), 1u);
+  EXPECT_EQ(store->epoch(), kNowMillis);
   EXPECT_EQ(store->path(), nested + "/fence-state");
   EXPECT_TRUE(std::filesystem::is_directory(nested));
   EXPECT_TRUE(Exists(nested + "/fence-state"));
 
   store = absl::UnknownError("closed");  // releases the directory's lock
-  absl::StatusOr<FenceStore> again = FenceStore::Open(nested);
+  absl::StatusOr<FenceStore> again = FenceStore::Open(nested, kNow);
   ASSERT_TRUE(again.ok()) << again.status();
-  EXPECT_EQ(again->epoch(), 2u);
+  EXPECT_EQ(again->epoch(), kNowMillis + 1);
 }
 
 TEST_F(FenceStoreTest, DirectoryThatIsAFileIsAnError) {
@@ -270,7 +301,7 @@ TEST_F(FenceStoreTest, DirectoryThatIsAFileIsAnError) {
   WriteFile(file, "not a directory");
   for (const std::string& dir : {file, file + "/below"}) {
     SCOPED_TRACE(dir);
-    absl::StatusOr<FenceStore> store = FenceStore::Open(dir);
+    absl::StatusOr<FenceStore> store = FenceStore::Open(dir, kNow);
     ASSERT_FALSE(store.ok());
     EXPECT_EQ(store.status().code(), absl::StatusCode::kFailedPrecondition)
         << store.status();
@@ -281,7 +312,7 @@ TEST_F(FenceStoreTest, DirectoryThatIsAFileIsAnError) {
 }
 
 TEST_F(FenceStoreTest, EmptyDirectoryNameIsAnError) {
-  absl::StatusOr<FenceStore> store = FenceStore::Open("");
+  absl::StatusOr<FenceStore> store = FenceStore::Open("", kNow);
   ASSERT_FALSE(store.ok());
   EXPECT_EQ(store.status().code(), absl::StatusCode::kInvalidArgument);
 }
@@ -291,7 +322,7 @@ TEST_F(FenceStoreTest, UnwritableDirectoryIsAnError) {
     GTEST_SKIP() << "running as root: chmod does not stop root from writing";
   }
   ASSERT_EQ(::chmod(dir_.c_str(), 0500), 0);
-  absl::StatusOr<FenceStore> store = FenceStore::Open(dir_);
+  absl::StatusOr<FenceStore> store = FenceStore::Open(dir_, kNow);
   ASSERT_FALSE(store.ok());
   EXPECT_EQ(store.status().code(), absl::StatusCode::kFailedPrecondition)
       << store.status();
@@ -316,20 +347,20 @@ TEST_F(FenceStoreTest, PersistIntoAnUnwritableDirectoryFailsAndRetries) {
   // The floor was not raised in memory, so the same call writes now.
   EXPECT_TRUE(store.Persist(high).ok());
   EXPECT_EQ(ReadFile(state_path_),
-            absl::StrCat("epoch 1\nfence_floor ", high, "\n"));
+            absl::StrCat("epoch ", kNowMillis, "\nfence_floor ", high, "\n"));
 }
 
 TEST_F(FenceStoreTest, ASecondStoreOnTheSameDirectoryIsRefusedWhileTheFirstLives) {
-  absl::StatusOr<FenceStore> first = FenceStore::Open(dir_);
+  absl::StatusOr<FenceStore> first = FenceStore::Open(dir_, kNow);
   ASSERT_TRUE(first.ok()) << first.status();
-  absl::StatusOr<FenceStore> second = FenceStore::Open(dir_);
+  absl::StatusOr<FenceStore> second = FenceStore::Open(dir_, kNow);
   ASSERT_FALSE(second.ok());
   EXPECT_EQ(second.status().code(), absl::StatusCode::kFailedPrecondition);
   EXPECT_NE(second.status().message().find("in use by another process"), std::string::npos)
       << second.status();
   const std::uint64_t epoch = first->epoch();
   first = absl::UnknownError("closed");  // releases the lock
-  absl::StatusOr<FenceStore> third = FenceStore::Open(dir_);
+  absl::StatusOr<FenceStore> third = FenceStore::Open(dir_, kNow);
   ASSERT_TRUE(third.ok()) << third.status();
   EXPECT_EQ(third->epoch(), epoch + 1);  // the refused open took no epoch
 }
@@ -337,10 +368,10 @@ TEST_F(FenceStoreTest, ASecondStoreOnTheSameDirectoryIsRefusedWhileTheFirstLives
 TEST_F(FenceStoreTest, MovedStoreKeepsItsState) {
   FenceStore first = OpenOrDie();
   FenceStore moved = std::move(first);
-  EXPECT_EQ(moved.epoch(), 1u);
+  EXPECT_EQ(moved.epoch(), kNowMillis);
   EXPECT_EQ(moved.path(), state_path_);
   EXPECT_TRUE(moved.Persist(moved.fence_base() + 1).ok());
-  EXPECT_EQ(ReadFile(state_path_), absl::StrCat("epoch 1\nfence_floor ",
+  EXPECT_EQ(ReadFile(state_path_), absl::StrCat("epoch ", kNowMillis, "\nfence_floor ",
                                                 moved.fence_base() + 1, "\n"));
 }
 
