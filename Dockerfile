@@ -26,6 +26,7 @@ RUN apt-get update -q \
  && DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends \
       g++ cmake ninja-build pkg-config \
       libabsl-dev libgrpc++-dev libprotobuf-dev protobuf-compiler protobuf-compiler-grpc \
+      libspdlog-dev \
  && rm -rf /var/lib/apt/lists/*
 
 # The sources (.dockerignore keeps out build trees, docs, tests, benches,
@@ -33,7 +34,11 @@ RUN apt-get update -q \
 # and examples are not built.
 WORKDIR /src
 COPY . .
+# .git stays out of the image: say the revision with
+# --build-arg BATON_GIT_REVISION=$(git rev-parse --short=12 HEAD).
+ARG BATON_GIT_REVISION=unknown
 RUN cmake -S . -B /build -G Ninja -DCMAKE_BUILD_TYPE=Release \
+      -DBATON_GIT_REVISION="${BATON_GIT_REVISION}" \
       -DBATON_BUILD_TESTS=OFF -DBATON_BUILD_BENCH=OFF -DBATON_BUILD_EXAMPLES=OFF >/dev/null \
  && ninja -C /build batond baton \
  && mkdir -p /out \
@@ -44,12 +49,13 @@ RUN cmake -S . -B /build -G Ninja -DCMAKE_BUILD_TYPE=Release \
 FROM debian:bookworm-slim
 
 # Only the shared libraries the two binaries link (found with ldd): gRPC
-# (which brings libgrpc29, protobuf, c-ares, re2, OpenSSL, zlib) and Abseil.
+# (which brings libgrpc29, protobuf, c-ares, re2, OpenSSL, zlib), Abseil, and
+# spdlog (batond's log, which brings fmt).
 # libstdc++ and libgcc are in the base already. Docs, man pages and locales
 # that the packages bring are dropped.
 RUN apt-get update -q \
  && DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends \
-      libgrpc++1.51 libprotobuf32 libabsl20220623 \
+      libgrpc++1.51 libprotobuf32 libabsl20220623 libspdlog1.10 \
  && rm -rf /var/lib/apt/lists/* /var/cache/apt/* /var/log/apt /var/log/dpkg.log \
       /usr/share/doc/* /usr/share/man/* /usr/share/locale/* \
  && groupadd --system --gid 10001 baton \

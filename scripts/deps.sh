@@ -1,14 +1,22 @@
 #!/usr/bin/env bash
-# Installs what Baton needs to build and test, from Debian 12's packages.
-# Idempotent and quick when everything is there already. Needs root (or sudo).
+# Installs what Baton needs from Debian 12's packages. Idempotent and quick
+# when everything is there already. Needs root (or sudo).
+#
+#   scripts/deps.sh          # to build and test everything (scripts/test.sh)
+#   scripts/deps.sh --run    # only what building and running batond needs (scripts/run.sh)
 set -euo pipefail
 
-packages=(
+run_packages=(
   build-essential cmake ninja-build pkg-config git
-  clang
-  libabsl-dev libgtest-dev libgmock-dev libbenchmark-dev
-  libgrpc++-dev libprotobuf-dev protobuf-compiler protobuf-compiler-grpc
+  libabsl-dev libgrpc++-dev libprotobuf-dev protobuf-compiler protobuf-compiler-grpc
+  libspdlog-dev
 )
+test_packages=(
+  clang libgtest-dev libgmock-dev libbenchmark-dev
+)
+
+packages=("${run_packages[@]}")
+if [[ ${1:-} != --run ]]; then packages+=("${test_packages[@]}"); fi
 
 missing=()
 for p in "${packages[@]}"; do
@@ -21,7 +29,8 @@ fi
 
 sudo=""
 if [[ $(id -u) -ne 0 ]]; then sudo="sudo"; fi
-echo "deps: installing ${missing[*]}" >&2
+echo "deps: installing ${missing[*]} (Debian packages; a minute or two)" >&2
 $sudo apt-get update -qq
 DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends \
   "${missing[@]}" >/dev/null
+echo "deps: done" >&2

@@ -1,0 +1,187 @@
+// Copyright 2026 The Baton Authors.
+
+#include "server/log/log.h"
+
+#include <atomic>
+#include <cmath>
+#include <cstdio>
+#include <memory>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "spdlog/sinks/stdout_sinks.h"
+#include "spdlog/spdlog.h"
+
+namespace baton::log {
+namespace {
+
+std::atomic<Format> g_format{Format::kText};
+
+spdlog::level::level_enum ToSpd(Level level) {
+  switch (level) {
+    case Level::kTrace: return spdlog::level::trace;
+    case Level::kDebug: return spdlog::level::debug;
+    case Level::kInfo: return spdlog::level::info;
+    case Level::kWarn: return spdlog::level::warn;
+    case Level::kError: return spdlog::level::err;
+    case Level::kOff: return spdlog::level::off;
+  }
+  return spdlog::level::info;
+}
+
+// The one logger: stderr, unbuffered lines, a mutex per line.
+spdlog::logger& Logger() {
+  static spdlog::logger* logger = [] {
+    auto sink = std::make_shared<spdlog::sinks::stderr_sink_mt>();
+    auto* made = new spdlog::logger("batond", std::move(sink));
+    made->set_level(spdlog::level::info);
+    made->flush_on(spdlog::level::trace);
+    // UTC, to the millisecond, ISO 8601: what collectors parse without help.
+    made->set_pattern("%Y-%m-%dT%H:%M:%S.%eZ %-5l %v", spdlog::pattern_time_type::utc);
+    return made;
+  }();
+  return *logger;
+}
+
+void AppendQuoted(Format format, std::string_view text, std::string* out) {
+  out->push_back('"');
+  for (const char c : text) {
+    const auto u = static_cast<unsigned char>(c);
+    switch (c) {
+      case '"': out->append("\\\""); break;
+      case '\\': out->append("\\\\"); break;
+      case '\n': out->append("\\n"); break;
+      case '\r': out->append("\\r"); break;
+      case '\t': out->append("\\t"); break;
+      default:
+        if (u < 0x20 || u == 0x7f) {
+          absl::StrAppendFormat(out, format == Format::kJson ? "\\u%04x" : "\\x%02x", u);
+        } else {
+          out->push_back(c);  // UTF-8 passes through
+        }
+    }
+  }
+  out->push_back('"');
+}
+
+}  // namespace
+
+bool ParseLevel(std::string_view text, Level* level) {
+  const std::string lower = absl::AsciiStrToLower(absl::string_view(text.data(), text.size()));
+  if (lower == "trace") *level = Level::kTrace;
+  else if (lower == "debug") *level = Level::kDebug;
+  else if (lower == "info") *level = Level::kInfo;
+  else if (lower == "warn" || lower == "warning") *level = Level::kWarn;
+  else if (lower == "error") *level = Level::kError;
+  else if (lower == "off") *level = Level::kOff;
+  else return false;
+  return true;
+}
+
+bool ParseFormat(std::string_view text, Format* format) {
+  const std::string lower = absl::AsciiStrToLower(absl::string_view(text.data(), text.size()));
+  if (lower == "text") *format = Format::kText;
+  else if (lower == "json") *format = Format::kJson;
+  else return false;
+  return true;
+}
+
+std::string_view LevelName(Level level) {
+  switch (level) {
+    case Level::kTrace: return "trace";
+    case Level::kDebug: return "debug";
+    case Level::kInfo: return "info";
+    case Level::kWarn: return "warn";
+    case Level::kError: return "error";
+    case Level::kOff: return "off";
+  }
+  return "info";
+}
+
+void Init(const Options& options) {
+  spdlog::logger& logger = Logger();
+  g_format.store(options.format, std::memory_order_relaxed);
+  logger.set_level(ToSpd(options.level));
+  if (options.format == Format::kJson) {
+    // The message and fields are JSON already (FormatLine()).
+    logger.set_pattern(R"({"ts":"%Y-%m-%dT%H:%M:%S.%eZ","level":"%l",%v})",
+                       spdlog::pattern_time_type::utc);
+  } else {
+    logger.set_pattern("%Y-%m-%dT%H:%M:%S.%eZ %-5l %v", spdlog::pattern_time_type::utc);
+  }
+}
+
+bool Enabled(Level level) { return Logger().should_log(ToSpd(level)); }
+
+Field::Field(std::string_view name, absl::Duration value)
+    : name_(name), kind_(Kind::kOwned), owned_(absl::FormatDuration(value)) {}
+
+Field::Field(std::string_view name, const absl::Status& status)
+    : name_(name), kind_(Kind::kOwned), owned_(status.ToString()) {}
+
+void Field::AppendTo(Format format, std::string* out) const {
+  if (format == Format::kJson) {
+    out->push_back(',');
+    AppendQuoted(format, name_, out);
+    out->push_back(':');
+  } else {
+    out->append(" ").append(name_).append("=");
+  }
+  switch (kind_) {
+    case Kind::kString: AppendQuoted(format, text_, out); break;
+    case Kind::kOwned: AppendQuoted(format, owned_, out); break;
+    case Kind::kInt: absl::StrAppend(out, int_); break;
+    case Kind::kUint: absl::StrAppend(out, uint_); break;
+    case Kind::kBool: out->append(int_ != 0 ? "true" : "false"); break;
+    case Kind::kDouble:
+      if (std::isfinite(double_)) {
+        absl::StrAppend(out, double_);
+      } else {
+        AppendQuoted(format, absl::StrCat(double_), out);
+      }
+      break;
+  }
+}
+
+std::string FormatLine(Format format, std::string_view message, Fields fields) {
+  std::string line;
+  if (format == Format::kJson) {
+    line.append("\"msg\":");
+    AppendQuoted(format, message, &line);
+  } else {
+    line.append(message);
+  }
+  for (const Field& field : fields) field.AppendTo(format, &line);
+  return line;
+}
+
+void Write(Level level, std::string_view message, Fields fields) {
+  spdlog::logger& logger = Logger();
+  const spdlog::level::level_enum spd = ToSpd(level);
+  if (!logger.should_log(spd)) return;
+  const std::string line = FormatLine(g_format.load(std::memory_order_relaxed), message, fields);
+  logger.log(spd, "{}", line);
+}
+
+std::int64_t RateLimiter::Allow(absl::Time now) {
+  absl::MutexLock lock(&mu_);
+  if (tokens_ < 0) {
+    tokens_ = burst_;
+    last_ = now;
+  }
+  if (now > last_) {
+    tokens_ = std::min(burst_, tokens_ + absl::ToDoubleSeconds(now - last_) * per_second_);
+    last_ = now;
+  }
+  if (tokens_ < 1) {
+    ++suppressed_;
+    return -1;
+  }
+  tokens_ -= 1;
+  const std::int64_t suppressed = suppressed_;
+  suppressed_ = 0;
+  return suppressed;
+}
+
+}  // namespace baton::log
