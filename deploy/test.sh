@@ -66,7 +66,9 @@ trap cleanup EXIT
 # ---- build -----------------------------------------------------------------
 log "building $image with $engine"
 t=$SECONDS
-$engine build "${build_flags[@]}" -t "$image" . >"$tmp/build.log" 2>&1 || {
+revision=$(git rev-parse --short=12 HEAD 2>/dev/null || echo unknown)
+$engine build "${build_flags[@]}" --build-arg "BATON_GIT_REVISION=$revision" -t "$image" . \
+  >"$tmp/build.log" 2>&1 || {
   tail -40 "$tmp/build.log" >&2
   die "image build failed"
 }
@@ -212,7 +214,7 @@ else
   fail "the lock holder during the drain: exit $code, expected 75"
   cat "$tmp/drain.log" >&2
 fi
-if grep -Eq "draining \(grace ${grace}s, [1-9][0-9]* sessions\)" <<<"$logs" && grep -q 'batond: stopped' <<<"$logs"; then
+if grep -Eq "draining signal=\"SIGTERM\" grace=\"${grace}s\" sessions=[1-9][0-9]*" <<<"$logs" && grep -Eq 'info +stopped' <<<"$logs"; then
   pass "drained with the grace from BATON_GRACE, then stopped"
 else
   fail "drain log lines missing"

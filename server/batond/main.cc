@@ -13,122 +13,37 @@
 // standard health service and server reflection. Fences stay increasing
 // across restarts through the state kept in --data_dir.
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <signal.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
+#include <cerrno>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <memory>
 #include <string>
 #include <thread>
 
 #include "absl/flags/flag.h"
-#include "absl/flags/marshalling.h"
-#include "absl/flags/parse.h"
-#include "absl/flags/usage.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "grpcpp/ext/proto_server_reflection_plugin.h"
 #include "grpcpp/grpcpp.h"
 #include "grpcpp/health_check_service_interface.h"
+#include "server/batond/flags.h"
+#include "server/log/log.h"
 #include "server/runtime/clock.h"
 #include "server/service/admin_service.h"
 #include "server/service/fence_store.h"
 #include "server/service/session_service.h"
 #include "server/service/node.h"
 
-ABSL_FLAG(std::string, listen, "127.0.0.1:7070",
-          "address to listen on, host:port (port 0 picks a free port and "
-          "prints it); env BATON_LISTEN");
-ABSL_FLAG(int, shards, 0,
-          "event-loop threads hosting the instances; 0 means one per core; "
-          "env BATON_SHARDS");
-ABSL_FLAG(int, completion_queues, 0,
-          "0: serve the Session streams on gRPC's callback API (the cheapest "
-          "per message up to a few thousand sessions); N: on N completion "
-          "queues, one thread each (better with many thousand sessions, see "
-          "bench/RESULTS.md); env BATON_COMPLETION_QUEUES");
-ABSL_FLAG(absl::Duration, idle_eviction, absl::Minutes(10),
-          "evict an instance idle this long when it holds nothing but its "
-          "defaults; 0 disables; env BATON_IDLE_EVICTION");
-ABSL_FLAG(int64_t, max_instances_per_shard, 1'000'000,
-          "instances one shard may host (RESOURCE_EXHAUSTED beyond); env "
-          "BATON_MAX_INSTANCES_PER_SHARD");
-ABSL_FLAG(absl::Duration, keepalive_time, absl::Seconds(5),
-          "ping a silent client after this long; env BATON_KEEPALIVE_TIME");
-ABSL_FLAG(absl::Duration, keepalive_timeout, absl::Seconds(5),
-          "close a connection whose ping is unanswered this long; a silent "
-          "peer is detected within keepalive_time + keepalive_timeout; env "
-          "BATON_KEEPALIVE_TIMEOUT");
-ABSL_FLAG(std::string, data_dir, "baton-data",
-          "directory of the state that outlives a run (the fence epoch); "
-          "created if missing; one batond per directory; env BATON_DATA_DIR");
-ABSL_FLAG(int64_t, max_sessions, 10'000,
-          "sessions open at once (RESOURCE_EXHAUSTED beyond); env "
-          "BATON_MAX_SESSIONS");
-ABSL_FLAG(int64_t, max_pending_requests, 100'000,
-          "unanswered requests of one session; env BATON_MAX_PENDING_REQUESTS");
-ABSL_FLAG(int64_t, max_waits_per_session, 50'000,
-          "unanswered waits (acquires, waits) of one session; env "
-          "BATON_MAX_WAITS_PER_SESSION");
-ABSL_FLAG(int64_t, max_requests_per_message, 1'000,
-          "requests in one ClientMessage; env BATON_MAX_REQUESTS_PER_MESSAGE");
-ABSL_FLAG(int64_t, max_message_bytes, 4 << 20,
-          "largest message received; a larger one ends its stream "
-          "RESOURCE_EXHAUSTED; env BATON_MAX_MESSAGE_BYTES");
-ABSL_FLAG(int64_t, max_key_bytes, 256,
-          "bytes of an owner key, condition key or latch key; env "
-          "BATON_MAX_KEY_BYTES");
-ABSL_FLAG(absl::Duration, default_lease, absl::Seconds(30),
-          "a session's lease when the client asks none: it ends after this "
-          "long without a message from the client; env BATON_DEFAULT_LEASE");
-ABSL_FLAG(absl::Duration, min_lease, absl::Seconds(1),
-          "shortest lease granted; env BATON_MIN_LEASE");
-ABSL_FLAG(absl::Duration, max_lease, absl::Hours(1),
-          "longest lease granted; env BATON_MAX_LEASE");
-ABSL_FLAG(absl::Duration, grace, absl::Seconds(10),
-          "on SIGTERM, how long calls under way may take to finish; env "
-          "BATON_GRACE");
-
 namespace {
-
-// EnvDefaults() makes BATON_<FLAG> the default of each flag; the command
-// line still wins. A malformed value is an error naming the variable.
-bool EnvDefaults() {
-  bool ok = true;
-  auto from_env = [&](const char* name, auto* flag) {
-    const char* value = std::getenv(name);
-    if (value == nullptr) return;
-    using T = std::decay_t<decltype(absl::GetFlag(*flag))>;
-    T parsed;
-    std::string error;
-    if (!absl::ParseFlag(absl::string_view(value), &parsed, &error)) {
-      std::fprintf(stderr, "batond: %s=%s: %s\n", name, value, error.c_str());
-      ok = false;
-      return;
-    }
-    absl::SetFlag(flag, parsed);
-  };
-  from_env("BATON_LISTEN", &FLAGS_listen);
-  from_env("BATON_SHARDS", &FLAGS_shards);
-  from_env("BATON_COMPLETION_QUEUES", &FLAGS_completion_queues);
-  from_env("BATON_IDLE_EVICTION", &FLAGS_idle_eviction);
-  from_env("BATON_MAX_INSTANCES_PER_SHARD", &FLAGS_max_instances_per_shard);
-  from_env("BATON_KEEPALIVE_TIME", &FLAGS_keepalive_time);
-  from_env("BATON_KEEPALIVE_TIMEOUT", &FLAGS_keepalive_timeout);
-  from_env("BATON_GRACE", &FLAGS_grace);
-  from_env("BATON_DATA_DIR", &FLAGS_data_dir);
-  from_env("BATON_MAX_SESSIONS", &FLAGS_max_sessions);
-  from_env("BATON_MAX_PENDING_REQUESTS", &FLAGS_max_pending_requests);
-  from_env("BATON_MAX_WAITS_PER_SESSION", &FLAGS_max_waits_per_session);
-  from_env("BATON_MAX_REQUESTS_PER_MESSAGE", &FLAGS_max_requests_per_message);
-  from_env("BATON_MAX_MESSAGE_BYTES", &FLAGS_max_message_bytes);
-  from_env("BATON_MAX_KEY_BYTES", &FLAGS_max_key_bytes);
-  from_env("BATON_DEFAULT_LEASE", &FLAGS_default_lease);
-  from_env("BATON_MIN_LEASE", &FLAGS_min_lease);
-  from_env("BATON_MAX_LEASE", &FLAGS_max_lease);
-  return ok;
-}
 
 int Millis(absl::Duration d) {
   return static_cast<int>(absl::ToInt64Milliseconds(d));
@@ -170,15 +85,77 @@ uint64_t HighestFence(baton::service::Node& node) {
   return gather->highest;
 }
 
+// WhyCannotListen() says why nothing can listen on `listen` (host:port),
+// from a bind() of our own: gRPC's builder only says that it failed. Empty
+// when the bind works (the failure was something else).
+std::string WhyCannotListen(const std::string& listen) {
+  const std::size_t colon = listen.rfind(':');
+  if (colon == std::string::npos) return "expected HOST:PORT";
+  std::string host = listen.substr(0, colon);
+  int port = 0;
+  if (!absl::SimpleAtoi(listen.substr(colon + 1), &port) || port < 0 || port > 65535) {
+    return "the port must be a number in [0, 65535]";
+  }
+  if (host.size() >= 2 && host.front() == '[' && host.back() == ']') {
+    host = host.substr(1, host.size() - 2);
+  }
+  sockaddr_storage address{};
+  socklen_t length = 0;
+  auto* v4 = reinterpret_cast<sockaddr_in*>(&address);
+  auto* v6 = reinterpret_cast<sockaddr_in6*>(&address);
+  if (host.empty() || host == "0.0.0.0" || host == "localhost") {
+    v4->sin_family = AF_INET;
+    v4->sin_port = htons(static_cast<uint16_t>(port));
+    v4->sin_addr.s_addr = htonl(host == "localhost" ? INADDR_LOOPBACK : INADDR_ANY);
+    length = sizeof *v4;
+  } else if (inet_pton(AF_INET, host.c_str(), &v4->sin_addr) == 1) {
+    v4->sin_family = AF_INET;
+    v4->sin_port = htons(static_cast<uint16_t>(port));
+    length = sizeof *v4;
+  } else if (inet_pton(AF_INET6, host.c_str(), &v6->sin6_addr) == 1) {
+    v6->sin6_family = AF_INET6;
+    v6->sin6_port = htons(static_cast<uint16_t>(port));
+    length = sizeof *v6;
+  } else {
+    return "";  // a host name: gRPC's own log says what went wrong
+  }
+  const int fd = ::socket(address.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) return std::strerror(errno);
+  const int on = 1;
+  ::setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof on);
+  std::string why;
+  if (::bind(fd, reinterpret_cast<sockaddr*>(&address), length) != 0) {
+    why = errno == EADDRINUSE ? "address in use: another process (another batond?) listens there"
+                              : std::strerror(errno);
+  }
+  ::close(fd);
+  return why;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
-  absl::SetProgramUsageMessage(
-      "batond: the Baton coordination server.\n"
-      "  batond --listen=127.0.0.1:7070 [--shards=N] [...]\n"
-      "Each flag may also be set as BATON_<FLAG> in the environment.");
-  if (!EnvDefaults()) return 2;
-  absl::ParseCommandLine(argc, argv);
+  if (const int code = baton::batond::ParseFlags(argc, argv, stdout, stderr); code >= 0) {
+    return code;
+  }
+  baton::log::Options log_options;
+  if (!baton::log::ParseLevel(absl::GetFlag(FLAGS_log_level), &log_options.level)) {
+    std::fprintf(stderr, "batond: --log_level: expected trace, debug, info, warn or error, got '%s'\n",
+                 absl::GetFlag(FLAGS_log_level).c_str());
+    return 2;
+  }
+  if (!baton::log::ParseFormat(absl::GetFlag(FLAGS_log_format), &log_options.format)) {
+    std::fprintf(stderr, "batond: --log_format: expected text or json, got '%s'\n",
+                 absl::GetFlag(FLAGS_log_format).c_str());
+    return 2;
+  }
+  const double rejections_per_second = absl::GetFlag(FLAGS_log_rejections_per_second);
+  if (!(rejections_per_second >= 0 && rejections_per_second <= 1e6)) {
+    std::fprintf(stderr, "batond: --log_rejections_per_second must be in [0, 1000000], got %g\n",
+                 rejections_per_second);
+    return 2;
+  }
+  baton::log::Init(log_options);
   // Debian's Abseil is built without NDEBUG, so every absl::Mutex lock
   // feeds a deadlock-detection graph (seen in profiles of the session path).
   // Baton's lock order is fixed and checked by clang's -Wthread-safety.
@@ -197,8 +174,9 @@ int main(int argc, char** argv) {
                  static_cast<long long>(max_instances));
     return 2;
   }
-  for (auto [name, value] : {std::pair{"keepalive_time", absl::GetFlag(FLAGS_keepalive_time)},
-                             std::pair{"keepalive_timeout", absl::GetFlag(FLAGS_keepalive_timeout)}}) {
+  for (auto [name, value] :
+       {std::pair{"keepalive_time", absl::GetFlag(FLAGS_keepalive_time).value},
+        std::pair{"keepalive_timeout", absl::GetFlag(FLAGS_keepalive_timeout).value}}) {
     if (value < absl::Milliseconds(100) || value > absl::Hours(1)) {
       std::fprintf(stderr, "batond: --%s must be in [100ms, 1h], got %s\n", name,
                    absl::FormatDuration(value).c_str());
@@ -212,17 +190,19 @@ int main(int argc, char** argv) {
   const int64_t max_per_message = absl::GetFlag(FLAGS_max_requests_per_message);
   const int64_t max_message_bytes = absl::GetFlag(FLAGS_max_message_bytes);
   const int64_t max_key_bytes = absl::GetFlag(FLAGS_max_key_bytes);
+  const int64_t max_unread_bytes = absl::GetFlag(FLAGS_max_unread_bytes);
   if (!InRange("max_sessions", max_sessions, 1, 10'000'000) ||
       !InRange("max_pending_requests", max_pending, 1, 100'000'000) ||
       !InRange("max_waits_per_session", max_waits, 1, 100'000'000) ||
       !InRange("max_requests_per_message", max_per_message, 1, 1'000'000) ||
       !InRange("max_message_bytes", max_message_bytes, 1024, 1 << 30) ||
-      !InRange("max_key_bytes", max_key_bytes, 1, 1 << 20)) {
+      !InRange("max_key_bytes", max_key_bytes, 1, 1 << 20) ||
+      !InRange("max_unread_bytes", max_unread_bytes, 4096, int64_t{1} << 32)) {
     return 2;
   }
-  const absl::Duration min_lease = absl::GetFlag(FLAGS_min_lease);
-  const absl::Duration max_lease = absl::GetFlag(FLAGS_max_lease);
-  const absl::Duration default_lease = absl::GetFlag(FLAGS_default_lease);
+  const absl::Duration min_lease = absl::GetFlag(FLAGS_min_lease).value;
+  const absl::Duration max_lease = absl::GetFlag(FLAGS_max_lease).value;
+  const absl::Duration default_lease = absl::GetFlag(FLAGS_default_lease).value;
   if (min_lease < absl::Milliseconds(100) || max_lease < min_lease ||
       default_lease < min_lease || default_lease > max_lease) {
     std::fprintf(stderr,
@@ -235,13 +215,21 @@ int main(int argc, char** argv) {
   }
 
   absl::StatusOr<baton::service::FenceStore> fences =
-      baton::service::FenceStore::Open(absl::GetFlag(FLAGS_data_dir));
+      baton::service::FenceStore::Open(absl::GetFlag(FLAGS_data_dir), absl::Now());
   if (!fences.ok()) {
-    std::fprintf(stderr, "batond: --data_dir: %s\n", fences.status().ToString().c_str());
+    baton::log::Error("cannot open --data_dir", {{"status", fences.status()}});
     return 1;
   }
-  std::fprintf(stderr, "batond: epoch %llu (state in %s)\n",
-               static_cast<unsigned long long>(fences->epoch()), fences->path().c_str());
+  baton::log::Info("starting", {{"version", baton::batond::Version()},
+                                {"epoch", fences->epoch()},
+                                {"fence_base", fences->fence_base()},
+                                {"state", fences->path()}});
+  if (fences->lead() > absl::Seconds(1)) {
+    // Fences stay increasing after a lost data dir only if the clock is not
+    // behind this run's by more than the lead (fence_store.h).
+    baton::log::Warn("fences are ahead of the wall clock: keep --data_dir across restarts",
+                     {{"lead", fences->lead()}});
+  }
 
   // Signals are taken by sigwait() below: block them before any thread
   // starts, so every thread inherits the mask.
@@ -254,7 +242,7 @@ int main(int argc, char** argv) {
   baton::service::Node::Options options;
   options.shards = shards_flag > 0 ? static_cast<std::size_t>(shards_flag)
                                    : std::max(1u, std::thread::hardware_concurrency());
-  options.registry.idle_eviction = absl::GetFlag(FLAGS_idle_eviction);
+  options.registry.idle_eviction = absl::GetFlag(FLAGS_idle_eviction).value;
   options.registry.max_instances = static_cast<std::size_t>(max_instances);
   options.fence_base = fences->fence_base();
   baton::runtime::Clock* clock = baton::runtime::SteadyClock::Get();
@@ -269,7 +257,10 @@ int main(int argc, char** argv) {
   session_options.default_lease = default_lease;
   session_options.min_lease = min_lease;
   session_options.max_lease = max_lease;
+  session_options.max_unread_bytes = static_cast<std::size_t>(max_unread_bytes);
   session_options.server_epoch = fences->epoch();
+  session_options.server_version = baton::batond::Version();
+  session_options.rejections_logged_per_second = rejections_per_second;
   baton::service::SessionService sessions(&node, clock, session_options);
   baton::service::AdminService admin(
       &node, [&sessions](uint64_t id) { return sessions.ClientName(id); });
@@ -280,9 +271,14 @@ int main(int argc, char** argv) {
   const std::string listen = absl::GetFlag(FLAGS_listen);
   int port = 0;
   builder.AddListeningPort(listen, grpc::InsecureServerCredentials(), &port);
-  builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_TIME_MS, Millis(absl::GetFlag(FLAGS_keepalive_time)));
+  // gRPC turns SO_REUSEPORT on by default: a second batond on the same port
+  // would start too and share the connections, and a lock would be granted
+  // by both. Off, the second one fails to bind and says so.
+  builder.AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);
+  builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_TIME_MS,
+                             Millis(absl::GetFlag(FLAGS_keepalive_time).value));
   builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_TIMEOUT_MS,
-                             Millis(absl::GetFlag(FLAGS_keepalive_timeout)));
+                             Millis(absl::GetFlag(FLAGS_keepalive_timeout).value));
   builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_PERMIT_WITHOUT_CALLS, 1);
   // Let clients ping as often as every second without being cut off.
   builder.AddChannelArgument(GRPC_ARG_HTTP2_MIN_RECV_PING_INTERVAL_WITHOUT_DATA_MS, 1000);
@@ -292,16 +288,20 @@ int main(int argc, char** argv) {
   builder.RegisterService(&admin);
   std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
   if (server == nullptr || port == 0) {
-    std::fprintf(stderr, "batond: cannot listen on %s\n", listen.c_str());
+    const std::string why = WhyCannotListen(listen);
+    std::fprintf(stderr, "batond: cannot listen on --listen=%s%s%s\n", listen.c_str(),
+                 why.empty() ? "" : ": ", why.c_str());
+    node.Shutdown();
     return 1;
   }
   sessions.Start();
   const std::string host = listen.substr(0, listen.rfind(':'));
-  std::fprintf(stderr, "batond: listening on %s:%d (%zu shards, %s)\n", host.c_str(), port,
-               node.shard_count(),
-               queues_flag == 0 ? "callback API"
-                                : absl::StrCat(queues_flag, " completion queues").c_str());
-  std::fflush(stderr);
+  // Scripts and tests wait for "listening on HOST:PORT".
+  baton::log::Info(absl::StrCat("listening on ", host, ":", port),
+                   {{"shards", node.shard_count()},
+                    {"sessions_on", queues_flag == 0
+                                        ? std::string("callback API")
+                                        : absl::StrCat(queues_flag, " completion queues")}});
 
   // The fence floor is persisted every few seconds, so that after a crash
   // the next start is above every fence granted (with a wide margin).
@@ -311,13 +311,13 @@ int main(int argc, char** argv) {
     signal_number = sigtimedwait(&signals, nullptr, &persist_period);
     if (signal_number == SIGTERM || signal_number == SIGINT) break;
     if (absl::Status persisted = fences->Persist(HighestFence(node)); !persisted.ok()) {
-      std::fprintf(stderr, "batond: persisting fences: %s\n", persisted.ToString().c_str());
+      baton::log::Error("persisting fences failed", {{"status", persisted}});
     }
   }
-  const absl::Duration grace = absl::GetFlag(FLAGS_grace);
-  std::fprintf(stderr, "batond: %s: draining (grace %s, %zu sessions)\n",
-               signal_number == SIGTERM ? "SIGTERM" : "SIGINT",
-               absl::FormatDuration(grace).c_str(), sessions.live_sessions());
+  const absl::Duration grace = absl::GetFlag(FLAGS_grace).value;
+  baton::log::Info("draining", {{"signal", signal_number == SIGTERM ? "SIGTERM" : "SIGINT"},
+                                {"grace", grace},
+                                {"sessions", sessions.live_sessions()}});
   // Drain: not serving; sessions are told and refuse new work; their waits
   // go on until the grace runs out, then every stream ends UNAVAILABLE.
   server->GetHealthCheckService()->SetServingStatus(false);
@@ -328,9 +328,9 @@ int main(int argc, char** argv) {
   sessions.StopQueues();
   server->Wait();
   if (absl::Status persisted = fences->Persist(HighestFence(node)); !persisted.ok()) {
-    std::fprintf(stderr, "batond: persisting fences: %s\n", persisted.ToString().c_str());
+    baton::log::Error("persisting fences failed", {{"status", persisted}});
   }
   node.Shutdown();
-  std::fprintf(stderr, "batond: stopped\n");
+  baton::log::Info("stopped");
   return 0;
 }

@@ -35,8 +35,6 @@ using session_internal::OpName;
 using session_internal::Prepared;
 using session_internal::SetDuration;
 
-// A session logs its first few rejected requests, then says it stops.
-constexpr int kMaxLoggedRejections = 10;
 // At most this many bytes of OpenSession.client_name are kept.
 constexpr std::size_t kMaxClientNameBytes = 256;
 
@@ -76,6 +74,11 @@ class SessionService::Reactor {
   // End() ends the stream with `status`: once, with no write in flight,
   // under the session's mutex; any thread.
   virtual void End(const grpc::Status& status) = 0;
+  // Cancel() cancels the call (RST_STREAM): for a client that does not
+  // read, whose write in flight would never complete, so that End() could
+  // never be sent. Not under the session's mutex (gRPC may run reactions
+  // inline); the session holds End() back meanwhile.
+  virtual void Cancel() = 0;
 
  protected:
   explicit Reactor(SessionService* service) : service_(service) {}
@@ -126,7 +129,7 @@ class SessionService::Reactor {
     }
     if (in_.requests_size() > 0) state_->Dispatch(in_.mutable_requests());
     in_.Clear();
-    return state_->reading();
+    return state_->ContinueReading();
   }
 
   // Over() is called once nothing is outstanding on the stream: nothing is
@@ -134,11 +137,7 @@ class SessionService::Reactor {
   void Over() {
     state_->Detach();
     if (!admitted_) return;
-    if (service_->options_.log && opened_) {
-      std::fprintf(stderr, "batond: session %llu closed: %s\n",
-                   static_cast<unsigned long long>(state_->id()),
-                   state_->log_close_reason().c_str());
-    }
+    if (service_->options_.log && opened_) state_->LogClosed();
     service_->Forget(this);
   }
 
@@ -159,24 +158,28 @@ class CallbackReactor final : public SessionService::Reactor,
                               public grpc::ServerBidiReactor<v1::ClientMessage, v1::ServerMessage> {
  public:
   CallbackReactor(SessionService* service, grpc::CallbackServerContext* context)
-      : SessionService::Reactor(service) {
+      : SessionService::Reactor(service), context_(context) {
     if (Begin(context->peer())) StartRead(&in_);
   }
 
   void Write(const v1::ServerMessage* message) override { StartWrite(message); }
   void End(const grpc::Status& status) override { Finish(status); }
+  void Cancel() override { context_->TryCancel(); }
 
   void OnReadDone(bool ok) override {
     if (OnRead(ok)) StartRead(&in_);
   }
-  void OnWriteDone(bool ok) override { state_->WriteDone(ok); }
-  void OnCancel() override {
-    state_->EndWith(absl::CancelledError("the client cancelled the call"));
+  void OnWriteDone(bool ok) override {
+    if (state_->WriteDone(ok)) StartRead(&in_);
   }
+  void OnCancel() override { state_->EndByClient(); }
   void OnDone() override {
     Over();
     delete this;
   }
+
+ private:
+  grpc::CallbackServerContext* const context_;
 };
 
 class SessionCallbackService final : public v1::Baton::CallbackService {
@@ -229,14 +232,12 @@ class SessionService::QueueReactor final : public SessionService::Reactor {
         if (OnRead(ok)) StartRead();
         break;
       case Op::kWrite:
-        state_->WriteDone(ok);
+        if (state_->WriteDone(ok)) StartRead();
         break;
       case Op::kFinish:
         break;
       case Op::kDone:
-        if (context_.IsCancelled()) {
-          state_->EndWith(absl::CancelledError("the client cancelled the call"));
-        }
+        if (context_.IsCancelled()) state_->EndByClient();
         break;
     }
     if (ops_.fetch_sub(1, std::memory_order_acq_rel) == 1) {
@@ -253,6 +254,7 @@ class SessionService::QueueReactor final : public SessionService::Reactor {
     ops_.fetch_add(1, std::memory_order_relaxed);
     stream_.Finish(status, &finish_tag_);
   }
+  void Cancel() override { context_.TryCancel(); }
 
  private:
   void StartRead() {
@@ -352,9 +354,10 @@ absl::Status SessionState::Open(const v1::OpenSession& open) {
     service_->client_names_.emplace(id_, client_name_);
   }
   if (o.log) {
-    std::fprintf(stderr, "batond: session %llu opened: client '%s' from %s, lease %s\n",
-                 static_cast<unsigned long long>(id_), client_name_.c_str(),
-                 peer_.c_str(), absl::FormatDuration(lease).c_str());
+    log::Info("session opened", {{"session", id_},
+                                 {"client", client_name_},
+                                 {"peer", peer_},
+                                 {"lease", lease}});
   }
   const absl::Time first = absl::FromUnixNanos(last_heard_nanos_.load()) + lease_ * 2 / 3;
   node_->RunOn(home_shard_, [self = shared_from_this(), first](Node::Shard& shard) {
@@ -366,16 +369,15 @@ absl::Status SessionState::Open(const v1::OpenSession& open) {
 void SessionState::RejectLocked(std::uint64_t id, std::string_view op,
                                 const absl::Status& status) {
   *next_.add_responses() = ErrorResponse(id, status);
-  if (!options().log) return;
-  if (rejections_logged_ < kMaxLoggedRejections) {
-    std::fprintf(stderr, "batond: session %llu: request %llu (%.*s) rejected: %s\n",
-                 static_cast<unsigned long long>(id_), static_cast<unsigned long long>(id),
-                 static_cast<int>(op.size()), op.data(), status.ToString().c_str());
-  } else if (rejections_logged_ == kMaxLoggedRejections) {
-    std::fprintf(stderr, "batond: session %llu: further rejected requests not logged\n",
-                 static_cast<unsigned long long>(id_));
-  }
-  ++rejections_logged_;
+  if (!options().log || !log::Enabled(log::Level::kWarn)) return;
+  const std::int64_t suppressed = service_->rejection_log_.Allow(service_->clock_->Now());
+  if (suppressed < 0) return;
+  log::Warn("request rejected", {{"session", id_},
+                                 {"client", client_name_},
+                                 {"request", id},
+                                 {"op", op},
+                                 {"status", status},
+                                 {"not_logged_before", suppressed}});
 }
 
 void SessionState::Dispatch(google::protobuf::RepeatedPtrField<v1::Request>* requests) {
@@ -499,6 +501,7 @@ void SessionState::HalfClose() {
   if (phase_ != Phase::kOpen && phase_ != Phase::kOpening) return;
   phase_ = Phase::kClosing;
   close_reason_ = "the client closed it";
+  closed_by_client_ = true;
   EndShardsLocked();
   PumpLocked();
 }
@@ -506,6 +509,65 @@ void SessionState::HalfClose() {
 void SessionState::EndWith(const absl::Status& status) {
   Locked lock(this);
   EndWithLocked(status);
+}
+
+void SessionState::EndByClient() {
+  Locked lock(this);
+  if (phase_ == Phase::kFinishing) return;
+  closed_by_client_ = true;
+  EndWithLocked(absl::CancelledError("the client cancelled the call"));
+}
+
+void SessionState::LogClosed() const {
+  absl::MutexLock lock(&mu_);
+  log::Write(closed_by_client_ ? log::Level::kDebug : log::Level::kInfo, "session closed",
+             {{"session", id_}, {"client", client_name_}, {"reason", close_reason_}});
+}
+
+bool SessionState::ContinueReading() {
+  Locked lock(this);
+  if (phase_ != Phase::kOpen) return false;
+  if (!write_in_flight_) return true;
+  MeasureLocked();
+  if (unread_bytes_ <= options().max_unread_bytes || phase_ != Phase::kOpen) {
+    return phase_ == Phase::kOpen;
+  }
+  read_paused_ = true;
+  if (options().log) {
+    log::Debug("session paused: the client is not reading its answers",
+               {{"session", id_}, {"client", client_name_}, {"unread_bytes", unread_bytes_}});
+  }
+  return false;
+}
+
+void SessionState::MeasureLocked() {
+  for (int i = measured_responses_; i < next_.responses_size(); ++i) {
+    // The field's tag and length prefix: a few bytes more than the message.
+    unread_bytes_ += next_.responses(i).ByteSizeLong() + 4;
+  }
+  measured_responses_ = next_.responses_size();
+  for (int i = measured_notices_; i < next_.notices_size(); ++i) {
+    unread_bytes_ += next_.notices(i).ByteSizeLong() + 4;
+  }
+  measured_notices_ = next_.notices_size();
+  const std::size_t hard = 4 * options().max_unread_bytes;
+  if (unread_bytes_ > hard && phase_ != Phase::kFinishing) {
+    EndUnreadLocked(absl::ResourceExhaustedError(absl::StrCat(
+        "max_unread_bytes: the client is not reading its answers: ", unread_bytes_,
+        " bytes wait behind the write in flight, past 4 x max_unread_bytes (",
+        options().max_unread_bytes, "); everything the session held is released")));
+  }
+}
+
+void SessionState::EndUnreadLocked(const absl::Status& status) {
+  EndWithLocked(status);
+  // The write in flight completes only when the client reads, and the
+  // status could only follow it: the call is cancelled instead (the client
+  // sees CANCELLED; the log says why). Its holds are released already.
+  if (write_in_flight_ && reactor_ != nullptr && !finish_called_ && !cancelling_) {
+    cancelling_ = true;
+    cancel_ = reactor_;
+  }
 }
 
 void SessionState::EndWithLocked(const absl::Status& status) {
@@ -517,13 +579,18 @@ void SessionState::EndWithLocked(const absl::Status& status) {
   PumpLocked();
 }
 
-void SessionState::WriteDone(bool ok) {
+bool SessionState::WriteDone(bool ok) {
   Locked lock(this);
   write_in_flight_ = false;
   // A failed write ends the session; if its end was decided already (it
   // waited for this write), the pump below finishes the stream.
   if (!ok) EndWithLocked(absl::CancelledError("a write failed: the client is gone"));
   PumpLocked();
+  // The client read a write: what waited behind it has gone out (or goes
+  // out with no write in flight), so reading resumes.
+  if (!read_paused_) return false;
+  read_paused_ = false;
+  return phase_ == Phase::kOpen;
 }
 
 void SessionState::Drain(absl::Duration grace) {
@@ -551,8 +618,18 @@ void SessionState::EndShardsLocked() {
 SessionState::Locked::~Locked() ABSL_NO_THREAD_SAFETY_ANALYSIS {
   Reactor* const reactor = state_->start_write_;
   state_->start_write_ = nullptr;
+  Reactor* const cancel = state_->cancel_;
+  state_->cancel_ = nullptr;
   v1::ServerMessage* const message = &state_->writing_;
   state_->mu_.Unlock();
+  if (cancel != nullptr) {
+    // The reactor lives: its write is in flight and End() is held back
+    // (cancelling_) until the cancel has been asked for.
+    cancel->Cancel();
+    Locked lock(state_);
+    state_->cancelling_ = false;
+    state_->PumpLocked();
+  }
   // No lock: nothing touches writing_ or ends the call until WriteDone().
   if (reactor == nullptr) return;
   if (writes_after_turns != nullptr) {
@@ -563,7 +640,16 @@ SessionState::Locked::~Locked() ABSL_NO_THREAD_SAFETY_ANALYSIS {
 }
 
 void SessionState::PumpLocked() {
-  if (reactor_ == nullptr || write_in_flight_ || finish_called_) return;
+  if (reactor_ == nullptr || finish_called_ || cancelling_) return;
+  if (write_in_flight_) {
+    // What cannot go out now is counted against max_unread_bytes, unless
+    // it is little (most writes carry a few answers).
+    if (next_.responses_size() - measured_responses_ >= 64 ||
+        next_.notices_size() > measured_notices_) {
+      MeasureLocked();
+    }
+    return;
+  }
   if (finish_status_.has_value()) {
     finish_called_ = true;
     UncountLocked();
@@ -579,6 +665,9 @@ void SessionState::PumpLocked() {
     hold_fixed_ = false;
     writing_.Swap(&next_);
     next_.Clear();
+    unread_bytes_ = 0;
+    measured_responses_ = 0;
+    measured_notices_ = 0;
     write_in_flight_ = true;
     start_write_ = reactor_;
     reactor_->CountWrite();
@@ -706,9 +795,20 @@ void SessionState::OnLeaseTimer() {
   const absl::Time expiry = heard + lease_;
   const absl::Time warning = heard + lease_ * 2 / 3;
   if (now >= expiry) {
-    EndWith(absl::AbortedError(absl::StrCat(
-        "session lease expired: nothing heard from the client for ",
-        absl::FormatDuration(lease_))));
+    Locked lock(this);
+    if (read_paused_) {
+      // Not heard because not read: the client stopped reading its answers.
+      EndUnreadLocked(absl::ResourceExhaustedError(absl::StrCat(
+          "max_unread_bytes: the client read none of its answers for its lease (",
+          absl::FormatDuration(lease_), ") while more than max_unread_bytes (",
+          options().max_unread_bytes,
+          ") waited: a client must read its stream; everything the session held is "
+          "released")));
+    } else {
+      EndWithLocked(absl::AbortedError(absl::StrCat(
+          "session lease expired: nothing heard from the client for ",
+          absl::FormatDuration(lease_))));
+    }
     return;
   }
   {
@@ -745,7 +845,11 @@ DeferSessionWrites::~DeferSessionWrites() {
 }
 
 SessionService::SessionService(Node* node, runtime::Clock* clock, Options options)
-    : node_(node), clock_(clock), options_(std::move(options)) {
+    : node_(node),
+      clock_(clock),
+      options_(std::move(options)),
+      rejection_log_(options_.rejections_logged_per_second,
+                     std::max(1.0, 2 * options_.rejections_logged_per_second)) {
   tables_.reserve(node_->shard_count());
   for (std::size_t i = 0; i < node_->shard_count(); ++i) {
     tables_.push_back(std::make_shared<ShardTable>());
@@ -818,8 +922,7 @@ void SessionService::StopQueues() {
   bool told = false;
   while (queue_reactors_.load(std::memory_order_acquire) > 0) {
     if (!told && absl::Now() - start > absl::Seconds(5)) {
-      std::fprintf(stderr, "batond: still waiting for %zu streams to end\n",
-                   queue_reactors_.load());
+      log::Info("still waiting for streams to end", {{"streams", queue_reactors_.load()}});
       told = true;
     }
     absl::SleepFor(absl::Milliseconds(1));

@@ -62,6 +62,7 @@
 #include "absl/time/time.h"
 #include "baton/v1/session.grpc.pb.h"
 #include "grpcpp/grpcpp.h"
+#include "server/log/log.h"
 #include "server/service/node.h"
 
 namespace baton::service {
@@ -87,12 +88,21 @@ class SessionService final {
     absl::Duration default_lease = absl::Seconds(30);
     absl::Duration min_lease = absl::Seconds(1);
     absl::Duration max_lease = absl::Hours(1);
+    // Back-pressure for a client that does not read its answers: while a
+    // write to it is in flight and more than this many bytes of answers and
+    // notices wait behind it, its stream is not read (HTTP/2 flow control
+    // then stops its sends), until the write completes. Past four times
+    // this, or when the lease runs out while it is not read, the session
+    // ends RESOURCE_EXHAUSTED and what it held is released.
+    std::size_t max_unread_bytes = 1 << 20;
     // Told to clients in SessionOpened.
     std::uint64_t server_epoch = 0;
     std::string server_version = "0.1.0";
-    // One line per session opened and closed and per rejected request, on
-    // stderr.
+    // One line per session opened and closed (server/log: info, or debug
+    // when the client ended it normally) and per rejected request (warn, at
+    // most `rejections_logged_per_second` across the server).
     bool log = true;
+    double rejections_logged_per_second = 10;
   };
 
   // `node` must outlive the service and be started.
@@ -162,6 +172,9 @@ class SessionService final {
   std::atomic<std::uint64_t> next_session_id_{1};
   // Sessions counted against max_sessions.
   std::atomic<std::size_t> open_sessions_{0};
+
+  // Rejected requests are logged at a bounded rate.
+  log::RateLimiter rejection_log_;
 
   mutable absl::Mutex mu_;
   absl::CondVar no_sessions_;

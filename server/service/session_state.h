@@ -177,16 +177,22 @@ class SessionState : public std::enable_shared_from_this<SessionState> {
   // DispatchAndRun() is Dispatch() without setting up the deferral of the
   // writes (a caller that set it up starts them).
   void DispatchAndRun(google::protobuf::RepeatedPtrField<v1::Request>* requests);
-  // reading() is true while the reactor should read on.
-  bool reading() const {
-    absl::MutexLock lock(&mu_);
-    return phase_ == Phase::kOpen;
-  }
+  // ContinueReading() is true while the reactor should read on. False when
+  // the session is no longer open, or when the client is not reading its
+  // answers (more than max_unread_bytes wait behind a write in flight):
+  // then reading is paused, and WriteDone() says when to resume.
+  bool ContinueReading();
   void HalfClose();
   // EndWith() ends the stream with `status` at once (answers not yet written
   // are dropped) and releases everything. Idempotent; any thread.
   void EndWith(const absl::Status& status);
-  void WriteDone(bool ok);
+  // EndByClient() is EndWith() for a call the client cancelled: a normal
+  // end, logged at debug.
+  void EndByClient();
+  // WriteDone() handles a write's completion; true when the reactor must
+  // start a read again (reading was paused for back-pressure). Called from
+  // the write's reaction, so the reactor lives while it starts the read.
+  bool WriteDone(bool ok);
   void Drain(absl::Duration grace);
 
   // --- Shard side. ---
@@ -198,10 +204,8 @@ class SessionState : public std::enable_shared_from_this<SessionState> {
   // Flush() hands what `ss` answered this turn to the stream.
   void Flush(ShardSession* ss);
 
-  std::string log_close_reason() const {
-    absl::MutexLock lock(&mu_);
-    return close_reason_;
-  }
+  // LogClosed() logs the session's end (once it is over).
+  void LogClosed() const;
   const std::string& client_name() const { return client_name_; }
   const std::string& peer() const { return peer_; }
 
@@ -253,6 +257,15 @@ class SessionState : public std::enable_shared_from_this<SessionState> {
   // by the Locked that holds mu_, once it has released mu_: every caller of
   // PumpLocked() holds mu_ through a Locked.
   void PumpLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // MeasureLocked() adds the answers and notices queued in next_ since the
+  // last call to unread_bytes_, and ends the session past the hard bound
+  // (4 x max_unread_bytes). Called while a write is in flight: that is when
+  // next_ can grow.
+  void MeasureLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // EndUnreadLocked() ends a session whose client does not read: as
+  // EndWithLocked(), and the call is cancelled, since its status could not
+  // get past the write the client does not read.
+  void EndUnreadLocked(const absl::Status& status) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   // Locked holds mu_ for its scope; on leaving, it releases mu_ and then
   // starts the write PumpLocked() decided on, if any.
@@ -334,6 +347,17 @@ class SessionState : public std::enable_shared_from_this<SessionState> {
   v1::ServerMessage next_ ABSL_GUARDED_BY(mu_);
   v1::ServerMessage writing_ ABSL_GUARDED_BY(mu_);
   bool write_in_flight_ ABSL_GUARDED_BY(mu_) = false;
+  // Back-pressure: the bytes of next_'s answers and notices measured so
+  // far (by MeasureLocked()), how many of each that covers, and whether
+  // reading is paused.
+  std::size_t unread_bytes_ ABSL_GUARDED_BY(mu_) = 0;
+  int measured_responses_ ABSL_GUARDED_BY(mu_) = 0;
+  int measured_notices_ ABSL_GUARDED_BY(mu_) = 0;
+  bool read_paused_ ABSL_GUARDED_BY(mu_) = false;
+  // Set by EndUnreadLocked(): the Locked in scope cancels the call after
+  // releasing mu_; until it has, nothing ends the stream.
+  Reactor* cancel_ ABSL_GUARDED_BY(mu_) = nullptr;
+  bool cancelling_ ABSL_GUARDED_BY(mu_) = false;
   // Set by PumpLocked() when writing_ is to be written: the Locked in scope
   // starts the write after releasing mu_ (or, inside Dispatch()'s turns,
   // after them: writes_after_turns). Until WriteDone(), writing_ and
@@ -345,7 +369,8 @@ class SessionState : public std::enable_shared_from_this<SessionState> {
   bool finish_called_ ABSL_GUARDED_BY(mu_) = false;
   bool counted_ ABSL_GUARDED_BY(mu_) = false;
   std::string close_reason_ ABSL_GUARDED_BY(mu_);
-  int rejections_logged_ ABSL_GUARDED_BY(mu_) = 0;
+  // A normal end (the client closed or cancelled): logged at debug.
+  bool closed_by_client_ ABSL_GUARDED_BY(mu_) = false;
 };
 
 }  // namespace baton::service

@@ -164,7 +164,7 @@ class BatondProcess {
     const std::size_t at = log_.find(marker, from);
     if (at != std::string::npos) {
       const std::size_t start = at + marker.size();
-      const std::size_t end = log_.find_first_of(" \n", start);
+      const std::size_t end = log_.find_first_of(" \n\"", start);
       address_ = log_.substr(start, end == std::string::npos ? end : end - start);
     }
   }

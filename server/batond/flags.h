@@ -1,0 +1,70 @@
+// Copyright 2026 The Baton Authors.
+//
+// batond's flags: their definitions, and how they are read from the
+// environment (BATON_<FLAG>) and the command line, listed by --help and
+// checked with messages that name the flag and give an example.
+//
+//   if (int code = baton::batond::ParseFlags(argc, argv, stdout, stderr); code >= 0) return code;
+//   absl::Duration grace = absl::GetFlag(FLAGS_grace).value;
+//
+// Threading: ParseFlags() runs once, in main(), before any thread starts.
+
+#ifndef BATON_SERVER_BATOND_FLAGS_H_
+#define BATON_SERVER_BATOND_FLAGS_H_
+
+#include <cstdint>
+#include <cstdio>
+#include <string>
+#include <string_view>
+
+#include "absl/flags/declare.h"
+#include "absl/strings/string_view.h"
+#include "absl/time/time.h"
+
+namespace baton::batond {
+
+// A duration flag: 10s, 500ms, 1m30s, 1h, or a bare number of seconds (5,
+// 0.5), the same syntax the `baton` CLI takes; never negative. "inf" is
+// infinite.
+struct FlagDuration {
+  absl::Duration value;
+};
+bool AbslParseFlag(absl::string_view text, FlagDuration* out, std::string* error);
+std::string AbslUnparseFlag(const FlagDuration& duration);
+
+// The version batond reports: "0.1.0 (git 1a2b3c4)".
+std::string Version();
+
+// ParseFlags() sets every flag from BATON_<FLAG> and then from argv (the
+// command line wins). It handles --help (-h) and --version itself, printing
+// to `out` and returning 0; on a bad flag, value or argument it prints why
+// to `err` and returns 2. It returns -1 when batond should go on. It warns
+// on `err` about BATON_* variables that name no flag.
+int ParseFlags(int argc, char** argv, std::FILE* out, std::FILE* err);
+
+}  // namespace baton::batond
+
+ABSL_DECLARE_FLAG(std::string, listen);
+ABSL_DECLARE_FLAG(int, shards);
+ABSL_DECLARE_FLAG(int, completion_queues);
+ABSL_DECLARE_FLAG(baton::batond::FlagDuration, idle_eviction);
+ABSL_DECLARE_FLAG(int64_t, max_instances_per_shard);
+ABSL_DECLARE_FLAG(baton::batond::FlagDuration, keepalive_time);
+ABSL_DECLARE_FLAG(baton::batond::FlagDuration, keepalive_timeout);
+ABSL_DECLARE_FLAG(std::string, data_dir);
+ABSL_DECLARE_FLAG(int64_t, max_sessions);
+ABSL_DECLARE_FLAG(int64_t, max_pending_requests);
+ABSL_DECLARE_FLAG(int64_t, max_waits_per_session);
+ABSL_DECLARE_FLAG(int64_t, max_requests_per_message);
+ABSL_DECLARE_FLAG(int64_t, max_message_bytes);
+ABSL_DECLARE_FLAG(int64_t, max_key_bytes);
+ABSL_DECLARE_FLAG(int64_t, max_unread_bytes);
+ABSL_DECLARE_FLAG(baton::batond::FlagDuration, default_lease);
+ABSL_DECLARE_FLAG(baton::batond::FlagDuration, min_lease);
+ABSL_DECLARE_FLAG(baton::batond::FlagDuration, max_lease);
+ABSL_DECLARE_FLAG(baton::batond::FlagDuration, grace);
+ABSL_DECLARE_FLAG(std::string, log_level);
+ABSL_DECLARE_FLAG(std::string, log_format);
+ABSL_DECLARE_FLAG(double, log_rejections_per_second);
+
+#endif  // BATON_SERVER_BATOND_FLAGS_H_
