@@ -13,11 +13,14 @@ if [[ ${1:-} == --asan || ${1:-} == --tsa ]]; then mode=${1#--}; shift; fi
 
 bash scripts/deps.sh
 
+# Tests, benchmarks and examples on (scripts/run.sh turns them off in build/).
+all=(-DBATON_BUILD_TESTS=ON -DBATON_BUILD_EXAMPLES=ON)
 case $mode in
-  default) dir=build; flags=(-DBATON_WERROR=ON) ;;
-  asan) dir=build-asan; flags=(-DBATON_WERROR=ON -DBATON_SANITIZE=ON -DBATON_BUILD_BENCH=OFF) ;;
+  default) dir=build; flags=(-DBATON_WERROR=ON -DBATON_BUILD_BENCH=ON "${all[@]}") ;;
+  asan) dir=build-asan; flags=(-DBATON_WERROR=ON -DBATON_SANITIZE=ON -DBATON_BUILD_BENCH=OFF "${all[@]}") ;;
   tsa) dir=build-tsa
-       flags=(-DCMAKE_CXX_COMPILER=clang++ -DBATON_WERROR=ON -DBATON_THREAD_SAFETY=ON) ;;
+       flags=(-DCMAKE_CXX_COMPILER=clang++ -DBATON_WERROR=ON -DBATON_THREAD_SAFETY=ON
+              -DBATON_BUILD_BENCH=ON "${all[@]}") ;;
 esac
 
 cmake -S . -B "$dir" -G Ninja "${flags[@]}" >/dev/null
