@@ -57,20 +57,32 @@ std::string Quoted(std::string_view name) {
   return absl::StrCat("'", Absl(name), "'");
 }
 
-// Differences() lists, field by field, how `asked` differs from `live`
-// (the same kind), e.g. "value is 8 now, asked 4".
-std::string DescribeDifferences(const InstanceConfig& live, const InstanceConfig& asked) {
+// DescribeDifferences() lists, field by field, how `asked` differs from
+// `live` (the same kind), with the value `declared` at creation when it is
+// another, e.g. "value is 8 now (its bound; declared 4), asked 5".
+std::string DescribeDifferences(const InstanceConfig& live, const InstanceConfig& declared,
+                                const InstanceConfig& asked) {
   std::vector<std::string> out;
+  const auto was = [](auto now, auto then, std::string_view what) {
+    std::string note(what);
+    if (now != then) {
+      absl::StrAppend(&note, note.empty() ? "" : "; ", "declared ", then);
+    }
+    return note.empty() ? std::string() : absl::StrCat(" (", note, ")");
+  };
   switch (live.kind) {
     case Kind::kAdvancedRateLimit: {
       if (live.rate_limit.rate != asked.rate_limit.rate) {
-        out.push_back(absl::StrCat("rate is ", live.rate_limit.rate, " now, asked ",
-                                   asked.rate_limit.rate));
+        out.push_back(absl::StrCat("rate is ", live.rate_limit.rate, " now",
+                                   was(live.rate_limit.rate, declared.rate_limit.rate, ""),
+                                   ", asked ", asked.rate_limit.rate));
       }
       const double live_capacity = EffectiveCapacity(live.rate_limit);
       const double asked_capacity = EffectiveCapacity(asked.rate_limit);
       if (live_capacity != asked_capacity) {
-        out.push_back(absl::StrCat("capacity is ", live_capacity, " now, asked ", asked_capacity,
+        out.push_back(absl::StrCat("capacity is ", live_capacity, " now",
+                                   was(live_capacity, EffectiveCapacity(declared.rate_limit), ""),
+                                   ", asked ", asked_capacity,
                                    asked.rate_limit.capacity.has_value()
                                        ? ""
                                        : " (absent: equal to the rate asked)"));
@@ -82,7 +94,8 @@ std::string DescribeDifferences(const InstanceConfig& live, const InstanceConfig
       break;
     }
     case Kind::kDynamicBoundedSemaphore:
-      out.push_back(absl::StrCat("value is ", live.value, " now (its bound), asked ",
+      out.push_back(absl::StrCat("value is ", live.value, " now",
+                                 was(live.value, declared.value, "its bound"), ", asked ",
                                  asked.value));
       break;
     case Kind::kPrioritySemaphore:
@@ -505,15 +518,16 @@ absl::StatusOr<Instance*> Registry::Declare(std::string_view name,
   BATON_RETURN_IF_ERROR(ValidateName(name));
   BATON_RETURN_IF_ERROR(ValidateConfig(config));
   if (Instance* existing = Find(name)) {
-    // Compared with the parameters now, live changes included: what
-    // Describe shows is what a declaration must match.
+    // Compared with the parameters now, live changes included (what
+    // Describe shows), and with those of the creation (what the service
+    // that declared it declares again at its next start).
     const InstanceConfig live = existing->LiveConfig();
-    if (!(live == config)) {
+    if (!(live == config) && !(existing->config() == config)) {
       std::string message =
           absl::StrCat("name ", Quoted(name), " already exists as ", DescribeConfig(live),
                        "; cannot declare it as ", DescribeConfig(config));
       if (live.kind == config.kind) {
-        absl::StrAppend(&message, ": ", DescribeDifferences(live, config));
+        absl::StrAppend(&message, ": ", DescribeDifferences(live, existing->config(), config));
       }
       return absl::AlreadyExistsError(std::move(message));
     }

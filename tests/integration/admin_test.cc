@@ -550,10 +550,16 @@ TEST_F(AdminInputTest, DeclareMatchingTheLiveBoundOrRateIsANoOpAndAConflictNames
   ASSERT_TRUE(Declare("downstream/db", as_described, &declared).ok());
   EXPECT_FALSE(declared.created());
   EXPECT_EQ(declared.config().semaphore().value(), 8);
-  EXPECT_TRUE(Refused(Declare("downstream/db", dynamic),
+  // As first declared: a no-op too (the declaring service restarts).
+  ASSERT_TRUE(Declare("downstream/db", dynamic, &declared).ok());
+  EXPECT_FALSE(declared.created());
+  EXPECT_EQ(declared.config().semaphore().value(), 8);
+  v1::InstanceConfig other = Of(v1::KIND_DYNAMIC_BOUNDED_SEMAPHORE);
+  other.mutable_semaphore()->set_value(5);
+  EXPECT_TRUE(Refused(Declare("downstream/db", other),
                       "name 'downstream/db' already exists as DynamicBoundedSemaphore(value=8); "
-                      "cannot declare it as DynamicBoundedSemaphore(value=4): value is 8 now "
-                      "(its bound), asked 4",
+                      "cannot declare it as DynamicBoundedSemaphore(value=5): value is 8 now "
+                      "(its bound; declared 4), asked 5",
                       grpc::StatusCode::ALREADY_EXISTS));
   described = Describe("downstream/db");
   ASSERT_TRUE(described);
@@ -571,11 +577,13 @@ TEST_F(AdminInputTest, DeclareMatchingTheLiveBoundOrRateIsANoOpAndAConflictNames
   ASSERT_TRUE(Declare("api/limit", rate_only, &declared).ok());
   EXPECT_FALSE(declared.created());
   EXPECT_EQ(declared.config().rate_limit().capacity(), 20);
-  const grpc::Status conflict = Declare("api/limit", RateLimit(10, 10));
+  ASSERT_TRUE(Declare("api/limit", RateLimit(10, 10), &declared).ok());  // as first declared
+  const grpc::Status conflict = Declare("api/limit", RateLimit(15, 15));
   EXPECT_TRUE(Refused(conflict, "name 'api/limit' already exists as AdvancedRateLimit(rate=20",
                       grpc::StatusCode::ALREADY_EXISTS));
-  EXPECT_TRUE(absl::StrContains(conflict.error_message(),
-                                "rate is 20 now, asked 10; capacity is 20 now, asked 10"))
+  EXPECT_TRUE(absl::StrContains(
+      conflict.error_message(),
+      "rate is 20 now (declared 10), asked 15; capacity is 20 now (declared 10), asked 15"))
       << conflict.error_message();
   std::optional<v1::DescribeResponse> limit = Describe("api/limit");
   ASSERT_TRUE(limit);

@@ -297,12 +297,18 @@ TEST_F(RegistryTest, DeclareAfterSetBoundComparesWithTheLiveBound) {
   EXPECT_EQ(MustDeclare("downstream/db", Semaphore(Kind::kDynamicBoundedSemaphore, 8)), sem);
   EXPECT_EQ(semaphore->bound(), 8);
   EXPECT_EQ(semaphore->available(), 8);
-  // As created, but no longer so: a conflict naming both values.
+  // As created: also a no-op (the declaring service restarts), nothing
+  // changed: the live bound stays.
+  EXPECT_EQ(MustDeclare("downstream/db", Semaphore(Kind::kDynamicBoundedSemaphore, 4)), sem);
+  EXPECT_EQ(semaphore->bound(), 8);
+  // Neither: a conflict naming the value now, the one declared and the one
+  // asked.
   EXPECT_STATUS(
-      registry_->Declare("downstream/db", Semaphore(Kind::kDynamicBoundedSemaphore, 4)).status(),
+      registry_->Declare("downstream/db", Semaphore(Kind::kDynamicBoundedSemaphore, 5)).status(),
       kAlreadyExists,
       "name 'downstream/db' already exists as DynamicBoundedSemaphore(value=8); cannot "
-      "declare it as DynamicBoundedSemaphore(value=4): value is 8 now (its bound), asked 4");
+      "declare it as DynamicBoundedSemaphore(value=5): value is 8 now (its bound; declared "
+      "4), asked 5");
   EXPECT_EQ(semaphore->bound(), 8);
   EXPECT_EQ(registry_->size(), 1u);
 }
@@ -315,10 +321,11 @@ TEST_F(RegistryTest, DeclareAfterSetRateComparesWithTheLiveRateAndCapacity) {
   EXPECT_EQ(limit->Describe().config.rate_limit.capacity, 5);
   EXPECT_EQ(MustDeclare("api/limit", RateLimit(5)), limit);
   EXPECT_EQ(MustDeclare("api/limit", RateLimit(5, 5.0, true)), limit);
-  EXPECT_STATUS(registry_->Declare("api/limit", RateLimit(1, 1.0)).status(), kAlreadyExists,
-                "rate is 5 now, asked 1; capacity is 5 now, asked 1");
+  EXPECT_EQ(MustDeclare("api/limit", RateLimit(1, 1.0)), limit);  // as created
+  EXPECT_STATUS(registry_->Declare("api/limit", RateLimit(3, 3.0)).status(), kAlreadyExists,
+                "rate is 5 now (declared 1), asked 3; capacity is 5 now (declared 1), asked 3");
   EXPECT_STATUS(registry_->Declare("api/limit", RateLimit(5, 7.0)).status(), kAlreadyExists,
-                ": capacity is 5 now, asked 7");
+                ": capacity is 5 now (declared 1), asked 7");
   EXPECT_STATUS(registry_->Declare("api/limit", RateLimit(5, {}, false)).status(),
                 kAlreadyExists, ": fair is true, asked false");
   // A rate lowered below the capacity keeps the capacity: the asked
@@ -326,7 +333,7 @@ TEST_F(RegistryTest, DeclareAfterSetRateComparesWithTheLiveRateAndCapacity) {
   ASSERT_TRUE(limiter->SetRate(2).ok());
   EXPECT_EQ(MustDeclare("api/limit", RateLimit(2, 5.0)), limit);
   EXPECT_STATUS(registry_->Declare("api/limit", RateLimit(2)).status(), kAlreadyExists,
-                "capacity is 5 now, asked 2 (absent: equal to the rate asked)");
+                ": capacity is 5 now (declared 1), asked 2 (absent: equal to the rate asked)");
   EXPECT_EQ(limiter->rate(), 2);
   EXPECT_EQ(limiter->capacity(), 5);
 }
