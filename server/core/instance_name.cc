@@ -7,6 +7,7 @@
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
+#include "server/core/status_macros.h"
 
 namespace baton::core {
 namespace {
@@ -24,8 +25,35 @@ absl::Status BadByte(absl::string_view field, const char* what, unsigned char by
                    " at byte offset ", offset));
 }
 
+bool IsControl(std::uint32_t c) { return c < 0x20 || (c >= 0x7F && c <= 0x9F); }
+
+// IsWhitespace() is Unicode's White_Space property (PropList.txt), less the
+// controls among it (TAB..CR, U+0085), which IsControl() reports first.
+bool IsWhitespace(std::uint32_t c) {
+  return c == 0x20 || c == 0xA0 || c == 0x1680 || (c >= 0x2000 && c <= 0x200A) ||
+         c == 0x2028 || c == 0x2029 || c == 0x202F || c == 0x205F || c == 0x3000;
+}
+
+// IsInvisibleFormat() is the characters that render as nothing (or reorder
+// what follows) and so make two different names look alike: the soft
+// hyphen, the Arabic letter mark, the Mongolian vowel separator, zero-width
+// characters, direction marks and bidi controls, the word joiner and
+// invisible operators, the deprecated format characters, the BOM and the
+// interlinear annotation controls.
+bool IsInvisibleFormat(std::uint32_t c) {
+  return c == 0xAD || c == 0x061C || c == 0x180E || (c >= 0x200B && c <= 0x200F) ||
+         (c >= 0x202A && c <= 0x202E) || (c >= 0x2060 && c <= 0x206F) || c == 0xFEFF ||
+         (c >= 0xFFF9 && c <= 0xFFFB);
+}
+
+// IsNoncharacter() is Unicode's 66 noncharacters.
+bool IsNoncharacter(std::uint32_t c) {
+  return (c >= 0xFDD0 && c <= 0xFDEF) || (c & 0xFFFE) == 0xFFFE;
+}
+
 // ScanUtf8() checks that `name` is well-formed UTF-8 and, with
-// `forbid_controls`, free of control characters; errors name `field`.
+// `forbid_controls` (names), free of control, whitespace, invisible format
+// characters and noncharacters; errors name `field`.
 absl::Status ScanUtf8(std::string_view name, absl::string_view field,
                       bool forbid_controls) {
   std::size_t i = 0;
@@ -86,11 +114,17 @@ absl::Status ScanUtf8(std::string_view name, absl::string_view field,
           "offset ",
           start));
     }
-    if (forbid_controls &&
-        (code_point < 0x20 || (code_point >= 0x7F && code_point <= 0x9F))) {
-      return absl::InvalidArgumentError(
-          absl::StrCat(field, " must not contain control characters, got U+",
-                       Hex(code_point, 4), " at byte offset ", start));
+    if (forbid_controls) {
+      const char* what = IsControl(code_point)           ? "control characters"
+                         : IsWhitespace(code_point)      ? "whitespace"
+                         : IsInvisibleFormat(code_point) ? "invisible format characters"
+                         : IsNoncharacter(code_point)    ? "Unicode noncharacters"
+                                                         : nullptr;
+      if (what != nullptr) {
+        return absl::InvalidArgumentError(
+            absl::StrCat(field, " must not contain ", what, ", got U+",
+                         Hex(code_point, 4), " at byte offset ", start));
+      }
     }
     i = start + length;
   }
@@ -107,7 +141,39 @@ absl::Status ValidateName(std::string_view name) {
     return absl::InvalidArgumentError(absl::StrCat(
         "name must be at most ", kMaxNameBytes, " bytes, got ", name.size()));
   }
-  return ScanUtf8(name, "name", /*forbid_controls=*/true);
+  BATON_RETURN_IF_ERROR(ScanUtf8(name, "name", /*forbid_controls=*/true));
+  // The text is clean: the segments are left to check, and the name can be
+  // quoted as it is.
+  constexpr absl::string_view kGrammar =
+      " (a name is segments separated by single '/', like jobs/nightly)";
+  const absl::string_view quoted(name.data(), name.size());
+  if (name.front() == '/') {
+    return absl::InvalidArgumentError(
+        absl::StrCat("name must not start with '/', got '", quoted, "'", kGrammar));
+  }
+  if (name.back() == '/') {
+    return absl::InvalidArgumentError(
+        absl::StrCat("name must not end with '/', got '", quoted, "'", kGrammar));
+  }
+  std::size_t start = 0;
+  while (true) {
+    const std::size_t slash = name.find('/', start);
+    const std::string_view segment =
+        name.substr(start, slash == std::string_view::npos ? slash : slash - start);
+    if (segment.empty()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("name must not contain an empty segment ('//' at byte offset ",
+                       start - 1, "), got '", quoted, "'", kGrammar));
+    }
+    if (segment == "." || segment == "..") {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "name must not contain a '", absl::string_view(segment.data(), segment.size()),
+          "' segment (at byte offset ", start, "), got '", quoted, "'", kGrammar));
+    }
+    if (slash == std::string_view::npos) break;
+    start = slash + 1;
+  }
+  return absl::OkStatus();
 }
 
 absl::Status ValidateUtf8(std::string_view text, std::string_view field) {

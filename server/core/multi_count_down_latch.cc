@@ -6,6 +6,7 @@
 #include <cstdlib>
 #include <utility>
 
+#include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
 
 namespace baton::core {
@@ -22,6 +23,11 @@ absl::Status MultiCountDownLatch::ValidateCounts(const Counts& counts) {
       return absl::InvalidArgumentError(absl::StrCat(
           "counts: every key must be non-empty, got an empty key with count ",
           count));
+    }
+    if (count < 0) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "counts[\"", absl::CHexEscape(key), "\"] must be >= 0 (0 starts the counter "
+          "finished), got ", count));
     }
   }
   return absl::OkStatus();

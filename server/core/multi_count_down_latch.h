@@ -11,9 +11,11 @@
 // made them, and waits hold nothing (a wake-up is not consumed, so a waiter
 // woken and cancelled in the same instant has nothing to pass on).
 //
-// Keys: a counter's key must be non-empty (ValidateCounts()); the set may be
-// empty, and then the latch is broken from the start. Counts <= 0 start
-// finished (stored as 0). A non-strict Wait() on a key that does not exist
+// Keys: a counter's key must be non-empty and its count >= 0
+// (ValidateCounts()); the set may be empty, and then the latch is broken from
+// the start. A count of 0 starts finished. A negative count is refused: it
+// is almost always a bug in the caller (a count computed wrong), and taking
+// it as "finished" would release every waiter of that key at once. A non-strict Wait() on a key that does not exist
 // is answered OK at once: there is nothing to wait for; strict, it is
 // NOT_FOUND. Likewise a non-strict CountDown() of an unknown or finished key
 // does nothing, while a strict one is an error.
@@ -48,11 +50,13 @@ class MultiCountDownLatch : public Primitive {
   using Counts = absl::flat_hash_map<std::string, std::int64_t>;
 
   // ValidateCounts() is OK when `counts` may create a latch: every key is
-  // non-empty (any count is accepted; <= 0 means finished).
+  // non-empty and every count >= 0 (0 means finished). Otherwise
+  // INVALID_ARGUMENT naming the key: counts["db"] must be >= 0 ...
   static absl::Status ValidateCounts(const Counts& counts);
 
   // `counts` should pass ValidateCounts(); the service checks it first. (An
-  // empty key is accepted here and behaves like any other key.)
+  // empty key is accepted here and behaves like any other key; a negative
+  // count is stored as 0, finished.)
   MultiCountDownLatch(runtime::EventLoop* loop, std::uint64_t fence_base,
                       Counts counts);
   // The destructor closes the instance (ABORTED "instance destroyed").

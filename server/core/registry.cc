@@ -11,6 +11,7 @@
 #include <type_traits>
 #include <utility>
 
+#include "absl/strings/escaping.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
@@ -54,6 +55,85 @@ bool SameCounts(const MultiCountDownLatch::Counts& a,
 // hold no control characters.
 std::string Quoted(std::string_view name) {
   return absl::StrCat("'", Absl(name), "'");
+}
+
+// DescribeDifferences() lists, field by field, how `asked` differs from
+// `live` (the same kind), with the value `declared` at creation when it is
+// another, e.g. "value is 8 now (its bound; declared 4), asked 5".
+std::string DescribeDifferences(const InstanceConfig& live, const InstanceConfig& declared,
+                                const InstanceConfig& asked) {
+  std::vector<std::string> out;
+  const auto was = [](auto now, auto then, std::string_view what) {
+    std::string note(what);
+    if (now != then) {
+      absl::StrAppend(&note, note.empty() ? "" : "; ", "declared ", then);
+    }
+    return note.empty() ? std::string() : absl::StrCat(" (", note, ")");
+  };
+  switch (live.kind) {
+    case Kind::kAdvancedRateLimit: {
+      if (live.rate_limit.rate != asked.rate_limit.rate) {
+        out.push_back(absl::StrCat("rate is ", live.rate_limit.rate, " now",
+                                   was(live.rate_limit.rate, declared.rate_limit.rate, ""),
+                                   ", asked ", asked.rate_limit.rate));
+      }
+      const double live_capacity = EffectiveCapacity(live.rate_limit);
+      const double asked_capacity = EffectiveCapacity(asked.rate_limit);
+      if (live_capacity != asked_capacity) {
+        out.push_back(absl::StrCat("capacity is ", live_capacity, " now",
+                                   was(live_capacity, EffectiveCapacity(declared.rate_limit), ""),
+                                   ", asked ", asked_capacity,
+                                   asked.rate_limit.capacity.has_value()
+                                       ? ""
+                                       : " (absent: equal to the rate asked)"));
+      }
+      if (live.rate_limit.fair != asked.rate_limit.fair) {
+        out.push_back(absl::StrCat("fair is ", live.rate_limit.fair ? "true" : "false",
+                                   ", asked ", asked.rate_limit.fair ? "true" : "false"));
+      }
+      break;
+    }
+    case Kind::kDynamicBoundedSemaphore:
+      out.push_back(absl::StrCat("value is ", live.value, " now",
+                                 was(live.value, declared.value, "its bound"), ", asked ",
+                                 asked.value));
+      break;
+    case Kind::kPrioritySemaphore:
+      out.push_back(absl::StrCat("value is ", live.value, ", asked ", asked.value));
+      break;
+    case Kind::kMultiCountDownLatch: {
+      // Sorted, so that the message is the same on every call.
+      std::vector<std::string> keys;
+      for (const auto& [key, count] : live.counts) keys.push_back(key);
+      for (const auto& [key, count] : asked.counts) {
+        if (!live.counts.contains(key)) keys.push_back(key);
+      }
+      std::sort(keys.begin(), keys.end());
+      for (const std::string& key : keys) {
+        const auto l = live.counts.find(key);
+        const auto a = asked.counts.find(key);
+        const std::string field = absl::StrCat("counts[\"", absl::CHexEscape(key), "\"]");
+        if (a == asked.counts.end()) {
+          out.push_back(absl::StrCat(field, " was declared ",
+                                     std::max<std::int64_t>(l->second, 0), ", not asked"));
+        } else if (l == live.counts.end()) {
+          out.push_back(absl::StrCat(field, " was not declared, asked ", a->second));
+        } else if (std::max<std::int64_t>(l->second, 0) !=
+                   std::max<std::int64_t>(a->second, 0)) {
+          out.push_back(absl::StrCat(field, " was declared ",
+                                     std::max<std::int64_t>(l->second, 0), ", asked ",
+                                     a->second));
+        }
+      }
+      break;
+    }
+    case Kind::kKeyedCondition:
+    case Kind::kPriorityLock:
+    case Kind::kPriorityRLock:
+    case Kind::kRLock:
+      break;
+  }
+  return absl::StrJoin(out, "; ");
 }
 
 }  // namespace
@@ -306,9 +386,21 @@ bool Instance::Evictable() const {
   return true;
 }
 
+InstanceConfig Instance::LiveConfig() const {
+  InstanceConfig live = config();
+  if (const RateLimiter* limiter = As<RateLimiter>()) {
+    live.rate_limit.rate = limiter->rate();
+    live.rate_limit.capacity = limiter->capacity();
+    live.rate_limit.fair = limiter->fair();
+  } else if (const DynamicBoundedSemaphore* semaphore = As<DynamicBoundedSemaphore>()) {
+    live.value = semaphore->bound();
+  }
+  return live;
+}
+
 InstanceSnapshot Instance::Describe() const {
   InstanceSnapshot snapshot{.name = std::string(name()),
-                            .config = config(),
+                            .config = LiveConfig(),
                             .last_used = last_used(),
                             .last_fence = last_fence()};
   const auto describe_mutex = [&snapshot](const PriorityMutex& mutex) {
@@ -426,11 +518,18 @@ absl::StatusOr<Instance*> Registry::Declare(std::string_view name,
   BATON_RETURN_IF_ERROR(ValidateName(name));
   BATON_RETURN_IF_ERROR(ValidateConfig(config));
   if (Instance* existing = Find(name)) {
-    if (!(existing->config() == config)) {
-      return absl::AlreadyExistsError(
-          absl::StrCat("name ", Quoted(name), " already exists as ",
-                       DescribeConfig(existing->config()),
-                       "; cannot declare it as ", DescribeConfig(config)));
+    // Compared with the parameters now, live changes included (what
+    // Describe shows), and with those of the creation (what the service
+    // that declared it declares again at its next start).
+    const InstanceConfig live = existing->LiveConfig();
+    if (!(live == config) && !(existing->config() == config)) {
+      std::string message =
+          absl::StrCat("name ", Quoted(name), " already exists as ", DescribeConfig(live),
+                       "; cannot declare it as ", DescribeConfig(config));
+      if (live.kind == config.kind) {
+        absl::StrAppend(&message, ": ", DescribeDifferences(live, existing->config(), config));
+      }
+      return absl::AlreadyExistsError(std::move(message));
     }
     Touch(existing);
     return existing;

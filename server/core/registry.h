@@ -16,11 +16,19 @@
 //     at value 1; locks and conditions have no parameters. A rate limiter
 //     (its rate) and a latch (its counts) cannot be implied: NOT_FOUND,
 //     saying it must be declared first and with what.
-//   - Parameters are compared by their effective values: an absent rate
-//     limiter capacity equals a capacity equal to the rate, and latch counts
-//     <= 0 all equal 0 (finished). They are compared with the parameters the
-//     instance was created with, never with its current state (a latch
-//     counted down is still "declared with" its initial counts).
+//   - Parameters are compared by their effective values (an absent rate
+//     limiter capacity equals a capacity equal to the rate). A declaration
+//     is a declare-if-absent: it is a no-op when it matches the parameters
+//     the instance has NOW (Instance::LiveConfig(), what Describe shows: a
+//     rate limit's rate, capacity and fairness after any SetRate, a dynamic
+//     semaphore's bound after any SetBound as its value), and also when it
+//     matches those it was created with (so the service that declared it
+//     can declare it again at its next start after an operator tuned it
+//     live). Anything else is a true conflict: ALREADY_EXISTS naming, field
+//     by field, the value now (and the one declared, when another) and the
+//     value asked. Progress is not a parameter: a latch counted down is
+//     still "declared with" its initial counts, a priority semaphore with
+//     the value Reset returns to.
 //
 // Fences: every instance's fences grow across the life of the shard, also
 // when a name is deleted (or evicted) and created again: the registry keeps
@@ -157,7 +165,7 @@ struct HolderSnapshot {
 // A snapshot of an instance's state (Instance::Describe()).
 struct InstanceSnapshot {
   std::string name;
-  InstanceConfig config;
+  InstanceConfig config;  // the live configuration (Instance::LiveConfig())
   absl::Time last_used;
   std::uint64_t last_fence = 0;
   bool locked = false;  // locks and the condition's lock; semaphores, rate
@@ -212,7 +220,12 @@ class Instance {
     return {reinterpret_cast<const char*>(this) + name_offset_, name_size_};
   }
   Kind kind() const { return kind_; }
+  // config() is the configuration the instance was created with.
   const InstanceConfig& config() const;
+  // LiveConfig() is the configuration now: config() with the live changes
+  // (a rate limiter's rate, capacity and fairness; a dynamic semaphore's
+  // bound as its value). What Declare() compares with, besides config().
+  InstanceConfig LiveConfig() const;
   absl::Time last_used() const { return absl::FromUnixNanos(last_used_nanos_); }
 
   // primitive() is the primitive, whatever its kind.
@@ -346,8 +359,10 @@ class Registry {
   ~Registry();
 
   // Declare() creates `name` with `config`, or returns the existing instance
-  // when its configuration equals `config`. INVALID_ARGUMENT for a bad name
-  // or config; ALREADY_EXISTS, naming the existing kind and parameters, when
+  // when its live configuration (LiveConfig()) or the configuration it was
+  // created with (config()) equals `config`.
+  // INVALID_ARGUMENT for a bad name or config; ALREADY_EXISTS, naming the
+  // existing kind and parameters and each differing field's two values, when
   // they differ; RESOURCE_EXHAUSTED when the shard is full. Touches the
   // instance.
   absl::StatusOr<Instance*> Declare(std::string_view name,

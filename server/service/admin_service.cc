@@ -35,6 +35,29 @@ ServerUnaryReactor* Finish(ServerUnaryReactor* reactor, const absl::Status& stat
   return reactor;
 }
 
+// WithField() prefixes an INVALID_ARGUMENT from the core with the request
+// field it is about ("rate: must be ..."); other statuses pass unchanged.
+absl::Status WithField(const absl::Status& status, absl::string_view field) {
+  if (status.code() != absl::StatusCode::kInvalidArgument) return status;
+  return absl::InvalidArgumentError(absl::StrCat(field, ": ", status.message()));
+}
+
+absl::Status PositiveFinite(double value, absl::string_view field) {
+  if (std::isfinite(value) && value > 0) return absl::OkStatus();
+  return absl::InvalidArgumentError(
+      absl::StrCat(field, ": must be finite and > 0, got ", value));
+}
+
+// CutUtf8() is the longest prefix of the UTF-8 `text` of at most `max_bytes`
+// that does not end inside a character.
+std::string_view CutUtf8(std::string_view text, std::size_t max_bytes) {
+  if (text.size() <= max_bytes) return text;
+  std::size_t end = max_bytes;
+  // Back off the continuation bytes (10xxxxxx) of a character cut in two.
+  while (end > 0 && (static_cast<unsigned char>(text[end]) & 0xC0) == 0x80) --end;
+  return text.substr(0, end);
+}
+
 absl::Status NotFound(std::string_view name) {
   return absl::NotFoundError(
       absl::StrCat("name: no instance named '", Absl(name), "'"));
@@ -86,7 +109,7 @@ runtime::Task<void> TryAcquireOnce(core::RateLimiter* limiter,
     response->mutable_retry_after()->set_nanos(
         static_cast<std::int32_t>(nanos % 1'000'000'000));
   } else {
-    Finish(reactor, result.status);
+    Finish(reactor, WithField(result.status, "tokens"));
     co_return;
   }
   reactor->Finish(grpc::Status::OK);
@@ -146,7 +169,7 @@ ServerUnaryReactor* AdminService::Declare(grpc::CallbackServerContext* context,
       return;
     }
     response->set_created(!existed);
-    ConfigToProto((*instance)->config(), response->mutable_config());
+    ConfigToProto((*instance)->LiveConfig(), response->mutable_config());
     reactor->Finish(grpc::Status::OK);
   });
   return reactor;
@@ -187,6 +210,13 @@ ServerUnaryReactor* AdminService::List(grpc::CallbackServerContext* context,
   if (request->page_size() < 0) {
     return Finish(reactor, absl::InvalidArgumentError(absl::StrCat(
                                "page_size must be >= 0, got ", request->page_size())));
+  }
+  if (absl::Status valid = core::ValidateUtf8(request->prefix(), "prefix"); !valid.ok()) {
+    return Finish(reactor, valid);
+  }
+  if (absl::Status valid = core::ValidateUtf8(request->page_token(), "page_token");
+      !valid.ok()) {
+    return Finish(reactor, valid);
   }
   std::optional<core::Kind> kind;
   if (request->kind() != v1::KIND_UNSPECIFIED) {
@@ -259,6 +289,9 @@ ServerUnaryReactor* AdminService::Delete(grpc::CallbackServerContext* context,
   if (absl::Status valid = core::ValidateName(request->name()); !valid.ok()) {
     return Finish(reactor, valid);
   }
+  if (absl::Status valid = core::ValidateUtf8(request->reason(), "reason"); !valid.ok()) {
+    return Finish(reactor, valid);
+  }
   node_->Run(request->name(), [request, response, reactor](Node::Shard& shard) {
     core::Instance* instance = shard.registry.Find(request->name());
     if (instance == nullptr) {
@@ -276,7 +309,7 @@ ServerUnaryReactor* AdminService::Delete(grpc::CallbackServerContext* context,
         request->reason().empty()
             ? absl::StrCat("instance '", request->name(), "' deleted")
             : absl::StrCat("instance '", request->name(),
-                           "' deleted: ", request->reason().substr(0, 256));
+                           "' deleted: ", Absl(CutUtf8(request->reason(), 256)));
     Finish(reactor, shard.registry.Delete(request->name(), absl::AbortedError(reason)));
   });
   return reactor;
@@ -285,11 +318,15 @@ ServerUnaryReactor* AdminService::Delete(grpc::CallbackServerContext* context,
 ServerUnaryReactor* AdminService::SetRate(grpc::CallbackServerContext* context,
                                           const v1::SetRateRequest* request,
                                           v1::SetRateResponse* response) {
+  // Checked before the instance is found: a bad rate changes nothing.
+  if (absl::Status rate = PositiveFinite(request->rate(), "rate"); !rate.ok()) {
+    return Finish(context->DefaultReactor(), rate);
+  }
   return OnInstanceOf<core::RateLimiter>(
       node_, context, request->name(), "AdvancedRateLimit",
       [request, response](core::RateLimiter& limiter, Node::Shard&,
                           ServerUnaryReactor*) -> std::optional<absl::Status> {
-        absl::Status set = limiter.SetRate(request->rate());
+        absl::Status set = WithField(limiter.SetRate(request->rate()), "rate");
         response->set_rate(limiter.rate());
         response->set_capacity(limiter.capacity());
         return set;
@@ -299,11 +336,16 @@ ServerUnaryReactor* AdminService::SetRate(grpc::CallbackServerContext* context,
 ServerUnaryReactor* AdminService::SetBound(grpc::CallbackServerContext* context,
                                            const v1::SetBoundRequest* request,
                                            v1::SetBoundResponse* response) {
+  if (request->bound() < 0) {
+    return Finish(context->DefaultReactor(),
+                  absl::InvalidArgumentError(
+                      absl::StrCat("bound: must be >= 0, got ", request->bound())));
+  }
   return OnInstanceOf<core::DynamicBoundedSemaphore>(
       node_, context, request->name(), "DynamicBoundedSemaphore",
       [request, response](core::DynamicBoundedSemaphore& semaphore, Node::Shard&,
                           ServerUnaryReactor*) -> std::optional<absl::Status> {
-        absl::Status set = semaphore.SetBound(request->bound());
+        absl::Status set = WithField(semaphore.SetBound(request->bound()), "bound");
         response->set_bound(semaphore.bound());
         response->set_available(semaphore.available());
         return set;
@@ -328,6 +370,11 @@ ServerUnaryReactor* AdminService::Reset(grpc::CallbackServerContext* context,
 ServerUnaryReactor* AdminService::TryAcquire(grpc::CallbackServerContext* context,
                                              const v1::TryAcquireRequest* request,
                                              v1::TryAcquireResponse* response) {
+  if (request->has_tokens()) {
+    if (absl::Status tokens = PositiveFinite(request->tokens(), "tokens"); !tokens.ok()) {
+      return Finish(context->DefaultReactor(), tokens);
+    }
+  }
   return OnInstanceOf<core::RateLimiter>(
       node_, context, request->name(), "AdvancedRateLimit",
       [request, response](core::RateLimiter& limiter, Node::Shard& shard,

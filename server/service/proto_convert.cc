@@ -2,9 +2,12 @@
 
 #include "server/service/proto_convert.h"
 
+#include <cmath>
 #include <string>
 
+#include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
+#include "server/core/status_macros.h"
 
 namespace baton::service {
 
@@ -12,7 +15,17 @@ namespace {
 
 absl::string_view Absl(std::string_view s) { return {s.data(), s.size()}; }
 
+absl::Status PositiveFinite(double value, absl::string_view field) {
+  if (std::isfinite(value) && value > 0) return absl::OkStatus();
+  return absl::InvalidArgumentError(
+      absl::StrCat(field, ": must be finite and > 0, got ", value));
+}
+
 }  // namespace
+
+std::string LatchKeyPath(std::string_view key) {
+  return absl::StrCat("config.latch.counts[\"", absl::CHexEscape(Absl(key)), "\"]");
+}
 
 absl::StatusOr<core::Kind> KindFromProto(v1::Kind kind, std::string_view field) {
   switch (kind) {
@@ -63,8 +76,12 @@ absl::StatusOr<core::InstanceConfig> ConfigFromProto(const v1::InstanceConfig& c
             "optionally capacity and fair)");
       }
       const v1::RateLimitParams& p = config.rate_limit();
+      BATON_RETURN_IF_ERROR(PositiveFinite(p.rate(), "config.rate_limit.rate"));
       out.rate_limit.rate = p.rate();
-      if (p.has_capacity()) out.rate_limit.capacity = p.capacity();
+      if (p.has_capacity()) {
+        BATON_RETURN_IF_ERROR(PositiveFinite(p.capacity(), "config.rate_limit.capacity"));
+        out.rate_limit.capacity = p.capacity();
+      }
       out.rate_limit.fair = !p.has_fair() || p.fair();
       break;
     }
@@ -74,12 +91,25 @@ absl::StatusOr<core::InstanceConfig> ConfigFromProto(const v1::InstanceConfig& c
       if (config.has_latch()) return wrong_params("latch");
       if (config.has_semaphore() && config.semaphore().has_value()) {
         out.value = config.semaphore().value();
+        if (out.value < 0) {
+          return absl::InvalidArgumentError(
+              absl::StrCat("config.semaphore.value: must be >= 0, got ", out.value));
+        }
       }
       break;
     case core::Kind::kMultiCountDownLatch:
       if (config.has_rate_limit()) return wrong_params("rate_limit");
       if (config.has_semaphore()) return wrong_params("semaphore");
       for (const auto& [key, count] : config.latch().counts()) {
+        if (key.empty()) {
+          return absl::InvalidArgumentError(absl::StrCat(
+              LatchKeyPath(key), ": keys must be non-empty, got one with count ", count));
+        }
+        if (count < 0) {
+          return absl::InvalidArgumentError(absl::StrCat(
+              LatchKeyPath(key), ": must be >= 0 (0 starts the counter finished), got ",
+              count));
+        }
         out.counts[key] = count;
       }
       break;
@@ -88,6 +118,8 @@ absl::StatusOr<core::InstanceConfig> ConfigFromProto(const v1::InstanceConfig& c
       if (config.has_semaphore()) return wrong_params("semaphore");
       if (config.has_latch()) return wrong_params("latch");
   }
+  // The checks above name every field; this one is the core's own, kept
+  // as a net for a parameter added to the core and not checked here.
   if (absl::Status valid = core::ValidateConfig(out); !valid.ok()) {
     return absl::InvalidArgumentError(absl::StrCat("config: ", valid.message()));
   }

@@ -6,6 +6,9 @@
 #ifndef BATON_SERVER_SERVICE_PROTO_CONVERT_H_
 #define BATON_SERVER_SERVICE_PROTO_CONVERT_H_
 
+#include <string>
+#include <string_view>
+
 #include "absl/status/statusor.h"
 #include "baton/v1/admin.pb.h"
 #include "baton/v1/common.pb.h"
@@ -17,8 +20,14 @@ namespace baton::service {
 absl::StatusOr<core::Kind> KindFromProto(v1::Kind kind, std::string_view field);
 v1::Kind KindToProto(core::Kind kind);
 
-// ConfigFromProto() checks that the parameters fit the kind and are valid.
+// ConfigFromProto() checks that the parameters fit the kind and are valid;
+// an error names the field's whole path ("config.rate_limit.rate: must be
+// finite and > 0, got nan", "config.latch.counts[\"db\"]: must be >= 0 ...").
 absl::StatusOr<core::InstanceConfig> ConfigFromProto(const v1::InstanceConfig& config);
+// LatchKeyPath() is the path of a latch key's count in a DeclareRequest:
+// config.latch.counts["<key>"], the key C-escaped.
+std::string LatchKeyPath(std::string_view key);
+
 void ConfigToProto(const core::InstanceConfig& config, v1::InstanceConfig* out);
 
 // HasLockOwner() is true for the kinds whose holder is one owner: the three

@@ -8,10 +8,13 @@
 #include <atomic>
 #include <chrono>
 #include <cmath>
+#include <limits>
 #include <memory>
+#include <optional>
 #include <set>
 #include <string>
 #include <thread>
+#include <utility>
 #include <vector>
 
 #include "absl/strings/match.h"
@@ -21,6 +24,7 @@
 #include "grpcpp/grpcpp.h"
 #include "gtest/gtest.h"
 #include "tests/testing/batond_process.h"
+#include "tests/testing/session_client.h"
 
 namespace baton {
 namespace {
@@ -120,9 +124,12 @@ TEST_F(AdminTest, BadInputsGetErrorsNamingTheFieldAndTheServerGoesOn) {
     EXPECT_TRUE(absl::StrContains(status.error_message(), c.mentions))
         << status.error_message();
   }
-  // Invalid UTF-8 in a string field is refused by protobuf itself while
-  // parsing, before Baton sees it: the call fails and changes nothing.
-  EXPECT_FALSE(Declare("bad\xff", Of(v1::KIND_RLOCK)).ok());
+  // Invalid UTF-8 in a name: a bad request naming the field (the name is
+  // bytes on the wire, so the parse does not fail before Baton sees it).
+  const grpc::Status not_utf8 = Declare("bad\xff", Of(v1::KIND_RLOCK));
+  EXPECT_EQ(not_utf8.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_TRUE(absl::StartsWith(not_utf8.error_message(), "name must be valid UTF-8"))
+      << not_utf8.error_message();
   v1::DescribeRequest describe;
   describe.set_name("never/declared");
   v1::DescribeResponse described;
@@ -271,6 +278,316 @@ TEST_F(AdminTest, SetRateSetBoundResetDescribeAndDelete) {
             grpc::StatusCode::NOT_FOUND);
   // The name is free again, for another kind.
   EXPECT_TRUE(Declare("sem", Of(v1::KIND_RLOCK)).ok());
+}
+
+// ExpectRefused() checks an INVALID_ARGUMENT (or `code`) whose message starts
+// with `starts_with`.
+::testing::AssertionResult Refused(const grpc::Status& status, const std::string& starts_with,
+                                   grpc::StatusCode code = grpc::StatusCode::INVALID_ARGUMENT) {
+  if (status.error_code() != code) {
+    return ::testing::AssertionFailure()
+           << "expected code " << code << ", got " << status.error_code() << " "
+           << status.error_message();
+  }
+  if (!absl::StartsWith(status.error_message(), starts_with)) {
+    return ::testing::AssertionFailure()
+           << "'" << status.error_message() << "' does not start with '" << starts_with << "'";
+  }
+  return ::testing::AssertionSuccess();
+}
+
+class AdminInputTest : public AdminTest {
+ protected:
+  // Every Admin call on `name`, each with valid arguments but the name.
+  std::vector<std::pair<std::string, grpc::Status>> EveryCallOn(const std::string& name) {
+    std::vector<std::pair<std::string, grpc::Status>> out;
+    out.emplace_back("Declare", Declare(name, Of(v1::KIND_RLOCK)));
+    {
+      v1::DescribeRequest request;
+      request.set_name(name);
+      v1::DescribeResponse response;
+      out.emplace_back("Describe", admin_->Describe(Context().get(), request, &response));
+    }
+    {
+      v1::DeleteRequest request;
+      request.set_name(name);
+      v1::DeleteResponse response;
+      out.emplace_back("Delete", admin_->Delete(Context().get(), request, &response));
+    }
+    {
+      v1::SetRateRequest request;
+      request.set_name(name);
+      request.set_rate(5);
+      v1::SetRateResponse response;
+      out.emplace_back("SetRate", admin_->SetRate(Context().get(), request, &response));
+    }
+    {
+      v1::SetBoundRequest request;
+      request.set_name(name);
+      request.set_bound(5);
+      v1::SetBoundResponse response;
+      out.emplace_back("SetBound", admin_->SetBound(Context().get(), request, &response));
+    }
+    {
+      v1::ResetRequest request;
+      request.set_name(name);
+      v1::ResetResponse response;
+      out.emplace_back("Reset", admin_->Reset(Context().get(), request, &response));
+    }
+    {
+      v1::TryAcquireRequest request;
+      request.set_name(name);
+      v1::TryAcquireResponse response;
+      out.emplace_back("TryAcquire", admin_->TryAcquire(Context().get(), request, &response));
+    }
+    return out;
+  }
+
+  std::vector<std::string> ListedNames() {
+    v1::ListRequest request;
+    v1::ListResponse response;
+    EXPECT_TRUE(admin_->List(Context().get(), request, &response).ok());
+    std::vector<std::string> names;
+    for (const auto& instance : response.instances()) names.push_back(instance.name());
+    return names;
+  }
+
+  std::optional<v1::DescribeResponse> Describe(const std::string& name) {
+    v1::DescribeRequest request;
+    request.set_name(name);
+    v1::DescribeResponse response;
+    if (!admin_->Describe(Context().get(), request, &response).ok()) return std::nullopt;
+    return response;
+  }
+};
+
+// Issue 17: text that is not UTF-8 used to fail the parse of the request
+// (UNIMPLEMENTED, empty message) before Baton saw it.
+TEST_F(AdminInputTest, InvalidUtf8IsInvalidArgumentNamingTheFieldInEveryCall) {
+  // The issue's DescribeRequest, byte for byte: 0a 03 61 ff 62.
+  v1::DescribeRequest wire;
+  ASSERT_TRUE(wire.ParseFromString(std::string("\x0a\x03\x61\xff\x62", 5)));
+  v1::DescribeResponse described;
+  EXPECT_TRUE(Refused(admin_->Describe(Context().get(), wire, &described),
+                      "name must be valid UTF-8: invalid lead byte 0xFF at byte offset 1"));
+  for (const auto& [call, status] : EveryCallOn("a\xff" "b")) {
+    EXPECT_TRUE(Refused(status, "name must be valid UTF-8")) << call;
+  }
+  v1::ListRequest list;
+  v1::ListResponse listed;
+  list.set_prefix("jobs/\xc3");
+  EXPECT_TRUE(Refused(admin_->List(Context().get(), list, &listed),
+                      "prefix must be valid UTF-8: truncated sequence at byte offset 5"));
+  list.set_prefix("jobs/");
+  list.set_page_token("jobs/\xfe");
+  EXPECT_TRUE(Refused(admin_->List(Context().get(), list, &listed),
+                      "page_token must be valid UTF-8"));
+  ASSERT_TRUE(Declare("jobs/x", Of(v1::KIND_RLOCK)).ok());
+  v1::DeleteRequest del;
+  del.set_name("jobs/x");
+  del.set_reason("bad \xed\xa0\x80 reason");
+  v1::DeleteResponse deleted;
+  EXPECT_TRUE(Refused(admin_->Delete(Context().get(), del, &deleted),
+                      "reason must be valid UTF-8: surrogate U+D800"));
+  // Nothing changed (jobs/x is still there), and the server goes on.
+  EXPECT_EQ(ListedNames(), std::vector<std::string>{"jobs/x"});
+  del.set_reason("done");
+  EXPECT_TRUE(admin_->Delete(Context().get(), del, &deleted).ok());
+  EXPECT_TRUE(ListedNames().empty());
+}
+
+// A Delete reason is cut to 256 bytes at a character boundary: the notice
+// that carries it to the holder stays UTF-8 (Status.message is a string),
+// so the holder's session can parse it and goes on.
+TEST_F(AdminInputTest, ALongDeleteReasonIsCutAtACharacterBoundary) {
+  testing::SessionClient holder(channel_);
+  holder.Open("admin_test/holder", "o");
+  ASSERT_TRUE(holder.opened().has_value()) << holder.Finish().error_message();
+  std::optional<v1::Response> granted =
+      holder.Call(testing::ops::Acquire(1, "jobs/cut", v1::KIND_RLOCK));
+  ASSERT_TRUE(granted && granted->status().code() == 0) << granted->ShortDebugString();
+  v1::DeleteRequest del;
+  del.set_name("jobs/cut");
+  std::string reason = "x";
+  for (int i = 0; i < 200; ++i) reason += "é";  // 1 + 400 bytes: 256 falls mid-character
+  del.set_reason(reason);
+  v1::DeleteResponse deleted;
+  ASSERT_TRUE(admin_->Delete(Context().get(), del, &deleted).ok());
+  EXPECT_EQ(deleted.revoked_holds(), 1);
+  std::optional<v1::Notice> revoked =
+      holder.WaitNotice([](const v1::Notice& n) { return n.has_hold_revoked(); });
+  ASSERT_TRUE(revoked.has_value()) << "no HoldRevoked: " << holder.Finish().error_message();
+  EXPECT_EQ(revoked->hold_revoked().reason().message(),
+            "instance 'jobs/cut' deleted: " + reason.substr(0, 255));
+  // The session goes on.
+  std::optional<v1::Response> again =
+      holder.Call(testing::ops::Acquire(2, "jobs/cut", v1::KIND_RLOCK));
+  ASSERT_TRUE(again.has_value());
+  EXPECT_EQ(again->status().code(), 0) << again->ShortDebugString();
+}
+
+TEST_F(AdminInputTest, DeclareErrorsNameTheWholePathOfTheField) {
+  v1::InstanceConfig nan_rate = RateLimit(std::nan(""), 1);
+  v1::InstanceConfig inf_rate = RateLimit(std::numeric_limits<double>::infinity(), 1);
+  v1::InstanceConfig bad_capacity = RateLimit(1, -2);
+  v1::InstanceConfig negative_value = Of(v1::KIND_DYNAMIC_BOUNDED_SEMAPHORE);
+  negative_value.mutable_semaphore()->set_value(-1);
+  v1::InstanceConfig negative_priority_value = Of(v1::KIND_PRIORITY_SEMAPHORE);
+  negative_priority_value.mutable_semaphore()->set_value(-3);
+  v1::InstanceConfig negative_count = Of(v1::KIND_MULTI_COUNT_DOWN_LATCH);
+  (*negative_count.mutable_latch()->mutable_counts())["ok"] = 2;
+  (*negative_count.mutable_latch()->mutable_counts())["db"] = -1;
+  v1::InstanceConfig empty_key = Of(v1::KIND_MULTI_COUNT_DOWN_LATCH);
+  (*empty_key.mutable_latch()->mutable_counts())[""] = 1;
+  const std::pair<v1::InstanceConfig, std::string> cases[] = {
+      {nan_rate, "config.rate_limit.rate: must be finite and > 0, got nan"},
+      {inf_rate, "config.rate_limit.rate: must be finite and > 0, got inf"},
+      {bad_capacity, "config.rate_limit.capacity: must be finite and > 0, got -2"},
+      {negative_value, "config.semaphore.value: must be >= 0, got -1"},
+      {negative_priority_value, "config.semaphore.value: must be >= 0, got -3"},
+      {negative_count,
+       "config.latch.counts[\"db\"]: must be >= 0 (0 starts the counter finished), got -1"},
+      {empty_key, "config.latch.counts[\"\"]: keys must be non-empty"},
+  };
+  for (const auto& [config, message] : cases) {
+    EXPECT_TRUE(Refused(Declare("jobs/bad", config), message)) << config.ShortDebugString();
+  }
+  // Nothing was created, and the server goes on.
+  EXPECT_TRUE(ListedNames().empty());
+  v1::InstanceConfig latch = Of(v1::KIND_MULTI_COUNT_DOWN_LATCH);
+  (*latch.mutable_latch()->mutable_counts())["db"] = 0;
+  v1::DeclareResponse declared;
+  ASSERT_TRUE(Declare("jobs/bad", latch, &declared).ok());
+  EXPECT_TRUE(declared.created());
+}
+
+TEST_F(AdminInputTest, SetAndTryAcquireParametersAreRefusedNamingTheFieldAndChangeNothing) {
+  ASSERT_TRUE(Declare("api/limit", RateLimit(10, 10)).ok());
+  v1::InstanceConfig dynamic = Of(v1::KIND_DYNAMIC_BOUNDED_SEMAPHORE);
+  dynamic.mutable_semaphore()->set_value(4);
+  ASSERT_TRUE(Declare("downstream/db", dynamic).ok());
+
+  v1::SetRateRequest set_rate;
+  set_rate.set_name("api/limit");
+  v1::SetRateResponse rate;
+  set_rate.set_rate(std::nan(""));
+  EXPECT_TRUE(Refused(admin_->SetRate(Context().get(), set_rate, &rate),
+                      "rate: must be finite and > 0, got nan"));
+  set_rate.set_rate(0);
+  EXPECT_TRUE(Refused(admin_->SetRate(Context().get(), set_rate, &rate),
+                      "rate: must be finite and > 0, got 0"));
+  v1::SetBoundRequest set_bound;
+  set_bound.set_name("downstream/db");
+  set_bound.set_bound(-1);
+  v1::SetBoundResponse bound;
+  EXPECT_TRUE(Refused(admin_->SetBound(Context().get(), set_bound, &bound),
+                      "bound: must be >= 0, got -1"));
+  v1::TryAcquireRequest try_acquire;
+  try_acquire.set_name("api/limit");
+  try_acquire.set_tokens(std::nan(""));
+  v1::TryAcquireResponse tried;
+  EXPECT_TRUE(Refused(admin_->TryAcquire(Context().get(), try_acquire, &tried),
+                      "tokens: must be finite and > 0, got nan"));
+  try_acquire.set_tokens(11);
+  EXPECT_TRUE(Refused(admin_->TryAcquire(Context().get(), try_acquire, &tried),
+                      "tokens: tokens must be finite and in (0, capacity=10], got 11"));
+
+  // Nothing changed, and the server goes on.
+  std::optional<v1::DescribeResponse> limit = Describe("api/limit");
+  ASSERT_TRUE(limit);
+  EXPECT_EQ(limit->state().rate(), 10);
+  EXPECT_EQ(limit->state().tokens(), 10);
+  std::optional<v1::DescribeResponse> db = Describe("downstream/db");
+  ASSERT_TRUE(db);
+  EXPECT_EQ(db->state().bound(), 4);
+  try_acquire.set_tokens(1);
+  ASSERT_TRUE(admin_->TryAcquire(Context().get(), try_acquire, &tried).ok());
+  EXPECT_TRUE(tried.allowed());
+}
+
+// "The first hour of an operator": the names that were accepted.
+TEST_F(AdminInputTest, NamesOutsideTheGrammarAreRefusedByEveryCallNamingTheRule) {
+  const std::pair<std::string, std::string> cases[] = {
+      {"jobs/nightly ", "name must not contain whitespace, got U+0020 at byte offset 12"},
+      {"my lock", "name must not contain whitespace, got U+0020 at byte offset 2"},
+      {"a//b", "name must not contain an empty segment ('//' at byte offset 1)"},
+      {"/leading", "name must not start with '/'"},
+      {"trailing/", "name must not end with '/'"},
+      {"jobs/./x", "name must not contain a '.' segment"},
+      {"nb\xC2\xA0space", "name must not contain whitespace, got U+00A0"},
+      {"\xEF\xBB\xBFjobs", "name must not contain invisible format characters, got U+FEFF"},
+  };
+  for (const auto& [name, rule] : cases) {
+    for (const auto& [call, status] : EveryCallOn(name)) {
+      EXPECT_TRUE(Refused(status, rule)) << call << " of '" << name << "'";
+    }
+  }
+  // Nothing was created; the grammar's own jobs/nightly is one name.
+  EXPECT_TRUE(ListedNames().empty());
+  ASSERT_TRUE(Declare("jobs/nightly", Of(v1::KIND_RLOCK)).ok());
+  EXPECT_TRUE(Refused(Declare("jobs/nightly ", Of(v1::KIND_RLOCK)), "name must not contain"));
+  EXPECT_EQ(ListedNames(), std::vector<std::string>{"jobs/nightly"});
+}
+
+// Declared versus live values: Declare compares with what Describe shows.
+TEST_F(AdminInputTest, DeclareMatchingTheLiveBoundOrRateIsANoOpAndAConflictNamesBothValues) {
+  v1::InstanceConfig dynamic = Of(v1::KIND_DYNAMIC_BOUNDED_SEMAPHORE);
+  dynamic.mutable_semaphore()->set_value(4);
+  ASSERT_TRUE(Declare("downstream/db", dynamic).ok());
+  v1::SetBoundRequest set_bound;
+  set_bound.set_name("downstream/db");
+  set_bound.set_bound(8);
+  v1::SetBoundResponse bound;
+  ASSERT_TRUE(admin_->SetBound(Context().get(), set_bound, &bound).ok());
+  std::optional<v1::DescribeResponse> described = Describe("downstream/db");
+  ASSERT_TRUE(described);
+  EXPECT_EQ(described->state().bound(), 8);
+  EXPECT_EQ(described->config().semaphore().value(), 8);
+
+  v1::InstanceConfig as_described = Of(v1::KIND_DYNAMIC_BOUNDED_SEMAPHORE);
+  as_described.mutable_semaphore()->set_value(8);
+  v1::DeclareResponse declared;
+  ASSERT_TRUE(Declare("downstream/db", as_described, &declared).ok());
+  EXPECT_FALSE(declared.created());
+  EXPECT_EQ(declared.config().semaphore().value(), 8);
+  // As first declared: a no-op too (the declaring service restarts).
+  ASSERT_TRUE(Declare("downstream/db", dynamic, &declared).ok());
+  EXPECT_FALSE(declared.created());
+  EXPECT_EQ(declared.config().semaphore().value(), 8);
+  v1::InstanceConfig other = Of(v1::KIND_DYNAMIC_BOUNDED_SEMAPHORE);
+  other.mutable_semaphore()->set_value(5);
+  EXPECT_TRUE(Refused(Declare("downstream/db", other),
+                      "name 'downstream/db' already exists as DynamicBoundedSemaphore(value=8); "
+                      "cannot declare it as DynamicBoundedSemaphore(value=5): value is 8 now "
+                      "(its bound; declared 4), asked 5",
+                      grpc::StatusCode::ALREADY_EXISTS));
+  described = Describe("downstream/db");
+  ASSERT_TRUE(described);
+  EXPECT_EQ(described->state().bound(), 8);
+  EXPECT_EQ(described->state().available(), 8);
+
+  ASSERT_TRUE(Declare("api/limit", RateLimit(10, 10)).ok());
+  v1::SetRateRequest set_rate;
+  set_rate.set_name("api/limit");
+  set_rate.set_rate(20);
+  v1::SetRateResponse rate;
+  ASSERT_TRUE(admin_->SetRate(Context().get(), set_rate, &rate).ok());
+  v1::InstanceConfig rate_only = Of(v1::KIND_ADVANCED_RATE_LIMIT);
+  rate_only.mutable_rate_limit()->set_rate(20);
+  ASSERT_TRUE(Declare("api/limit", rate_only, &declared).ok());
+  EXPECT_FALSE(declared.created());
+  EXPECT_EQ(declared.config().rate_limit().capacity(), 20);
+  ASSERT_TRUE(Declare("api/limit", RateLimit(10, 10), &declared).ok());  // as first declared
+  const grpc::Status conflict = Declare("api/limit", RateLimit(15, 15));
+  EXPECT_TRUE(Refused(conflict, "name 'api/limit' already exists as AdvancedRateLimit(rate=20",
+                      grpc::StatusCode::ALREADY_EXISTS));
+  EXPECT_TRUE(absl::StrContains(
+      conflict.error_message(),
+      "rate is 20 now (declared 10), asked 15; capacity is 20 now (declared 10), asked 15"))
+      << conflict.error_message();
+  std::optional<v1::DescribeResponse> limit = Describe("api/limit");
+  ASSERT_TRUE(limit);
+  EXPECT_EQ(limit->state().rate(), 20);
 }
 
 TEST_F(AdminTest, SigtermDrainsAndExitsZero) {

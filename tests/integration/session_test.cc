@@ -588,6 +588,93 @@ TEST_F(BadRequestTest, OwnershipErrorsAndDuplicateIds) {
   EXPECT_TRUE(StillWorks());
 }
 
+// The name grammar holds on the Session stream as on the Admin calls: every
+// operation refuses a name outside it, naming the rule, creating nothing, and
+// the session goes on.
+TEST_F(BadRequestTest, NamesOutsideTheGrammarAreRefusedByEveryOperation) {
+  using grpc::StatusCode;
+  const struct {
+    std::string name;
+    std::string rule;
+  } bad_names[] = {
+      {"jobs/nightly ", "name must not contain whitespace, got U+0020 at byte offset 12"},
+      {"my lock", "name must not contain whitespace"},
+      {"a//b", "name must not contain an empty segment"},
+      {"/leading", "name must not start with '/'"},
+      {"trailing/", "name must not end with '/'"},
+      {"a/../b", "name must not contain a '..' segment"},
+      {"zero\xE2\x80\x8Bwidth", "name must not contain invisible format characters"},
+  };
+  for (const auto& bad : bad_names) {
+    const std::vector<v1::Request> requests = {
+        ops::Acquire(NextId(), bad.name, kLock),
+        ops::Release(NextId(), bad.name, kLock),
+        ops::Read(NextId(), bad.name, kSemaphore),
+        ops::RateAcquire(NextId(), bad.name),
+        ops::RateRelease(NextId(), bad.name),
+        ops::SetRate(NextId(), bad.name, 5),
+        ops::SetBound(NextId(), bad.name, 3),
+        ops::Reset(NextId(), bad.name),
+        ops::ConditionWait(NextId(), bad.name, "k"),
+        ops::NotifyAll(NextId(), bad.name),
+        ops::WaitAll(NextId(), bad.name, kLatch),
+        ops::CountDown(NextId(), bad.name, "k"),
+        ops::CountDownAll(NextId(), bad.name),
+        ops::LatchWait(NextId(), bad.name, "k"),
+    };
+    for (const v1::Request& request : requests) {
+      EXPECT_TRUE(Expect(request, StatusCode::INVALID_ARGUMENT, bad.rule))
+          << request.ShortDebugString();
+    }
+    EXPECT_FALSE(Describe(bad.name).has_value()) << bad.name;
+  }
+  // Nothing was created, and the session goes on with a name in the grammar.
+  v1::ListRequest list;
+  v1::ListResponse listed;
+  ASSERT_TRUE(admin_->List(Context().get(), list, &listed).ok());
+  EXPECT_EQ(listed.instances_size(), 0) << listed.ShortDebugString();
+  EXPECT_TRUE(StillWorks());
+  EXPECT_TRUE(Granted(a_->Call(ops::Acquire(NextId(), "jobs/nightly", kLock))));
+}
+
+// Request ids: unique among the pending requests only. Id 0 (the value of
+// an id left unset) is an id like any other: reused while its request is
+// pending, the reuse is refused ALREADY_EXISTS naming `id` and the pending
+// request is unaffected and still answered; once answered, 0 is free again.
+TEST_F(BadRequestTest, RequestIdZeroReusedWhilePendingIsRefusedAndTheFirstStillAnswered) {
+  using grpc::StatusCode;
+  const std::string name = "t6/ids";
+  ASSERT_TRUE(Granted(a_->Call(ops::WithOwner(ops::Acquire(NextId(), name, kLock), "x"))));
+  v1::Request pending = ops::WithOwner(ops::Acquire(0, name, kLock), "y");
+  pending.clear_id();  // absent: the same as 0
+  ASSERT_TRUE(a_->Send(pending));
+  ASSERT_TRUE(WaitForWaiters(name, 1));
+  // Reused while pending, by a wait and by an instant operation, in one
+  // message: both refused, under id 0, naming the field.
+  ASSERT_TRUE(a_->Send(ops::WithOwner(ops::Acquire(0, "t6/other", kLock), "z"),
+                       ops::Read(0, name, kLock)));
+  EXPECT_TRUE(Answered(a_->WaitResponse(0), StatusCode::ALREADY_EXISTS,
+                       "id: request 0 of this session is still pending"));
+  EXPECT_TRUE(Answered(a_->WaitResponse(0), StatusCode::ALREADY_EXISTS, "id"));
+  // Nothing changed: the refused acquire took nothing, the first still waits.
+  EXPECT_FALSE(Describe("t6/other").has_value());
+  EXPECT_TRUE(a_->NoResponseYet(0));
+  std::optional<v1::DescribeResponse> described = Describe(name);
+  ASSERT_TRUE(described);
+  EXPECT_EQ(described->state().waiter_count(), 1);
+  EXPECT_TRUE(StillWorks());
+  // The first request is still answered, under its id, once the lock frees.
+  EXPECT_TRUE(Answered(a_->Call(ops::WithOwner(ops::Release(NextId(), name, kLock), "x")),
+                       StatusCode::OK));
+  EXPECT_TRUE(Granted(a_->WaitResponse(0)));
+  // Answered: id 0 is free again, for any request.
+  EXPECT_TRUE(Answered(a_->Call(ops::WithOwner(ops::Release(0, name, kLock), "y")),
+                       StatusCode::OK));
+  EXPECT_TRUE(Granted(a_->Call(ops::Acquire(0, "t6/other", kLock))));
+  EXPECT_TRUE(Answered(a_->Call(ops::Release(0, "t6/other", kLock)), StatusCode::OK));
+  EXPECT_TRUE(StillWorks());
+}
+
 TEST_F(BadRequestTest, MalformedTextIsAnsweredInvalidArgumentAndTheSessionGoesOn) {
   // Client-chosen text travels as bytes that must hold UTF-8: a malformed
   // one is a bad request, not a failed parse of the whole message.

@@ -20,8 +20,10 @@ void ExpectInvalid(const std::string& name, const std::string& message_part) {
 }
 
 TEST(ValidateNameTest, OrdinaryNamesAreValid) {
-  for (const char* name : {"a", "jobs/42", "with space", "ünïcödé", "日本語",
-                           "emoji 😀", "~!@#$%^&*()_+-={}[]|\\:;\"'<>,.?"}) {
+  for (const char* name :
+       {"a", "jobs/42", "jobs/nightly", "downstream/db", "with_underscore", "ünïcödé",
+        "日本語/ジョブ", "emoji-😀", "~!@#$%^&*()_+-={}[]|\\:;\"'<>,.?", "a.b/..c/d..",
+        "...", "api:v1/limit@eu-west-1", "\xEE\x80\x80" /* private use U+E000 */}) {
     EXPECT_TRUE(ValidateName(name).ok()) << name;
   }
 }
@@ -90,7 +92,7 @@ TEST(ValidateNameTest, OverlongEncodingsAreInvalid) {
   ExpectInvalid("\xF0\x80\x80\xAF", "overlong encoding of U+002F");
   ExpectInvalid("\xF0\x8F\xBF\xBF", "overlong encoding of U+FFFF");
   // The smallest proper encodings of each length are fine.
-  EXPECT_TRUE(ValidateName("\xC2\xA0").ok());          // U+00A0
+  EXPECT_TRUE(ValidateName("\xC2\xA1").ok());          // U+00A1
   EXPECT_TRUE(ValidateName("\xE0\xA0\x80").ok());      // U+0800
   EXPECT_TRUE(ValidateName("\xF0\x90\x80\x80").ok());  // U+10000
 }
@@ -104,7 +106,7 @@ TEST(ValidateNameTest, SurrogatesAreInvalid) {
 }
 
 TEST(ValidateNameTest, AboveU10FFFFIsInvalid) {
-  EXPECT_TRUE(ValidateName("\xF4\x8F\xBF\xBF").ok());   // U+10FFFF
+  EXPECT_TRUE(ValidateName("\xF4\x8F\xBF\xBD").ok());   // U+10FFFD (U+10FFFF: a noncharacter)
   ExpectInvalid("\xF4\x90\x80\x80", "above U+10FFFF");  // U+110000
   ExpectInvalid("\xF7\xBF\xBF\xBF", "above U+10FFFF");  // U+1FFFFF
 }
@@ -120,9 +122,9 @@ TEST(ValidateNameTest, ControlCharactersAreInvalid) {
   ExpectInvalid("\xC2\x80", "U+0080");         // C1 first
   ExpectInvalid("\xC2\x85", "U+0085");         // NEL
   ExpectInvalid("\xC2\x9F", "U+009F");         // C1 last
-  EXPECT_TRUE(ValidateName(" ").ok());         // U+0020
+  EXPECT_TRUE(ValidateName("!").ok());         // U+0021
   EXPECT_TRUE(ValidateName("~").ok());         // U+007E
-  EXPECT_TRUE(ValidateName("\xC2\xA0").ok());  // U+00A0 (after C1)
+  EXPECT_TRUE(ValidateName("\xC2\xA1").ok());  // U+00A1 (after C1 and U+00A0)
 }
 
 TEST(ValidateNameTest, EveryC0AndC1ControlIsRejected) {
@@ -136,9 +138,87 @@ TEST(ValidateNameTest, EveryC0AndC1ControlIsRejected) {
   }
 }
 
+// The names an operator found accepted, each now refused with the rule it
+// breaks.
+TEST(ValidateNameTest, TheFirstHourOfAnOperatorsNamesAreRefusedNamingTheRule) {
+  ExpectInvalid("jobs/nightly ", "name must not contain whitespace, got U+0020 at byte offset 12");
+  ExpectInvalid("my lock", "name must not contain whitespace, got U+0020 at byte offset 2");
+  ExpectInvalid("a//b", "name must not contain an empty segment ('//' at byte offset 1)");
+  ExpectInvalid("/leading", "name must not start with '/', got '/leading'");
+  EXPECT_TRUE(ValidateName("jobs/nightly").ok());
+}
+
+TEST(ValidateNameTest, EveryUnicodeWhitespaceIsRefused) {
+  ExpectInvalid(" ", "whitespace, got U+0020");
+  ExpectInvalid(" leading", "at byte offset 0");
+  ExpectInvalid("a\xC2\xA0" "b", "whitespace, got U+00A0 at byte offset 1");
+  ExpectInvalid("\xE1\x9A\x80", "whitespace, got U+1680");
+  ExpectInvalid("\xE2\x80\x80", "whitespace, got U+2000");
+  ExpectInvalid("\xE2\x80\x8A", "whitespace, got U+200A");
+  ExpectInvalid("\xE2\x80\xA8", "whitespace, got U+2028");
+  ExpectInvalid("\xE2\x80\xA9", "whitespace, got U+2029");
+  ExpectInvalid("\xE2\x80\xAF", "whitespace, got U+202F");
+  ExpectInvalid("\xE2\x81\x9F", "whitespace, got U+205F");
+  ExpectInvalid("\xE3\x80\x80", "whitespace, got U+3000");
+  // The whitespace controls are reported as controls.
+  ExpectInvalid("tab\t", "control characters, got U+0009");
+  ExpectInvalid("\xC2\x85", "control characters, got U+0085");
+}
+
+TEST(ValidateNameTest, InvisibleFormatCharactersAndNoncharactersAreRefused) {
+  ExpectInvalid("ab\xC2\xAD", "invisible format characters, got U+00AD at byte offset 2");
+  ExpectInvalid("a\xE2\x80\x8B" "b", "invisible format characters, got U+200B");  // zero width
+  ExpectInvalid("\xE2\x80\x8D", "U+200D");                                     // ZWJ
+  ExpectInvalid("\xE2\x80\x8F", "U+200F");                                     // RLM
+  ExpectInvalid("\xE2\x80\xAE", "U+202E");                                     // RLO
+  ExpectInvalid("\xE2\x81\xA0", "U+2060");                                     // WJ
+  ExpectInvalid("\xE2\x81\xA6", "U+2066");
+  ExpectInvalid("\xEF\xBB\xBF", "invisible format characters, got U+FEFF");  // BOM
+  ExpectInvalid("\xEF\xB7\x90", "noncharacters, got U+FDD0");
+  ExpectInvalid("\xEF\xBF\xBE", "noncharacters, got U+FFFE");
+  ExpectInvalid("\xEF\xBF\xBF", "noncharacters, got U+FFFF");
+  ExpectInvalid("\xF0\x9F\xBF\xBE", "noncharacters, got U+1FFFE");
+  ExpectInvalid("\xF4\x8F\xBF\xBF", "noncharacters, got U+10FFFF");
+  // Their neighbours are ordinary characters.
+  EXPECT_TRUE(ValidateName("\xC2\xAC").ok());      // U+00AC
+  EXPECT_TRUE(ValidateName("\xE2\x80\x90").ok());  // U+2010 hyphen
+  EXPECT_TRUE(ValidateName("\xEF\xB7\xB0").ok());  // U+FDF0
+  EXPECT_TRUE(ValidateName("\xEF\xBF\xBD").ok());  // U+FFFD
+}
+
+TEST(ValidateNameTest, SegmentsAreSeparatedBySingleSlashes) {
+  EXPECT_TRUE(ValidateName("a/b/c").ok());
+  EXPECT_TRUE(ValidateName("a").ok());
+  ExpectInvalid("/", "name must not start with '/'");
+  ExpectInvalid("/a/b", "must not start with '/'");
+  ExpectInvalid("a/b/", "name must not end with '/', got 'a/b/'");
+  ExpectInvalid("a/b//c", "empty segment ('//' at byte offset 3)");
+  ExpectInvalid("a///b", "empty segment ('//' at byte offset 1)");
+  ExpectInvalid("a//b", "segments separated by single '/'");
+}
+
+TEST(ValidateNameTest, DotSegmentsAreRefused) {
+  ExpectInvalid(".", "name must not contain a '.' segment (at byte offset 0)");
+  ExpectInvalid("..", "a '..' segment (at byte offset 0)");
+  ExpectInvalid("a/./b", "a '.' segment (at byte offset 2)");
+  ExpectInvalid("a/..", "a '..' segment (at byte offset 2)");
+  ExpectInvalid("../etc", "a '..' segment");
+  EXPECT_TRUE(ValidateName(".a/b./...").ok());
+}
+
+TEST(ValidateNameTest, ALongNameWithManySegmentsIsValidAtTheLimit) {
+  std::string name = "a";
+  while (name.size() + 2 <= kMaxNameBytes) name += "/b";
+  EXPECT_EQ(name.size(), kMaxNameBytes - 1);
+  EXPECT_TRUE(ValidateName(name).ok());
+  ExpectInvalid(name + "/", "must not end with '/'");
+  ExpectInvalid(name + "/c", "at most 256 bytes, got 257");
+}
+
 TEST(ValidateUtf8Test, AcceptsAnyWellFormedTextControlsIncludedAndNamesTheField) {
   for (const std::string& text : {std::string(), std::string("a\tb\n"), std::string(1, '\0'),
-                                 std::string("\xC2\x85"), std::string("日本語 😀")}) {
+                                 std::string("\xC2\x85"), std::string("日本語 😀"),
+                                 std::string(" a//b "), std::string("\xEF\xBB\xBF")}) {
     EXPECT_TRUE(ValidateUtf8(text, "owner_key").ok()) << text;
   }
   for (const std::string& text : {std::string("\xFF"), std::string("a\xC3"),

@@ -69,7 +69,7 @@ class MultiCountDownLatchRandomTest
     model_.clear();
     const int keys = static_cast<int>(Uniform(0, kKeys));
     for (int i = 0; i < keys; ++i) {
-      const std::int64_t count = Uniform(-2, 30);
+      const std::int64_t count = Uniform(0, 30);
       counts[KeyName(i)] = count;
       model_[KeyName(i)] = std::max<std::int64_t>(count, 0);
     }

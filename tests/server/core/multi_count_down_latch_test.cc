@@ -148,9 +148,18 @@ TEST_F(MultiCountDownLatchTest, AnEmptyLatchIsBroken) {
   EXPECT_TRUE(latch.CountDownAll().ok());
 }
 
+TEST_F(MultiCountDownLatchTest, ValidateCountsRejectsANegativeCountNamingItsKey) {
+  EXPECT_TRUE(MultiCountDownLatch::ValidateCounts({{"a", 1}, {"b", 0}}).ok());
+  const absl::Status bad = MultiCountDownLatch::ValidateCounts({{"a", 1}, {"db", -1}});
+  EXPECT_EQ(bad.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(bad.message(), "counts[\"db\"] must be >= 0 (0 starts the counter finished), got -1")
+      << bad;
+  const absl::Status quoted = MultiCountDownLatch::ValidateCounts({{"a\"b", -7}});
+  EXPECT_NE(quoted.message().find("counts[\"a\\\"b\"]"), std::string::npos) << quoted;
+}
+
 TEST_F(MultiCountDownLatchTest, ValidateCountsRejectsAnEmptyKey) {
   EXPECT_TRUE(MultiCountDownLatch::ValidateCounts({}).ok());
-  EXPECT_TRUE(MultiCountDownLatch::ValidateCounts({{"a", 1}, {"b", -1}}).ok());
   absl::Status bad = MultiCountDownLatch::ValidateCounts({{"a", 1}, {"", 3}});
   EXPECT_EQ(bad.code(), absl::StatusCode::kInvalidArgument);
   EXPECT_NE(bad.message().find("non-empty"), std::string::npos) << bad;

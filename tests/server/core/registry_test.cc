@@ -235,7 +235,7 @@ TEST_F(RegistryTest, DeclareIsIdempotentForEqualConfigs) {
   Instance* limit = MustDeclare("limit", RateLimit(10));
   EXPECT_EQ(MustDeclare("limit", RateLimit(10, 10.0)), limit);
   Instance* latch = MustDeclare("latch", Latch({{"a", 2}, {"b", 0}}));
-  EXPECT_EQ(MustDeclare("latch", Latch({{"a", 2}, {"b", -1}})), latch);
+  EXPECT_EQ(MustDeclare("latch", Latch({{"a", 2}, {"b", 0}})), latch);
   EXPECT_EQ(registry_->size(), 4u);
   EXPECT_EQ(lock->As<PriorityLock>(), lock->primitive());
   EXPECT_EQ(lock->As<RLock>(), nullptr);
@@ -284,6 +284,72 @@ TEST_F(RegistryTest, DeclareWithOtherParametersFails) {
   EXPECT_EQ(registry_->Find("sem")->As<DynamicBoundedSemaphore>()->bound(), 2);
   EXPECT_EQ(registry_->Find("limit")->As<RateLimiter>()->rate(), 10);
   EXPECT_EQ(registry_->size(), 3u);
+}
+
+// Declared versus live values: a declaration is compared with what the
+// instance is now (what Describe shows), never with what it was created with.
+TEST_F(RegistryTest, DeclareAfterSetBoundComparesWithTheLiveBound) {
+  Instance* sem = MustDeclare("downstream/db", Semaphore(Kind::kDynamicBoundedSemaphore, 4));
+  auto* semaphore = sem->As<DynamicBoundedSemaphore>();
+  ASSERT_TRUE(semaphore->SetBound(8).ok());
+  EXPECT_EQ(sem->Describe().config.value, 8);
+  // As Describe shows it: a no-op, the same instance, nothing changed.
+  EXPECT_EQ(MustDeclare("downstream/db", Semaphore(Kind::kDynamicBoundedSemaphore, 8)), sem);
+  EXPECT_EQ(semaphore->bound(), 8);
+  EXPECT_EQ(semaphore->available(), 8);
+  // As created: also a no-op (the declaring service restarts), nothing
+  // changed: the live bound stays.
+  EXPECT_EQ(MustDeclare("downstream/db", Semaphore(Kind::kDynamicBoundedSemaphore, 4)), sem);
+  EXPECT_EQ(semaphore->bound(), 8);
+  // Neither: a conflict naming the value now, the one declared and the one
+  // asked.
+  EXPECT_STATUS(
+      registry_->Declare("downstream/db", Semaphore(Kind::kDynamicBoundedSemaphore, 5)).status(),
+      kAlreadyExists,
+      "name 'downstream/db' already exists as DynamicBoundedSemaphore(value=8); cannot "
+      "declare it as DynamicBoundedSemaphore(value=5): value is 8 now (its bound; declared "
+      "4), asked 5");
+  EXPECT_EQ(semaphore->bound(), 8);
+  EXPECT_EQ(registry_->size(), 1u);
+}
+
+TEST_F(RegistryTest, DeclareAfterSetRateComparesWithTheLiveRateAndCapacity) {
+  Instance* limit = MustDeclare("api/limit", RateLimit(1, 1.0));
+  auto* limiter = limit->As<RateLimiter>();
+  ASSERT_TRUE(limiter->SetRate(5).ok());  // capacity becomes max(1, 5)
+  EXPECT_EQ(limit->Describe().config.rate_limit.rate, 5);
+  EXPECT_EQ(limit->Describe().config.rate_limit.capacity, 5);
+  EXPECT_EQ(MustDeclare("api/limit", RateLimit(5)), limit);
+  EXPECT_EQ(MustDeclare("api/limit", RateLimit(5, 5.0, true)), limit);
+  EXPECT_EQ(MustDeclare("api/limit", RateLimit(1, 1.0)), limit);  // as created
+  EXPECT_STATUS(registry_->Declare("api/limit", RateLimit(3, 3.0)).status(), kAlreadyExists,
+                "rate is 5 now (declared 1), asked 3; capacity is 5 now (declared 1), asked 3");
+  EXPECT_STATUS(registry_->Declare("api/limit", RateLimit(5, 7.0)).status(), kAlreadyExists,
+                ": capacity is 5 now (declared 1), asked 7");
+  EXPECT_STATUS(registry_->Declare("api/limit", RateLimit(5, {}, false)).status(),
+                kAlreadyExists, ": fair is true, asked false");
+  // A rate lowered below the capacity keeps the capacity: the asked
+  // capacity, absent, follows the rate asked, and the message says so.
+  ASSERT_TRUE(limiter->SetRate(2).ok());
+  EXPECT_EQ(MustDeclare("api/limit", RateLimit(2, 5.0)), limit);
+  EXPECT_STATUS(registry_->Declare("api/limit", RateLimit(2)).status(), kAlreadyExists,
+                ": capacity is 5 now (declared 1), asked 2 (absent: equal to the rate asked)");
+  EXPECT_EQ(limiter->rate(), 2);
+  EXPECT_EQ(limiter->capacity(), 5);
+}
+
+TEST_F(RegistryTest, ALatchConflictNamesEachKeyWithBothCounts) {
+  MustDeclare("latch", Latch({{"a", 1}, {"b", 2}}));
+  EXPECT_STATUS(registry_->Declare("latch", Latch({{"a", 3}, {"c", 1}})).status(),
+                kAlreadyExists,
+                ": counts[\"a\"] was declared 1, asked 3; counts[\"b\"] was declared 2, not "
+                "asked; counts[\"c\"] was not declared, asked 1");
+}
+
+TEST_F(RegistryTest, NegativeLatchCountsAreRefused) {
+  EXPECT_STATUS(registry_->Declare("l", Latch({{"db", -1}})).status(), kInvalidArgument,
+                "counts[\"db\"] must be >= 0");
+  EXPECT_EQ(registry_->size(), 0u);
 }
 
 TEST_F(RegistryTest, DeclareOfAnImpliedInstanceWithItsDefaultsIsANoOp) {
