@@ -38,7 +38,7 @@ spdlog::logger& Logger() {
     made->set_level(spdlog::level::info);
     made->flush_on(spdlog::level::trace);
     // UTC, to the millisecond, ISO 8601: what collectors parse without help.
-    made->set_pattern("%Y-%m-%dT%H:%M:%S.%eZ %-5l %v", spdlog::pattern_time_type::utc);
+    made->set_pattern("%Y-%m-%dT%H:%M:%S.%eZ %v", spdlog::pattern_time_type::utc);
     return made;
   }();
   return *logger;
@@ -104,11 +104,11 @@ void Init(const Options& options) {
   g_format.store(options.format, std::memory_order_relaxed);
   logger.set_level(ToSpd(options.level));
   if (options.format == Format::kJson) {
-    // The message and fields are JSON already (FormatLine()).
-    logger.set_pattern(R"({"ts":"%Y-%m-%dT%H:%M:%S.%eZ","level":"%l",%v})",
-                       spdlog::pattern_time_type::utc);
+    // The level, message and fields are JSON already (Write()): spdlog's
+    // own level names say "warning" where the flag and the docs say "warn".
+    logger.set_pattern(R"({"ts":"%Y-%m-%dT%H:%M:%S.%eZ",%v})", spdlog::pattern_time_type::utc);
   } else {
-    logger.set_pattern("%Y-%m-%dT%H:%M:%S.%eZ %-5l %v", spdlog::pattern_time_type::utc);
+    logger.set_pattern("%Y-%m-%dT%H:%M:%S.%eZ %v", spdlog::pattern_time_type::utc);
   }
 }
 
@@ -160,7 +160,17 @@ void Write(Level level, std::string_view message, Fields fields) {
   spdlog::logger& logger = Logger();
   const spdlog::level::level_enum spd = ToSpd(level);
   if (!logger.should_log(spd)) return;
-  const std::string line = FormatLine(g_format.load(std::memory_order_relaxed), message, fields);
+  const Format format = g_format.load(std::memory_order_relaxed);
+  std::string line;
+  if (format == Format::kJson) {
+    const std::string_view name = LevelName(level);
+    line.append("\"level\":\"").append(name).append("\",");
+  } else {
+    const std::string_view name = LevelName(level);
+    line.append(name.data(), name.size());
+    line.append(6 - std::min<std::size_t>(name.size(), 5), ' ');  // "warn  ", "error "
+  }
+  line += FormatLine(format, message, fields);
   logger.log(spd, "{}", line);
 }
 

@@ -15,6 +15,7 @@
 #include "server/core/instance_name.h"
 #include "server/core/priority_semaphore.h"
 #include "server/core/rate_limiter.h"
+#include "server/log/log.h"
 #include "server/runtime/event_loop.h"
 #include "server/runtime/task.h"
 #include "server/service/proto_convert.h"
@@ -28,6 +29,41 @@ namespace {
 using grpc::ServerUnaryReactor;
 
 absl::string_view Absl(std::string_view s) { return {s.data(), s.size()}; }
+
+// Audit is the log line of one Admin mutation (declare, delete, set-rate,
+// set-bound, reset): who (peer, client name), what, on which name, and the
+// result. Made on the gRPC thread when the call arrives (the context may be
+// gone by the time the shard answers), written when the result is known.
+class Audit {
+ public:
+  Audit(grpc::CallbackServerContext* context, std::string_view what, const std::string& name)
+      : peer_(context->peer()), what_(what), name_(name) {
+    const auto& metadata = context->client_metadata();
+    if (auto it = metadata.find(kClientNameKey); it != metadata.end()) {
+      client_.assign(it->second.data(), std::min<std::size_t>(it->second.size(), 256));
+    } else if (auto agent = metadata.find("user-agent"); agent != metadata.end()) {
+      client_.assign(agent->second.data(), std::min<std::size_t>(agent->second.size(), 256));
+    }
+  }
+  // Done() logs the result; `detail` is what changed ("bound=8").
+  void Done(const absl::Status& result, const std::string& detail = "") const {
+    log::Write(result.ok() ? log::Level::kInfo : log::Level::kWarn, "admin",
+               {{"call", what_},
+                {"name", name_},
+                {"detail", detail},
+                {"result", result.ok() ? std::string("OK") : result.ToString()},
+                {"peer", peer_},
+                {"client", client_}});
+  }
+
+ private:
+  // The metadata a client may send to be named in the log ("baton" CLI).
+  static constexpr char kClientNameKey[] = "baton-client-name";
+  std::string peer_;
+  std::string client_;
+  std::string what_;
+  std::string name_;
+};
 
 // Finish() answers the call with `status`; returns the reactor for chaining.
 ServerUnaryReactor* Finish(ServerUnaryReactor* reactor, const absl::Status& status) {
@@ -124,20 +160,23 @@ runtime::Task<void> TryAcquireOnce(core::RateLimiter* limiter,
 template <typename T, typename Fn>
 ServerUnaryReactor* OnInstanceOf(Node* node, grpc::CallbackServerContext* context,
                                  const std::string& name,
-                                 std::string_view kind_name, Fn fn) {
+                                 std::string_view kind_name, Fn fn,
+                                 std::optional<Audit> audit = std::nullopt) {
   ServerUnaryReactor* reactor = context->DefaultReactor();
   if (absl::Status valid = core::ValidateName(name); !valid.ok()) {
+    if (audit) audit->Done(valid);
     return Finish(reactor, valid);
   }
   // A shard that sleeps runs the call here, on this gRPC thread; the
   // session writes its turns decide on start after them.
   DeferSessionWrites defer_writes;
   runtime::EventLoop::DeferWakes run_here(runtime::EventLoop::DeferWakes::Owed::kRunHere);
-  node->Run(name, [&name, kind_name, reactor,
-                   fn = std::move(fn)](Node::Shard& shard) mutable {
+  node->Run(name, [&name, kind_name, reactor, fn = std::move(fn),
+                   audit = std::move(audit)](Node::Shard& shard) mutable {
     absl::StatusOr<core::Instance*> instance =
         FindAs<T>(shard.registry, name, kind_name);
     if (!instance.ok()) {
+      if (audit) audit->Done(instance.status());
       Finish(reactor, instance.status());
       return;
     }
@@ -154,22 +193,30 @@ ServerUnaryReactor* AdminService::Declare(grpc::CallbackServerContext* context,
                                           const v1::DeclareRequest* request,
                                           v1::DeclareResponse* response) {
   ServerUnaryReactor* reactor = context->DefaultReactor();
+  Audit audit(context, "declare", request->name());
   if (absl::Status valid = core::ValidateName(request->name()); !valid.ok()) {
+    audit.Done(valid);
     return Finish(reactor, valid);
   }
   absl::StatusOr<core::InstanceConfig> config = ConfigFromProto(request->config());
-  if (!config.ok()) return Finish(reactor, config.status());
-  node_->Run(request->name(), [request, response, reactor,
+  if (!config.ok()) {
+    audit.Done(config.status());
+    return Finish(reactor, config.status());
+  }
+  node_->Run(request->name(), [request, response, reactor, audit = std::move(audit),
                                config = *std::move(config)](Node::Shard& shard) {
     const bool existed = shard.registry.Find(request->name()) != nullptr;
     absl::StatusOr<core::Instance*> instance =
         shard.registry.Declare(request->name(), config);
     if (!instance.ok()) {
+      audit.Done(instance.status());
       Finish(reactor, instance.status());
       return;
     }
     response->set_created(!existed);
     ConfigToProto((*instance)->LiveConfig(), response->mutable_config());
+    audit.Done(absl::OkStatus(), absl::StrCat(existed ? "existed " : "created ",
+                                              response->config().ShortDebugString()));
     reactor->Finish(grpc::Status::OK);
   });
   return reactor;
@@ -286,19 +333,25 @@ ServerUnaryReactor* AdminService::Delete(grpc::CallbackServerContext* context,
                                          const v1::DeleteRequest* request,
                                          v1::DeleteResponse* response) {
   ServerUnaryReactor* reactor = context->DefaultReactor();
+  Audit audit(context, "delete", request->name());
   if (absl::Status valid = core::ValidateName(request->name()); !valid.ok()) {
+    audit.Done(valid);
     return Finish(reactor, valid);
   }
   if (absl::Status valid = core::ValidateUtf8(request->reason(), "reason"); !valid.ok()) {
+    audit.Done(valid);
     return Finish(reactor, valid);
   }
-  node_->Run(request->name(), [request, response, reactor](Node::Shard& shard) {
+  node_->Run(request->name(), [request, response, reactor,
+                               audit = std::move(audit)](Node::Shard& shard) {
     core::Instance* instance = shard.registry.Find(request->name());
     if (instance == nullptr) {
+      audit.Done(NotFound(request->name()));
       Finish(reactor, NotFound(request->name()));
       return;
     }
     if (absl::Status kind = CheckKind(*instance, request->kind()); !kind.ok()) {
+      audit.Done(kind);
       Finish(reactor, kind);
       return;
     }
@@ -310,7 +363,10 @@ ServerUnaryReactor* AdminService::Delete(grpc::CallbackServerContext* context,
             ? absl::StrCat("instance '", request->name(), "' deleted")
             : absl::StrCat("instance '", request->name(),
                            "' deleted: ", Absl(CutUtf8(request->reason(), 256)));
-    Finish(reactor, shard.registry.Delete(request->name(), absl::AbortedError(reason)));
+    const absl::Status deleted = shard.registry.Delete(request->name(), absl::AbortedError(reason));
+    audit.Done(deleted, absl::StrCat("revoked_holds=", response->revoked_holds(), " reason=",
+                                     Absl(CutUtf8(request->reason(), 256))));
+    Finish(reactor, deleted);
   });
   return reactor;
 }
@@ -318,53 +374,66 @@ ServerUnaryReactor* AdminService::Delete(grpc::CallbackServerContext* context,
 ServerUnaryReactor* AdminService::SetRate(grpc::CallbackServerContext* context,
                                           const v1::SetRateRequest* request,
                                           v1::SetRateResponse* response) {
+  Audit audit(context, "set-rate", request->name());
   // Checked before the instance is found: a bad rate changes nothing.
   if (absl::Status rate = PositiveFinite(request->rate(), "rate"); !rate.ok()) {
+    audit.Done(rate);
     return Finish(context->DefaultReactor(), rate);
   }
   return OnInstanceOf<core::RateLimiter>(
       node_, context, request->name(), "AdvancedRateLimit",
-      [request, response](core::RateLimiter& limiter, Node::Shard&,
-                          ServerUnaryReactor*) -> std::optional<absl::Status> {
+      [request, response, audit](core::RateLimiter& limiter, Node::Shard&,
+                                 ServerUnaryReactor*) -> std::optional<absl::Status> {
         absl::Status set = WithField(limiter.SetRate(request->rate()), "rate");
         response->set_rate(limiter.rate());
         response->set_capacity(limiter.capacity());
+        audit.Done(set, absl::StrCat("rate=", limiter.rate(), " capacity=", limiter.capacity()));
         return set;
-      });
+      },
+      audit);
 }
 
 ServerUnaryReactor* AdminService::SetBound(grpc::CallbackServerContext* context,
                                            const v1::SetBoundRequest* request,
                                            v1::SetBoundResponse* response) {
+  Audit audit(context, "set-bound", request->name());
   if (request->bound() < 0) {
-    return Finish(context->DefaultReactor(),
-                  absl::InvalidArgumentError(
-                      absl::StrCat("bound: must be >= 0, got ", request->bound())));
+    const absl::Status bad =
+        absl::InvalidArgumentError(absl::StrCat("bound: must be >= 0, got ", request->bound()));
+    audit.Done(bad);
+    return Finish(context->DefaultReactor(), bad);
   }
   return OnInstanceOf<core::DynamicBoundedSemaphore>(
       node_, context, request->name(), "DynamicBoundedSemaphore",
-      [request, response](core::DynamicBoundedSemaphore& semaphore, Node::Shard&,
-                          ServerUnaryReactor*) -> std::optional<absl::Status> {
+      [request, response, audit](core::DynamicBoundedSemaphore& semaphore, Node::Shard&,
+                                 ServerUnaryReactor*) -> std::optional<absl::Status> {
         absl::Status set = WithField(semaphore.SetBound(request->bound()), "bound");
         response->set_bound(semaphore.bound());
         response->set_available(semaphore.available());
+        audit.Done(set, absl::StrCat("bound=", semaphore.bound(),
+                                     " available=", semaphore.available()));
         return set;
-      });
+      },
+      audit);
 }
 
 ServerUnaryReactor* AdminService::Reset(grpc::CallbackServerContext* context,
                                         const v1::ResetRequest* request,
                                         v1::ResetResponse* response) {
+  Audit audit(context, "reset", request->name());
   return OnInstanceOf<core::PrioritySemaphore>(
       node_, context, request->name(), "PrioritySemaphore",
-      [response](core::PrioritySemaphore& semaphore, Node::Shard&,
-                 ServerUnaryReactor*) -> std::optional<absl::Status> {
+      [response, audit](core::PrioritySemaphore& semaphore, Node::Shard&,
+                        ServerUnaryReactor*) -> std::optional<absl::Status> {
         response->set_revoked_holds(
             static_cast<std::int64_t>(semaphore.holders().size()));
         absl::Status reset = semaphore.Reset();
         response->set_available(semaphore.available());
+        audit.Done(reset, absl::StrCat("revoked_holds=", response->revoked_holds(),
+                                       " available=", semaphore.available()));
         return reset;
-      });
+      },
+      audit);
 }
 
 ServerUnaryReactor* AdminService::TryAcquire(grpc::CallbackServerContext* context,

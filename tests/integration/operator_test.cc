@@ -231,6 +231,70 @@ TEST_F(OperatorTest, JsonLogsAreOneObjectPerLine) {
   EXPECT_FALSE(absl::StrContains(batond_->log(), "session closed")) << batond_->log();
 }
 
+TEST_F(OperatorTest, EveryAdminMutationLeavesOneAuditLine) {
+  StartBatond({"--shards=2"});
+  ASSERT_TRUE(batond_->started()) << batond_->log();
+  v1::InstanceConfig config;
+  config.set_kind(v1::KIND_DYNAMIC_BOUNDED_SEMAPHORE);
+  config.mutable_semaphore()->set_value(4);
+  ASSERT_TRUE(Declare("downstream/db", config).ok());
+  {
+    auto context = Context();
+    context->AddMetadata("baton-client-name", "ops-console");
+    v1::SetBoundRequest request;
+    request.set_name("downstream/db");
+    request.set_bound(8);
+    v1::SetBoundResponse response;
+    ASSERT_TRUE(admin_->SetBound(context.get(), request, &response).ok());
+  }
+  {
+    v1::DeleteRequest request;
+    request.set_name("no/such");
+    v1::DeleteResponse response;
+    EXPECT_EQ(admin_->Delete(Context().get(), request, &response).error_code(),
+              grpc::StatusCode::NOT_FOUND);
+  }
+  // Reads leave none.
+  ASSERT_TRUE(Describe("downstream/db").has_value());
+  EXPECT_EQ(batond_->SignalAndWait(SIGTERM, seconds(30)), 0) << batond_->log();
+  const std::string log = batond_->log();
+  EXPECT_TRUE(absl::StrContains(log, "info  admin call=\"declare\" name=\"downstream/db\" "
+                                     "detail=\"created "))
+      << log;
+  EXPECT_TRUE(absl::StrContains(log, "info  admin call=\"set-bound\" name=\"downstream/db\" "
+                                     "detail=\"bound=8 available=8\" result=\"OK\" "
+                                     "peer=\"ipv4:127.0.0.1:"))
+      << log;
+  EXPECT_TRUE(absl::StrContains(log, "client=\"ops-console\"")) << log;
+  EXPECT_TRUE(absl::StrContains(log, "warn  admin call=\"delete\" name=\"no/such\" "))
+      << log;
+  EXPECT_TRUE(absl::StrContains(log, "result=\"NOT_FOUND: ")) << log;
+  EXPECT_FALSE(absl::StrContains(log, "call=\"describe\"")) << log;
+}
+
+TEST_F(OperatorTest, RejectedRequestsAreLoggedAtABoundedRate) {
+  StartBatond({"--shards=1", "--log_rejections_per_second=1"});
+  ASSERT_TRUE(batond_->started()) << batond_->log();
+  auto a = NewSession("a");
+  ASSERT_TRUE(a->opened());
+  // 50 requests with a name outside the grammar, each answered.
+  for (uint64_t id = 1; id <= 50; ++id) {
+    EXPECT_TRUE(Answered(a->Call(ops::Acquire(id, "bad//name", kLock)),
+                         grpc::StatusCode::INVALID_ARGUMENT, "name"));
+  }
+  const std::string log = batond_->log();
+  std::size_t lines = 0;
+  for (std::size_t at = log.find("request rejected"); at != std::string::npos;
+       at = log.find("request rejected", at + 1)) {
+    ++lines;
+  }
+  // A burst of two at one line a second: far fewer than 50 (the run takes
+  // well under the 48 s that would allow 50).
+  EXPECT_GE(lines, 1u) << log;
+  EXPECT_LT(lines, 25u) << log;
+  EXPECT_TRUE(absl::StrContains(log, "op=\"acquire\"")) << log;
+}
+
 // A client that sends and never reads: its answers pile up behind a write
 // that never completes. batond stops reading it, then ends it when its
 // lease runs out, releasing what it held; its memory stays bounded.
