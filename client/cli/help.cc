@@ -52,11 +52,23 @@ constexpr char kExitCodes[] =
     "Exit codes (each command's help lists its own):\n"
     "  0     done: granted, ran, SERVING\n"
     "  1     the server said no: refused, NOT_SERVING, or an error (its status is printed)\n"
-    "  2     usage error (the usage is printed), or a declaration that conflicts\n"
+    "  2     usage error (the usage is printed), or a declaration that conflicts with the\n"
+    "        bound, rate or counts NAME has (both are named)\n"
     "  3     --timeout ran out\n"
+    "  4     NAME exists as another kind than the command uses; the message names the\n"
+    "        command or --kind that fits\n"
     "  69    batond cannot be reached at the address (or is draining)\n"
     "  75    lock, semaphore: the lease was lost while CMD ran; CMD was stopped\n"
     "  other lock, semaphore: CMD's own exit code (128+N when it died of signal N)\n";
+
+constexpr char kJson[] =
+    "With --json, every command prints its answer as one JSON object per line on stdout "
+    "(lock and semaphore print none: CMD's output is CMD's), and a failure as one JSON "
+    "object on stderr: {\"command\":\"describe jobs/x\",\"code\":\"NOT_FOUND\","
+    "\"message\":\"...\",\"exit\":1}, where code is the gRPC status name (INVALID_ARGUMENT for "
+    "a usage error, UNAVAILABLE unreachable, DEADLINE_EXCEEDED --timeout, FAILED_PRECONDITION "
+    "another kind, ABORTED lease lost) and exit is baton's exit code. Some failures add string "
+    "fields: usage; kind, expected_kind, suggestion; existing, asked; key, keys.";
 
 }  // namespace
 
@@ -83,6 +95,7 @@ void PrintCommandHelp(const CommandSpec& spec, std::FILE* out) {
   if (!absl::StrContains(spec.exit_codes, "69")) {
     std::fprintf(out, "  2  usage error\n  69 batond cannot be reached\n");
   }
+  std::fprintf(out, "\n%s", Wrap(kJson, "").c_str());
 }
 
 void PrintGroupHelp(const std::string& group, std::FILE* out) {
@@ -117,9 +130,9 @@ void PrintOverview(std::FILE* out) {
                "\nExamples:\n"
                "  baton lock jobs/nightly -- ./nightly.sh      # one at a time, cluster-wide\n"
                "  baton ratelimit api/github --rate 10         # exit 0: go, exit 1: wait\n"
-               "  BATON_ADDR=baton:7070 baton describe jobs/nightly\n\n%s\n"
+               "  BATON_ADDR=baton:7070 baton describe jobs/nightly\n\n%s\n%s\n"
                "Run 'baton help COMMAND' for a command's options, examples and exit codes.\n",
-               kExitCodes);
+               kExitCodes, Wrap(kJson, "").c_str());
 }
 
 }  // namespace baton::cli
