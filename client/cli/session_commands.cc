@@ -152,10 +152,18 @@ int ReportSemaphoreConflict(const GlobalOptions& global, std::string_view what,
     if (kind == v1::KIND_DYNAMIC_BOUNDED_SEMAPHORE) {
       const std::int64_t live = described->state().bound();
       existing = absl::StrCat(live);
-      message = absl::StrCat("'", name, "' exists with bound ", live,
-                             live == declared ? "" : absl::StrCat(" (declared with ", declared, ")"),
-                             ", not --bound ", bound, ": use --bound ", live,
-                             ", or change it with baton set-bound ", name, " ", bound);
+      if (live == bound) {
+        // batond judged --bound against the bound NAME was declared with,
+        // not the one it has now: say both, and what batond said.
+        message = absl::StrCat("'", name, "' has bound ", live, " (declared with ", declared,
+                               "), yet batond refused --bound ", bound, ": ", status.message());
+      } else {
+        message = absl::StrCat(
+            "'", name, "' exists with bound ", live,
+            live == declared ? "" : absl::StrCat(" (declared with ", declared, ")"),
+            ", not --bound ", bound, ": use --bound ", live,
+            ", or change it with baton set-bound ", name, " ", bound);
+      }
     } else {
       existing = absl::StrCat(declared);
       message = absl::StrCat("'", name, "' exists with bound (initial value) ", declared,
