@@ -90,7 +90,8 @@ std::string ExistingText(const v1::DescribeResponse& described) {
   const v1::InstanceConfig& config = described.config();
   if (config.kind() == v1::KIND_ADVANCED_RATE_LIMIT) {
     std::string text = absl::StrCat("--rate ", FormatAmount(state.rate()), " --capacity ",
-                                    FormatAmount(state.capacity()));
+                                    FormatAmount(state.capacity()),
+                                    state.fair() ? "" : " --unfair");
     const double declared_capacity = config.rate_limit().has_capacity()
                                          ? config.rate_limit().capacity()
                                          : config.rate_limit().rate();
@@ -373,8 +374,9 @@ int RunRateLimit(Invocation& invocation) {
   const double tokens = invocation.DoubleOr("tokens", 1);
   const absl::Duration wait = invocation.DurationOr("wait", absl::ZeroDuration());
   if (tokens <= 0) invocation.Fail("--tokens: must be > 0");
-  if (invocation.Has("capacity") && !invocation.Has("rate")) {
-    invocation.Fail("--capacity goes with --rate (they declare the rate limit)");
+  if ((invocation.Has("capacity") || invocation.Has("unfair")) && !invocation.Has("rate")) {
+    invocation.Fail(absl::StrCat("--", invocation.Has("capacity") ? "capacity" : "unfair",
+                                 " goes with --rate (they declare the rate limit)"));
   }
   v1::DeclareRequest declare;
   if (invocation.ok() && invocation.Has("rate")) {
@@ -383,6 +385,7 @@ int RunRateLimit(Invocation& invocation) {
     v1::RateLimitParams& params = *declare.mutable_config()->mutable_rate_limit();
     params.set_rate(invocation.DoubleOr("rate", 0));
     if (invocation.Has("capacity")) params.set_capacity(invocation.DoubleOr("capacity", 0));
+    if (invocation.Has("unfair")) params.set_fair(false);
   }
   if (!invocation.ok()) return invocation.UsageError();
   const std::string& name = invocation.positional[0];
@@ -398,7 +401,8 @@ int RunRateLimit(Invocation& invocation) {
       const v1::RateLimitParams& params = declare.config().rate_limit();
       const std::string asked =
           absl::StrCat("--rate ", FormatAmount(params.rate()), " --capacity ",
-                       FormatAmount(params.has_capacity() ? params.capacity() : params.rate()));
+                       FormatAmount(params.has_capacity() ? params.capacity() : params.rate()),
+                       params.has_fair() && !params.fair() ? " --unfair" : "");
       return ReportDeclareConflict(invocation, what, declare, asked, status);
     }
   }

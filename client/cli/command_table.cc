@@ -106,7 +106,7 @@ std::vector<CommandSpec> MakeCommands() {
   });
   commands.push_back({
       .name = "ratelimit",
-      .arguments = "NAME [--rate R [--capacity C]] [--tokens N] [--wait T]",
+      .arguments = "NAME [--rate R [--capacity C] [--unfair]] [--tokens N] [--wait T]",
       .summary = "take tokens from the rate limit NAME (exit 1 when refused)",
       .description =
           "Takes N tokens (default 1) from the token bucket NAME, shared by everyone who "
@@ -114,10 +114,13 @@ std::vector<CommandSpec> MakeCommands() {
           "second, at most C in the bucket (default C = R), starting full. Without --wait "
           "it tries once: granted prints the tokens left and exits 0; refused prints how "
           "long until N tokens would be there ('refused: retry after 0.250s') and exits 1. "
-          "With --wait T it queues up to T for its turn, first come first served. N may not "
-          "exceed the capacity (an error, exit 1: it could never be granted).",
+          "With --wait T it queues up to T for its turn: first come first served, unless the "
+          "bucket was declared --unfair, where any waiter whose N fits is served first (a "
+          "large N may starve). N may not exceed the capacity (an error, exit 1: it could "
+          "never be granted).",
       .options = {{"rate", "R", "tokens added per second (declares NAME if needed)"},
                   {"capacity", "C", "most tokens the bucket holds (default R)"},
+                  {"unfair", "", "with --rate: declare it unfair (waiters can cut the queue)"},
                   {"tokens", "N", "tokens to take (default 1; may be fractional)"},
                   {"wait", "T", "wait up to T for the tokens (default 0: try once)"}},
       .examples = {"baton ratelimit api/github --rate 10 --capacity 50 && curl ...",
@@ -181,17 +184,21 @@ std::vector<CommandSpec> MakeCommands() {
   });
   commands.push_back({
       .name = "notify",
-      .arguments = "NAME KEY [--all]",
+      .arguments = "NAME [KEY] [--count N [--strict] | --all]",
       .summary = "wake the oldest waiter (or all) of the condition NAME's KEY",
       .description = "Takes the KeyedCondition NAME's lock, wakes the oldest `baton wait "
-                     "NAME KEY` (every one with --all), and releases the lock. Prints how "
-                     "many it woke; a notify with no waiter is not remembered.",
-      .options = {{"all", "", "wake every waiter of KEY"},
+                     "NAME KEY` (the N oldest with --count N, every one with --all; without "
+                     "KEY, --all wakes the waiters of every key), and releases the lock. Prints "
+                     "how many it woke; a notify with no waiter is not remembered.",
+      .options = {{"count", "N", "wake up to N waiters of KEY, oldest first (default 1)"},
+                  {"strict", "", "with --count: fail (exit 1) if fewer than N were waiting "
+                                 "(those there are still woken)"},
+                  {"all", "", "wake every waiter of KEY, or of every key without KEY"},
                   {"timeout", "T", "give up waiting for the condition's lock after T"}},
-      .examples = {"baton notify queue/jobs new-job"},
-      .exit_codes = "  0  done (even if no one waited)\n  3  --timeout ran out\n  4  NAME is "
-                    "not a condition\n",
-      .min_positional = 2,
+      .examples = {"baton notify queue/jobs new-job", "baton notify queue/jobs --all"},
+      .exit_codes = "  0  done (even if no one waited)\n  1  --strict: fewer than N were "
+                    "waiting\n  3  --timeout ran out\n  4  NAME is not a condition\n",
+      .min_positional = 1,
       .max_positional = 2,
       .run = RunNotify,
   });

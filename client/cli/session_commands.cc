@@ -335,11 +335,22 @@ int RunLatchWait(Invocation& invocation) {
 
 int RunNotify(Invocation& invocation) {
   const Budget budget(invocation.DurationOr("timeout", absl::InfiniteDuration()));
+  const std::int64_t count = invocation.IntOr("count", 1);
+  const bool all = invocation.Has("all");
+  const bool one_key = invocation.positional.size() > 1;
+  if (invocation.Has("count") && count < 1) invocation.Fail("--count: must be >= 1");
+  if (all && (invocation.Has("count") || invocation.Has("strict"))) {
+    invocation.Fail("--all wakes every waiter: not with --count or --strict");
+  }
+  if (invocation.Has("strict") && !invocation.Has("count")) {
+    invocation.Fail("--strict goes with --count N");
+  }
+  if (!one_key && !all) invocation.Fail("which key? give KEY, or --all for every key");
   if (!invocation.ok()) return invocation.UsageError();
   const GlobalOptions& global = invocation.global;
   const std::string& name = invocation.positional[0];
-  const std::string& key = invocation.positional[1];
-  const std::string what = absl::StrCat("notify ", name, " ", key);
+  const std::string key = one_key ? invocation.positional[1] : "";
+  const std::string what = absl::StrCat("notify ", name, one_key ? " " : "", key);
   constexpr v1::Kind kKind = v1::KIND_KEYED_CONDITION;
   absl::StatusOr<std::unique_ptr<Client>> client = ConnectClient(global, "notify");
   if (!client.ok()) return ReportFailure(global, what, client.status());
@@ -347,15 +358,20 @@ int RunNotify(Invocation& invocation) {
   absl::StatusOr<Hold> hold = condition.Acquire({.timeout = budget.left()}).Wait();
   if (!hold.ok()) return ReportWaitFailure(global, what, name, kKind, budget, hold.status());
   absl::StatusOr<std::int64_t> woken =
-      invocation.Has("all") ? condition.NotifyAll(key).Wait() : condition.Notify(key).Wait();
+      all ? condition.NotifyAll(one_key ? std::optional<std::string>(key) : std::nullopt).Wait()
+          : condition.Notify(key, count, invocation.Has("strict")).Wait();
   absl::StatusOr<Done> released = hold->Release().Wait();
   if (!woken.ok()) return ReportFailureOn(global, what, name, kKind, woken.status());
   if (!released.ok()) return ReportFailure(global, what, released.status());
   if (global.json) {
-    PrintLine(JsonObject().String("name", name).String("key", key).Integer("woken", *woken).str());
+    JsonObject json;
+    json.String("name", name);
+    if (one_key) json.String("key", key);
+    PrintLine(json.Integer("woken", *woken).str());
   } else {
-    std::printf("notified %lld waiter%s of %s key %s\n", static_cast<long long>(*woken),
-                *woken == 1 ? "" : "s", name.c_str(), key.c_str());
+    const std::string whose = one_key ? absl::StrCat("key ", key) : "every key";
+    std::printf("notified %lld waiter%s of %s %s\n", static_cast<long long>(*woken),
+                *woken == 1 ? "" : "s", name.c_str(), whose.c_str());
   }
   return kExitOk;
 }

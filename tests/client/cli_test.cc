@@ -872,6 +872,44 @@ TEST_F(CliTest, JsonIsHonouredByEveryCommandErrorsIncluded) {
   EXPECT_EQ(r.out, "{\"name\":\"t/jc\",\"key\":\"k\",\"notified\":true}\n");
 }
 
+TEST_F(CliTest, NotifyWakesNOrEveryKeyAndRateLimitsCanBeUnfair) {
+  std::vector<std::unique_ptr<Baton>> waiters;
+  for (const char* key : {"a", "a", "a", "b"}) {
+    waiters.push_back(Start({"wait", "t/n", key, "--timeout", "60s"}));
+    ASSERT_TRUE(WaitForWaiters("t/n", static_cast<int>(waiters.size())));
+  }
+  Result r = Run({"notify", "t/n", "a", "--count", "2"});
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(r.out, "notified 2 waiters of t/n key a\n");
+  EXPECT_EQ(waiters[0]->Wait().exit_code, 0);  // the oldest two
+  EXPECT_EQ(waiters[1]->Wait().exit_code, 0);
+  ASSERT_TRUE(WaitForWaiters("t/n", 2));
+  r = Run({"notify", "t/n", "b", "--count", "2", "--strict"});
+  EXPECT_EQ(r.exit_code, 1) << r.err;  // only one was waiting on b, and it was woken
+  EXPECT_NE(r.err.find("FAILED_PRECONDITION"), std::string::npos) << r.err;
+  EXPECT_EQ(waiters[3]->Wait().exit_code, 0);
+  auto other = Start({"wait", "t/n", "c", "--timeout", "60s"});
+  ASSERT_TRUE(WaitForWaiters("t/n", 2));
+  r = Run({"notify", "t/n", "--all"});
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(r.out, "notified 2 waiters of t/n every key\n");
+  EXPECT_EQ(waiters[2]->Wait().exit_code, 0);
+  EXPECT_EQ(other->Wait().exit_code, 0);
+  EXPECT_EQ(Run({"notify", "t/n"}).exit_code, 2);  // KEY or --all
+  EXPECT_EQ(Run({"notify", "t/n", "a", "--count", "0"}).exit_code, 2);
+  EXPECT_EQ(Run({"notify", "t/n", "a", "--strict"}).exit_code, 2);
+
+  ASSERT_EQ(Run({"ratelimit", "t/unfair", "--rate", "1", "--unfair"}).exit_code, 0);
+  r = Run({"describe", "t/unfair"});
+  EXPECT_NE(r.out.find("fair:        no"), std::string::npos) << r.out;
+  r = Run({"ratelimit", "t/unfair", "--rate", "1"});
+  EXPECT_EQ(r.exit_code, 2) << r.err;
+  EXPECT_NE(r.err.find("exists with --rate 1 --capacity 1 --unfair, not --rate 1 --capacity 1"),
+            std::string::npos)
+      << r.err;
+  EXPECT_EQ(Run({"ratelimit", "t/unfair", "--unfair"}).exit_code, 2);  // needs --rate
+}
+
 TEST_F(CliTest, ABoundConflictNamesTheBoundNAMEHasAndTheOneAsked) {
   ASSERT_EQ(Run({"semaphore", "t/db", "--bound", "1", "--", "true"}).exit_code, 0);
   ASSERT_EQ(Run({"set-bound", "t/db", "8"}).exit_code, 0);
