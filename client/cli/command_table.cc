@@ -35,8 +35,7 @@ constexpr char kRunSignals[] =
     "with CMD's code. If the lease is lost while CMD runs (batond restarted or became "
     "unreachable past its keepalive, or an operator deleted or reset the instance), someone else "
     "may get it: baton sends CMD SIGTERM (SIGKILL after --kill-after), says why on "
-    "stderr, and exits 75, as `consul lock` does. With --json, baton prints nothing on "
-    "stdout (CMD's output is CMD's) and its own failures as JSON on stderr.";
+    "stderr, and exits 75, as `consul lock` does.";
 
 std::vector<CommandSpec> MakeCommands() {
   std::vector<CommandSpec> commands;
