@@ -83,7 +83,10 @@ std::string SortedExitCodes(const std::string& codes) {
   for (absl::string_view line : absl::StrSplit(codes, '\n', absl::SkipEmpty())) {
     const absl::string_view trimmed = absl::StripLeadingAsciiWhitespace(line);
     std::size_t digits = 0;
-    while (digits < trimmed.size() && absl::ascii_isdigit(static_cast<unsigned char>(trimmed[digits]))) ++digits;
+    while (digits < trimmed.size() &&
+           absl::ascii_isdigit(static_cast<unsigned char>(trimmed[digits]))) {
+      ++digits;
+    }
     int code = -1;
     if (digits > 0 && !absl::SimpleAtoi(trimmed.substr(0, digits), &code)) code = -1;
     lines.emplace_back(code, std::string(line));
@@ -117,7 +120,9 @@ void PrintCommandHelp(const CommandSpec& spec, std::FILE* out) {
     for (const std::string& example : spec.examples) std::fprintf(out, "  %s\n", example.c_str());
   }
   std::string codes = spec.exit_codes;
-  if (!absl::StrContains(codes, "69")) absl::StrAppend(&codes, "  2  usage error\n  69 batond cannot be reached\n");
+  if (!absl::StrContains(codes, "69")) {
+    absl::StrAppend(&codes, "  2  usage error\n  69 batond cannot be reached\n");
+  }
   std::fprintf(out, "\nExit codes:\n%s", SortedExitCodes(codes).c_str());
   std::fprintf(out, "\n%s",
                Wrap(spec.takes_command

@@ -257,7 +257,8 @@ int RunWhileHeld(const HeldCommand& command, Hold& hold, SignalChannel& signals,
       // Said now, while the command is stopping, not once it is gone.
       ReportLeaseLost(global, command,
                       absl::StrCat("lost the lease while '", command.argv[0], "' (pid ", pid,
-                                   ") runs: ", reason->ToString(), "; sending it SIGTERM (SIGKILL in ",
+                                   ") runs: ", reason->ToString(),
+                                   "; sending it SIGTERM (SIGKILL in ",
                                    absl::FormatDuration(command.kill_after), ")"));
       kill(pid, SIGTERM);
       kill_at = absl::Now() + command.kill_after;

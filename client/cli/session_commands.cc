@@ -212,9 +212,9 @@ int RunSemaphore(Invocation& invocation) {
   if (!client.ok()) return ReportFailure(invocation.global, what, client.status());
 
   Client* session = client->get();
-  absl::StatusOr<Done> declared = by_priority
-                                      ? PrioritySemaphore(session, name).Declare(bound).Wait()
-                                      : DynamicBoundedSemaphore(session, name).Declare(bound).Wait();
+  absl::StatusOr<Done> declared =
+      by_priority ? PrioritySemaphore(session, name).Declare(bound).Wait()
+                  : DynamicBoundedSemaphore(session, name).Declare(bound).Wait();
   if (!declared.ok()) {
     if (declared.status().code() != absl::StatusCode::kAlreadyExists) {
       return ReportFailureOn(invocation.global, what, name, kind, declared.status());

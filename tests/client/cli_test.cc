@@ -141,7 +141,8 @@ class SlowProxy {
           const ssize_t n = read(fds[i].fd, buffer, sizeof(buffer));
           if (n <= 0) return;
           for (ssize_t sent = 0; sent < n;) {
-            const ssize_t m = write(fds[1 - i].fd, buffer + sent, static_cast<std::size_t>(n - sent));
+            const ssize_t m =
+                write(fds[1 - i].fd, buffer + sent, static_cast<std::size_t>(n - sent));
             if (m <= 0) return;
             sent += m;
           }
