@@ -14,6 +14,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "absl/strings/str_join.h"
 #include "baton/client.h"
 #include "baton/v1/admin.grpc.pb.h"
 #include "client/cli/commands.h"
@@ -52,29 +53,91 @@ class Admin {
   std::unique_ptr<v1::Admin::Stub> stub_;
 };
 
-// OneCall() opens Admin, makes one call, and reports a failure of either.
+// OneCall() opens Admin, makes one call, and reports a failure of either:
+// on an instance of kind `expected`, when the call is for one kind only.
 // Returns kExitOk when the call succeeded.
 template <typename Request, typename Response>
 int OneCall(const Invocation& invocation, std::string_view what,
             grpc::Status (v1::Admin::Stub::*method)(grpc::ClientContext*, const Request&,
                                                     Response*),
-            const Request& request, Response* response) {
+            const Request& request, Response* response,
+            v1::Kind expected = v1::KIND_UNSPECIFIED) {
   absl::StatusOr<Admin> admin = Admin::Open(invocation.global);
   absl::Status status = admin.ok() ? admin->Call(method, request, response) : admin.status();
-  if (!status.ok()) return ReportFailure(invocation.global, what, status);
-  return kExitOk;
+  if (status.ok()) return kExitOk;
+  if (expected == v1::KIND_UNSPECIFIED) return ReportFailure(invocation.global, what, status);
+  return ReportFailureOn(invocation.global, what, request.name(), expected, status);
+}
+
+std::string CountsText(const google::protobuf::Map<std::string, std::int64_t>& counts) {
+  std::map<std::string, std::int64_t> sorted(counts.begin(), counts.end());
+  std::vector<std::string> parts;
+  for (const auto& [key, count] : sorted) parts.push_back(absl::StrCat(key, "=", count));
+  return parts.empty() ? "no keys" : absl::StrJoin(parts, " ");
+}
+
+std::string CountsJson(const google::protobuf::Map<std::string, std::int64_t>& counts) {
+  std::map<std::string, std::int64_t> sorted(counts.begin(), counts.end());
+  JsonObject json;
+  for (const auto& [key, count] : sorted) json.Integer(key, count);
+  return json.str();
+}
+
+// ExistingText() is what an instance of the declared kind has, for a
+// conflict: its parameters now, and as declared when they differ.
+std::string ExistingText(const v1::DescribeResponse& described) {
+  const v1::InstanceState& state = described.state();
+  const v1::InstanceConfig& config = described.config();
+  if (config.kind() == v1::KIND_ADVANCED_RATE_LIMIT) {
+    std::string text = absl::StrCat("--rate ", FormatAmount(state.rate()), " --capacity ",
+                                    FormatAmount(state.capacity()),
+                                    state.fair() ? "" : " --unfair");
+    const double declared_capacity = config.rate_limit().has_capacity()
+                                         ? config.rate_limit().capacity()
+                                         : config.rate_limit().rate();
+    if (config.rate_limit().rate() != state.rate() || declared_capacity != state.capacity()) {
+      absl::StrAppend(&text, " (declared with --rate ", FormatAmount(config.rate_limit().rate()),
+                      " --capacity ", FormatAmount(declared_capacity), ")");
+    }
+    return text;
+  }
+  if (config.kind() == v1::KIND_MULTI_COUNT_DOWN_LATCH) {
+    std::string text = CountsText(config.latch().counts());
+    if (const std::string now = CountsText(state.counts()); now != text) {
+      absl::StrAppend(&text, " (now ", now, ")");
+    }
+    return text;
+  }
+  return KindName(config.kind());
 }
 
 // ReportDeclareConflict() handles what Declare answers for a name that
-// exists with another kind or other parameters: exit kExitUsage.
+// exists with another kind (kExitWrongKind) or other parameters
+// (kExitUsage, naming the parameters it has and those asked, `asked`).
+// Only the server decides that there is a conflict; this only explains it.
 int ReportDeclareConflict(const Invocation& invocation, std::string_view what,
+                          const v1::DeclareRequest& request, const std::string& asked,
                           const absl::Status& status) {
+  const GlobalOptions& global = invocation.global;
   if (status.code() != absl::StatusCode::kAlreadyExists) {
-    return ReportFailure(invocation.global, what, status);
+    return ReportFailureOn(global, what, request.name(), request.config().kind(), status);
   }
-  std::fprintf(stderr, "baton: %.*s: it exists with another kind or other parameters: %s\n",
-               static_cast<int>(what.size()), what.data(), std::string(status.message()).c_str());
-  return kExitUsage;
+  absl::StatusOr<v1::DescribeResponse> described = Describe(global, request.name());
+  if (described.ok() && described->config().kind() != request.config().kind()) {
+    return ReportWrongKind(global, what, request.name(), request.config().kind(),
+                           described->config().kind());
+  }
+  const std::string existing = described.ok() ? ExistingText(*described) : "";
+  return ReportError(
+      global, what,
+      {.code = status.code(),
+       .message = described.ok()
+                      ? absl::StrCat("'", request.name(), "' exists with ", existing, ", not ",
+                                     asked)
+                      : absl::StrCat("it exists with other parameters than ", asked, ": ",
+                                     status.message()),
+       .exit_code = kExitUsage,
+       .fields = {{"existing", existing}, {"asked", asked}}});
 }
 
 }  // namespace
@@ -143,8 +206,16 @@ int RunDelete(Invocation& invocation) {
   const int code = OneCall(invocation, absl::StrCat("delete ", request.name()),
                            &v1::Admin::Stub::Delete, request, &response);
   if (code != kExitOk) return code;
-  std::printf("deleted %s (%lld holds revoked)\n", request.name().c_str(),
-              static_cast<long long>(response.revoked_holds()));
+  if (invocation.global.json) {
+    PrintLine(JsonObject()
+                  .String("name", request.name())
+                  .Bool("deleted", true)
+                  .Integer("revoked_holds", response.revoked_holds())
+                  .str());
+  } else {
+    std::printf("deleted %s (%lld holds revoked)\n", request.name().c_str(),
+                static_cast<long long>(response.revoked_holds()));
+  }
   return kExitOk;
 }
 
@@ -157,10 +228,19 @@ int RunSetRate(Invocation& invocation) {
   if (!invocation.ok()) return invocation.UsageError();
   v1::SetRateResponse response;
   const int code = OneCall(invocation, absl::StrCat("set-rate ", request.name()),
-                           &v1::Admin::Stub::SetRate, request, &response);
+                           &v1::Admin::Stub::SetRate, request, &response,
+                           v1::KIND_ADVANCED_RATE_LIMIT);
   if (code != kExitOk) return code;
-  std::printf("%s: rate %s tokens/s, capacity %s\n", request.name().c_str(),
-              FormatAmount(response.rate()).c_str(), FormatAmount(response.capacity()).c_str());
+  if (invocation.global.json) {
+    PrintLine(JsonObject()
+                  .String("name", request.name())
+                  .Number("rate", response.rate())
+                  .Number("capacity", response.capacity())
+                  .str());
+  } else {
+    std::printf("%s: rate %s tokens/s, capacity %s\n", request.name().c_str(),
+                FormatAmount(response.rate()).c_str(), FormatAmount(response.capacity()).c_str());
+  }
   return kExitOk;
 }
 
@@ -169,15 +249,25 @@ int RunSetBound(Invocation& invocation) {
   if (invocation.ok()) {
     request.set_name(invocation.positional[0]);
     request.set_bound(invocation.IntArg(1, "BOUND"));
+    if (invocation.ok() && request.bound() < 0) invocation.Fail("BOUND: must be >= 0");
   }
   if (!invocation.ok()) return invocation.UsageError();
   v1::SetBoundResponse response;
   const int code = OneCall(invocation, absl::StrCat("set-bound ", request.name()),
-                           &v1::Admin::Stub::SetBound, request, &response);
+                           &v1::Admin::Stub::SetBound, request, &response,
+                           v1::KIND_DYNAMIC_BOUNDED_SEMAPHORE);
   if (code != kExitOk) return code;
-  std::printf("%s: bound %lld, %lld available\n", request.name().c_str(),
-              static_cast<long long>(response.bound()),
-              static_cast<long long>(response.available()));
+  if (invocation.global.json) {
+    PrintLine(JsonObject()
+                  .String("name", request.name())
+                  .Integer("bound", response.bound())
+                  .Integer("available", response.available())
+                  .str());
+  } else {
+    std::printf("%s: bound %lld, %lld available\n", request.name().c_str(),
+                static_cast<long long>(response.bound()),
+                static_cast<long long>(response.available()));
+  }
   return kExitOk;
 }
 
@@ -187,11 +277,20 @@ int RunReset(Invocation& invocation) {
   request.set_name(invocation.positional[0]);
   v1::ResetResponse response;
   const int code = OneCall(invocation, absl::StrCat("reset ", request.name()),
-                           &v1::Admin::Stub::Reset, request, &response);
+                           &v1::Admin::Stub::Reset, request, &response,
+                           v1::KIND_PRIORITY_SEMAPHORE);
   if (code != kExitOk) return code;
-  std::printf("%s: reset (%lld holds revoked), %lld available\n", request.name().c_str(),
-              static_cast<long long>(response.revoked_holds()),
-              static_cast<long long>(response.available()));
+  if (invocation.global.json) {
+    PrintLine(JsonObject()
+                  .String("name", request.name())
+                  .Integer("revoked_holds", response.revoked_holds())
+                  .Integer("available", response.available())
+                  .str());
+  } else {
+    std::printf("%s: reset (%lld holds revoked), %lld available\n", request.name().c_str(),
+                static_cast<long long>(response.revoked_holds()),
+                static_cast<long long>(response.available()));
+  }
   return kExitOk;
 }
 
@@ -236,7 +335,16 @@ int RunLatchDeclare(Invocation& invocation) {
         invocation.Fail(absl::StrCat("expected KEY=COUNT (e.g. shards=4), got '", arg, "'"));
         break;
       }
-      counts[arg.substr(0, eq)] = count;
+      const std::string key = arg.substr(0, eq);
+      if (count < 0) {
+        // The server would take it as a finished counter: surely a typo.
+        invocation.Fail(absl::StrCat("counts[\"", key, "\"]: must be >= 0, got ", count));
+        break;
+      }
+      if (!counts.insert({key, count}).second) {
+        invocation.Fail(absl::StrCat("counts[\"", key, "\"]: given twice"));
+        break;
+      }
     }
   }
   if (!invocation.ok()) return invocation.UsageError();
@@ -245,9 +353,20 @@ int RunLatchDeclare(Invocation& invocation) {
   if (!admin.ok()) return ReportFailure(invocation.global, what, admin.status());
   v1::DeclareResponse response;
   absl::Status status = admin->Call(&v1::Admin::Stub::Declare, request, &response);
-  if (!status.ok()) return ReportDeclareConflict(invocation, what, status);
-  std::printf("latch %s %s\n", request.name().c_str(),
-              response.created() ? "declared" : "exists as declared");
+  if (!status.ok()) {
+    return ReportDeclareConflict(invocation, what, request,
+                                 CountsText(request.config().latch().counts()), status);
+  }
+  if (invocation.global.json) {
+    PrintLine(JsonObject()
+                  .String("name", request.name())
+                  .Bool("created", response.created())
+                  .Raw("counts", CountsJson(request.config().latch().counts()))
+                  .str());
+  } else {
+    std::printf("latch %s %s\n", request.name().c_str(),
+                response.created() ? "declared" : "exists as declared");
+  }
   return kExitOk;
 }
 
@@ -255,8 +374,9 @@ int RunRateLimit(Invocation& invocation) {
   const double tokens = invocation.DoubleOr("tokens", 1);
   const absl::Duration wait = invocation.DurationOr("wait", absl::ZeroDuration());
   if (tokens <= 0) invocation.Fail("--tokens: must be > 0");
-  if (invocation.Has("capacity") && !invocation.Has("rate")) {
-    invocation.Fail("--capacity goes with --rate (they declare the rate limit)");
+  if ((invocation.Has("capacity") || invocation.Has("unfair")) && !invocation.Has("rate")) {
+    invocation.Fail(absl::StrCat("--", invocation.Has("capacity") ? "capacity" : "unfair",
+                                 " goes with --rate (they declare the rate limit)"));
   }
   v1::DeclareRequest declare;
   if (invocation.ok() && invocation.Has("rate")) {
@@ -265,6 +385,7 @@ int RunRateLimit(Invocation& invocation) {
     v1::RateLimitParams& params = *declare.mutable_config()->mutable_rate_limit();
     params.set_rate(invocation.DoubleOr("rate", 0));
     if (invocation.Has("capacity")) params.set_capacity(invocation.DoubleOr("capacity", 0));
+    if (invocation.Has("unfair")) params.set_fair(false);
   }
   if (!invocation.ok()) return invocation.UsageError();
   const std::string& name = invocation.positional[0];
@@ -276,7 +397,14 @@ int RunRateLimit(Invocation& invocation) {
   if (invocation.Has("rate")) {
     v1::DeclareResponse declared;
     absl::Status status = admin->Call(&v1::Admin::Stub::Declare, declare, &declared);
-    if (!status.ok()) return ReportDeclareConflict(invocation, what, status);
+    if (!status.ok()) {
+      const v1::RateLimitParams& params = declare.config().rate_limit();
+      const std::string asked =
+          absl::StrCat("--rate ", FormatAmount(params.rate()), " --capacity ",
+                       FormatAmount(params.has_capacity() ? params.capacity() : params.rate()),
+                       params.has_fair() && !params.fair() ? " --unfair" : "");
+      return ReportDeclareConflict(invocation, what, declare, asked, status);
+    }
   }
 
   RateDecision decision;
@@ -286,7 +414,9 @@ int RunRateLimit(Invocation& invocation) {
     request.set_tokens(tokens);
     v1::TryAcquireResponse response;
     absl::Status status = admin->Call(&v1::Admin::Stub::TryAcquire, request, &response);
-    if (!status.ok()) return ReportFailure(global, what, status);
+    if (!status.ok()) {
+      return ReportFailureOn(global, what, name, v1::KIND_ADVANCED_RATE_LIMIT, status);
+    }
     decision.granted = response.allowed();
     decision.tokens_left = response.tokens_left();
     decision.retry_after = absl::Seconds(response.retry_after().seconds()) +
@@ -296,7 +426,9 @@ int RunRateLimit(Invocation& invocation) {
     if (!client.ok()) return ReportFailure(global, what, client.status());
     RateLimiter limiter(client->get(), name);
     absl::StatusOr<RateDecision> acquired = limiter.Acquire(tokens, {.timeout = wait}).Wait();
-    if (!acquired.ok()) return ReportFailure(global, what, acquired.status());
+    if (!acquired.ok()) {
+      return ReportFailureOn(global, what, name, v1::KIND_ADVANCED_RATE_LIMIT, acquired.status());
+    }
     decision = *acquired;
   }
 

@@ -12,6 +12,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "client/cli/commands.h"
+#include "client/cli/connection.h"
 #include "client/cli/exit_codes.h"
 
 namespace baton::cli {
@@ -33,8 +34,8 @@ bool LooksLikeNumber(std::string_view arg) {
 
 void ApplyGlobalOption(const std::string& name, const std::string& value, Invocation& invocation) {
   if (name == "addr") {
-    if (value.empty()) invocation.Fail("--addr: expected HOST:PORT");
     invocation.global.address = value;
+    invocation.global.address_from = "--addr";
   } else if (name == "json") {
     invocation.global.json = true;
   } else if (name == "connect-timeout") {
@@ -141,6 +142,15 @@ void Invocation::Fail(std::string message) {
 }
 
 int Invocation::UsageError() const {
+  if (global.json) {
+    const std::string usage =
+        absl::StrCat("baton ", spec_.name, spec_.arguments.empty() ? "" : " ", spec_.arguments);
+    return ReportError(global, spec_.name,
+                       {.code = absl::StatusCode::kInvalidArgument,
+                        .message = error_,
+                        .exit_code = kExitUsage,
+                        .fields = {{"usage", usage}}});
+  }
   std::fprintf(stderr, "baton %s: %s\n", spec_.name.c_str(), error_.c_str());
   PrintUsageLine(spec_, stderr);
   std::fprintf(stderr, "Run 'baton help %s' for its options and examples.\n", spec_.name.c_str());

@@ -21,6 +21,7 @@ constexpr char kRunExitCodes[] =
     "  CMD's exit code     CMD ran and exited (128+N if it died of signal N)\n"
     "  2                   usage error\n"
     "  3                   --timeout ran out before it was granted\n"
+    "  4                   NAME exists as another kind (the message says which command fits)\n"
     "  69                  batond cannot be reached\n"
     "  75                  the lease was lost while CMD ran; CMD was stopped\n"
     "  126, 127            CMD cannot be executed, or was not found\n"
@@ -32,7 +33,7 @@ constexpr char kRunSignals[] =
     "with BATON_FENCE so that a store can refuse a stale holder. SIGTERM, SIGINT and "
     "SIGHUP sent to baton are passed on to CMD; baton waits for CMD, releases, and exits "
     "with CMD's code. If the lease is lost while CMD runs (batond restarted or became "
-    "unreachable past its keepalive, or an operator deleted the instance), someone else "
+    "unreachable past its keepalive, or an operator deleted or reset the instance), someone else "
     "may get it: baton sends CMD SIGTERM (SIGKILL after --kill-after), says why on "
     "stderr, and exits 75, as `consul lock` does.";
 
@@ -49,8 +50,8 @@ std::vector<CommandSpec> MakeCommands() {
                       "the same time. ") +
           kRunSignals,
       .options = {{"priority", "P",
-                   "waiters with a higher P are served first (default 0; not with "
-                   "--kind rlock)"},
+                   "waiters with a lower P are served first, equal P in arrival order (default "
+                   "0; -1 goes before 0; not with --kind rlock)"},
                   kTimeout,
                   {"kind", "K",
                    "priority (PriorityLock, default), rlock (RLock, first come first "
@@ -58,6 +59,7 @@ std::vector<CommandSpec> MakeCommands() {
                   kKillAfter},
       .examples =
           {"baton lock jobs/nightly -- ./nightly.sh --full",
+           "baton lock jobs/nightly --priority -1 -- ./hotfix.sh   # before the priority-0 waiters",
            "baton lock db/migrate --timeout 30s -- sh -c 'migrate --fence \"$BATON_FENCE\"'"},
       .exit_codes = kRunExitCodes,
       .min_positional = 1,
@@ -71,13 +73,29 @@ std::vector<CommandSpec> MakeCommands() {
       .summary = "run CMD while holding one of N permits of NAME",
       .description =
           std::string("Like lock, with up to N holders at once: takes a permit of the "
-                      "DynamicBoundedSemaphore NAME (declared with bound N if it does not "
-                      "exist), runs CMD, gives the permit back. If NAME exists with another "
-                      "bound (or is not a semaphore) baton says so and exits 2; an operator "
-                      "changes the bound of a live semaphore with `baton set-bound`. ") +
+                      "semaphore NAME (declared with bound N if it does not exist), runs CMD, "
+                      "gives the permit back. By default NAME is a DynamicBoundedSemaphore, "
+                      "served in arrival order, whose bound an operator changes live with "
+                      "`baton set-bound`; with --kind priority it is a PrioritySemaphore, "
+                      "whose waiters are served by --priority (lower first) and which `baton "
+                      "reset` returns to N permits, revoking those out. If NAME exists with "
+                      "another bound baton names both and exits 2; if it is another kind, "
+                      "exit 4. ") +
           kRunSignals,
-      .options = {{"bound", "N", "how many may hold it at once (required)"}, kTimeout, kKillAfter},
-      .examples = {"baton semaphore render/gpu --bound 2 -- ./render.sh scene.blend"},
+      .options = {{"bound", "N",
+                   "how many may hold it at once (required): the bound of a dynamic "
+                   "semaphore, the initial permits of a priority one"},
+                  {"kind", "K",
+                   "dynamic (DynamicBoundedSemaphore, default) or priority "
+                   "(PrioritySemaphore): use the kind NAME has"},
+                  {"priority", "P",
+                   "--kind priority: waiters with a lower P are served first, equal P in "
+                   "arrival order (default 0)"},
+                  kTimeout,
+                  kKillAfter},
+      .examples = {"baton semaphore render/gpu --bound 2 -- ./render.sh scene.blend",
+                   "baton semaphore pool/workers --kind priority --bound 4 --priority -1 -- "
+                   "./urgent-job.sh"},
       .exit_codes = std::string(kRunExitCodes) +
                     "  2                   also: NAME exists with another bound\n",
       .min_positional = 1,
@@ -87,7 +105,7 @@ std::vector<CommandSpec> MakeCommands() {
   });
   commands.push_back({
       .name = "ratelimit",
-      .arguments = "NAME [--rate R [--capacity C]] [--tokens N] [--wait T]",
+      .arguments = "NAME [--rate R [--capacity C] [--unfair]] [--tokens N] [--wait T]",
       .summary = "take tokens from the rate limit NAME (exit 1 when refused)",
       .description =
           "Takes N tokens (default 1) from the token bucket NAME, shared by everyone who "
@@ -95,16 +113,20 @@ std::vector<CommandSpec> MakeCommands() {
           "second, at most C in the bucket (default C = R), starting full. Without --wait "
           "it tries once: granted prints the tokens left and exits 0; refused prints how "
           "long until N tokens would be there ('refused: retry after 0.250s') and exits 1. "
-          "With --wait T it queues up to T for its turn.",
+          "With --wait T it queues up to T for its turn: first come first served, unless the "
+          "bucket was declared --unfair, where any waiter whose N fits is served first (a "
+          "large N may starve). N may not exceed the capacity (an error, exit 1: it could "
+          "never be granted).",
       .options = {{"rate", "R", "tokens added per second (declares NAME if needed)"},
                   {"capacity", "C", "most tokens the bucket holds (default R)"},
+                  {"unfair", "", "with --rate: declare it unfair (waiters can cut the queue)"},
                   {"tokens", "N", "tokens to take (default 1; may be fractional)"},
                   {"wait", "T", "wait up to T for the tokens (default 0: try once)"}},
       .examples = {"baton ratelimit api/github --rate 10 --capacity 50 && curl ...",
                    "baton ratelimit api/github --tokens 5 --wait 30s --json"},
       .exit_codes = "  0  granted\n  1  refused (or a server error)\n  2  usage error, or "
-                    "NAME exists with another rate or capacity\n  69 batond cannot be "
-                    "reached\n",
+                    "NAME exists with another rate or capacity\n  4  NAME is not a rate "
+                    "limit\n  69 batond cannot be reached\n",
       .min_positional = 1,
       .max_positional = 1,
       .run = RunRateLimit,
@@ -115,23 +137,31 @@ std::vector<CommandSpec> MakeCommands() {
       .summary = "create the countdown latch NAME with a counter per key",
       .description =
           "Creates the MultiCountDownLatch NAME with one counter per KEY, starting at "
-          "COUNT. Declaring it again the same way is fine; with other counts it exits 2.",
+          "COUNT (>= 0; 0 starts finished). The keys are fixed for the latch's life. "
+          "Declaring it again the same way is fine; with other counts it exits 2, naming "
+          "both.",
       .examples = {"baton latch declare deploy/ready db=1 cache=3"},
       .exit_codes = "  0  declared, or exists as declared\n  2  usage error, or NAME "
-                    "exists with other counts\n",
+                    "exists with other counts\n  4  NAME is not a latch\n",
       .min_positional = 2,
       .max_positional = -1,
       .run = RunLatchDeclare,
   });
   commands.push_back({
       .name = "latch count-down",
-      .arguments = "NAME KEY",
-      .summary = "count the latch NAME's counter KEY down by one",
-      .description = "Counts KEY of the latch NAME down by one (it stops at zero).",
-      .options = {{"strict", "", "fail if KEY does not exist or is at zero already"}},
+      .arguments = "NAME (KEY | --all) [--strict | --lenient]",
+      .summary = "count the latch NAME's counter KEY (or every one) down by one",
+      .description = "Counts KEY of the latch NAME down by one (it stops at zero; a KEY at "
+                     "zero already is reported, exit 0). A KEY the latch does not have is an "
+                     "error naming the latch's keys. With --all, counts every counter not at "
+                     "zero down by one.",
+      .options = {{"all", "", "count every key down by one"},
+                  {"strict", "", "also fail (exit 1) if KEY is at zero already"},
+                  {"lenient", "", "accept a KEY the latch does not have, as done (exit 0)"}},
       .examples = {"baton latch count-down deploy/ready cache"},
-      .exit_codes = "  0  counted down\n  1  a server error (NAME not declared, ...)\n",
-      .min_positional = 2,
+      .exit_codes = "  0  counted down (or at zero already)\n  1  no such KEY, NAME not "
+                    "declared, or (--strict) at zero already\n  4  NAME is not a latch\n",
+      .min_positional = 1,
       .max_positional = 2,
       .run = RunLatchCountDown,
   });
@@ -140,26 +170,34 @@ std::vector<CommandSpec> MakeCommands() {
       .arguments = "NAME [KEY] [--timeout T]",
       .summary = "wait until the latch's KEY (or every key) is at zero",
       .description = "Waits until counter KEY of the latch NAME reaches zero; without KEY, "
-                     "until every counter does.",
-      .options = {kTimeout},
+                     "until every counter does. A KEY the latch does not have is an error "
+                     "naming the latch's keys.",
+      .options = {kTimeout,
+                  {"lenient", "", "a KEY the latch does not have counts as at zero (exit 0)"}},
       .examples = {"baton latch wait deploy/ready --timeout 5m && ./start-traffic.sh"},
-      .exit_codes = "  0  reached zero\n  3  --timeout ran out\n",
+      .exit_codes = "  0  reached zero\n  1  no such KEY, or NAME not declared\n  3  "
+                    "--timeout ran out\n  4  NAME is not a latch\n",
       .min_positional = 1,
       .max_positional = 2,
       .run = RunLatchWait,
   });
   commands.push_back({
       .name = "notify",
-      .arguments = "NAME KEY [--all]",
+      .arguments = "NAME [KEY] [--count N [--strict] | --all]",
       .summary = "wake the oldest waiter (or all) of the condition NAME's KEY",
       .description = "Takes the KeyedCondition NAME's lock, wakes the oldest `baton wait "
-                     "NAME KEY` (every one with --all), and releases the lock. Prints how "
-                     "many it woke; a notify with no waiter is not remembered.",
-      .options = {{"all", "", "wake every waiter of KEY"},
+                     "NAME KEY` (the N oldest with --count N, every one with --all; without "
+                     "KEY, --all wakes the waiters of every key), and releases the lock. Prints "
+                     "how many it woke; a notify with no waiter is not remembered.",
+      .options = {{"count", "N", "wake up to N waiters of KEY, oldest first (default 1)"},
+                  {"strict", "", "with --count: fail (exit 1) if fewer than N were waiting "
+                                 "(those there are still woken)"},
+                  {"all", "", "wake every waiter of KEY, or of every key without KEY"},
                   {"timeout", "T", "give up waiting for the condition's lock after T"}},
-      .examples = {"baton notify queue/jobs new-job"},
-      .exit_codes = "  0  done (even if no one waited)\n  3  --timeout ran out\n",
-      .min_positional = 2,
+      .examples = {"baton notify queue/jobs new-job", "baton notify queue/jobs --all"},
+      .exit_codes = "  0  done (even if no one waited)\n  1  --strict: fewer than N were "
+                    "waiting\n  3  --timeout ran out\n  4  NAME is not a condition\n",
+      .min_positional = 1,
       .max_positional = 2,
       .run = RunNotify,
   });
@@ -168,10 +206,11 @@ std::vector<CommandSpec> MakeCommands() {
       .arguments = "NAME KEY [--timeout T]",
       .summary = "wait for a notify of the condition NAME's KEY",
       .description = "Takes the KeyedCondition NAME's lock, waits (without it) for a "
-                     "`baton notify NAME KEY`, and releases the lock again.",
+                     "`baton notify NAME KEY`, and releases the lock again. Only a notify "
+                     "sent while it waits wakes it.",
       .options = {kTimeout},
       .examples = {"baton wait queue/jobs new-job --timeout 1m && ./drain-queue.sh"},
-      .exit_codes = "  0  notified\n  3  --timeout ran out\n",
+      .exit_codes = "  0  notified\n  3  --timeout ran out\n  4  NAME is not a condition\n",
       .min_positional = 2,
       .max_positional = 2,
       .run = RunWait,
@@ -223,7 +262,8 @@ std::vector<CommandSpec> MakeCommands() {
       .description = "Sets the rate of the rate limit NAME; its capacity grows to RATE if "
                      "it was smaller.",
       .examples = {"baton set-rate api/github 20"},
-      .exit_codes = "  0  changed\n  1  a server error\n",
+      .exit_codes = "  0  changed\n  1  a server error (NOT_FOUND, ...)\n  4  NAME is not a "
+                    "rate limit\n",
       .min_positional = 2,
       .max_positional = 2,
       .run = RunSetRate,
@@ -232,10 +272,12 @@ std::vector<CommandSpec> MakeCommands() {
       .name = "set-bound",
       .arguments = "NAME BOUND",
       .summary = "change a semaphore's bound, live",
-      .description = "Sets the bound of the DynamicBoundedSemaphore NAME. Lowering it below "
-                     "the permits out revokes nothing: newcomers wait until enough leave.",
+      .description = "Sets the bound of the DynamicBoundedSemaphore NAME (BOUND >= 0). "
+                     "Raising it lets waiters in at once. Lowering it below the permits out "
+                     "revokes nothing: newcomers wait until enough leave.",
       .examples = {"baton set-bound render/gpu 4"},
-      .exit_codes = "  0  changed\n  1  a server error\n",
+      .exit_codes = "  0  changed\n  1  a server error (NOT_FOUND, ...)\n  4  NAME is not "
+                    "a DynamicBoundedSemaphore (a PrioritySemaphore has reset)\n",
       .min_positional = 2,
       .max_positional = 2,
       .run = RunSetBound,
@@ -244,10 +286,13 @@ std::vector<CommandSpec> MakeCommands() {
       .name = "reset",
       .arguments = "NAME",
       .summary = "reset a priority semaphore, revoking every permit",
-      .description = "Returns the PrioritySemaphore NAME to its initial value; every "
-                     "permit out is revoked.",
+      .description = "Returns the PrioritySemaphore NAME (`baton semaphore NAME --kind "
+                     "priority`) to its initial permits: every permit out is revoked (a `baton "
+                     "semaphore` running under one stops its command and exits 75), and the "
+                     "queued waiters are served from the fresh permits in priority order.",
       .examples = {"baton reset pool/workers"},
-      .exit_codes = "  0  reset\n  1  a server error\n",
+      .exit_codes = "  0  reset\n  1  a server error (NOT_FOUND, ...)\n  4  NAME is not a "
+                    "PrioritySemaphore\n",
       .min_positional = 1,
       .max_positional = 1,
       .run = RunReset,
@@ -276,9 +321,14 @@ const std::vector<CommandSpec>& AllCommands() {
 
 const std::vector<OptionSpec>& GlobalOptionSpecs() {
   static const std::vector<OptionSpec>* const options = new std::vector<OptionSpec>{
-      {"addr", "HOST:PORT", "batond's address (default: $BATON_ADDR, else 127.0.0.1:7070)"},
-      {"json", "", "describe, list, ratelimit, health: one JSON object per line"},
-      {"connect-timeout", "T", "how long to try to reach batond (default 5s)"},
+      {"addr", "HOST:PORT",
+       "batond's address: HOST:PORT, [IPv6]:PORT or unix:PATH (default: $BATON_ADDR, else "
+       "127.0.0.1:7070)"},
+      {"json", "",
+       "answers as one JSON object per line on stdout; failures as one JSON object on stderr "
+       "(see baton --help)"},
+      {"connect-timeout", "T",
+       "how long to wait for a slow batond (default 5s); a refused connection fails at once"},
       {"help", "", "show help (also: baton help COMMAND)"},
   };
   return *options;

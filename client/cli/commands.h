@@ -27,10 +27,15 @@ namespace baton::cli {
 struct GlobalOptions {
   // --addr, else $BATON_ADDR, else kDefaultAddress.
   std::string address;
-  // --json: describe, list, ratelimit and health print one JSON object per
-  // line instead of text.
+  // Where `address` came from, to name it in a usage error: "--addr",
+  // "BATON_ADDR" or "the default address".
+  std::string address_from = "the default address";
+  // --json: every command prints its answer as one JSON object per line on
+  // stdout, and a failure as one JSON object on stderr (ReportError() in
+  // connection.h says its fields).
   bool json = false;
-  // --connect-timeout: how long to try to reach batond before exit 69.
+  // --connect-timeout: how long to wait for a slow batond before exit 69 (an
+  // unreachable one is reported at once).
   absl::Duration connect_timeout = absl::Seconds(5);
 };
 
@@ -93,7 +98,7 @@ class Invocation {
   // Fail() records a usage error (the first one wins).
   void Fail(std::string message);
   // UsageError() prints the recorded error and the command's usage on
-  // stderr and returns kExitUsage.
+  // stderr (one JSON object with --json) and returns kExitUsage.
   int UsageError() const;
 
  private:

@@ -15,10 +15,13 @@ inline constexpr int kExitOk = 0;
 // limit refused, a health check not SERVING.
 inline constexpr int kExitFailure = 1;
 // Usage error (the command's usage is printed), or a declaration that
-// conflicts with what exists (another kind, bound, rate or counts).
+// conflicts with the parameters NAME exists with (bound, rate, counts).
 inline constexpr int kExitUsage = 2;
 // A --timeout ran out before the lock, permit, latch or notify came.
 inline constexpr int kExitTimeout = 3;
+// NAME exists as another kind than the command (or its --kind) uses: every
+// command answers this code, and names the command or --kind that fits.
+inline constexpr int kExitWrongKind = 4;
 // batond cannot be reached (or is draining): EX_UNAVAILABLE of sysexits.h.
 inline constexpr int kExitUnavailable = 69;
 // The lease was lost while CMD ran (the session ended or the hold was

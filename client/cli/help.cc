@@ -6,9 +6,12 @@
 #include <cstdio>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
+#include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "client/cli/commands.h"
@@ -52,11 +55,48 @@ constexpr char kExitCodes[] =
     "Exit codes (each command's help lists its own):\n"
     "  0     done: granted, ran, SERVING\n"
     "  1     the server said no: refused, NOT_SERVING, or an error (its status is printed)\n"
-    "  2     usage error (the usage is printed), or a declaration that conflicts\n"
+    "  2     usage error (the usage is printed), or a declaration that conflicts with the\n"
+    "        bound, rate or counts NAME has (both are named)\n"
     "  3     --timeout ran out\n"
+    "  4     NAME exists as another kind than the command uses; the message names the\n"
+    "        command or --kind that fits\n"
     "  69    batond cannot be reached at the address (or is draining)\n"
     "  75    lock, semaphore: the lease was lost while CMD ran; CMD was stopped\n"
     "  other lock, semaphore: CMD's own exit code (128+N when it died of signal N)\n";
+
+constexpr char kJson[] =
+    "With --json, every command prints its answer as one JSON object per line on stdout "
+    "(lock and semaphore print none: CMD's output is CMD's), and a failure as one JSON "
+    "object on stderr:";
+constexpr char kJsonExample[] =
+    "  {\"command\":\"describe jobs/x\",\"code\":\"NOT_FOUND\",\"message\":\"...\",\"exit\":1}\n";
+constexpr char kJsonFields[] =
+    "code is the gRPC status name (INVALID_ARGUMENT for a usage error, UNAVAILABLE "
+    "unreachable, DEADLINE_EXCEEDED --timeout, FAILED_PRECONDITION another kind, ABORTED "
+    "lease lost) and exit is baton's exit code. Some failures add string fields: usage; kind, "
+    "expected_kind, suggestion; existing, asked; key, keys.";
+
+// SortedExitCodes() orders "  N  meaning" lines by N (stable; a line without
+// a number first), so that the codes every command shares merge in place.
+std::string SortedExitCodes(const std::string& codes) {
+  std::vector<std::pair<int, std::string>> lines;
+  for (absl::string_view line : absl::StrSplit(codes, '\n', absl::SkipEmpty())) {
+    const absl::string_view trimmed = absl::StripLeadingAsciiWhitespace(line);
+    std::size_t digits = 0;
+    while (digits < trimmed.size() &&
+           absl::ascii_isdigit(static_cast<unsigned char>(trimmed[digits]))) {
+      ++digits;
+    }
+    int code = -1;
+    if (digits > 0 && !absl::SimpleAtoi(trimmed.substr(0, digits), &code)) code = -1;
+    lines.emplace_back(code, std::string(line));
+  }
+  std::stable_sort(lines.begin(), lines.end(),
+                   [](const auto& a, const auto& b) { return a.first < b.first; });
+  std::string out;
+  for (const auto& [code, line] : lines) absl::StrAppend(&out, line, "\n");
+  return out;
+}
 
 }  // namespace
 
@@ -79,10 +119,20 @@ void PrintCommandHelp(const CommandSpec& spec, std::FILE* out) {
     std::fprintf(out, "\nExample%s:\n", spec.examples.size() > 1 ? "s" : "");
     for (const std::string& example : spec.examples) std::fprintf(out, "  %s\n", example.c_str());
   }
-  std::fprintf(out, "\nExit codes:\n%s", spec.exit_codes.c_str());
-  if (!absl::StrContains(spec.exit_codes, "69")) {
-    std::fprintf(out, "  2  usage error\n  69 batond cannot be reached\n");
+  std::string codes = spec.exit_codes;
+  if (!absl::StrContains(codes, "69")) {
+    absl::StrAppend(&codes, "  2  usage error\n  69 batond cannot be reached\n");
   }
+  std::fprintf(out, "\nExit codes:\n%s", SortedExitCodes(codes).c_str());
+  std::fprintf(out, "\n%s",
+               Wrap(spec.takes_command
+                        ? "With --json, baton prints nothing on stdout (CMD's output is CMD's) "
+                          "and its own failures as one JSON object on stderr (baton --help "
+                          "shows its fields)."
+                        : "With --json, the answer is one JSON object per line on stdout and a "
+                          "failure one JSON object on stderr (baton --help shows its fields).",
+                    "")
+                   .c_str());
 }
 
 void PrintGroupHelp(const std::string& group, std::FILE* out) {
@@ -117,9 +167,9 @@ void PrintOverview(std::FILE* out) {
                "\nExamples:\n"
                "  baton lock jobs/nightly -- ./nightly.sh      # one at a time, cluster-wide\n"
                "  baton ratelimit api/github --rate 10         # exit 0: go, exit 1: wait\n"
-               "  BATON_ADDR=baton:7070 baton describe jobs/nightly\n\n%s\n"
+               "  BATON_ADDR=baton:7070 baton describe jobs/nightly\n\n%s\n%s%s%s\n"
                "Run 'baton help COMMAND' for a command's options, examples and exit codes.\n",
-               kExitCodes);
+               kExitCodes, Wrap(kJson, "").c_str(), kJsonExample, Wrap(kJsonFields, "").c_str());
 }
 
 }  // namespace baton::cli

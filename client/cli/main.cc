@@ -14,6 +14,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "client/cli/commands.h"
+#include "client/cli/connection.h"
 #include "client/cli/exit_codes.h"
 
 namespace baton::cli {
@@ -55,6 +56,32 @@ std::size_t CommandStart(const std::vector<std::string>& args) {
   return i;
 }
 
+// WantsJson() is true when --json is among the arguments (before "--"), for
+// the errors found before the command's own arguments are parsed.
+bool WantsJson(const std::vector<std::string>& args) {
+  for (const std::string& arg : args) {
+    if (arg == "--") break;
+    if (arg == "--json") return true;
+  }
+  return false;
+}
+
+// EarlyUsageError() reports a usage error found before the command is
+// known; `text` is what a person reads (the first line is the message).
+int EarlyUsageError(const std::vector<std::string>& args, const std::string& what,
+                    const std::string& message, const std::string& text) {
+  if (WantsJson(args)) {
+    GlobalOptions global;
+    global.json = true;
+    return ReportError(global, what,
+                       {.code = absl::StatusCode::kInvalidArgument,
+                        .message = message,
+                        .exit_code = kExitUsage});
+  }
+  std::fprintf(stderr, "%s", text.c_str());
+  return kExitUsage;
+}
+
 int Help(const std::vector<std::string>& topic) {
   if (topic.empty()) {
     PrintOverview(stdout);
@@ -69,9 +96,9 @@ int Help(const std::vector<std::string>& topic) {
     PrintGroupHelp(topic[0], stdout);
     return kExitOk;
   }
-  std::fprintf(stderr, "baton help: no command '%s'; the commands are in 'baton --help'\n",
-               topic[0].c_str());
-  return kExitUsage;
+  const std::string message =
+      absl::StrCat("no command '", topic[0], "'; the commands are in 'baton --help'");
+  return EarlyUsageError(topic, "help", message, absl::StrCat("baton help: ", message, "\n"));
 }
 
 int Main(std::vector<std::string> args) {
@@ -80,6 +107,9 @@ int Main(std::vector<std::string> args) {
     if (args[i] == "--help" || args[i] == "-h") return Help({});
   }
   if (at >= args.size()) {
+    if (WantsJson(args)) {
+      return EarlyUsageError(args, "", "which command? (baton --help lists them)", "");
+    }
     std::fprintf(stderr, "baton: which command? (baton --help lists them)\n\n");
     PrintOverview(stderr);
     return kExitUsage;
@@ -91,31 +121,43 @@ int Main(std::vector<std::string> args) {
   const CommandSpec* spec = FindCommand(args, at, &words);
   if (spec == nullptr) {
     if (IsGroup(args[at])) {
+      if (WantsJson(args)) {
+        return EarlyUsageError(args, args[at], "which one? (baton help " + args[at] + ")", "");
+      }
       std::fprintf(stderr, "baton %s: which one?\n", args[at].c_str());
       for (const CommandSpec& sub : AllCommands()) {
         if (absl::StartsWith(sub.name, absl::StrCat(args[at], " "))) PrintUsageLine(sub, stderr);
       }
-    } else {
-      std::fprintf(stderr,
-                   "baton: no command '%s'\nusage: baton [global options] COMMAND [ARGS...]\n"
-                   "Run 'baton --help' for the commands.\n",
-                   args[at].c_str());
+      return kExitUsage;
     }
-    return kExitUsage;
+    const std::string message = absl::StrCat("no command '", args[at], "'");
+    return EarlyUsageError(args, "", message,
+                           absl::StrCat("baton: ", message,
+                                        "\nusage: baton [global options] COMMAND [ARGS...]\n"
+                                        "Run 'baton --help' for the commands.\n"));
   }
 
   // The global options before the name, then everything after it.
   std::vector<std::string> rest(args.begin(), args.begin() + static_cast<std::ptrdiff_t>(at));
   rest.insert(rest.end(), args.begin() + static_cast<std::ptrdiff_t>(at + words), args.end());
   Invocation invocation(*spec);
+  invocation.global.address = kDefaultAddress;
   const char* env_address = std::getenv("BATON_ADDR");
-  invocation.global.address =
-      env_address != nullptr && *env_address != '\0' ? env_address : kDefaultAddress;
+  if (env_address != nullptr && *env_address != '\0') {  // set but empty: unset
+    invocation.global.address = env_address;
+    invocation.global.address_from = "BATON_ADDR";
+  }
   bool help = false;
   ParseInvocation(rest, invocation, &help);
   if (help) {
     PrintCommandHelp(*spec, stdout);
     return kExitOk;
+  }
+  // Before any command dials it: a malformed address is a usage error, not
+  // an unreachable server (nor a dial of a port it was wrapped into).
+  if (absl::Status valid = ValidateAddress(invocation.global.address); !valid.ok()) {
+    invocation.Fail(absl::StrCat(invocation.global.address_from, ": ", valid.message()));
+    return invocation.UsageError();
   }
   return spec->run(invocation);
 }

@@ -196,18 +196,32 @@ std::variant<Hold, int> AcquireInterruptibly(const HeldCommand& command, SignalC
   waiter.join();
 
   if (interrupted_by != 0) {
-    std::fprintf(stderr, "baton: %s: interrupted by SIG%s while waiting\n", command.what.c_str(),
-                 sigabbrev_np(interrupted_by));
-    return kExitSignalBase + interrupted_by;  // a hold that crossed is released by ~Hold
+    // A hold that crossed is released by ~Hold.
+    return ReportError(global, command.what,
+                       {.code = absl::StatusCode::kCancelled,
+                        .message = absl::StrCat("interrupted by SIG",
+                                                sigabbrev_np(interrupted_by), " while waiting"),
+                        .exit_code = kExitSignalBase + interrupted_by});
   }
   if (result->ok()) return *std::move(*result);
   const absl::Status& status = result->status();
   if (status.code() == absl::StatusCode::kDeadlineExceeded) {
-    std::fprintf(stderr, "baton: %s: timed out after %s waiting for it\n", command.what.c_str(),
-                 absl::FormatDuration(command.timeout).c_str());
-    return kExitTimeout;
+    return ReportError(global, command.what,
+                       {.code = status.code(),
+                        .message = absl::StrCat("timed out after ",
+                                                absl::FormatDuration(command.timeout),
+                                                " waiting for it"),
+                        .exit_code = kExitTimeout});
   }
-  return ReportFailure(global, command.what, status);
+  return ReportFailureOn(global, command.what, command.name, command.kind, status);
+}
+
+void ReportLeaseLost(const GlobalOptions& global, const HeldCommand& command,
+                     std::string message) {
+  ReportError(global, command.what,
+              {.code = absl::StatusCode::kAborted,
+               .message = std::move(message),
+               .exit_code = kExitLeaseLost});
 }
 
 // RunWhileHeld() runs the command under `hold` and returns baton's exit code.
@@ -219,9 +233,12 @@ int RunWhileHeld(const HeldCommand& command, Hold& hold, SignalChannel& signals,
   int error = 0;
   const pid_t pid = Spawn(command, Environment(command, hold.fence(), global), signals, &error);
   if (pid < 0) {
-    std::fprintf(stderr, "baton: cannot run '%s': %s\n", command.argv[0].c_str(),
-                 std::strerror(error));
-    return error == ENOENT ? kExitCommandNotFound : kExitCannotExecute;
+    return ReportError(
+        global, command.what,
+        {.code = error == ENOENT ? absl::StatusCode::kNotFound
+                                 : absl::StatusCode::kPermissionDenied,
+         .message = absl::StrCat("cannot run '", command.argv[0], "': ", std::strerror(error)),
+         .exit_code = error == ENOENT ? kExitCommandNotFound : kExitCannotExecute});
   }
 
   std::optional<absl::Time> kill_at;  // set once the lease is lost
@@ -237,19 +254,22 @@ int RunWhileHeld(const HeldCommand& command, Hold& hold, SignalChannel& signals,
     if (waitpid(pid, &wait_status, WNOHANG) == pid) break;
     if (std::optional<absl::Status> reason = lost->reason();
         reason.has_value() && !kill_at.has_value()) {
-      std::fprintf(stderr,
-                   "baton: %s: lost the lease while '%s' (pid %d) runs: %s\n"
-                   "baton: sending it SIGTERM (SIGKILL in %s)\n",
-                   command.what.c_str(), command.argv[0].c_str(), static_cast<int>(pid),
-                   reason->ToString().c_str(), absl::FormatDuration(command.kill_after).c_str());
+      // Said now, while the command is stopping, not once it is gone.
+      ReportLeaseLost(global, command,
+                      absl::StrCat("lost the lease while '", command.argv[0], "' (pid ", pid,
+                                   ") runs: ", reason->ToString(),
+                                   "; sending it SIGTERM (SIGKILL in ",
+                                   absl::FormatDuration(command.kill_after), ")"));
       kill(pid, SIGTERM);
       kill_at = absl::Now() + command.kill_after;
       fds.pop_back();  // the notice stays readable
     }
     if (kill_at.has_value() && absl::Now() >= *kill_at) {
-      std::fprintf(stderr, "baton: %s: '%s' still runs %s after SIGTERM: sending SIGKILL\n",
-                   command.what.c_str(), command.argv[0].c_str(),
-                   absl::FormatDuration(command.kill_after).c_str());
+      if (!global.json) {  // the JSON error was said with the SIGTERM
+        std::fprintf(stderr, "baton: %s: '%s' still runs %s after SIGTERM: sending SIGKILL\n",
+                     command.what.c_str(), command.argv[0].c_str(),
+                     absl::FormatDuration(command.kill_after).c_str());
+      }
       kill(pid, SIGKILL);
       kill_at = absl::InfiniteFuture();
     }
@@ -257,15 +277,20 @@ int RunWhileHeld(const HeldCommand& command, Hold& hold, SignalChannel& signals,
 
   if (std::optional<absl::Status> reason = lost->reason(); reason.has_value()) {
     if (!kill_at.has_value()) {  // lost as the command ended: its work is in doubt
-      std::fprintf(stderr, "baton: %s: lost the lease while '%s' ran: %s\n", command.what.c_str(),
-                   command.argv[0].c_str(), reason->ToString().c_str());
+      ReportLeaseLost(global, command,
+                      absl::StrCat("lost the lease while '", command.argv[0],
+                                   "' ran: ", reason->ToString()));
     }
     return kExitLeaseLost;
   }
   const int exit_code = ExitCodeOf(wait_status);
   if (absl::StatusOr<Done> released = hold.Release().Wait(); !released.ok()) {
-    std::fprintf(stderr, "baton: %s: releasing it after '%s' exited: %s\n", command.what.c_str(),
-                 command.argv[0].c_str(), released.status().ToString().c_str());
+    // A warning: the exit code stays the command's.
+    ReportError(global, command.what,
+                {.code = released.status().code(),
+                 .message = absl::StrCat("releasing it after '", command.argv[0],
+                                         "' exited: ", released.status().ToString()),
+                 .exit_code = exit_code});
   }
   return exit_code;
 }

@@ -41,6 +41,7 @@
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "baton/client.h"
+#include "baton/v1/common.pb.h"
 #include "client/cli/commands.h"
 
 namespace baton::cli {
@@ -67,8 +68,9 @@ class SignalChannel {
 struct HeldCommand {
   // For messages: "lock jobs/nightly".
   std::string what;
-  // The instance's name (BATON_LOCK).
+  // The instance's name (BATON_LOCK), and the kind the command uses it as.
   std::string name;
+  v1::Kind kind = v1::KIND_PRIORITY_LOCK;
   // Starts the acquire; `stop` cancels it.
   std::function<Op<Hold>(std::stop_token stop)> acquire;
   // The --timeout given, for the message when it runs out (infinite: none).

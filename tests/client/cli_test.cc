@@ -10,6 +10,7 @@
 
 #include <fcntl.h>
 #include <netinet/in.h>
+#include <poll.h>
 #include <signal.h>
 #include <spawn.h>
 #include <stdlib.h>
@@ -17,6 +18,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cctype>
 #include <chrono>
 #include <filesystem>
@@ -80,6 +82,85 @@ int ClosedPort() {
   close(fd);
   return ntohs(address.sin_port);
 }
+
+// SlowProxy is a batond that is reachable but slow to answer: it listens on
+// a loopback port, and relays to the real batond only once StartRelay() is
+// called, after the client's connection was accepted.
+class SlowProxy {
+ public:
+  SlowProxy() {
+    listen_fd_ = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    sockaddr_in address{};
+    address.sin_family = AF_INET;
+    address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t size = sizeof(address);
+    bind(listen_fd_, reinterpret_cast<sockaddr*>(&address), size);
+    listen(listen_fd_, 4);
+    getsockname(listen_fd_, reinterpret_cast<sockaddr*>(&address), &size);
+    port_ = ntohs(address.sin_port);
+  }
+  SlowProxy(const SlowProxy&) = delete;
+  SlowProxy& operator=(const SlowProxy&) = delete;
+  ~SlowProxy() {
+    for (int fd : {client_fd_, upstream_fd_}) {
+      if (fd >= 0) shutdown(fd, SHUT_RDWR);  // wakes the relay
+    }
+    if (relay_.joinable()) relay_.join();
+    for (int fd : {listen_fd_, client_fd_, upstream_fd_}) {
+      if (fd >= 0) close(fd);
+    }
+  }
+
+  std::string address() const { return "127.0.0.1:" + std::to_string(port_); }
+
+  // Accept() waits (up to 30 s) for a client to connect.
+  bool Accept() {
+    pollfd fd = {listen_fd_, POLLIN, 0};
+    if (poll(&fd, 1, 30000) != 1) return false;
+    client_fd_ = accept(listen_fd_, nullptr, nullptr);
+    return client_fd_ >= 0;
+  }
+
+  // StartRelay() connects to `target` (host:port on loopback) and relays
+  // bytes both ways until either side closes.
+  bool StartRelay(int target_port) {
+    upstream_fd_ = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    sockaddr_in address{};
+    address.sin_family = AF_INET;
+    address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    address.sin_port = htons(static_cast<std::uint16_t>(target_port));
+    if (connect(upstream_fd_, reinterpret_cast<sockaddr*>(&address), sizeof(address)) != 0) {
+      return false;
+    }
+    relay_ = std::thread([this] {
+      pollfd fds[2] = {{client_fd_, POLLIN, 0}, {upstream_fd_, POLLIN, 0}};
+      char buffer[16384];
+      while (poll(fds, 2, -1) > 0) {
+        for (int i = 0; i < 2; ++i) {
+          if (fds[i].revents == 0) continue;
+          const ssize_t n = read(fds[i].fd, buffer, sizeof(buffer));
+          if (n <= 0) return;
+          for (ssize_t sent = 0; sent < n;) {
+            const ssize_t m =
+                write(fds[1 - i].fd, buffer + sent, static_cast<std::size_t>(n - sent));
+            if (m <= 0) return;
+            sent += m;
+          }
+        }
+      }
+    });
+    return true;
+  }
+
+ private:
+  int listen_fd_ = -1;
+  int client_fd_ = -1;
+  int upstream_fd_ = -1;
+  int port_ = 0;
+  std::thread relay_;
+};
+
+int PortOf(const std::string& address) { return std::stoi(address.substr(address.rfind(':') + 1)); }
 
 struct Result {
   int exit_code = -1;  // 128 + N when killed by signal N; -1: did not exit in time
@@ -169,6 +250,10 @@ class CliTest : public ::testing::Test {
 
   std::unique_ptr<Baton> Start(const std::vector<std::string>& args) {
     return std::make_unique<Baton>(args, batond_.address(), dir_, next_id_++);
+  }
+  // RunWithAddress() runs baton with BATON_ADDR=address.
+  Result RunWithAddress(const std::string& address, const std::vector<std::string>& args) {
+    return Baton(args, address, dir_, next_id_++).Wait();
   }
   Result Run(const std::vector<std::string>& args) { return Start(args)->Wait(); }
   std::string Path(const std::string& name) const { return dir_ + "/" + name; }
@@ -319,8 +404,8 @@ TEST_F(CliTest, AdminChangesRateBoundAndDeletes) {
   EXPECT_EQ(r.exit_code, 0) << r.err;
   EXPECT_EQ(r.out, "t/a/sem: bound 4, 4 available\n");
   r = Run({"set-bound", "t/a/rl", "4"});
-  EXPECT_EQ(r.exit_code, 1);
-  EXPECT_NE(r.err.find("FAILED_PRECONDITION"), std::string::npos) << r.err;
+  EXPECT_EQ(r.exit_code, 4);  // another kind
+  EXPECT_NE(r.err.find("'t/a/rl' is an AdvancedRateLimit"), std::string::npos) << r.err;
   r = Run({"delete", "t/a/rl", "--reason", "test"});
   EXPECT_EQ(r.exit_code, 0) << r.err;
   EXPECT_EQ(Run({"describe", "t/a/rl"}).exit_code, 1);
@@ -411,7 +496,8 @@ TEST_F(CliTest, SemaphoreLetsTwoInButNotThree) {
 
   Result conflict = Run({"semaphore", "t/sem", "--bound", "3", "--", "true"});
   EXPECT_EQ(conflict.exit_code, 2);
-  EXPECT_NE(conflict.err.find("another bound"), std::string::npos) << conflict.err;
+  EXPECT_NE(conflict.err.find("exists with bound 2, not --bound 3"), std::string::npos)
+      << conflict.err;
 
   std::ofstream(release).put('\n');
   EXPECT_EQ(first->Wait().exit_code, 0);
@@ -462,6 +548,394 @@ TEST_F(CliTest, NotifyWakesAWait) {
   EXPECT_EQ(r.out, "notified 2 waiters of t/cond key k\n");
   EXPECT_EQ(first->Wait().exit_code, 0);
   EXPECT_EQ(second->Wait().exit_code, 0);
+}
+
+// ---------------------------------------------------------------------------
+// The first hour of an operator.
+
+TEST_F(CliTest, HelpSaysALowerPriorityIsServedFirstAndItIs) {
+  Result help = Run({"help", "lock"});
+  EXPECT_NE(help.out.find("lower P are served first"), std::string::npos) << help.out;
+  EXPECT_EQ(help.out.find("higher"), std::string::npos) << help.out;
+
+  const std::string held = Path("held"), release = Path("release"), order = Path("order");
+  auto holder = Start({"lock", "t/prio", "--", "sh", "-c",
+                       "touch " + held + "; while [ ! -e " + release + " ]; do sleep 0.05; done"});
+  ASSERT_TRUE(WaitUntil([&] { return std::filesystem::exists(held); }));
+  auto later = Start({"lock", "t/prio", "--priority", "5", "--", "sh", "-c", "echo 5 >> " + order});
+  ASSERT_TRUE(WaitForWaiters("t/prio", 1));
+  auto urgent =
+      Start({"lock", "t/prio", "--priority", "-1", "--", "sh", "-c", "echo -1 >> " + order});
+  ASSERT_TRUE(WaitForWaiters("t/prio", 2));
+  std::ofstream(release).put('\n');
+  EXPECT_EQ(holder->Wait().exit_code, 0);
+  EXPECT_EQ(urgent->Wait().exit_code, 0);
+  EXPECT_EQ(later->Wait().exit_code, 0);
+  EXPECT_EQ(ReadFile(order), "-1\n5\n");
+}
+
+TEST_F(CliTest, AMalformedAddressIsAUsageErrorNamingTheFlag) {
+  for (const std::string address :
+       {"127.0.0.1:99999", "127.0.0.1", "127.0.0.1:0", ":7070", "::1:7070", "[::1]", "host:7x",
+        "unix:"}) {
+    Result r = Run({"--addr", address, "health"});
+    EXPECT_EQ(r.exit_code, 2) << address << ": " << r.err;
+    EXPECT_NE(r.err.find("--addr: expected HOST:PORT (e.g. 127.0.0.1:7070"), std::string::npos)
+        << address << ": " << r.err;
+    EXPECT_NE(r.err.find("'" + address + "'"), std::string::npos) << r.err;
+  }
+  Result r = RunWithAddress("127.0.0.1", {"describe", "x"});
+  EXPECT_EQ(r.exit_code, 2) << r.err;
+  EXPECT_NE(r.err.find("BATON_ADDR: expected HOST:PORT"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("no :PORT"), std::string::npos) << r.err;
+  // Well-formed addresses are dialled: unreachable ones are exit 69, not 2.
+  const std::string closed = std::to_string(ClosedPort());
+  for (const std::string& address : {"[::1]:" + closed, "unix:" + Path("no-such-socket")}) {
+    r = Run({"--addr", address, "health"});
+    EXPECT_EQ(r.exit_code, 69) << address << ": " << r.err;
+  }
+}
+
+TEST_F(CliTest, ARefusedConnectionIsReportedAtOnce) {
+  const std::string address = "127.0.0.1:" + std::to_string(ClosedPort());
+  for (const std::vector<std::string>& command :
+       {std::vector<std::string>{"health"}, {"lock", "x", "--", "true"}}) {
+    std::vector<std::string> args = {"--addr", address, "--connect-timeout", "1h"};
+    args.insert(args.end(), command.begin(), command.end());
+    // Far less than the connect timeout: exit_code -1 if it waited.
+    Result r = Start(args)->Wait(seconds(30));
+    EXPECT_EQ(r.exit_code, 69) << command[0] << ": " << r.err;
+    EXPECT_NE(r.err.find("cannot reach batond at " + address), std::string::npos) << r.err;
+    EXPECT_NE(r.err.find("refused"), std::string::npos) << r.err;
+  }
+}
+
+TEST_F(CliTest, ASlowButReachableServerIsWaitedFor) {
+  SlowProxy proxy;
+  auto health = Start({"--addr", proxy.address(), "--connect-timeout", "1h", "health"});
+  ASSERT_TRUE(proxy.Accept());  // baton is connected; nothing answers it yet
+  EXPECT_FALSE(health->Exited());
+  ASSERT_TRUE(proxy.StartRelay(PortOf(batond_.address())));
+  Result r = health->Wait();
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(r.out, "SERVING\n");
+}
+
+TEST_F(CliTest, LatchCountsMustBeNonNegativeAndKeysKnown) {
+  Result r = Run({"latch", "declare", "t/l", "db=-1"});
+  EXPECT_EQ(r.exit_code, 2) << r.err;
+  EXPECT_NE(r.err.find("counts[\"db\"]: must be >= 0, got -1"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("usage: baton latch declare"), std::string::npos) << r.err;
+  EXPECT_EQ(Run({"describe", "t/l"}).exit_code, 1);  // nothing was declared
+  EXPECT_EQ(Run({"latch", "declare", "t/l", "a=1", "a=2"}).exit_code, 2);
+
+  ASSERT_EQ(Run({"latch", "declare", "t/l", "db=1", "cache=2"}).exit_code, 0);
+  r = Run({"latch", "count-down", "t/l", "nokey"});
+  EXPECT_EQ(r.exit_code, 1) << r.err;
+  EXPECT_NE(r.err.find("no key 'nokey'; its keys: cache, db"), std::string::npos) << r.err;
+  r = Run({"latch", "wait", "t/l", "nokey"});
+  EXPECT_EQ(r.exit_code, 1) << r.err;
+  EXPECT_NE(r.err.find("no key 'nokey'"), std::string::npos) << r.err;
+  r = Run({"latch", "count-down", "t/l", "nokey", "--lenient"});
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(Run({"latch", "wait", "t/l", "nokey", "--lenient"}).exit_code, 0);
+  r = Run({"describe", "t/l", "--json"});
+  EXPECT_NE(r.out.find("\"counts\":{\"cache\":2,\"db\":1}"), std::string::npos) << r.out;
+
+  r = Run({"latch", "count-down", "t/l", "db"});
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(r.out, "latch t/l: counted down db\n");
+  r = Run({"latch", "count-down", "t/l", "db"});
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(r.out, "latch t/l: db was at zero already\n");
+  EXPECT_EQ(Run({"latch", "count-down", "t/l", "db", "--strict"}).exit_code, 1);
+  // --all: cache goes 2 -> 1 -> 0.
+  EXPECT_EQ(Run({"latch", "count-down", "t/l", "--all"}).exit_code, 0);
+  EXPECT_EQ(Run({"latch", "wait", "t/l", "--timeout", "100ms"}).exit_code, 3);
+  EXPECT_EQ(Run({"latch", "count-down", "t/l", "--all"}).exit_code, 0);
+  r = Run({"latch", "wait", "t/l", "--timeout", "10s"});
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(Run({"latch", "count-down", "t/l"}).exit_code, 2);  // KEY or --all
+  EXPECT_EQ(Run({"latch", "count-down", "t/l", "db", "--all"}).exit_code, 2);
+  r = Run({"latch", "count-down", "t/none", "db"});
+  EXPECT_EQ(r.exit_code, 1) << r.err;
+  EXPECT_NE(r.err.find("NOT_FOUND"), std::string::npos) << r.err;
+}
+
+TEST_F(CliTest, APrioritySemaphoreServesLowerPriorityFirstAndResetRevokes) {
+  const std::string held = Path("held"), order = Path("order");
+  const std::vector<std::string> sem = {"semaphore", "t/ps", "--kind", "priority", "--bound", "1"};
+  auto with = [&](std::vector<std::string> extra) {
+    std::vector<std::string> args = sem;
+    args.insert(args.end(), extra.begin(), extra.end());
+    return args;
+  };
+  auto holder = Start(with({"--", "sh", "-c",
+                            "trap 'echo revoked >> " + order + "; exit 0' TERM; touch " + held +
+                                "; while true; do sleep 0.05; done"}));
+  ASSERT_TRUE(WaitUntil([&] { return std::filesystem::exists(held); }));
+  Result r = Run({"describe", "t/ps", "--json"});
+  EXPECT_EQ(r.out.rfind("{\"name\":\"t/ps\",\"kind\":\"PrioritySemaphore\",", 0), 0u) << r.out;
+  auto later = Start(with({"--priority", "5", "--", "sh", "-c", "echo 5 >> " + order}));
+  ASSERT_TRUE(WaitForWaiters("t/ps", 1));
+  auto urgent = Start(with({"--priority", "-1", "--", "sh", "-c", "echo -1 >> " + order}));
+  ASSERT_TRUE(WaitForWaiters("t/ps", 2));
+
+  r = Run({"reset", "t/ps"});
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(r.out.rfind("t/ps: reset (1 holds revoked)", 0), 0u) << r.out;
+  r = holder->Wait();
+  EXPECT_EQ(r.exit_code, 75) << r.err;
+  EXPECT_NE(r.err.find("lost the lease"), std::string::npos) << r.err;
+  EXPECT_EQ(urgent->Wait().exit_code, 0);
+  EXPECT_EQ(later->Wait().exit_code, 0);
+  // The revoked holder was told (its SIGTERM may cross the next holder's
+  // start); the waiters were served lower priority first.
+  std::vector<std::string> lines = Lines(ReadFile(order));
+  EXPECT_EQ(std::count(lines.begin(), lines.end(), "revoked"), 1) << ReadFile(order);
+  lines.erase(std::remove(lines.begin(), lines.end(), "revoked"), lines.end());
+  EXPECT_EQ(lines, (std::vector<std::string>{"-1", "5"})) << ReadFile(order);
+
+  EXPECT_EQ(Run({"semaphore", "t/ds", "--priority", "1", "--bound", "1", "--", "true"}).exit_code,
+            2);  // --priority needs --kind priority
+  EXPECT_EQ(Run({"semaphore", "t/ds", "--kind", "fifo", "--bound", "1", "--", "true"}).exit_code,
+            2);
+}
+
+TEST_F(CliTest, EveryKindIsReachable) {
+  ASSERT_EQ(Run({"ratelimit", "t/all/AdvancedRateLimit", "--rate", "1"}).exit_code, 0);
+  ASSERT_EQ(Run({"semaphore", "t/all/DynamicBoundedSemaphore", "--bound", "1", "--", "true"})
+                .exit_code,
+            0);
+  ASSERT_EQ(Run({"notify", "t/all/KeyedCondition", "k"}).exit_code, 0);
+  ASSERT_EQ(Run({"latch", "declare", "t/all/MultiCountDownLatch", "a=1"}).exit_code, 0);
+  ASSERT_EQ(Run({"lock", "t/all/PriorityLock", "--", "true"}).exit_code, 0);
+  ASSERT_EQ(Run({"lock", "t/all/PriorityRLock", "--kind", "priority-rlock", "--", "true"})
+                .exit_code,
+            0);
+  ASSERT_EQ(Run({"semaphore", "t/all/PrioritySemaphore", "--kind", "priority", "--bound", "2",
+                 "--", "true"})
+                .exit_code,
+            0);
+  ASSERT_EQ(Run({"lock", "t/all/RLock", "--kind", "rlock", "--", "true"}).exit_code, 0);
+  Result r = Run({"list", "t/all/"});
+  std::vector<std::string> lines = Lines(r.out);
+  ASSERT_EQ(lines.size(), 8u) << r.out;
+  for (const std::string& line : lines) {
+    // "t/all/KIND   KIND": each was created as the kind it is named after.
+    std::istringstream fields(line);
+    std::string name, kind;
+    fields >> name >> kind;
+    EXPECT_EQ(name, "t/all/" + kind) << r.out;
+  }
+}
+
+TEST_F(CliTest, AnotherKindIsExit4WithTheCommandThatFits) {
+  ASSERT_EQ(Run({"lock", "t/kind", "--", "true"}).exit_code, 0);  // a PriorityLock
+  const std::vector<std::vector<std::string>> others = {
+      {"semaphore", "t/kind", "--bound", "1", "--", "true"},
+      {"semaphore", "t/kind", "--kind", "priority", "--bound", "1", "--", "true"},
+      {"lock", "t/kind", "--kind", "rlock", "--", "true"},
+      {"lock", "t/kind", "--kind", "priority-rlock", "--", "true"},
+      {"ratelimit", "t/kind"},
+      {"ratelimit", "t/kind", "--rate", "1"},
+      {"ratelimit", "t/kind", "--wait", "1s"},
+      {"latch", "declare", "t/kind", "a=1"},
+      {"latch", "count-down", "t/kind", "a"},
+      {"latch", "count-down", "t/kind", "--all"},
+      {"latch", "wait", "t/kind", "a"},
+      {"latch", "wait", "t/kind"},
+      {"notify", "t/kind", "k"},
+      {"wait", "t/kind", "k", "--timeout", "10s"},
+      {"set-rate", "t/kind", "1"},
+      {"set-bound", "t/kind", "1"},
+      {"reset", "t/kind"},
+  };
+  for (const std::vector<std::string>& args : others) {
+    Result r = Run(args);
+    EXPECT_EQ(r.exit_code, 4) << args[0] << " " << args[1] << ": " << r.err;
+    EXPECT_NE(r.err.find("'t/kind' is a PriorityLock, not a"), std::string::npos) << r.err;
+    EXPECT_NE(r.err.find("use baton lock t/kind -- CMD"), std::string::npos) << r.err;
+  }
+  // And the other way round: the suggestion is the kind NAME has.
+  ASSERT_EQ(Run({"semaphore", "t/kind2", "--kind", "priority", "--bound", "1", "--", "true"})
+                .exit_code,
+            0);
+  Result r = Run({"lock", "t/kind2", "--", "true"});
+  EXPECT_EQ(r.exit_code, 4) << r.err;
+  EXPECT_NE(r.err.find("use baton semaphore t/kind2 --kind priority --bound N -- CMD"),
+            std::string::npos)
+      << r.err;
+  r = Run({"--json", "set-bound", "t/kind2", "3"});
+  EXPECT_EQ(r.exit_code, 4) << r.err;
+  EXPECT_NE(r.err.find("\"code\":\"FAILED_PRECONDITION\""), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("\"exit\":4,\"kind\":\"PrioritySemaphore\","
+                       "\"expected_kind\":\"DynamicBoundedSemaphore\""),
+            std::string::npos)
+      << r.err;
+  r = Run({"--help"});
+  EXPECT_NE(r.out.find("  4     NAME exists as another kind"), std::string::npos) << r.out;
+}
+
+// IsJsonLine() is a rough check: one line holding one object.
+bool IsJsonLine(const std::string& text) {
+  return text.size() > 2 && text.front() == '{' && text.substr(text.size() - 2) == "}\n" &&
+         Count(text, "\n") == 1;
+}
+
+TEST_F(CliTest, JsonIsHonouredByEveryCommandErrorsIncluded) {
+  const std::string closed = "127.0.0.1:" + std::to_string(ClosedPort());
+  // Failures: one object on stderr, nothing on stdout.
+  struct Failing {
+    std::vector<std::string> args;
+    std::string code;
+    int exit_code;
+  };
+  const std::vector<Failing> failing = {
+      {{"--json", "no-such-command"}, "INVALID_ARGUMENT", 2},
+      {{"--json", "latch"}, "INVALID_ARGUMENT", 2},
+      {{"--json", "lock", "t/j"}, "INVALID_ARGUMENT", 2},
+      {{"lock", "t/j", "--json", "--timeout", "soon", "--", "true"}, "INVALID_ARGUMENT", 2},
+      {{"--json", "--addr", "127.0.0.1", "health"}, "INVALID_ARGUMENT", 2},
+      {{"--json", "--addr", closed, "describe", "t/j"}, "UNAVAILABLE", 69},
+      {{"--json", "describe", "t/none"}, "NOT_FOUND", 1},
+      {{"--json", "latch", "wait", "t/none"}, "NOT_FOUND", 1},
+      {{"--json", "set-rate", "t/none", "1"}, "NOT_FOUND", 1},
+      {{"--json", "lock", "t/j", "--", "/no/such/command"}, "NOT_FOUND", 127},
+  };
+  for (const Failing& f : failing) {
+    Result r = Run(f.args);
+    EXPECT_EQ(r.exit_code, f.exit_code) << f.args[1] << ": " << r.err;
+    EXPECT_TRUE(IsJsonLine(r.err)) << f.args[1] << ": " << r.err;
+    EXPECT_EQ(r.err.rfind("{\"command\":", 0), 0u) << r.err;
+    EXPECT_NE(r.err.find("\"code\":\"" + f.code + "\""), std::string::npos) << r.err;
+    EXPECT_NE(r.err.find("\"exit\":" + std::to_string(f.exit_code)), std::string::npos) << r.err;
+    EXPECT_NE(r.err.find("\"message\":\""), std::string::npos) << r.err;
+    EXPECT_EQ(r.out, "") << f.args[1];
+  }
+
+  // A timeout while waiting, and a conflict.
+  const std::string held = Path("held"), release = Path("release");
+  auto holder = Start({"lock", "t/j", "--", "sh", "-c",
+                       "touch " + held + "; while [ ! -e " + release + " ]; do sleep 0.05; done"});
+  ASSERT_TRUE(WaitUntil([&] { return std::filesystem::exists(held); }));
+  Result r = Run({"--json", "lock", "t/j", "--timeout", "100ms", "--", "true"});
+  EXPECT_EQ(r.exit_code, 3);
+  EXPECT_TRUE(IsJsonLine(r.err)) << r.err;
+  EXPECT_NE(r.err.find("\"code\":\"DEADLINE_EXCEEDED\""), std::string::npos) << r.err;
+  std::ofstream(release).put('\n');
+  EXPECT_EQ(holder->Wait().exit_code, 0);
+  ASSERT_EQ(Run({"latch", "declare", "t/jl", "a=1"}).exit_code, 0);
+  r = Run({"--json", "latch", "declare", "t/jl", "a=2"});
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_TRUE(IsJsonLine(r.err)) << r.err;
+  EXPECT_NE(r.err.find("\"existing\":\"a=1\",\"asked\":\"a=2\""), std::string::npos) << r.err;
+
+  // Answers: one object on stdout.
+  const std::vector<std::vector<std::string>> answering = {
+      {"--json", "health"},
+      {"--json", "latch", "declare", "t/jl", "a=1"},
+      {"--json", "latch", "count-down", "t/jl", "a"},
+      {"--json", "latch", "count-down", "t/jl", "--all"},
+      {"--json", "latch", "wait", "t/jl", "a"},
+      {"--json", "latch", "wait", "t/jl"},
+      {"--json", "notify", "t/jc", "k"},
+      {"--json", "ratelimit", "t/jr", "--rate", "10"},
+      {"--json", "set-rate", "t/jr", "20"},
+      {"--json", "semaphore", "t/js", "--bound", "1", "--", "true"},  // declares t/js
+      {"--json", "set-bound", "t/js", "2"},
+      {"--json", "semaphore", "t/jp", "--kind", "priority", "--bound", "1", "--", "true"},
+      {"--json", "reset", "t/jp"},
+      {"--json", "describe", "t/js"},
+      {"--json", "list", "t/js"},
+      {"--json", "delete", "t/js"},
+  };
+  for (const std::vector<std::string>& args : answering) {
+    r = Run(args);
+    EXPECT_EQ(r.exit_code, 0) << args[1] << ": " << r.err;
+    EXPECT_EQ(r.err, "") << args[1];
+    if (args[1] == "semaphore") {
+      EXPECT_EQ(r.out, "") << "CMD's output only";
+    } else {
+      EXPECT_TRUE(IsJsonLine(r.out)) << args[1] << ": " << r.out;
+    }
+  }
+  r = Run({"--json", "latch", "count-down", "t/jl", "a"});
+  EXPECT_EQ(r.out, "{\"name\":\"t/jl\",\"key\":\"a\",\"counted_down\":false}\n");
+  r = Run({"--json", "set-bound", "t/js2", "2"});
+  EXPECT_TRUE(IsJsonLine(r.err)) << r.err;
+
+  auto waiter = Start({"--json", "wait", "t/jc", "k", "--timeout", "30s"});
+  ASSERT_TRUE(WaitForWaiters("t/jc", 1));
+  r = Run({"--json", "notify", "t/jc", "k"});
+  EXPECT_EQ(r.out, "{\"name\":\"t/jc\",\"key\":\"k\",\"woken\":1}\n");
+  r = waiter->Wait();
+  EXPECT_EQ(r.out, "{\"name\":\"t/jc\",\"key\":\"k\",\"notified\":true}\n");
+}
+
+TEST_F(CliTest, NotifyWakesNOrEveryKeyAndRateLimitsCanBeUnfair) {
+  std::vector<std::unique_ptr<Baton>> waiters;
+  for (const char* key : {"a", "a", "a", "b"}) {
+    waiters.push_back(Start({"wait", "t/n", key, "--timeout", "60s"}));
+    ASSERT_TRUE(WaitForWaiters("t/n", static_cast<int>(waiters.size())));
+  }
+  Result r = Run({"notify", "t/n", "a", "--count", "2"});
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(r.out, "notified 2 waiters of t/n key a\n");
+  EXPECT_EQ(waiters[0]->Wait().exit_code, 0);  // the oldest two
+  EXPECT_EQ(waiters[1]->Wait().exit_code, 0);
+  ASSERT_TRUE(WaitForWaiters("t/n", 2));
+  r = Run({"notify", "t/n", "b", "--count", "2", "--strict"});
+  EXPECT_EQ(r.exit_code, 1) << r.err;  // only one was waiting on b, and it was woken
+  EXPECT_NE(r.err.find("FAILED_PRECONDITION"), std::string::npos) << r.err;
+  EXPECT_EQ(waiters[3]->Wait().exit_code, 0);
+  auto other = Start({"wait", "t/n", "c", "--timeout", "60s"});
+  ASSERT_TRUE(WaitForWaiters("t/n", 2));
+  r = Run({"notify", "t/n", "--all"});
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(r.out, "notified 2 waiters of t/n every key\n");
+  EXPECT_EQ(waiters[2]->Wait().exit_code, 0);
+  EXPECT_EQ(other->Wait().exit_code, 0);
+  EXPECT_EQ(Run({"notify", "t/n"}).exit_code, 2);  // KEY or --all
+  EXPECT_EQ(Run({"notify", "t/n", "a", "--count", "0"}).exit_code, 2);
+  EXPECT_EQ(Run({"notify", "t/n", "a", "--strict"}).exit_code, 2);
+
+  ASSERT_EQ(Run({"ratelimit", "t/unfair", "--rate", "1", "--unfair"}).exit_code, 0);
+  r = Run({"describe", "t/unfair"});
+  EXPECT_NE(r.out.find("fair:        no"), std::string::npos) << r.out;
+  r = Run({"ratelimit", "t/unfair", "--rate", "1"});
+  EXPECT_EQ(r.exit_code, 2) << r.err;
+  EXPECT_NE(r.err.find("exists with --rate 1 --capacity 1 --unfair, not --rate 1 --capacity 1"),
+            std::string::npos)
+      << r.err;
+  EXPECT_EQ(Run({"ratelimit", "t/unfair", "--unfair"}).exit_code, 2);  // needs --rate
+}
+
+TEST_F(CliTest, ABoundConflictNamesTheBoundNAMEHasAndTheOneAsked) {
+  ASSERT_EQ(Run({"semaphore", "t/db", "--bound", "1", "--", "true"}).exit_code, 0);
+  ASSERT_EQ(Run({"set-bound", "t/db", "8"}).exit_code, 0);
+  Result r = Run({"semaphore", "t/db", "--bound", "3", "--", "true"});
+  EXPECT_EQ(r.exit_code, 2) << r.err;
+  EXPECT_NE(r.err.find("'t/db' exists with bound 8 (declared with 1), not --bound 3"),
+            std::string::npos)
+      << r.err;
+  EXPECT_NE(r.err.find("baton set-bound t/db 3"), std::string::npos) << r.err;
+}
+
+// The operator's report: after `set-bound downstream/db 8`, describe shows
+// bound 8, so `semaphore --bound 8` must be no conflict. The CLI adds no
+// conflict of its own (it only explains the server's ALREADY_EXISTS), so this
+// depends on the server side too: Registry::Declare comparing against the
+// live bound (the admin/name validation branch). Until that is merged, this
+// test FAILS here with "exists with bound 8 (declared with 1), not --bound 8";
+// it is meant to pass after the merge, without any change on the CLI side.
+TEST_F(CliTest, SemaphoreWithTheBoundDescribeShowsIsNoConflict) {
+  ASSERT_EQ(Run({"semaphore", "downstream/db", "--bound", "1", "--", "true"}).exit_code, 0);
+  ASSERT_EQ(Run({"set-bound", "downstream/db", "8"}).exit_code, 0);
+  Result described = Run({"describe", "downstream/db", "--json"});
+  ASSERT_NE(described.out.find("\"bound\":8"), std::string::npos) << described.out;
+  Result r = Run({"semaphore", "downstream/db", "--bound", "8", "--", "true"});
+  EXPECT_EQ(r.exit_code, 0) << r.err;
 }
 
 }  // namespace
