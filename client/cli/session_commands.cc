@@ -150,20 +150,14 @@ int ReportSemaphoreConflict(const GlobalOptions& global, std::string_view what,
                                       ? described->config().semaphore().value()
                                       : 1;
     if (kind == v1::KIND_DYNAMIC_BOUNDED_SEMAPHORE) {
+      // Describe shows the live bound; batond's message says what NAME was
+      // declared with, when that differs ("value is 8 now (its bound;
+      // declared 1), asked 3").
       const std::int64_t live = described->state().bound();
       existing = absl::StrCat(live);
-      if (live == bound) {
-        // batond judged --bound against the bound NAME was declared with,
-        // not the one it has now: say both, and what batond said.
-        message = absl::StrCat("'", name, "' has bound ", live, " (declared with ", declared,
-                               "), yet batond refused --bound ", bound, ": ", status.message());
-      } else {
-        message = absl::StrCat(
-            "'", name, "' exists with bound ", live,
-            live == declared ? "" : absl::StrCat(" (declared with ", declared, ")"),
-            ", not --bound ", bound, ": use --bound ", live,
-            ", or change it with baton set-bound ", name, " ", bound);
-      }
+      message = absl::StrCat("'", name, "' exists with bound ", live, ", not --bound ", bound,
+                             ": use --bound ", live, ", or change it with baton set-bound ",
+                             name, " ", bound, " (batond: ", status.message(), ")");
     } else {
       existing = absl::StrCat(declared);
       message = absl::StrCat("'", name, "' exists with bound (initial value) ", declared,
