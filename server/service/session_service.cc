@@ -528,6 +528,9 @@ bool SessionState::ContinueReading() {
   Locked lock(this);
   if (phase_ != Phase::kOpen) return false;
   if (!write_in_flight_) return true;
+  // Measured in steps of 64 answers (PumpLocked()): a few KiB of slack
+  // against a bound of at least 4 KiB, and no size computed per message.
+  if (unread_bytes_ <= options().max_unread_bytes) return true;
   MeasureLocked();
   if (unread_bytes_ <= options().max_unread_bytes || phase_ != Phase::kOpen) {
     return phase_ == Phase::kOpen;
