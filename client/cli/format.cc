@@ -38,7 +38,7 @@ std::string HolderJson(const v1::Holder& holder) {
   json.Unsigned("session_id", holder.session_id())
       .String("owner_key", holder.owner_key())
       .String("client_name", holder.client_name())
-      .Unsigned("fence", holder.fence())
+      .String("fence", absl::StrCat(holder.fence()))
       .Integer("count", holder.count());
   return json.str();
 }
@@ -194,7 +194,9 @@ std::string DescribeJson(const v1::DescribeResponse& response) {
     state.Raw("counts", counts.str());
   }
   if (s.has_waiter_count()) state.Integer("waiter_count", s.waiter_count());
-  if (s.has_last_fence()) state.Unsigned("last_fence", s.last_fence());
+  // Fences pass 2^53: strings, as proto3's JSON writes 64-bit numbers, so
+  // that jq or JavaScript do not round two fences to one.
+  if (s.has_last_fence()) state.String("last_fence", absl::StrCat(s.last_fence()));
   std::vector<std::string> holders;
   for (const v1::Holder& holder : response.holders()) holders.push_back(HolderJson(holder));
 

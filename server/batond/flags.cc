@@ -7,6 +7,7 @@
 #include <cstdlib>
 #include <map>
 #include <optional>
+#include <set>
 #include <vector>
 
 #include "absl/flags/commandlineflag.h"
@@ -230,6 +231,16 @@ int ParseFlags(int argc, char** argv, std::FILE* out, std::FILE* err) {
     }
   }
 
+  // The flags the command line sets: their variables are not read (the
+  // command line wins, even over a malformed variable).
+  std::set<std::string> on_command_line;
+  for (int i = 1; i < argc; ++i) {
+    absl::string_view arg = argv[i];
+    if (arg.size() < 2 || arg[0] != '-') continue;
+    arg.remove_prefix(arg[1] == '-' ? 2 : 1);
+    on_command_line.insert(std::string(arg.substr(0, arg.find('='))));
+  }
+
   // The environment: BATON_<FLAG>, and a warning for a BATON_ name that is
   // no flag's.
   bool ok = true;
@@ -237,6 +248,7 @@ int ParseFlags(int argc, char** argv, std::FILE* out, std::FILE* err) {
     const absl::string_view pair = *entry;
     if (!absl::StartsWith(pair, "BATON_")) continue;
     const std::size_t equals = pair.find('=');
+    if (equals == absl::string_view::npos) continue;  // not a variable's entry
     const absl::string_view variable = pair.substr(0, equals);
     const absl::string_view value =
         equals == absl::string_view::npos ? absl::string_view() : pair.substr(equals + 1);
@@ -255,6 +267,7 @@ int ParseFlags(int argc, char** argv, std::FILE* out, std::FILE* err) {
                                    : absl::StrCat(" (did you mean ", EnvName(closest), "?)").c_str());
       continue;
     }
+    if (on_command_line.count(name) > 0) continue;
     ok = Set(*it->second, value, std::string(pair), err) && ok;
   }
   if (!ok) return 2;
@@ -262,7 +275,7 @@ int ParseFlags(int argc, char** argv, std::FILE* out, std::FILE* err) {
   // The command line: --name=value, --name value, --bool, --nobool.
   for (int i = 1; i < argc; ++i) {
     const absl::string_view arg = argv[i];
-    if (arg.size() < 2 || arg[0] != '-') {
+    if (arg.size() < 2 || arg[0] != '-' || arg == "--") {
       std::fprintf(err,
                    "batond: unexpected argument '%.*s': batond takes only --FLAG=VALUE "
                    "(see batond --help)\n",
@@ -295,7 +308,7 @@ int ParseFlags(int argc, char** argv, std::FILE* out, std::FILE* err) {
     if (!value.has_value()) {
       if (it->second->IsOfType<bool>()) {
         value = "true";
-      } else if (i + 1 < argc) {
+      } else if (i + 1 < argc && !absl::StartsWith(argv[i + 1], "--")) {
         value = argv[++i];
       } else {
         std::fprintf(err, "batond: --%.*s needs a value: %s\n", static_cast<int>(name.size()),

@@ -222,7 +222,7 @@ int main(int argc, char** argv) {
   }
   baton::log::Info("starting", {{"version", baton::batond::Version()},
                                 {"epoch", fences->epoch()},
-                                {"fence_base", fences->fence_base()},
+                                {"fence_base", absl::StrCat(fences->fence_base())},
                                 {"state", fences->path()}});
   if (fences->lead() > absl::Seconds(1)) {
     // Fences stay increasing after a lost data dir only if the clock is not

@@ -44,10 +44,50 @@ spdlog::logger& Logger() {
   return *logger;
 }
 
+// Utf8Length() is the length of the well-formed UTF-8 sequence at the
+// start of `text` (a lead byte >= 0x80), or 0 when it is not one.
+std::size_t Utf8Length(std::string_view text) {
+  const auto b = [&](std::size_t i) { return static_cast<unsigned char>(text[i]); };
+  const auto tail = [&](std::size_t i) { return i < text.size() && (b(i) & 0xC0) == 0x80; };
+  const unsigned char lead = b(0);
+  if (lead >= 0xC2 && lead <= 0xDF) return tail(1) ? 2 : 0;
+  if (lead >= 0xE0 && lead <= 0xEF) {
+    if (!tail(1) || !tail(2)) return 0;
+    if (lead == 0xE0 && b(1) < 0xA0) return 0;  // overlong
+    if (lead == 0xED && b(1) >= 0xA0) return 0;  // surrogate
+    return 3;
+  }
+  if (lead >= 0xF0 && lead <= 0xF4) {
+    if (!tail(1) || !tail(2) || !tail(3)) return 0;
+    if (lead == 0xF0 && b(1) < 0x90) return 0;  // overlong
+    if (lead == 0xF4 && b(1) >= 0x90) return 0;  // above U+10FFFF
+    return 4;
+  }
+  return 0;
+}
+
+// AppendQuoted() writes `text` quoted and escaped. Bytes that are not
+// well-formed UTF-8 (a client's name may hold anything) become U+FFFD in
+// JSON, which must stay valid, and \xNN in text.
 void AppendQuoted(Format format, std::string_view text, std::string* out) {
   out->push_back('"');
-  for (const char c : text) {
+  for (std::size_t i = 0; i < text.size(); ++i) {
+    const char c = text[i];
     const auto u = static_cast<unsigned char>(c);
+    if (u >= 0x80) {
+      const std::size_t length = Utf8Length(text.substr(i));
+      if (length == 0) {
+        if (format == Format::kJson) {
+          out->append("\\ufffd");
+        } else {
+          absl::StrAppendFormat(out, "\\x%02x", u);
+        }
+      } else {
+        out->append(text.substr(i, length));
+        i += length - 1;
+      }
+      continue;
+    }
     switch (c) {
       case '"': out->append("\\\""); break;
       case '\\': out->append("\\\\"); break;
@@ -58,7 +98,7 @@ void AppendQuoted(Format format, std::string_view text, std::string* out) {
         if (u < 0x20 || u == 0x7f) {
           absl::StrAppendFormat(out, format == Format::kJson ? "\\u%04x" : "\\x%02x", u);
         } else {
-          out->push_back(c);  // UTF-8 passes through
+          out->push_back(c);
         }
     }
   }
@@ -176,6 +216,10 @@ void Write(Level level, std::string_view message, Fields fields) {
 
 std::int64_t RateLimiter::Allow(absl::Time now) {
   absl::MutexLock lock(&mu_);
+  if (burst_ < 1) {  // 0 per second: log none
+    ++suppressed_;
+    return -1;
+  }
   if (tokens_ < 0) {
     tokens_ = burst_;
     last_ = now;

@@ -114,7 +114,8 @@ std::string FormatLine(Format format, std::string_view message, Fields fields);
 // for events a client can cause at will (rejected requests), so that one
 // client cannot flood the log. Allow() returns how many lines were
 // suppressed since the last allowed one (to be logged with it), or -1 when
-// this one is suppressed too. Thread-safe.
+// this one is suppressed too. A burst below 1 lets nothing through.
+// Thread-safe.
 class RateLimiter {
  public:
   RateLimiter(double per_second, double burst) : per_second_(per_second), burst_(burst) {}

@@ -37,26 +37,39 @@ absl::string_view Absl(std::string_view s) { return {s.data(), s.size()}; }
 class Audit {
  public:
   Audit(grpc::CallbackServerContext* context, std::string_view what, const std::string& name)
-      : peer_(context->peer()), what_(what), name_(name) {
+      : peer_(context->peer()), what_(what), name_(Cut(name)) {
+    // Self-asserted by the client: who it says it is, for the log only.
     const auto& metadata = context->client_metadata();
     if (auto it = metadata.find(kClientNameKey); it != metadata.end()) {
-      client_.assign(it->second.data(), std::min<std::size_t>(it->second.size(), 256));
+      client_ = Cut(std::string_view(it->second.data(), it->second.size()));
     } else if (auto agent = metadata.find("user-agent"); agent != metadata.end()) {
-      client_.assign(agent->second.data(), std::min<std::size_t>(agent->second.size(), 256));
+      client_ = Cut(std::string_view(agent->second.data(), agent->second.size()));
     }
   }
-  // Done() logs the result; `detail` is what changed ("bound=8").
+  // Done() logs the result; `detail` is what changed ("bound=8"). Refusals
+  // are logged at a bounded rate: a client can cause them at will.
   void Done(const absl::Status& result, const std::string& detail = "") const {
+    static log::RateLimiter refusals(/*per_second=*/10, /*burst=*/20);
+    std::int64_t not_logged_before = 0;
+    if (!result.ok()) {
+      not_logged_before = refusals.Allow(absl::Now());
+      if (not_logged_before < 0) return;
+    }
     log::Write(result.ok() ? log::Level::kInfo : log::Level::kWarn, "admin",
                {{"call", what_},
                 {"name", name_},
                 {"detail", detail},
                 {"result", result.ok() ? std::string("OK") : result.ToString()},
                 {"peer", peer_},
-                {"client", client_}});
+                {"client", client_},
+                {"not_logged_before", not_logged_before}});
   }
 
  private:
+  // Cut() keeps at most 256 bytes (a refused name may be megabytes).
+  static std::string Cut(std::string_view text) {
+    return std::string(text.substr(0, std::min<std::size_t>(text.size(), 256)));
+  }
   // The metadata a client may send to be named in the log ("baton" CLI).
   static constexpr char kClientNameKey[] = "baton-client-name";
   std::string peer_;

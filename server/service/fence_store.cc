@@ -295,8 +295,9 @@ absl::StatusOr<FenceStore> FenceStore::Open(const std::string& dir, absl::Time n
         absl::StrCat("fence state ", path, ": epoch ", previous.epoch,
                      " was the last one; the next would not fit in 64 bits"));
   }
-  if (previous.fence_floor >
-      kMax - kCrashMargin) {
+  // Room for the margin and for fences after it (a run's fences must not
+  // wrap): 2^40 of them at least.
+  if (previous.fence_floor > kMax - kCrashMargin - (std::uint64_t{1} << 40)) {
     return absl::OutOfRangeError(absl::StrCat(
         "fence state ", path, ": fence_floor ", previous.fence_floor,
         " leaves no room for more fences in 64 bits"));

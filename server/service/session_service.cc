@@ -77,8 +77,11 @@ class SessionService::Reactor {
   // Cancel() cancels the call (RST_STREAM): for a client that does not
   // read, whose write in flight would never complete, so that End() could
   // never be sent. Not under the session's mutex (gRPC may run reactions
-  // inline); the session holds End() back meanwhile.
+  // inline); the session holds End() back meanwhile, and Pin() (under the
+  // mutex) keeps the reactor alive until Unpin() (after Cancel()).
   virtual void Cancel() = 0;
+  virtual void Pin() {}
+  virtual void Unpin() {}
 
  protected:
   explicit Reactor(SessionService* service) : service_(service) {}
@@ -255,6 +258,15 @@ class SessionService::QueueReactor final : public SessionService::Reactor {
     stream_.Finish(status, &finish_tag_);
   }
   void Cancel() override { context_.TryCancel(); }
+  // A queue reactor is gone once no operation is outstanding, Finish or
+  // not: the pin counts as one.
+  void Pin() override { ops_.fetch_add(1, std::memory_order_relaxed); }
+  void Unpin() override {
+    if (ops_.fetch_sub(1, std::memory_order_acq_rel) == 1) {
+      Over();
+      Gone();
+    }
+  }
 
  private:
   void StartRead() {
@@ -514,31 +526,42 @@ void SessionState::EndWith(const absl::Status& status) {
 void SessionState::EndByClient() {
   Locked lock(this);
   if (phase_ == Phase::kFinishing) return;
-  closed_by_client_ = true;
   EndWithLocked(absl::CancelledError("the client cancelled the call"));
+  closed_by_client_ = true;
 }
 
 void SessionState::LogClosed() const {
-  absl::MutexLock lock(&mu_);
-  log::Write(closed_by_client_ ? log::Level::kDebug : log::Level::kInfo, "session closed",
-             {{"session", id_}, {"client", client_name_}, {"reason", close_reason_}});
+  std::string reason;
+  bool by_client = false;
+  {
+    absl::MutexLock lock(&mu_);
+    reason = close_reason_;
+    by_client = closed_by_client_;
+  }
+  // Not under mu_: a blocked stderr must not stall the shards' flushes.
+  log::Write(by_client ? log::Level::kDebug : log::Level::kInfo, "session closed",
+             {{"session", id_}, {"client", client_name_}, {"reason", reason}});
 }
 
 bool SessionState::ContinueReading() {
-  Locked lock(this);
-  if (phase_ != Phase::kOpen) return false;
-  if (!write_in_flight_) return true;
-  // Measured in steps of 64 answers (PumpLocked()): a few KiB of slack
-  // against a bound of at least 4 KiB, and no size computed per message.
-  if (unread_bytes_ <= options().max_unread_bytes) return true;
-  MeasureLocked();
-  if (unread_bytes_ <= options().max_unread_bytes || phase_ != Phase::kOpen) {
-    return phase_ == Phase::kOpen;
+  std::size_t unread = 0;
+  {
+    Locked lock(this);
+    if (phase_ != Phase::kOpen) return false;
+    if (!write_in_flight_) return true;
+    // Measured in steps of 64 answers (PumpLocked()): a few KiB of slack
+    // against a bound of at least 4 KiB, and no size computed per message.
+    if (unread_bytes_ <= options().max_unread_bytes) return true;
+    MeasureLocked();
+    if (unread_bytes_ <= options().max_unread_bytes || phase_ != Phase::kOpen) {
+      return phase_ == Phase::kOpen;
+    }
+    read_paused_ = true;
+    unread = unread_bytes_;
   }
-  read_paused_ = true;
   if (options().log) {
     log::Debug("session paused: the client is not reading its answers",
-               {{"session", id_}, {"client", client_name_}, {"unread_bytes", unread_bytes_}});
+               {{"session", id_}, {"client", client_name_}, {"unread_bytes", unread}});
   }
   return false;
 }
@@ -554,7 +577,9 @@ void SessionState::MeasureLocked() {
   }
   measured_notices_ = next_.notices_size();
   const std::size_t hard = 4 * options().max_unread_bytes;
-  if (unread_bytes_ > hard && phase_ != Phase::kFinishing) {
+  // Only while reading is paused: a client that reads may get a burst of
+  // answers at once (a delete that fails many waits) and is not ended.
+  if (read_paused_ && unread_bytes_ > hard && phase_ != Phase::kFinishing) {
     EndUnreadLocked(absl::ResourceExhaustedError(absl::StrCat(
         "max_unread_bytes: the client is not reading its answers: ", unread_bytes_,
         " bytes wait behind the write in flight, past 4 x max_unread_bytes (",
@@ -570,6 +595,7 @@ void SessionState::EndUnreadLocked(const absl::Status& status) {
   if (write_in_flight_ && reactor_ != nullptr && !finish_called_ && !cancelling_) {
     cancelling_ = true;
     cancel_ = reactor_;
+    reactor_->Pin();
   }
 }
 
@@ -578,6 +604,7 @@ void SessionState::EndWithLocked(const absl::Status& status) {
   phase_ = Phase::kFinishing;
   finish_status_ = ToGrpcStatus(status);
   close_reason_ = status.ToString();
+  closed_by_client_ = false;  // the server's end, unless EndByClient() says otherwise
   EndShardsLocked();
   PumpLocked();
 }
@@ -626,12 +653,15 @@ SessionState::Locked::~Locked() ABSL_NO_THREAD_SAFETY_ANALYSIS {
   v1::ServerMessage* const message = &state_->writing_;
   state_->mu_.Unlock();
   if (cancel != nullptr) {
-    // The reactor lives: its write is in flight and End() is held back
+    // The reactor lives: it was pinned, and End() is held back
     // (cancelling_) until the cancel has been asked for.
     cancel->Cancel();
-    Locked lock(state_);
-    state_->cancelling_ = false;
-    state_->PumpLocked();
+    {
+      Locked lock(state_);
+      state_->cancelling_ = false;
+      state_->PumpLocked();
+    }
+    cancel->Unpin();
   }
   // No lock: nothing touches writing_ or ends the call until WriteDone().
   if (reactor == nullptr) return;
@@ -808,7 +838,9 @@ void SessionState::OnLeaseTimer() {
           ") waited: a client must read its stream; everything the session held is "
           "released")));
     } else {
-      EndWithLocked(absl::AbortedError(absl::StrCat(
+      // A write the client does not read would hold the end back: the call
+      // is cancelled then too.
+      EndUnreadLocked(absl::AbortedError(absl::StrCat(
           "session lease expired: nothing heard from the client for ",
           absl::FormatDuration(lease_))));
     }
@@ -852,7 +884,7 @@ SessionService::SessionService(Node* node, runtime::Clock* clock, Options option
       clock_(clock),
       options_(std::move(options)),
       rejection_log_(options_.rejections_logged_per_second,
-                     std::max(1.0, 2 * options_.rejections_logged_per_second)) {
+                     2 * options_.rejections_logged_per_second) {
   tables_.reserve(node_->shard_count());
   for (std::size_t i = 0; i < node_->shard_count(); ++i) {
     tables_.push_back(std::make_shared<ShardTable>());

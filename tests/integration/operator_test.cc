@@ -185,6 +185,11 @@ TEST(BatondFlagsTest, BadValuesAreExplainedWithAnExample) {
            {{"--log_level=loud"}, {}, "--log_level: expected trace, debug, info, warn or error"},
            {{"--log_format=xml"}, {}, "--log_format: expected text or json"},
            {{"--max_sessions=0"}, {}, "--max_sessions must be in [1, "},
+           // A flag without its value does not take the next flag as one.
+           {{"--data_dir", "--shards=4"}, {}, "--data_dir needs a value"},
+           // The command line wins, even over a malformed variable.
+           {{"--grace=5s", "--max_sessions=0"}, {"BATON_GRACE=soon"}, "--max_sessions must be"},
+           {{"--"}, {}, "unexpected argument '--'"},
        }) {
     const BatondRun run = RunBatond(args, env);
     EXPECT_EQ(run.code, 2) << expected << "\n" << run.output;

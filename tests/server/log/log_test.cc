@@ -30,6 +30,16 @@ TEST(LogFormatTest, JsonIsAnObjectBodyWithEscapes) {
             "\"bytes\":\"\\u0001z\\\\\",\"count\":18446744073709551615");
 }
 
+TEST(LogFormatTest, BytesThatAreNotUtf8StayValidJson) {
+  // A client's name may hold anything; the line must still parse.
+  const std::string name = "a\xff\xc3(\xe2\x82z\xed\xa0\x80\xc3\xa9\xf0\x9f\x99\x82";
+  EXPECT_EQ(FormatLine(Format::kJson, "m", {{"name", name}}),
+            "\"msg\":\"m\",\"name\":\"a\\ufffd\\ufffd(\\ufffd\\ufffdz\\ufffd\\ufffd\\ufffd"
+            "\xc3\xa9\xf0\x9f\x99\x82\"");
+  EXPECT_EQ(FormatLine(Format::kText, "m", {{"name", std::string("a\xff")}}),
+            "m name=\"a\\xff\"");
+}
+
 TEST(LogFormatTest, LevelsAndFormatsParse) {
   Level level = Level::kOff;
   EXPECT_TRUE(ParseLevel("DEBUG", &level));
@@ -61,6 +71,13 @@ TEST(LogRateLimiterTest, LetsABurstThroughThenRefillsAndCountsWhatItDropped) {
   EXPECT_EQ(limiter.Allow(later), 0);
   EXPECT_EQ(limiter.Allow(later), 0);
   EXPECT_EQ(limiter.Allow(later), -1);
+}
+
+TEST(LogRateLimiterTest, ZeroPerSecondLetsNothingThrough) {
+  RateLimiter limiter(/*per_second=*/0, /*burst=*/0);
+  const absl::Time start = absl::FromUnixSeconds(1000);
+  EXPECT_EQ(limiter.Allow(start), -1);
+  EXPECT_EQ(limiter.Allow(start + absl::Hours(1)), -1);
 }
 
 }  // namespace
