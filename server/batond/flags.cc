@@ -58,7 +58,8 @@ ABSL_FLAG(int64_t, max_message_bytes, 4 << 20,
 ABSL_FLAG(int64_t, max_key_bytes, 256, "bytes of an owner key, condition key or latch key");
 ABSL_FLAG(int64_t, max_unread_bytes, 1 << 20,
           "back-pressure: a session with more answers than this waiting for its client to "
-          "read is not read until the client catches up; past 4x this, or a lease without "
+          "read is not read until the client catches up; a whole lease without reading, or "
+          "past 4x this (at least 64 MiB), "
           "reading, it ends RESOURCE_EXHAUSTED and its holds are released");
 ABSL_FLAG(FlagDuration, default_lease, FlagDuration{absl::Seconds(30)},
           "a session's lease when the client asks none: it ends after this long without "

@@ -576,14 +576,17 @@ void SessionState::MeasureLocked() {
     unread_bytes_ += next_.notices(i).ByteSizeLong() + 4;
   }
   measured_notices_ = next_.notices_size();
-  const std::size_t hard = 4 * options().max_unread_bytes;
+  // Answers still come while reading is paused (those of the requests read
+  // before), up to max_pending_requests of them: a client that reads late
+  // is not ended for those, hence a floor of 64 MiB.
+  const std::size_t hard = std::max<std::size_t>(4 * options().max_unread_bytes, 64 << 20);
   // Only while reading is paused: a client that reads may get a burst of
   // answers at once (a delete that fails many waits) and is not ended.
   if (read_paused_ && unread_bytes_ > hard && phase_ != Phase::kFinishing) {
     EndUnreadLocked(absl::ResourceExhaustedError(absl::StrCat(
         "max_unread_bytes: the client is not reading its answers: ", unread_bytes_,
-        " bytes wait behind the write in flight, past 4 x max_unread_bytes (",
-        options().max_unread_bytes, "); everything the session held is released")));
+        " bytes wait behind the write in flight, past the hard bound of ", hard,
+        " (4 x max_unread_bytes, at least 64 MiB); everything the session held is released")));
   }
 }
 

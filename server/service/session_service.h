@@ -91,9 +91,11 @@ class SessionService final {
     // Back-pressure for a client that does not read its answers: while a
     // write to it is in flight and more than this many bytes of answers and
     // notices wait behind it, its stream is not read (HTTP/2 flow control
-    // then stops its sends), until the write completes. Past four times
-    // this, or when the lease runs out while it is not read, the session
-    // ends RESOURCE_EXHAUSTED and what it held is released.
+    // then stops its sends), until the write completes. When the lease runs
+    // out while it is not read, or past a hard bound of 4 times this (at
+    // least 64 MiB: the answers of requests read before the pause still
+    // come), the session ends RESOURCE_EXHAUSTED, what it held is released,
+    // and the call is cancelled.
     std::size_t max_unread_bytes = 1 << 20;
     // Told to clients in SessionOpened.
     std::uint64_t server_epoch = 0;

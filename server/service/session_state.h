@@ -259,7 +259,7 @@ class SessionState : public std::enable_shared_from_this<SessionState> {
   void PumpLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // MeasureLocked() adds the answers and notices queued in next_ since the
   // last call to unread_bytes_, and ends the session past the hard bound
-  // (4 x max_unread_bytes). Called while a write is in flight: that is when
+  // (4 x max_unread_bytes, at least 64 MiB). Called while a write is in flight: that is when
   // next_ can grow.
   void MeasureLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // EndUnreadLocked() ends a session whose client does not read: as
