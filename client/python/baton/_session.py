@@ -27,8 +27,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import socket
 import os
+import socket
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
@@ -102,6 +102,9 @@ class Session:
         self._next_id = 1
         self._last_write = 0.0
         self._heartbeat_due = False
+        #: Counters: ClientMessages written after the first, and requests in them.
+        self.messages_sent = 0
+        self.requests_sent = 0
         self._per_message = _MAX_REQUESTS_PER_MESSAGE
         self._ended: errors.LeaseLost | None = None
         self.ended_event = asyncio.Event()
@@ -211,6 +214,8 @@ class Session:
                     del self._queue[:self._per_message]
                     self._heartbeat_due = False
                     self._last_write = self._loop.time()
+                    self.messages_sent += 1
+                    self.requests_sent += len(batch)
                     await self._call.write(session_pb2.ClientMessage(requests=batch))
         except (grpc.aio.AioRpcError, grpc.aio.UsageError, asyncio.InvalidStateError) as e:
             _log.debug("baton: session %d: write failed: %s", self.session_id, e)
