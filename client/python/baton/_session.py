@@ -268,7 +268,10 @@ class Session:
         pending = self._pending.pop(response.id, None)
         if pending is None:
             return
-        if pending.cancelled:
+        # The caller is gone: it cancelled (a Cancel was sent), or its task was
+        # cancelled and has not run yet to send one (this answer got here
+        # first). Either way nobody takes what was granted: give it back.
+        if pending.cancelled or (pending.future is not None and pending.future.cancelled()):
             if response.status.code == 0 and pending.late_grant is not None:
                 pending.late_grant(response)
             return
