@@ -57,12 +57,13 @@ class Batond:
                 lines.put(line)
             lines.put(None)
 
-        threading.Thread(target=drain, daemon=True).start()
+        self._drain = threading.Thread(target=drain, daemon=True)
+        self._drain.start()
         while True:
             try:
                 line = lines.get(timeout=10)
             except queue.Empty:
-                self.kill()
+                self.proc.kill()
                 pytest.fail("batond did not say where it listens within 10 s:\n" + "".join(self.log))
             if line is None:
                 pytest.fail("batond exited at start:\n" + "".join(self.log))
@@ -76,6 +77,12 @@ class Batond:
         if self.proc.poll() is None:
             self.proc.send_signal(signal.SIGKILL)
         self.proc.wait(timeout=10)
+        self._close_pipe()
+
+    def _close_pipe(self) -> None:
+        self._drain.join(timeout=5)  # it ends at EOF, the process being gone
+        if self.proc.stderr is not None and not self._drain.is_alive():
+            self.proc.stderr.close()
 
     def stop(self) -> None:
         if self.proc.poll() is None:
@@ -84,6 +91,7 @@ class Batond:
                 self.proc.wait(timeout=5)
             except subprocess.TimeoutExpired:
                 self.kill()
+        self._close_pipe()
 
 
 @pytest.fixture(scope="session")
