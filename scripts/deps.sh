@@ -13,6 +13,10 @@ run_packages=(
 )
 test_packages=(
   clang libgtest-dev libgmock-dev libbenchmark-dev
+  # The Python client's tests (client/python) and its benchmark
+  # (bench/python): Debian's grpcio and protobuf, pytest, redis-py and the
+  # redis-server it is compared with.
+  python3-grpcio python3-protobuf python3-pytest python3-redis redis-server
 )
 
 packages=("${run_packages[@]}")

@@ -45,3 +45,11 @@ if [[ $# -eq 0 ]]; then
   BATON_COMPLETION_QUEUES=2 ctest --test-dir "$dir" --output-on-failure -j "$(nproc)" \
     -L 'integration|e2e'
 fi
+# The Python client (client/python), against the batond just built. Debian's
+# /usr/bin/python3: its grpcio and protobuf come from python3-grpcio and
+# python3-protobuf (scripts/deps.sh), which a pyenv python3 on PATH lacks.
+if [[ $mode == default ]]; then
+  echo "Python client tests (client/python/tests):"
+  BATOND=$PWD/$dir/server/batond/batond /usr/bin/python3 -m pytest -q -p no:cacheprovider \
+    client/python/tests
+fi

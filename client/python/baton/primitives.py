@@ -1,0 +1,1105 @@
+"""The eight primitives, with the names and methods of ``asyncutils.locks``.
+
+Make them from a client (``client.RLock("name")``); each is a handle on the
+named instance in batond, which any number of clients share. See
+``SEMANTICS.md`` for what each operation does on the server.
+
+What is local and what asks the server:
+
+- Every coroutine method (``acquire``, ``wait``, ``notify_all``,
+  ``set_rate``, ``read`` ...) is one round trip on the session stream.
+- ``release()`` is synchronous, as in asyncio: it checks locally that the
+  caller holds something (else ``RuntimeError``), sends the release, and
+  returns a future that may be awaited for the server's answer (``await
+  cond.release()`` also works, as the seed's ``async def release``).
+- Properties and ``locked()`` are synchronous, so they report what this
+  client knows: ``is_owner``, ``owner``, ``fence`` and ``hold`` are exact
+  (this client's own holds); ``locked()``, ``bound``, ``tokens``, ``rate``,
+  ``capacity`` and ``broken`` are as last seen (set by this client's own
+  operations and by ``await x.read()``, which asks the server).
+
+Owner: locks and the condition belong to the *current asyncio task* (an
+owner key the client makes per task); semaphore permits and rate-limit
+tokens belong to the client's session.
+
+Timeouts: every wait takes ``timeout`` in seconds; None waits until granted,
+0 tries once. Expiry raises ``TimeoutError`` (:class:`~baton.errors.WaitTimeout`).
+Cancelling the awaiting task withdraws the wait on the server; a grant that
+crossed the cancel is given back.
+
+Lease loss is never turned into a cancellation of your code: ``async with
+lock:`` keeps running its body when the session ends. The hold's ``lost``
+event is set instead (``lock.lost``), and the release at the end of the body
+is then a quiet no-op. A body that must stop awaits ``lock.lost.wait()``
+alongside its work, or checks it and passes ``lock.fence`` to the store.
+
+Threading: like every asyncio object, use them from their client's loop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import math
+from collections.abc import Awaitable, Callable, Mapping
+from types import TracebackType
+from typing import TYPE_CHECKING, ClassVar
+
+import grpc
+
+from baton import errors
+from baton._proto.baton.v1 import common_pb2, session_pb2
+from baton._session import Session, duration
+from baton.holds import Hold
+
+if TYPE_CHECKING:
+    from baton.client import Client
+
+__all__ = [
+    "AdvancedRateLimit",
+    "DynamicBoundedSemaphore",
+    "InstanceState",
+    "KeyedCondition",
+    "MultiCountDownLatch",
+    "PriorityLock",
+    "PriorityRLock",
+    "PrioritySemaphore",
+    "RLock",
+]
+
+InstanceState = common_pb2.InstanceState
+"""What ``read()`` returns: the instance now (see common.proto)."""
+
+_FP = grpc.StatusCode.FAILED_PRECONDITION
+GiveBack = Callable[[Session, session_pb2.Response], None]
+
+
+def _timeout(request_field: session_pb2.Acquire, timeout: float | None) -> None:
+    """Sets ``request_field.timeout`` from seconds (None and inf: no timeout)."""
+    if timeout is None or timeout == math.inf:
+        return
+    if not isinstance(timeout, (int, float)) or math.isnan(timeout):
+        raise errors.InvalidArgument(f"timeout: must be a number of seconds, got {timeout!r}",
+                                     grpc.StatusCode.INVALID_ARGUMENT)
+    if timeout < 0:
+        raise errors.InvalidArgument(f"timeout: must be >= 0, got {timeout}",
+                                     grpc.StatusCode.INVALID_ARGUMENT)
+    request_field.timeout.CopyFrom(duration(timeout))
+
+
+def _raise_for(response: session_pb2.Response) -> None:
+    """Raises the exception for a response whose status is not OK."""
+    code = response.status.code
+    if code == 0:
+        return
+    error = errors.from_status(code, response.status.message)
+    if isinstance(error, errors.WaitTimeout) and response.HasField("retry_after"):
+        error.retry_after = response.retry_after.ToNanoseconds() / 1e9
+    raise error
+
+
+def _checked(future: asyncio.Future[session_pb2.Response]) -> asyncio.Future[None]:
+    """A future of None that fails when ``future``'s answer is an error.
+
+    The answer to a release on a session that has ended is success: the
+    server released everything of the session then.
+    """
+    out: asyncio.Future[None] = future.get_loop().create_future()
+
+    def done(f: asyncio.Future[session_pb2.Response]) -> None:
+        if out.done():
+            return
+        if f.cancelled():
+            out.cancel()
+        elif (e := f.exception()) is not None:
+            if isinstance(e, errors.LeaseLost):
+                out.set_result(None)
+            else:
+                out.set_exception(e)
+        elif f.result().status.code != 0:
+            r = f.result()
+            out.set_exception(errors.from_status(r.status.code, r.status.message))
+        else:
+            out.set_result(None)
+
+    future.add_done_callback(done)
+    return out
+
+
+def _done() -> asyncio.Future[None]:
+    future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+    future.set_result(None)
+    return future
+
+
+class _Primitive:
+    """What every handle has: a client, a name, a kind, calls and read()."""
+
+    _KIND: ClassVar[int]
+    _KIND_NAME: ClassVar[str]
+
+    def __init__(self, client: Client, name: str) -> None:
+        if not isinstance(name, str):
+            raise TypeError(f"name must be a str, got {type(name).__name__}")
+        self._client = client
+        self._name = name
+        self._name_bytes = name.encode()
+        self._state: common_pb2.InstanceState | None = None
+        self._declared_epoch = -1
+        self._declaring: asyncio.Future[None] | None = None
+
+    @property
+    def name(self) -> str:
+        """The instance's name in batond."""
+        return self._name
+
+    def __repr__(self) -> str:
+        return f"<baton.{type(self).__name__} {self._name!r}>"
+
+    # --- Declaration (kinds with parameters). ---
+
+    def _config(self) -> common_pb2.InstanceConfig | None:
+        """The parameters to declare the instance with; None: nothing to declare."""
+        return None
+
+    def _on_declared(self, config: common_pb2.InstanceConfig) -> None:
+        """Takes in the live parameters the server answered Declare with."""
+
+    async def declare(self) -> None:
+        """Declares the instance if absent (Admin.Declare), once per server epoch.
+
+        Called by the first operation; call it yourself to learn early of a
+        conflict.
+
+        Raises:
+            AlreadyExists: the name exists with another kind or parameters
+                (a ``ValueError``).
+            InvalidArgument: a parameter is out of range.
+        """
+        await self._session()
+
+    async def _session(self) -> Session:
+        session = self._client._session_now
+        if session is None or session.ended:
+            session = await self._client._session()
+        if self._declared_epoch == session.server_epoch:
+            return session
+        config = self._config()
+        if config is None:
+            self._declared_epoch = session.server_epoch
+            return session
+        if self._declaring is None:
+            self._declaring = asyncio.get_running_loop().create_future()
+            declaring = self._declaring
+            try:
+                response = await self._client._declare(self._name, config)
+                self._on_declared(response.config)
+                self._declared_epoch = session.server_epoch
+                declaring.set_result(None)
+            except BaseException as e:
+                declaring.set_exception(e)
+                declaring.exception()
+                raise
+            finally:
+                self._declaring = None
+        else:
+            await asyncio.shield(self._declaring)
+        return session
+
+    # --- Calls. ---
+
+    def _request(self, owner_key: str | None = None) -> session_pb2.Request:
+        request = session_pb2.Request(name=self._name_bytes, kind=self._KIND)  # type: ignore[arg-type]
+        if owner_key is not None:
+            request.owner_key = owner_key.encode()
+        return request
+
+    async def _call(self, request: session_pb2.Request, *, give_back: GiveBack | None = None,
+                    check: bool = True) -> tuple[session_pb2.Response, Session]:
+        """Sends ``request`` and returns its answer and the session it went on.
+
+        If the awaiting task is cancelled, the request is cancelled on the
+        server; an OK answer that crossed the cancel goes to ``give_back``.
+        """
+        session = self._client._session_now
+        if session is None or session.ended or self._declared_epoch != session.server_epoch:
+            session = await self._session()
+        future = session.submit(
+            request, late_grant=None if give_back is None else (lambda r: give_back(session, r)))
+        try:
+            response = await future
+        except asyncio.CancelledError:
+            if future.cancelled():
+                session.cancel(request.id)
+            elif (give_back is not None and future.exception() is None
+                  and future.result().status.code == 0):
+                give_back(session, future.result())  # answered, but the task was cancelled
+            raise
+        if check:
+            _raise_for(response)
+        return response, session
+
+    def _read_owner(self) -> str | None:
+        return None
+
+    async def read(self) -> common_pb2.InstanceState:
+        """Reads the instance on the server (its state now, for this owner).
+
+        Also refreshes what ``locked()`` and the cached properties report.
+        """
+        request = self._request(self._read_owner())
+        request.read.SetInParent()
+        response, _ = await self._call(request)
+        self._state = response.state
+        self._take_state(response.state)
+        return response.state
+
+    def _take_state(self, state: common_pb2.InstanceState) -> None:
+        """Updates cached properties from a state read."""
+
+
+# ---------------------------------------------------------------------------
+# Locks.
+
+
+class _Lock(_Primitive):
+    """A mutex owned by (session, task): RLock, PriorityLock, PriorityRLock, the condition's."""
+
+    _REENTRANT: ClassVar[bool] = False
+
+    def __init__(self, client: Client, name: str) -> None:
+        super().__init__(client, name)
+        # This client's holds, by owner key (one per task holding it).
+        self._holds: dict[str, Hold] = {}
+
+    def _read_owner(self) -> str | None:
+        return self._client._owner_key()[0]
+
+    def _give_back(self, owner_key: str) -> GiveBack:
+        def give_back(session: Session, response: session_pb2.Response) -> None:
+            release = self._request(owner_key)
+            release.release.SetInParent()
+            session.submit(release, want_answer=False)
+        return give_back
+
+    async def _acquire(self, priority: int, timeout: float | None) -> bool:
+        if not isinstance(priority, int):
+            raise errors.InvalidArgument(f"priority: must be an int, got {priority!r}",
+                                         grpc.StatusCode.INVALID_ARGUMENT)
+        owner_key, task = self._client._owner_key()
+        request = self._request(owner_key)
+        request.acquire.priority = priority
+        _timeout(request.acquire, timeout)
+        response, session = await self._call(request, give_back=self._give_back(owner_key))
+        hold = self._holds.get(owner_key)
+        if self._REENTRANT and hold is not None and not hold.is_lost and hold._session is session:
+            hold.depth += 1
+        else:
+            hold = Hold(session, name=self._name, kind=self._KIND, owner_key=owner_key,
+                        fence=response.fence, task=task)
+            self._holds[owner_key] = hold
+            if session.ended:
+                hold._mark_lost(session._ended or errors.LeaseLost("the session ended"))
+        self._state = None
+        return True
+
+    def release(self) -> asyncio.Future[None]:
+        """Releases the current task's hold (one level of it, if reentrant).
+
+        Returns at once; the returned future, which need not be awaited,
+        completes with the server's answer. Releasing a hold that was lost
+        is a quiet no-op: the server has released it already.
+
+        Raises:
+            RuntimeError: the current task holds no lock here
+                (:class:`~baton.errors.NotHeld`).
+        """
+        owner_key, _ = self._client._owner_key()
+        hold = self._holds.get(owner_key)
+        if hold is None:
+            raise errors.NotHeld(
+                f"{self._KIND_NAME} {self._name!r}: release by a task that does not hold it", _FP)
+        hold.depth -= 1
+        if hold.depth <= 0:
+            del self._holds[owner_key]
+            hold._forget()
+        if hold.is_lost or hold._session.ended:
+            return _done()
+        request = self._request(owner_key)
+        request.release.SetInParent()
+        return _checked(hold._session.submit(request))
+
+    def _own(self) -> Hold | None:
+        hold = self._holds.get(self._client._owner_key()[0])
+        return hold if hold is not None and not hold.is_lost else None
+
+    def locked(self) -> bool:
+        """Whether the lock is held, as last seen by this client.
+
+        True while a task of this client holds it; otherwise what the last
+        ``read()`` answered (False if none). ``await read()`` asks the server.
+        """
+        if any(not h.is_lost for h in self._holds.values()):
+            return True
+        return self._state is not None and self._state.locked
+
+    @property
+    def is_owner(self) -> bool:
+        """True if the current task holds the lock (and it was not lost)."""
+        return self._own() is not None
+
+    @property
+    def owner(self) -> asyncio.Task[object] | None:
+        """The task of this client holding the lock, or None (free, or held elsewhere)."""
+        for hold in self._holds.values():
+            if not hold.is_lost:
+                return hold.task
+        return None
+
+    @property
+    def hold(self) -> Hold | None:
+        """The current task's hold (possibly lost), or None."""
+        return self._holds.get(self._client._owner_key()[0])
+
+    @property
+    def fence(self) -> int | None:
+        """The fencing token of the current task's hold, or None."""
+        hold = self._holds.get(self._client._owner_key()[0])
+        return hold.fence if hold is not None else None
+
+    @property
+    def lost(self) -> asyncio.Event:
+        """Set when the current task's hold is taken away by the server.
+
+        Raises:
+            RuntimeError: the current task holds nothing here.
+        """
+        hold = self._holds.get(self._client._owner_key()[0])
+        if hold is None:
+            raise errors.NotHeld(f"{self._KIND_NAME} {self._name!r}: not held by this task", _FP)
+        return hold.lost
+
+    async def __aenter__(self) -> None:
+        await self.acquire()
+
+    async def __aexit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                        tb: TracebackType | None) -> None:
+        self.release()
+
+    async def acquire(self) -> bool:  # overridden with each kind's parameters
+        raise NotImplementedError
+
+
+class RLock(_Lock):
+    """A reentrant mutex served in FIFO order (asyncutils ``RLock``).
+
+    The owner is the current task: the task holding it re-enters at once,
+    and each ``acquire`` needs its ``release``.
+
+    Example::
+
+        lock = client.RLock("orders/42")
+        async with lock:
+            async with lock:  # same task: re-entered
+                ...
+    """
+
+    _KIND = common_pb2.KIND_RLOCK
+    _KIND_NAME = "RLock"
+    _REENTRANT = True
+
+    async def acquire(self, timeout: float | None = None) -> bool:  # type: ignore[override]
+        """Acquires the lock for the current task; returns True.
+
+        Raises:
+            TimeoutError: not granted within ``timeout`` seconds.
+            LeaseLost: the session ended while waiting.
+        """
+        return await self._acquire(0, timeout)
+
+
+class PriorityLock(_Lock):
+    """A non-reentrant mutex served by priority (lower first), then arrival.
+
+    Example::
+
+        lock = client.PriorityLock("jobs/nightly")
+        await lock.acquire(priority=-10, timeout=5)
+        try:
+            await run_job(fence=lock.fence)
+        finally:
+            lock.release()
+    """
+
+    _KIND = common_pb2.KIND_PRIORITY_LOCK
+    _KIND_NAME = "PriorityLock"
+
+    async def acquire(self, priority: int = 0, timeout: float | None = None) -> bool:  # type: ignore[override]
+        """Acquires the lock for the current task; returns True.
+
+        Raises:
+            TimeoutError: not granted within ``timeout`` seconds.
+            RuntimeError: the current task holds it already (a deadlock).
+            LeaseLost: the session ended while waiting.
+        """
+        return await self._acquire(priority, timeout)
+
+
+class PriorityRLock(_Lock):
+    """A reentrant mutex served by priority (lower first), then arrival.
+
+    Example::
+
+        lock = client.PriorityRLock("index/rebuild")
+        async with lock:            # priority 0
+            await lock.acquire(priority=5)  # re-entry: granted at once
+            lock.release()
+    """
+
+    _KIND = common_pb2.KIND_PRIORITY_RLOCK
+    _KIND_NAME = "PriorityRLock"
+    _REENTRANT = True
+
+    async def acquire(self, priority: int = 0, timeout: float | None = None) -> bool:  # type: ignore[override]
+        """Acquires (or re-enters) the lock for the current task; returns True.
+
+        Raises:
+            TimeoutError: not granted within ``timeout`` seconds.
+            LeaseLost: the session ended while waiting.
+        """
+        return await self._acquire(priority, timeout)
+
+
+# ---------------------------------------------------------------------------
+# KeyedCondition.
+
+
+class KeyedCondition(_Lock):
+    """A condition variable with a FIFO lock of its own and waiters by key.
+
+    Keys are strings. ``wait`` releases the lock while waiting and holds it
+    again when it returns (also when it raises TimeoutError or is
+    cancelled), as ``asyncio.Condition`` does.
+
+    Example::
+
+        cond = client.KeyedCondition("jobs")
+        async with cond:
+            await cond.wait_for("job-42", lambda: results.get(42) is not None)
+        # elsewhere:
+        async with cond:
+            results[42] = "done"
+            woken = await cond.notify_all("job-42")
+    """
+
+    _KIND = common_pb2.KIND_KEYED_CONDITION
+    _KIND_NAME = "KeyedCondition"
+
+    async def acquire(self, timeout: float | None = None) -> bool:  # type: ignore[override]
+        """Acquires the condition's lock for the current task; returns True.
+
+        Raises:
+            TimeoutError: not granted within ``timeout`` seconds.
+            RuntimeError: the current task holds it already.
+        """
+        return await self._acquire(0, timeout)
+
+    def assert_locked(self) -> None:
+        """Raises RuntimeError unless the current task holds the lock."""
+        if self._own() is None:
+            raise errors.NotHeld(
+                f"KeyedCondition {self._name!r}: the current task does not hold the lock", _FP)
+
+    def _held_hold(self, what: str) -> tuple[str, Hold]:
+        owner_key, _ = self._client._owner_key()
+        hold = self._holds.get(owner_key)
+        if hold is None or hold.is_lost:
+            raise errors.NotHeld(
+                f"KeyedCondition {self._name!r}: {what} needs the lock, which the current task "
+                f"does not hold" + (" (it was lost)" if hold is not None else ""), _FP)
+        return owner_key, hold
+
+    async def wait(self, key: str, timeout: float | None = None) -> None:
+        """Releases the lock, waits for a notify of ``key``, holds the lock again.
+
+        Raises:
+            TimeoutError: no notify within ``timeout`` seconds (the lock is
+                held again).
+            RuntimeError: the current task does not hold the lock.
+            LeaseLost: the session ended (the lock is not held).
+        """
+        owner_key, hold = self._held_hold("wait()")
+        request = self._request(owner_key)
+        request.condition_wait.key = key.encode()
+        _timeout(request.condition_wait, timeout)
+        session = hold._session
+        future = session.submit(request)
+        cancelled = False
+        while not future.done():
+            try:
+                await asyncio.wait([future])
+            except asyncio.CancelledError:
+                # Withdraw the wait, then wait for its answer anyway: it comes
+                # back holding the lock, which the caller's `async with` will
+                # release. Leaving before that would release a lock not yet
+                # re-acquired, and hold it forever once it is.
+                if not cancelled:
+                    cancelled = True
+                    session.cancel(request.id, keep_answer=True)
+        if future.exception() is not None:
+            raise future.exception()  # type: ignore[misc]  # LeaseLost: the hold is lost too
+        response = future.result()
+        if response.HasField("fence"):
+            hold.fence = response.fence
+        elif response.status.code != 0:
+            # ABORTED: session ended or instance deleted: the lock is not held.
+            hold._mark_lost(errors.from_status(response.status.code, response.status.message))
+        if cancelled:
+            raise asyncio.CancelledError()
+        _raise_for(response)
+
+    async def wait_for(self, key: str, predicate: Callable[[], bool | Awaitable[bool]],
+                       per_wait_timeout: float | None = None) -> None:
+        """Waits on ``key`` until ``predicate()`` is true, checking after each wake-up.
+
+        The lock must be held; ``predicate`` may be a plain function or return
+        an awaitable. A wait that ends unnotified (its ``per_wait_timeout``)
+        re-checks once, then raises.
+
+        Raises:
+            TimeoutError: a wait timed out and the predicate is still false.
+        """
+        async def check() -> bool:
+            result = predicate()
+            if inspect.isawaitable(result):
+                result = await result
+            return bool(result)
+
+        while not await check():
+            try:
+                await self.wait(key, per_wait_timeout)
+            except TimeoutError:
+                if await check():
+                    return
+                raise
+
+    async def notify(self, key: str, n: int = 1, strict: bool = False) -> int:
+        """Wakes up to ``n`` waiters of ``key``, oldest first; returns how many.
+
+        Raises:
+            KeyError: ``strict`` and fewer than ``n`` were waiting
+                (:class:`~baton.errors.StrictMiss`; those found are woken).
+            RuntimeError: the current task does not hold the lock.
+            ValueError: ``n`` < 1.
+        """
+        owner_key, _ = self._held_hold("notify()")
+        request = self._request(owner_key)
+        request.notify.key = key.encode()
+        request.notify.n = n
+        request.notify.strict = strict
+        response, _ = await self._call(request, check=False)
+        if strict and response.status.code == _FP.value[0]:
+            raise errors.StrictMiss(response.status.message, _FP)
+        _raise_for(response)
+        return response.count
+
+    async def notify_all(self, key: str | None = None) -> int:
+        """Wakes every waiter of ``key`` (of all keys when None); returns how many.
+
+        Raises:
+            RuntimeError: the current task does not hold the lock.
+        """
+        owner_key, _ = self._held_hold("notify_all()")
+        request = self._request(owner_key)
+        request.notify_all.SetInParent()
+        if key is not None:
+            request.notify_all.key = key.encode()
+        response, _ = await self._call(request)
+        return response.count
+
+    async def wait_all(self, timeout: float | None = None) -> None:
+        """Waits until every ``wait`` pending now has been notified or has left.
+
+        Needs no lock and takes none; later waiters do not count.
+
+        Raises:
+            TimeoutError: not so within ``timeout`` seconds.
+        """
+        request = self._request()
+        request.wait_all.SetInParent()
+        _timeout(request.wait_all, timeout)
+        await self._call(request)
+
+
+# ---------------------------------------------------------------------------
+# Semaphores.
+
+
+class _Semaphore(_Primitive):
+    """Permits owned by the session: DynamicBoundedSemaphore, PrioritySemaphore."""
+
+    def __init__(self, client: Client, name: str, value: int) -> None:
+        super().__init__(client, name)
+        if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+            raise errors.InvalidArgument(f"value: must be an int >= 0, got {value!r}",
+                                         grpc.StatusCode.INVALID_ARGUMENT)
+        self._value = value
+        # This client's permits, oldest first.
+        self._permits: list[Hold] = []
+
+    def _config(self) -> common_pb2.InstanceConfig:
+        return common_pb2.InstanceConfig(
+            kind=self._KIND,  # type: ignore[arg-type]
+            semaphore=common_pb2.SemaphoreParams(value=self._value))
+
+    def _give_back(self) -> GiveBack:
+        def give_back(session: Session, response: session_pb2.Response) -> None:
+            release = self._request()
+            release.release.SetInParent()
+            session.submit(release, want_answer=False)
+        return give_back
+
+    async def _acquire(self, priority: int, timeout: float | None) -> bool:
+        if not isinstance(priority, int):
+            raise errors.InvalidArgument(f"priority: must be an int, got {priority!r}",
+                                         grpc.StatusCode.INVALID_ARGUMENT)
+        request = self._request()
+        request.acquire.priority = priority
+        _timeout(request.acquire, timeout)
+        response, session = await self._call(request, give_back=self._give_back())
+        hold = Hold(session, name=self._name, kind=self._KIND, owner_key="",
+                    fence=response.fence, task=asyncio.current_task())
+        if session.ended:
+            hold._mark_lost(session._ended or errors.LeaseLost("the session ended"))
+        self._permits.append(hold)
+        self._state = None
+        return True
+
+    def _pop_permit(self) -> Hold | None:
+        """Takes one of this client's permits: the current task's latest if any."""
+        if not self._permits:
+            return None
+        task = asyncio.current_task()
+        for i in range(len(self._permits) - 1, max(len(self._permits) - 9, -1), -1):
+            if self._permits[i].task is task:
+                return self._permits.pop(i)
+        return self._permits.pop()
+
+    def _release(self, strict: bool) -> asyncio.Future[None]:
+        hold = self._pop_permit()
+        if hold is None and strict:
+            error = (errors.ReleasedTooManyTimes if self._KIND == common_pb2.KIND_DYNAMIC_BOUNDED_SEMAPHORE
+                     else errors.NotHeld)
+            raise error(f"{self._KIND_NAME} {self._name!r}: released too many times "
+                        f"(this client holds no permit)", _FP)
+        if hold is not None:
+            hold._forget()
+            if hold.is_lost or hold._session.ended:
+                return _done()
+            session: Session | None = hold._session
+        else:
+            session = self._client._session_now
+            if session is None or session.ended:
+                # Non-strict release with no session: it needs one; go async.
+                return asyncio.ensure_future(self._release_later())
+        request = self._request()
+        request.release.SetInParent()
+        if not strict:
+            request.release.strict = False
+        assert session is not None
+        return _checked(session.submit(request))
+
+    async def _release_later(self) -> None:
+        request = self._request()
+        request.release.strict = False
+        await self._call(request)
+
+    def locked(self) -> bool:
+        """Whether an acquire would wait, as last seen (``await read()`` asks)."""
+        return self._state is not None and self._state.locked
+
+    @property
+    def permits(self) -> int:
+        """Permits this client holds (not lost)."""
+        return sum(1 for h in self._permits if not h.is_lost)
+
+    @property
+    def hold(self) -> Hold | None:
+        """This client's latest permit (the current task's if it has one), or None."""
+        task = asyncio.current_task()
+        for h in reversed(self._permits):
+            if h.task is task:
+                return h
+        return self._permits[-1] if self._permits else None
+
+    @property
+    def fence(self) -> int | None:
+        """The fence of :attr:`hold`, or None."""
+        hold = self.hold
+        return hold.fence if hold is not None else None
+
+    @property
+    def lost(self) -> asyncio.Event:
+        """Set when :attr:`hold` is taken away (session end, reset, delete).
+
+        Raises:
+            RuntimeError: this client holds no permit.
+        """
+        hold = self.hold
+        if hold is None:
+            raise errors.NotHeld(f"{self._KIND_NAME} {self._name!r}: no permit held", _FP)
+        return hold.lost
+
+    async def __aenter__(self) -> None:
+        await self.acquire()
+
+    async def __aexit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                        tb: TracebackType | None) -> None:
+        self._release(strict=True)
+
+    async def acquire(self) -> bool:  # overridden with each kind's parameters
+        raise NotImplementedError
+
+
+class DynamicBoundedSemaphore(_Semaphore):
+    """A FIFO counting semaphore whose bound can change live.
+
+    Declared with ``value`` (the initial bound) if absent. Permits belong to
+    the client's session.
+
+    Example::
+
+        db = client.DynamicBoundedSemaphore("downstream/db", value=4)
+        async with db:
+            await query()
+        db.bound = 8                 # or: await db.set_bound(8)
+    """
+
+    _KIND = common_pb2.KIND_DYNAMIC_BOUNDED_SEMAPHORE
+    _KIND_NAME = "DynamicBoundedSemaphore"
+
+    def __init__(self, client: Client, name: str, value: int = 1) -> None:
+        super().__init__(client, name, value)
+        self._bound = value
+        self._bound_tasks: set[asyncio.Task[None]] = set()
+
+    def _on_declared(self, config: common_pb2.InstanceConfig) -> None:
+        self._bound = config.semaphore.value
+
+    def _take_state(self, state: common_pb2.InstanceState) -> None:
+        self._bound = state.bound
+
+    async def acquire(self, timeout: float | None = None) -> bool:  # type: ignore[override]
+        """Takes one permit for this client; returns True.
+
+        Raises:
+            TimeoutError: none within ``timeout`` seconds.
+        """
+        return await self._acquire(0, timeout)
+
+    def release(self) -> asyncio.Future[None]:
+        """Returns one of this client's permits (the future: the server's answer).
+
+        Raises:
+            ValueError, RuntimeError: this client holds no permit
+                (:class:`~baton.errors.ReleasedTooManyTimes`).
+        """
+        return self._release(strict=True)
+
+    @property
+    def bound(self) -> int:
+        """The bound, as last seen (declared, set or read)."""
+        return self._bound
+
+    @bound.setter
+    def bound(self, value: int) -> None:
+        """Sets the bound on the server in the background (see set_bound)."""
+        if not isinstance(value, int) or value < 0:
+            raise errors.InvalidArgument(f"bound: must be an int >= 0, got {value!r}",
+                                         grpc.StatusCode.INVALID_ARGUMENT)
+        self._bound = value
+        task = asyncio.ensure_future(self.set_bound(value))
+        self._bound_tasks.add(task)
+        task.add_done_callback(self._bound_tasks.discard)
+
+    async def set_bound(self, bound: int) -> None:
+        """Changes the bound live: raising it wakes waiters, lowering takes nothing back.
+
+        Raises:
+            ValueError: ``bound`` < 0.
+        """
+        request = self._request()
+        request.set_bound.bound = bound
+        await self._call(request)
+        self._bound = bound
+
+
+class PrioritySemaphore(_Semaphore):
+    """A counting semaphore served by priority (lower first), then arrival.
+
+    Declared with ``value`` (the pool that ``reset`` restores) if absent.
+
+    Example::
+
+        slots = client.PrioritySemaphore("workers", value=2)
+        await slots.acquire(priority=-1, timeout=30)   # urgent
+        try:
+            await work()
+        finally:
+            slots.release()
+    """
+
+    _KIND = common_pb2.KIND_PRIORITY_SEMAPHORE
+    _KIND_NAME = "PrioritySemaphore"
+
+    def __init__(self, client: Client, name: str, value: int = 1) -> None:
+        super().__init__(client, name, value)
+
+    async def acquire(self, priority: int = 0, timeout: float | None = None) -> bool:  # type: ignore[override]
+        """Takes one permit for this client, queued by ``priority``; returns True.
+
+        Raises:
+            TimeoutError: none within ``timeout`` seconds.
+        """
+        return await self._acquire(priority, timeout)
+
+    def release(self, strict: bool = True) -> asyncio.Future[None]:
+        """Returns one of this client's permits.
+
+        With ``strict=False`` and no permit held, a new permit joins the pool.
+
+        Raises:
+            RuntimeError: ``strict`` and this client holds no permit.
+        """
+        return self._release(strict)
+
+    async def reset(self) -> None:
+        """Revokes every permit out (theirs are marked lost) and restores the pool."""
+        request = self._request()
+        request.reset.SetInParent()
+        await self._call(request)
+
+
+# ---------------------------------------------------------------------------
+# MultiCountDownLatch.
+
+
+class MultiCountDownLatch(_Primitive):
+    """Count-down counters by key, fixed at declaration; waits hold nothing.
+
+    Example::
+
+        latch = client.MultiCountDownLatch("deploy/42", {"migrations": 1, "caches": 3})
+        await latch.wait_all(timeout=600)
+        # in the workers:
+        await latch.count_down("caches")
+    """
+
+    _KIND = common_pb2.KIND_MULTI_COUNT_DOWN_LATCH
+    _KIND_NAME = "MultiCountDownLatch"
+
+    def __init__(self, client: Client, name: str, counts: Mapping[str, int]) -> None:
+        super().__init__(client, name)
+        for key, count in counts.items():
+            if not isinstance(key, str):
+                raise TypeError(f"counts: keys must be str, got {type(key).__name__}")
+            if not isinstance(count, int) or count < 0:
+                raise errors.InvalidArgument(f'counts["{key}"]: must be an int >= 0, got {count!r}',
+                                             grpc.StatusCode.INVALID_ARGUMENT)
+        self._counts = dict(counts)
+        self._broken = all(c == 0 for c in self._counts.values())
+
+    def _config(self) -> common_pb2.InstanceConfig:
+        return common_pb2.InstanceConfig(
+            kind=self._KIND,  # type: ignore[arg-type]
+            latch=common_pb2.LatchParams(counts=self._counts))
+
+    def _take_state(self, state: common_pb2.InstanceState) -> None:
+        self._broken = state.broken
+        self._counts = dict(state.counts)
+
+    @property
+    def broken(self) -> bool:
+        """Every counter is zero (wait_all returns at once), as last seen."""
+        return self._broken
+
+    @property
+    def counts(self) -> dict[str, int]:
+        """The counters, as last seen (declared or read)."""
+        return dict(self._counts)
+
+    async def count_down(self, key: str, strict: bool = False) -> None:
+        """Takes one off the counter of ``key``; at zero its waiters wake.
+
+        Raises:
+            KeyError: ``strict`` and ``key`` is unknown.
+            RuntimeError: ``strict`` and the counter is finished already.
+        """
+        request = self._request()
+        request.count_down.key = key.encode()
+        request.count_down.strict = strict
+        await self._call(request)
+
+    async def count_down_all(self) -> None:
+        """Takes one off every unfinished counter."""
+        request = self._request()
+        request.count_down_all.SetInParent()
+        await self._call(request)
+
+    async def wait(self, key: str, strict: bool = False, timeout: float | None = None) -> None:
+        """Waits until the counter of ``key`` is zero (at once for an unknown key).
+
+        Raises:
+            KeyError: ``strict`` and ``key`` is unknown.
+            TimeoutError: not zero within ``timeout`` seconds.
+        """
+        request = self._request()
+        request.latch_wait.key = key.encode()
+        request.latch_wait.strict = strict
+        _timeout(request.latch_wait, timeout)
+        await self._call(request)
+
+    async def wait_all(self, timeout: float | None = None) -> None:
+        """Waits until every counter is zero.
+
+        Raises:
+            TimeoutError: not so within ``timeout`` seconds.
+        """
+        request = self._request()
+        request.wait_all.SetInParent()
+        _timeout(request.wait_all, timeout)
+        await self._call(request)
+        self._broken = True
+
+
+# ---------------------------------------------------------------------------
+# AdvancedRateLimit.
+
+
+class AdvancedRateLimit(_Primitive):
+    """A token bucket: starts full, refills at ``rate``/s up to ``capacity``.
+
+    Declared with (rate, capacity, fair) if absent. ``fair`` (the default)
+    is strict FIFO; unfair serves the smallest queued request first and lets
+    newcomers in whenever they fit (a large request may starve). Tokens are
+    consumed: ``async with limit:`` takes one token and gives nothing back.
+
+    Example::
+
+        limit = client.AdvancedRateLimit("api/search", rate=100, capacity=200)
+        async with limit:              # one token
+            await call_api()
+        await limit.acquire(tokens=5, timeout=2)
+    """
+
+    _KIND = common_pb2.KIND_ADVANCED_RATE_LIMIT
+    _KIND_NAME = "AdvancedRateLimit"
+
+    def __init__(self, client: Client, name: str, rate: float, capacity: float | None = None,
+                 fair: bool = True) -> None:
+        super().__init__(client, name)
+        for field, v in (("rate", rate), ("capacity", capacity)):
+            if v is not None and (not isinstance(v, (int, float)) or not math.isfinite(v) or v <= 0):
+                raise errors.InvalidArgument(f"{field}: must be finite and > 0, got {v!r}",
+                                             grpc.StatusCode.INVALID_ARGUMENT)
+        self._declared = (float(rate), None if capacity is None else float(capacity), bool(fair))
+        self._rate = float(rate)
+        self._capacity = float(capacity if capacity is not None else rate)
+        self._fair = bool(fair)
+        self._tokens: float | None = None
+
+    def _config(self) -> common_pb2.InstanceConfig:
+        rate, capacity, fair = self._declared
+        params = common_pb2.RateLimitParams(rate=rate, fair=fair)
+        if capacity is not None:
+            params.capacity = capacity
+        return common_pb2.InstanceConfig(kind=self._KIND, rate_limit=params)  # type: ignore[arg-type]
+
+    def _on_declared(self, config: common_pb2.InstanceConfig) -> None:
+        self._rate = config.rate_limit.rate
+        self._capacity = config.rate_limit.capacity or self._rate
+        self._fair = config.rate_limit.fair if config.rate_limit.HasField("fair") else True
+
+    def _take_state(self, state: common_pb2.InstanceState) -> None:
+        self._tokens = state.tokens
+        self._rate = state.rate
+        self._capacity = state.capacity
+        self._fair = state.fair
+
+    def _give_back(self, tokens: float) -> GiveBack:
+        def give_back(session: Session, response: session_pb2.Response) -> None:
+            request = self._request()
+            request.rate_release.tokens = tokens
+            session.submit(request, want_answer=False)
+        return give_back
+
+    async def acquire(self, tokens: float = 1.0, timeout: float | None = None) -> bool:
+        """Takes ``tokens`` (may be fractional), waiting for the refill; returns True.
+
+        Raises:
+            TimeoutError: not granted within ``timeout`` seconds; with
+                ``timeout=0`` the error's ``retry_after`` says how long until
+                it could be.
+            ValueError: ``tokens`` not in (0, capacity].
+        """
+        request = self._request()
+        request.rate_acquire.tokens = tokens
+        _timeout(request.rate_acquire, timeout)  # type: ignore[arg-type]
+        response, _ = await self._call(request, give_back=self._give_back(tokens))
+        self._tokens = response.tokens_left
+        return True
+
+    def release(self, tokens: float = 1.0) -> asyncio.Future[None]:
+        """Adds ``tokens`` to the bucket (up to capacity); awaitable for the answer."""
+        session = self._client._session_now
+        if session is None or session.ended or self._declared_epoch != session.server_epoch:
+            return asyncio.ensure_future(self._release_later(tokens))
+        request = self._request()
+        request.rate_release.tokens = tokens
+        return _checked(session.submit(request))
+
+    async def _release_later(self, tokens: float) -> None:
+        request = self._request()
+        request.rate_release.tokens = tokens
+        await self._call(request)
+
+    async def set_rate(self, new: float) -> None:
+        """Changes the refill rate live; capacity becomes max(capacity, new)."""
+        request = self._request()
+        request.set_rate.rate = new
+        await self._call(request)
+        self._rate = float(new)
+        self._capacity = max(self._capacity, self._rate)
+
+    def locked(self) -> bool:
+        """Whether acquiring 1 token would wait, as last seen (``await read()`` asks)."""
+        if self._state is not None and self._tokens == self._state.tokens:
+            return self._state.locked
+        return self._tokens is not None and self._tokens < 1
+
+    @property
+    def rate(self) -> float:
+        """Tokens per second, as last seen (declared, set or read)."""
+        return self._rate
+
+    @property
+    def capacity(self) -> float:
+        """Most tokens the bucket holds, as last seen."""
+        return self._capacity
+
+    @property
+    def fair(self) -> bool:
+        """Whether the queue is strict FIFO."""
+        return self._fair
+
+    @property
+    def tokens(self) -> float:
+        """Tokens in the bucket as last seen (after this client's last acquire or read)."""
+        return self._tokens if self._tokens is not None else self._capacity
+
+    async def __aenter__(self) -> None:
+        await self.acquire()
+
+    async def __aexit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                        tb: TracebackType | None) -> None:
+        return None

@@ -1,0 +1,131 @@
+"""KeyedCondition: wait/notify by key, notify_all counts, wait_for, wait_all."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+import baton
+from conftest import Batond
+
+
+async def test_wait_notify_by_key_across_clients(batond: Batond, name: str) -> None:
+    async with baton.connect(batond.address) as a, baton.connect(batond.address) as b:
+        cond_a, cond_b = a.KeyedCondition(name), b.KeyedCondition(name)
+        woken: list[str] = []
+        waiting = 0
+        all_waiting = asyncio.Event()
+
+        async def waiter(key: str) -> None:
+            nonlocal waiting
+            async with cond_a:
+                waiting += 1
+                if waiting == 3:
+                    all_waiting.set()
+                await cond_a.wait(key, timeout=10)  # sent before this task yields
+                assert cond_a.is_owner  # the lock is held again
+                woken.append(key)
+
+        tasks = [asyncio.create_task(waiter(k)) for k in ("x", "x", "y")]
+        await all_waiting.wait()
+        # Session A's read goes after its three waits: the server has them.
+        assert (await cond_a.read()).waiter_count == 3
+        async with cond_b:
+            assert await cond_b.notify("x") == 1
+            assert await cond_b.notify_all("y") == 1
+            assert await cond_b.notify_all() == 1  # the other "x"
+            assert await cond_b.notify_all() == 0
+        await asyncio.gather(*tasks)
+        assert sorted(woken) == ["x", "x", "y"]
+
+
+async def test_wait_timeout_comes_back_holding_the_lock(batond: Batond, name: str) -> None:
+    async with baton.connect(batond.address) as client:
+        cond = client.KeyedCondition(name)
+        async with cond:
+            fence = cond.fence
+            with pytest.raises(TimeoutError):
+                await cond.wait("k", timeout=0.05)
+            cond.assert_locked()
+            assert cond.fence is not None and fence is not None and cond.fence > fence
+        with pytest.raises(RuntimeError):
+            cond.assert_locked()
+        assert not (await cond.read()).locked
+
+
+async def test_lock_rules(batond: Batond, name: str) -> None:
+    async with baton.connect(batond.address) as client:
+        cond = client.KeyedCondition(name)
+        with pytest.raises(RuntimeError):
+            await cond.wait("k")
+        with pytest.raises(RuntimeError):
+            await cond.notify("k")
+        with pytest.raises(RuntimeError):
+            await cond.notify_all()
+        async with cond:
+            with pytest.raises(RuntimeError):  # not reentrant
+                await cond.acquire()
+            with pytest.raises(KeyError) as info:  # strict, nobody waits
+                await cond.notify("nobody", strict=True)
+            assert isinstance(info.value, baton.StrictMiss)
+            with pytest.raises(ValueError):
+                await cond.notify("k", n=0)
+        assert not (await cond.read()).locked
+
+
+async def test_wait_for_rechecks_the_predicate(batond: Batond, name: str) -> None:
+    async with baton.connect(batond.address) as a, baton.connect(batond.address) as b:
+        results: dict[int, str] = {}
+        cond_a, cond_b = a.KeyedCondition(name), b.KeyedCondition(name)
+
+        checked = asyncio.Queue[None]()
+
+        def ready() -> bool:  # called right before each wait is sent
+            checked.put_nowait(None)
+            return 42 in results
+
+        async def consumer() -> str:
+            async with cond_a:
+                await cond_a.wait_for("job-42", ready, per_wait_timeout=10)
+                return results[42]
+
+        task = asyncio.create_task(consumer())
+        for value in (None, "done"):  # a spurious wake-up first, then the result
+            await checked.get()
+            assert (await cond_a.read()).waiter_count == 1  # after the wait, on session A
+            async with cond_b:
+                if value is not None:
+                    results[42] = value
+                assert await cond_b.notify_all("job-42") == 1
+        assert await task == "done"
+
+        async with cond_a:
+            with pytest.raises(TimeoutError):
+                await cond_a.wait_for("never", lambda: False, per_wait_timeout=0.05)
+
+
+async def test_wait_all_and_cancelled_wait(batond: Batond, name: str) -> None:
+    async with baton.connect(batond.address) as a, baton.connect(batond.address) as b:
+        cond_a, cond_b = a.KeyedCondition(name), b.KeyedCondition(name)
+        await cond_b.wait_all(timeout=0)  # nothing pending: at once
+        entered = asyncio.Event()
+
+        async def waiter() -> None:
+            async with cond_a:
+                entered.set()
+                await cond_a.wait("k")  # sent before this task yields
+
+        task = asyncio.create_task(waiter())
+        await entered.wait()
+        assert (await cond_a.read()).waiter_count == 1
+        with pytest.raises(TimeoutError):
+            await cond_b.wait_all(timeout=0.05)
+        all_done = asyncio.create_task(cond_b.wait_all(timeout=10))
+        task.cancel()  # the wait comes back holding the lock, then `async with` releases it
+        with pytest.raises(asyncio.CancelledError):
+            await task
+        await all_done
+        await cond_a.read()
+        state = await cond_a.read()
+        assert not state.locked and state.waiter_count == 0

@@ -1,0 +1,84 @@
+"""DynamicBoundedSemaphore and PrioritySemaphore."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+import baton
+from conftest import Batond
+
+
+async def test_dynamic_bounded_semaphore(batond: Batond, name: str) -> None:
+    async with baton.connect(batond.address) as a, baton.connect(batond.address) as b:
+        sem_a, sem_b = a.DynamicBoundedSemaphore(name, value=2), b.DynamicBoundedSemaphore(name, 2)
+        assert sem_a.bound == 2
+        async with sem_a:
+            await sem_a.acquire()
+            assert sem_a.permits == 2 and sem_a.fence is not None
+            assert (await sem_b.read()).locked and sem_b.locked()
+            with pytest.raises(TimeoutError):
+                await sem_b.acquire(timeout=0)
+            waiter = asyncio.create_task(sem_b.acquire(timeout=10))
+            await asyncio.sleep(0)
+            assert (await sem_b.read()).waiter_count == 1
+            sem_a.bound = 3  # the setter raises the bound in the background: wakes b
+            assert await waiter
+            assert sem_a.bound == 3
+            await sem_a.set_bound(1)  # lowering takes nothing from holders
+            state = await sem_a.read()
+            assert state.available == -2 and state.held == 3 and sem_a.bound == 1
+            sem_a.release()
+        await sem_b.release()
+        with pytest.raises(ValueError) as info:  # asyncio.BoundedSemaphore's error ...
+            sem_a.release()
+        assert isinstance(info.value, RuntimeError)  # ... and Baton's
+        with pytest.raises(ValueError):
+            await sem_a.set_bound(-1)
+        with pytest.raises(ValueError):  # declare-if-absent: exists with another value
+            await a.DynamicBoundedSemaphore(name, value=7).acquire()
+        await a.DynamicBoundedSemaphore(name, value=1).declare()  # its live bound: fine
+
+
+async def test_priority_semaphore_order_reset_and_non_strict(batond: Batond, name: str) -> None:
+    async with baton.connect(batond.address) as a, baton.connect(batond.address) as b:
+        holder, sem = a.PrioritySemaphore(name, value=1), b.PrioritySemaphore(name, value=1)
+        await holder.acquire()
+        order: list[int] = []
+
+        async def waiter(priority: int) -> None:
+            await sem.acquire(priority=priority, timeout=10)
+            order.append(priority)
+            sem.release()
+
+        tasks = [asyncio.create_task(waiter(p)) for p in (2, -1, 0)]
+        await asyncio.sleep(0)
+        assert (await sem.read()).waiter_count == 3
+        holder.release()
+        await asyncio.gather(*tasks)
+        assert order == [-1, 0, 2]
+
+        await holder.acquire()
+        lost = holder.lost
+        await sem.reset()  # revokes a's permit: its hold learns it
+        await asyncio.wait_for(lost.wait(), 10)
+        assert holder.hold is not None and isinstance(holder.hold.lost_reason, baton.Aborted)
+        holder.release()  # lost: a quiet no-op
+        with pytest.raises(RuntimeError):
+            holder.release()
+        await holder.release(strict=False)  # a new permit joins the pool
+        state = await holder.read()
+        assert state.pool == 2 and state.available == 2
+
+
+async def test_semaphore_permits_belong_to_the_client(batond: Batond, name: str) -> None:
+    async with baton.connect(batond.address) as client:
+        sem = client.DynamicBoundedSemaphore(name, value=1)
+        await sem.acquire()
+
+        async def other_task_releases() -> None:
+            await sem.release()
+
+        await asyncio.create_task(other_task_releases())
+        assert not (await sem.read()).locked
