@@ -351,8 +351,13 @@ absl::StatusOr<Plan> MakePlan(const RateLimitRequest& request, const RlsConfig& 
 absl::StatusOr<std::string> BucketName(std::string_view domain,
                                        absl::Span<const RlsEntry> entries,
                                        const RlsLimit* override_limit) {
+  if (domain.empty()) return absl::InvalidArgumentError("domain: must not be empty");
   std::string prefix = "envoy/";
-  Encode(domain, &prefix);
+  if (domain == "." || domain == "..") {
+    for (std::size_t i = 0; i < domain.size(); ++i) prefix += "%2E";  // not a "." segment
+  } else {
+    Encode(domain, &prefix);
+  }
   if (prefix.size() - 6 > kMaxDomainBytes) {
     return absl::InvalidArgumentError(absl::StrCat("domain: at most ", kMaxDomainBytes,
                                                    " bytes once encoded, got ",

@@ -68,7 +68,8 @@ inline constexpr std::size_t kMaxDomainBytes = 128;  // once encoded
 // that requests with and without it do not retune each other). Bytes other
 // than ASCII letters, digits and - _ . ~ : @ + , ; are written %XX
 // (uppercase hex), so names are printable ASCII and satisfy
-// core::ValidateName(); "=" and "/" inside keys and values are escaped too.
+// core::ValidateName(); "=" and "/" inside keys and values are escaped too,
+// and a domain "." or ".." is written %2E.
 // A name that would exceed 256 bytes becomes envoy/<domain>/!hash=<16 hex
 // digits> (FNV-1a 64 of the long name). INVALID_ARGUMENT when the encoded
 // domain exceeds kMaxDomainBytes.
