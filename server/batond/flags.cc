@@ -68,6 +68,14 @@ ABSL_FLAG(FlagDuration, min_lease, FlagDuration{absl::Seconds(1)}, "shortest lea
 ABSL_FLAG(FlagDuration, max_lease, FlagDuration{absl::Hours(1)}, "longest lease granted");
 ABSL_FLAG(FlagDuration, grace, FlagDuration{absl::Seconds(10)},
           "on SIGTERM or SIGINT, how long sessions may take to finish before they are ended");
+ABSL_FLAG(std::string, rls_config, "",
+          "Envoy rate-limit service: a YAML file in envoyproxy/ratelimit's format, or a "
+          "directory whose *.yaml/*.yml files are all loaded; reloaded on SIGHUP and when a "
+          "file changes (a bad file is refused, the rules in force stay). Empty: no rules, "
+          "every ShouldRateLimit is OK");
+ABSL_FLAG(std::string, rls_listen, "",
+          "also serve the Envoy rate-limit service (and health) on this HOST:PORT; it is "
+          "always served on --listen too");
 ABSL_FLAG(std::string, log_level, "info",
           "trace, debug, info, warn or error: the least severe line logged (debug adds "
           "normal session ends)");

@@ -9,7 +9,9 @@
 // ...; the flag wins). SIGTERM or SIGINT drains: the server stops accepting
 // calls, gives those under way --grace to finish, and exits 0.
 //
-// It serves baton.v1.Baton (the Session stream), baton.v1.Admin, the
+// It serves baton.v1.Baton (the Session stream), baton.v1.Admin, Envoy's
+// rate-limit service (envoy.service.ratelimit.v3, rules from --rls_config,
+// reloaded on SIGHUP and when the files change; also on --rls_listen), the
 // standard health service and server reflection. Fences stay increasing
 // across restarts through the state kept in --data_dir.
 
@@ -42,6 +44,7 @@
 #include "server/service/fence_store.h"
 #include "server/service/session_service.h"
 #include "server/service/node.h"
+#include "server/rls/rls_service.h"
 
 namespace {
 
@@ -132,6 +135,25 @@ std::string WhyCannotListen(const std::string& listen) {
   return why;
 }
 
+// ReloadRls() reloads the Envoy rate-limit rules; a bad file is refused and
+// logged (file, line, field), and the rules in force stay.
+void ReloadRls(baton::rls::RlsRules& rules, const char* trigger) {
+  if (rules.path().empty()) {
+    baton::log::Info("rls config: nothing to reload (no --rls_config)", {{"trigger", trigger}});
+    return;
+  }
+  if (absl::Status loaded = rules.Load(); !loaded.ok()) {
+    baton::log::Error("rls config refused, the rules in force stay",
+                      {{"trigger", trigger}, {"path", rules.path()}, {"status", loaded}});
+    return;
+  }
+  const auto config = rules.Get();
+  baton::log::Info("rls config reloaded", {{"trigger", trigger},
+                                           {"path", rules.path()},
+                                           {"domains", config->domain_count()},
+                                           {"rules", config->rule_count()}});
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -214,6 +236,19 @@ int main(int argc, char** argv) {
     return 2;
   }
 
+  // The Envoy rate-limit rules: a bad file at start is exit 2, like a bad flag.
+  baton::rls::RlsRules rls_rules(absl::GetFlag(FLAGS_rls_config));
+  if (absl::Status loaded = rls_rules.Load(); !loaded.ok()) {
+    std::fprintf(stderr, "batond: --rls_config: %s\n", std::string(loaded.message()).c_str());
+    return 2;
+  }
+  if (!rls_rules.path().empty()) {
+    const auto config = rls_rules.Get();
+    baton::log::Info("rls config loaded", {{"path", rls_rules.path()},
+                                           {"domains", config->domain_count()},
+                                           {"rules", config->rule_count()}});
+  }
+
   absl::StatusOr<baton::service::FenceStore> fences =
       baton::service::FenceStore::Open(absl::GetFlag(FLAGS_data_dir), absl::Now());
   if (!fences.ok()) {
@@ -237,6 +272,7 @@ int main(int argc, char** argv) {
   sigemptyset(&signals);
   sigaddset(&signals, SIGTERM);
   sigaddset(&signals, SIGINT);
+  sigaddset(&signals, SIGHUP);  // reloads --rls_config
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
 
   baton::service::Node::Options options;
@@ -286,6 +322,8 @@ int main(int argc, char** argv) {
   builder.SetMaxReceiveMessageSize(static_cast<int>(max_message_bytes));
   sessions.AddTo(&builder, static_cast<std::size_t>(queues_flag));
   builder.RegisterService(&admin);
+  baton::rls::RlsService rls(&node, &rls_rules);
+  builder.RegisterService(&rls);
   std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
   if (server == nullptr || port == 0) {
     const std::string why = WhyCannotListen(listen);
@@ -293,6 +331,35 @@ int main(int argc, char** argv) {
                  why.empty() ? "" : ": ", why.c_str());
     node.Shutdown();
     return 1;
+  }
+  // --rls_listen: a second server with the rate-limit service (and health)
+  // only; like --listen, it refuses a port something listens on already.
+  const std::string rls_listen = absl::GetFlag(FLAGS_rls_listen);
+  baton::rls::RlsService rls_second(&node, &rls_rules);
+  std::unique_ptr<grpc::Server> rls_server;
+  int rls_port = 0;
+  if (!rls_listen.empty()) {
+    grpc::ServerBuilder rls_builder;
+    rls_builder.AddListeningPort(rls_listen, grpc::InsecureServerCredentials(), &rls_port);
+    rls_builder.AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);
+    rls_builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_TIME_MS,
+                                   Millis(absl::GetFlag(FLAGS_keepalive_time).value));
+    rls_builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_TIMEOUT_MS,
+                                   Millis(absl::GetFlag(FLAGS_keepalive_timeout).value));
+    rls_builder.AddChannelArgument(GRPC_ARG_HTTP2_MIN_RECV_PING_INTERVAL_WITHOUT_DATA_MS, 1000);
+    rls_builder.AddChannelArgument(GRPC_ARG_HTTP2_MAX_PING_STRIKES, 0);
+    rls_builder.SetMaxReceiveMessageSize(static_cast<int>(max_message_bytes));
+    rls_builder.RegisterService(&rls_second);
+    rls_server = rls_builder.BuildAndStart();
+    if (rls_server == nullptr || rls_port == 0) {
+      const std::string why = WhyCannotListen(rls_listen);
+      std::fprintf(stderr, "batond: cannot listen on --rls_listen=%s%s%s\n", rls_listen.c_str(),
+                   why.empty() ? "" : ": ", why.c_str());
+      server->Shutdown(std::chrono::system_clock::now());
+      server->Wait();
+      node.Shutdown();
+      return 1;
+    }
   }
   sessions.Start();
   const std::string host = listen.substr(0, listen.rfind(':'));
@@ -303,15 +370,36 @@ int main(int argc, char** argv) {
                                         ? std::string("callback API")
                                         : absl::StrCat(queues_flag, " completion queues")}});
 
+  if (rls_server != nullptr) {
+    // Not "listening on": scripts and tests take the first such line as
+    // batond's address.
+    baton::log::Info(absl::StrCat("rls service on ", rls_listen.substr(0, rls_listen.rfind(':')),
+                                  ":", rls_port));
+  }
+
   // The fence floor is persisted every few seconds, so that after a crash
-  // the next start is above every fence granted (with a wide margin).
+  // the next start is above every fence granted (with a wide margin). The
+  // rate-limit rules are reloaded on SIGHUP, and when their files change
+  // (polled every 2 s).
   int signal_number = 0;
-  const timespec persist_period{.tv_sec = 5, .tv_nsec = 0};
+  const timespec tick{.tv_sec = 1, .tv_nsec = 0};
+  absl::Time next_persist = absl::Now() + absl::Seconds(5);
+  absl::Time next_watch = absl::Now() + absl::Seconds(2);
   while (true) {
-    signal_number = sigtimedwait(&signals, nullptr, &persist_period);
+    signal_number = sigtimedwait(&signals, nullptr, &tick);
     if (signal_number == SIGTERM || signal_number == SIGINT) break;
-    if (absl::Status persisted = fences->Persist(HighestFence(node)); !persisted.ok()) {
-      baton::log::Error("persisting fences failed", {{"status", persisted}});
+    const absl::Time now = absl::Now();
+    if (signal_number == SIGHUP) {
+      ReloadRls(rls_rules, "SIGHUP");
+    } else if (now >= next_watch) {
+      next_watch = now + absl::Seconds(2);
+      if (rls_rules.Changed()) ReloadRls(rls_rules, "file changed");
+    }
+    if (now >= next_persist) {
+      next_persist = now + absl::Seconds(5);
+      if (absl::Status persisted = fences->Persist(HighestFence(node)); !persisted.ok()) {
+        baton::log::Error("persisting fences failed", {{"status", persisted}});
+      }
     }
   }
   const absl::Duration grace = absl::GetFlag(FLAGS_grace).value;
@@ -325,8 +413,12 @@ int main(int argc, char** argv) {
   sessions.WaitForNoSessions(absl::Now() + grace);
   sessions.EndAll(absl::UnavailableError("server draining: the grace period ran out"));
   server->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(2));
+  if (rls_server != nullptr) {
+    rls_server->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(2));
+  }
   sessions.StopQueues();
   server->Wait();
+  if (rls_server != nullptr) rls_server->Wait();
   if (absl::Status persisted = fences->Persist(HighestFence(node)); !persisted.ok()) {
     baton::log::Error("persisting fences failed", {{"status", persisted}});
   }

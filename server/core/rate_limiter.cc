@@ -87,6 +87,60 @@ absl::Status RateLimiter::SetRate(double new_rate) {
   return absl::OkStatus();
 }
 
+absl::Status RateLimiter::Reconfigure(double new_rate, double new_capacity) {
+  if (closed()) return close_status();
+  if (!PositiveFinite(new_rate)) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("rate must be finite and > 0, got ", new_rate));
+  }
+  if (!PositiveFinite(new_capacity)) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("capacity must be finite and > 0, got ", new_capacity));
+  }
+  double largest_queued = 0;
+  queue_.ForEach([&](double, const Waiter* waiter) {
+    largest_queued = std::max(largest_queued, waiter->request().amount);
+  });
+  if (largest_queued > new_capacity) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "capacity must be >= the largest queued request (", largest_queued,
+        "), got ", new_capacity));
+  }
+  CatchUp();  // at the old rate, up to now
+  rate_ = new_rate;
+  capacity_ = new_capacity;
+  tokens_ = std::min(tokens_, capacity_);
+  Serve();  // re-times the queue at the new rate
+  return absl::OkStatus();
+}
+
+bool RateLimiter::CanTakeNow(double tokens) {
+  if (closed() || !PositiveFinite(tokens) || tokens > capacity_) return false;
+  Serve();  // queued waiters due by now go first
+  return (!fair_ || queue_.empty()) && Fits(tokens_, tokens);
+}
+
+absl::Status RateLimiter::TakeNow(double tokens) {
+  if (closed()) return close_status();
+  if (!PositiveFinite(tokens)) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("tokens must be finite and > 0, got ", tokens));
+  }
+  if (!CanTakeNow(tokens)) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "cannot take ", tokens, " tokens now (", tokens_, " there)"));
+  }
+  tokens_ = std::max(0.0, tokens_ - tokens);
+  ArmTimer();  // the level changed
+  return absl::OkStatus();
+}
+
+absl::Duration RateLimiter::TimeToFull() const {
+  const double missing = capacity_ - tokens();
+  if (!(missing > 0)) return absl::ZeroDuration();
+  return TimeToRefill(missing);
+}
+
 double RateLimiter::tokens() const {
   return ProjectAt(Now(), /*ahead_of=*/0).tokens;
 }

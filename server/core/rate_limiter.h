@@ -107,6 +107,31 @@ class RateLimiter : public Primitive {
   // Queued waiters are re-timed at once.
   absl::Status SetRate(double new_rate);
 
+  // Reconfigure() is SetRate() that also sets the capacity, up or down: the
+  // bucket is brought up to date at the old rate, then refills at
+  // `new_rate` up to `new_capacity` (both finite and > 0), and a level
+  // above the new capacity is cut to it. INVALID_ARGUMENT when a queued
+  // request needs more than `new_capacity` (it could never be granted);
+  // nothing changes then. Queued waiters are re-timed at once. The
+  // Envoy rate-limit service uses it to make a bucket follow its rule.
+  absl::Status Reconfigure(double new_rate, double new_capacity);
+
+  // CanTakeNow() tells whether TakeNow(`tokens`) would succeed: `tokens`
+  // are there now and nobody queued goes first (fair mode: nobody is
+  // queued). Serves the queued waiters due by now first. Together with
+  // TakeNow() it lets one loop turn check several buckets before charging
+  // any (all or nothing).
+  bool CanTakeNow(double tokens);
+
+  // TakeNow() takes `tokens` at once, never queueing: OK when
+  // CanTakeNow(tokens), FAILED_PRECONDITION (nothing taken) otherwise;
+  // INVALID_ARGUMENT unless `tokens` is finite and > 0.
+  absl::Status TakeNow(double tokens);
+
+  // TimeToFull() is how long the refill takes to fill the bucket from its
+  // level now (zero when full), if nothing is taken meanwhile.
+  absl::Duration TimeToFull() const;
+
   double rate() const { return rate_; }
   double capacity() const { return capacity_; }
   bool fair() const { return fair_; }

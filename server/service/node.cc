@@ -23,7 +23,7 @@ Node::~Node() {
 }
 
 void Node::Run(std::string_view name, ShardFn fn) {
-  RunOn(runtime::ShardIndexFor(name, shards_.size()), std::move(fn));
+  RunOn(ShardIndexOf(name), std::move(fn));
 }
 
 void Node::RunOn(std::size_t index, ShardFn fn) {

@@ -63,9 +63,25 @@ class Node {
   // RunOn() runs `fn(shard)` on shard `index`.
   void RunOn(std::size_t index, ShardFn fn);
 
-  // ShardIndexOf() is the index of the shard that owns `name`.
+  // ShardIndexOf() is the index of the shard that owns `name`: the hash of
+  // its ShardKeyOf().
   std::size_t ShardIndexOf(std::string_view name) const {
-    return runtime::ShardIndexFor(name, shards_.size());
+    return runtime::ShardIndexFor(ShardKeyOf(name), shards_.size());
+  }
+
+  // ShardKeyOf() is the part of `name` that places it on a shard: the whole
+  // name, except under "envoy/" (the Envoy rate-limit service's buckets,
+  // server/rls/rls_service.h), where it is the first two segments,
+  // "envoy/<domain>/": every bucket of one rate-limit domain lives on one
+  // shard, so that one turn of that shard can decide all the descriptors
+  // of a request at once (all charged or none). A Baton client's own names
+  // under "envoy/" are placed the same way.
+  static std::string_view ShardKeyOf(std::string_view name) {
+    constexpr std::string_view kEnvoyPrefix = "envoy/";
+    if (name.substr(0, kEnvoyPrefix.size()) != kEnvoyPrefix) return name;
+    const std::size_t slash = name.find('/', kEnvoyPrefix.size());
+    if (slash == std::string_view::npos) return name;
+    return name.substr(0, slash + 1);
   }
 
  private:

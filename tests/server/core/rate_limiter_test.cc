@@ -387,6 +387,80 @@ TEST_F(RateLimiterTest, LoweringTheRateDelaysQueuedWaiters) {
   EXPECT_EQ(limiter_->capacity(), 5);  // max(5, 1)
 }
 
+TEST_F(RateLimiterTest, CanTakeNowAndTakeNowChargeWithoutQueueing) {
+  // rate 10/s, capacity 5, full.
+  EXPECT_TRUE(limiter_->CanTakeNow(5));
+  EXPECT_FALSE(limiter_->CanTakeNow(5.5));  // above capacity: never
+  EXPECT_FALSE(limiter_->CanTakeNow(kNaN));
+  ASSERT_TRUE(limiter_->TakeNow(3).ok());
+  EXPECT_NEAR(limiter_->tokens(), 2, 1e-9);
+  EXPECT_FALSE(limiter_->CanTakeNow(3));
+  EXPECT_EQ(limiter_->TakeNow(3).code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_NEAR(limiter_->tokens(), 2, 1e-9);  // a refusal takes nothing
+  EXPECT_EQ(limiter_->TakeNow(-1).code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(limiter_->waiter_count(), 0u);
+  Advance(absl::Milliseconds(100));  // +1 token
+  EXPECT_TRUE(limiter_->CanTakeNow(3));
+  ExpectInvariants();
+}
+
+TEST_F(RateLimiterTest, TakeNowNeverPassesAQueuedWaiterInFairMode) {
+  Drain();
+  auto a = Acq(s2_, 2);  // queued, due at 200 ms
+  Advance(absl::Milliseconds(150));
+  EXPECT_FALSE(limiter_->CanTakeNow(1));  // 1.5 there, but a is first
+  Advance(absl::Milliseconds(50));
+  EXPECT_TRUE(OkNow(a));
+  EXPECT_FALSE(limiter_->CanTakeNow(1));  // a took the 2
+  Advance(absl::Milliseconds(100));
+  EXPECT_TRUE(limiter_->CanTakeNow(1));
+}
+
+TEST_F(RateLimiterTest, TimeToFullIsTheRefillOfWhatIsMissing) {
+  EXPECT_EQ(limiter_->TimeToFull(), absl::ZeroDuration());
+  ASSERT_TRUE(limiter_->TakeNow(2).ok());
+  EXPECT_EQ(limiter_->TimeToFull(), absl::Milliseconds(200));
+  Advance(absl::Milliseconds(150));
+  EXPECT_EQ(limiter_->TimeToFull(), absl::Milliseconds(50));
+  Advance(absl::Milliseconds(50));
+  EXPECT_EQ(limiter_->TimeToFull(), absl::ZeroDuration());
+}
+
+TEST_F(RateLimiterTest, ReconfigureLowersTheCapacityAndCutsTheLevel) {
+  ASSERT_TRUE(limiter_->TakeNow(1).ok());  // 4 of 5
+  ASSERT_TRUE(limiter_->Reconfigure(/*new_rate=*/1, /*new_capacity=*/2).ok());
+  EXPECT_EQ(limiter_->rate(), 1);
+  EXPECT_EQ(limiter_->capacity(), 2);
+  EXPECT_NEAR(limiter_->tokens(), 2, 1e-9);  // cut to the new capacity
+  ASSERT_TRUE(limiter_->TakeNow(2).ok());
+  Advance(absl::Milliseconds(999));
+  EXPECT_FALSE(limiter_->CanTakeNow(1));  // 1/s now
+  Advance(absl::Milliseconds(1));
+  EXPECT_TRUE(limiter_->CanTakeNow(1));
+  // Raising keeps the level and refills up to the new capacity.
+  ASSERT_TRUE(limiter_->Reconfigure(10, 8).ok());
+  EXPECT_NEAR(limiter_->tokens(), 1, 1e-9);
+  Advance(absl::Seconds(2));
+  EXPECT_NEAR(limiter_->tokens(), 8, 1e-9);
+  ExpectInvariants();
+}
+
+TEST_F(RateLimiterTest, ReconfigureRefusesACapacityBelowAQueuedRequest) {
+  Drain();
+  auto a = Acq(s2_, 4);
+  const absl::Status refused = limiter_->Reconfigure(10, 3);
+  EXPECT_EQ(refused.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_TRUE(absl::StrContains(refused.message(), "largest queued request (4)")) << refused;
+  EXPECT_EQ(limiter_->capacity(), 5);  // unchanged
+  EXPECT_EQ(limiter_->Reconfigure(0, 3).code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(limiter_->Reconfigure(1, kInf).code(), absl::StatusCode::kInvalidArgument);
+  ASSERT_TRUE(limiter_->Reconfigure(20, 4).ok());  // re-times a: 200 ms at 20/s
+  Advance(absl::Milliseconds(199));
+  EXPECT_FALSE(Ready(a));
+  Advance(absl::Milliseconds(1));
+  EXPECT_TRUE(OkNow(a));
+}
+
 TEST_F(RateLimiterTest, SetRateAboveCapacityRaisesCapacityButAddsNoTokens) {
   Drain();
   ASSERT_TRUE(limiter_->SetRate(20).ok());

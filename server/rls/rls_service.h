@@ -1,0 +1,127 @@
+// Copyright 2026 The Baton Authors.
+//
+// RlsService serves envoy.service.ratelimit.v3.RateLimitService/
+// ShouldRateLimit (Envoy's global rate-limit filter) on batond's own
+// AdvancedRateLimit buckets, as a drop-in for envoyproxy/ratelimit: same
+// protos, same YAML rules (rls_config.h), same answers, except that each
+// limit is a token bucket instead of a fixed window.
+//
+// A request, step by step:
+//   1. On the gRPC thread: check it (domain, descriptors, entries, limit
+//      overrides: INVALID_ARGUMENT naming the field and the limit), and find
+//      each descriptor's limit in the rules in force (RlsRules). Unknown
+//      domain, no matching rule, or `unlimited`: OK without a bucket.
+//   2. Each limited descriptor is the bucket BucketName(): rate =
+//      requests_per_unit / unit, capacity = requests_per_unit (one unit's
+//      worth), declared on first use, and made to follow the rule
+//      (RateLimiter::Reconfigure) when it has other parameters (a changed
+//      rule after a reload, or someone who declared it by hand).
+//   3. Every bucket of a domain lives on one shard (Node::ShardKeyOf), so
+//      one turn of that shard decides the whole request: every bucket is
+//      checked for hits_addend tokens (0 means 1) first, and they are all
+//      charged only if every non-shadow one fits. A request over any limit
+//      charges nothing. A shadow_mode descriptor answers OK whatever its
+//      bucket says, and is charged (when it fits) if the request is allowed.
+//   4. The answer: overall_code, one status per descriptor (current_limit,
+//      limit_remaining = floor of the tokens left, duration_until_reset =
+//      time until the bucket is full again), and x-ratelimit-limit,
+//      x-ratelimit-remaining, x-ratelimit-reset (whole seconds, rounded up)
+//      of the descriptor closest to its limit (an over-limit one first), as
+//      envoyproxy/ratelimit picks it.
+//
+// Threading: gRPC calls ShouldRateLimit on its threads; the decision runs on
+// the domain's shard, which finishes the call. RlsRules is shared by every
+// RlsService (one per listening port) and swapped under a mutex by Reload.
+
+#ifndef BATON_SERVER_RLS_RLS_SERVICE_H_
+#define BATON_SERVER_RLS_RLS_SERVICE_H_
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/types/span.h"
+#include "envoy/service/ratelimit/v3/rls.grpc.pb.h"
+#include "server/rls/rls_config.h"
+#include "server/service/node.h"
+
+namespace baton::rls {
+
+// Limits on a request (INVALID_ARGUMENT beyond, naming the field).
+inline constexpr int kMaxDescriptors = 64;
+inline constexpr int kMaxEntries = 32;
+inline constexpr std::size_t kMaxDomainBytes = 128;  // once encoded
+
+// BucketName() is the instance name of a descriptor's bucket:
+//
+//   envoy/<domain>/<key>=<value>/<key>=<value>...
+//
+// one segment per entry of the descriptor, in the request's order, with the
+// request's values (a default or wildcard rule gives each value its own
+// bucket, as envoyproxy/ratelimit's cache keys do). A request's limit
+// override adds a last segment "!limit=<N>-per-<unit>" (its own bucket, so
+// that requests with and without it do not retune each other). Bytes other
+// than ASCII letters, digits and - _ . ~ : @ + , ; are written %XX
+// (uppercase hex), so names are printable ASCII and satisfy
+// core::ValidateName(); "=" and "/" inside keys and values are escaped too,
+// and a domain "." or ".." is written %2E.
+// A name that would exceed 256 bytes becomes envoy/<domain>/!hash=<16 hex
+// digits> (FNV-1a 64 of the long name). INVALID_ARGUMENT when the encoded
+// domain exceeds kMaxDomainBytes.
+absl::StatusOr<std::string> BucketName(std::string_view domain,
+                                       absl::Span<const RlsEntry> entries,
+                                       const RlsLimit* override_limit);
+
+// RlsRules holds the rules in force and reloads them from --rls_config.
+// Thread-safe.
+class RlsRules {
+ public:
+  // `path`: the --rls_config file or directory; empty: no rules (every
+  // request is OK).
+  explicit RlsRules(std::string path) : path_(std::move(path)) {}
+
+  // Load() reads the rules from the path. On success they replace those in
+  // force; on error nothing changes and the error (file, line, field) is
+  // returned for the caller to log.
+  absl::Status Load();
+
+  // Changed() is true when the files differ (names, sizes, times) from
+  // those of the last Load(), successful or not.
+  bool Changed() const;
+
+  std::shared_ptr<const RlsConfig> Get() const {
+    absl::MutexLock lock(&mutex_);
+    return config_;
+  }
+  const std::string& path() const { return path_; }
+
+ private:
+  const std::string path_;
+  mutable absl::Mutex mutex_;
+  std::shared_ptr<const RlsConfig> config_ ABSL_GUARDED_BY(mutex_) =
+      std::make_shared<const RlsConfig>();
+  std::string fingerprint_ ABSL_GUARDED_BY(mutex_);
+};
+
+class RlsService final : public envoy::service::ratelimit::v3::RateLimitService::CallbackService {
+ public:
+  RlsService(service::Node* node, const RlsRules* rules) : node_(node), rules_(rules) {}
+
+  grpc::ServerUnaryReactor* ShouldRateLimit(
+      grpc::CallbackServerContext* context,
+      const envoy::service::ratelimit::v3::RateLimitRequest* request,
+      envoy::service::ratelimit::v3::RateLimitResponse* response) override;
+
+ private:
+  service::Node* const node_;
+  const RlsRules* const rules_;
+};
+
+}  // namespace baton::rls
+
+#endif  // BATON_SERVER_RLS_RLS_SERVICE_H_
