@@ -370,6 +370,10 @@ bool Instance::Busy() const {
 }
 
 bool Instance::Evictable() const {
+  if (evict_when_full_) {
+    const RateLimiter* limiter = As<RateLimiter>();
+    return limiter != nullptr && !Busy() && limiter->tokens() >= limiter->capacity();
+  }
   const std::optional<InstanceConfig> defaults =
       InstanceConfig::Default(kind());
   // Rate limits and latches have no defaults: their configuration (and a

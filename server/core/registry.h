@@ -248,9 +248,16 @@ class Instance {
   bool Busy() const;
 
   // Evictable() is true when the instance is not busy and its configuration
-  // and state are the defaults of its kind (see the Registry comment). It
+  // and state are the defaults of its kind (see the Registry comment), or,
+  // for a rate limit marked EvictWhenFull(), when its bucket is full. It
   // does not look at the time.
   bool Evictable() const;
+
+  // EvictWhenFull() marks a rate limit that its creator makes again, with
+  // the same parameters, whenever it is needed (the buckets of the Envoy
+  // rate-limit service, one per client address or path): once idle and
+  // full, it holds nothing a re-creation would not, so it may be evicted.
+  void EvictWhenFull() { evict_when_full_ = true; }
 
   // Describe() takes a snapshot of the instance's state.
   InstanceSnapshot Describe() const;
@@ -285,6 +292,7 @@ class Instance {
   std::uint16_t name_size_;
   std::uint16_t name_offset_ = 0;  // from `this` to the name's bytes
   Kind kind_;
+  bool evict_when_full_ = false;  // in the padding after kind_
 };
 
 // Instance::Of<P> is an instance whose primitive is a P; the name's bytes

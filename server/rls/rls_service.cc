@@ -137,6 +137,9 @@ absl::Status Decide(core::Registry* registry, Plan& plan, RateLimitResponse* res
                                          bucket.name, "': ", declared.status().message()));
       }
       instance = *declared;
+      // Made again from its rule when needed: evicted once idle and full,
+      // so that a bucket per client address does not stay forever.
+      instance->EvictWhenFull();
     } else {
       registry->Touch(instance);
     }

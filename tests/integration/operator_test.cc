@@ -347,13 +347,13 @@ TEST_F(OperatorTest, AClientThatNeverReadsIsPausedThenEndedWithBoundedMemory) {
     peak = std::max(peak, RssBytes(batond_->pid()));
     usleep(20'000);  // sampling memory, not timing logic
   }
-  EXPECT_TRUE(absl::StrContains(batond_->log(),
-                                "reason=\"RESOURCE_EXHAUSTED: max_unread_bytes: the client read "
-                                "none of its answers for its lease (1s)"))
+  // Ended by its lease (1 s) unread, or past the hard bound by the answers
+  // of what it sent before the pause, whichever comes first.
+  EXPECT_TRUE(absl::StrContains(batond_->log(), "reason=\"RESOURCE_EXHAUSTED: max_unread_bytes: "))
       << batond_->log().substr(0, 4000);
   EXPECT_LT(sent.load(), 20'000) << "the writer was never stopped by flow control";
-  // Without back-pressure this grew by ~600 MB in 8 s.
-  EXPECT_LT(peak - baseline, int64_t{64} << 20) << "baseline " << baseline << ", peak " << peak;
+  // Without back-pressure this grew by ~1.5 GB in 8 s (bench/backpressure).
+  EXPECT_LT(peak - baseline, int64_t{128} << 20) << "baseline " << baseline << ", peak " << peak;
   // The status cannot pass the answers the client does not read: the call
   // was cancelled. (A client blocked in a write may not learn of it before
   // its own deadline: it is cancelled here.)

@@ -790,6 +790,27 @@ TEST_F(RegistryTest, LatchesAndRateLimitsAreNeverEvicted) {
   EXPECT_FALSE(registry_->Find("latch")->Evictable());
 }
 
+TEST_F(RegistryTest, ARateLimitMarkedEvictWhenFullGoesOnceIdleAndFull) {
+  Instance* bucket = MustDeclare("envoy/edge/remote_address=10.0.0.7", RateLimit(1, 10));
+  bucket->EvictWhenFull();
+  RateLimiter* limiter = bucket->As<RateLimiter>();
+  ASSERT_TRUE(limiter->TakeNow(10).ok());  // empty
+  // Idle past the eviction time but still refilling: kept (its level is
+  // state a re-creation would lose).
+  Advance(absl::Seconds(5));
+  EXPECT_FALSE(registry_->Find("envoy/edge/remote_address=10.0.0.7")->Evictable());
+  // Full again (10 s at 1 token/s) and idle for the eviction time: gone.
+  Step(absl::Seconds(20));
+  EXPECT_DOUBLE_EQ(limiter->tokens(), 10);
+  EXPECT_TRUE(registry_->Find("envoy/edge/remote_address=10.0.0.7")->Evictable());
+  Step(absl::Minutes(13));
+  EXPECT_EQ(registry_->Find("envoy/edge/remote_address=10.0.0.7"), nullptr);
+  // An unmarked one stays, full or not.
+  MustDeclare("limit", RateLimit(1, 10));
+  Step(absl::Minutes(13));
+  EXPECT_NE(registry_->Find("limit"), nullptr);
+}
+
 TEST_F(RegistryTest, SemaphoresWithNonDefaultStateAreNotEvicted) {
   MustDeclare("declared3", Semaphore(Kind::kPrioritySemaphore, 3));
   DynamicBoundedSemaphore* raised =
