@@ -88,6 +88,26 @@ uint64_t HighestFence(baton::service::Node& node) {
   return gather->highest;
 }
 
+// Listen() adds `address` to `builder` (the port bound goes to `*port`)
+// with batond's transport settings, the same on every listener.
+void Listen(grpc::ServerBuilder& builder, const std::string& address, int max_message_bytes,
+            int* port) {
+  builder.AddListeningPort(address, grpc::InsecureServerCredentials(), port);
+  // gRPC turns SO_REUSEPORT on by default: a second batond on the same port
+  // would start too and share the connections, and a lock would be granted
+  // by both. Off, the second one fails to bind and says so.
+  builder.AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);
+  builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_TIME_MS,
+                             Millis(absl::GetFlag(FLAGS_keepalive_time).value));
+  builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_TIMEOUT_MS,
+                             Millis(absl::GetFlag(FLAGS_keepalive_timeout).value));
+  builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_PERMIT_WITHOUT_CALLS, 1);
+  // Let clients ping as often as every second without being cut off.
+  builder.AddChannelArgument(GRPC_ARG_HTTP2_MIN_RECV_PING_INTERVAL_WITHOUT_DATA_MS, 1000);
+  builder.AddChannelArgument(GRPC_ARG_HTTP2_MAX_PING_STRIKES, 0);
+  builder.SetMaxReceiveMessageSize(max_message_bytes);
+}
+
 // WhyCannotListen() says why nothing can listen on `listen` (host:port),
 // from a bind() of our own: gRPC's builder only says that it failed. Empty
 // when the bind works (the failure was something else).
@@ -306,20 +326,7 @@ int main(int argc, char** argv) {
   grpc::ServerBuilder builder;
   const std::string listen = absl::GetFlag(FLAGS_listen);
   int port = 0;
-  builder.AddListeningPort(listen, grpc::InsecureServerCredentials(), &port);
-  // gRPC turns SO_REUSEPORT on by default: a second batond on the same port
-  // would start too and share the connections, and a lock would be granted
-  // by both. Off, the second one fails to bind and says so.
-  builder.AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);
-  builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_TIME_MS,
-                             Millis(absl::GetFlag(FLAGS_keepalive_time).value));
-  builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_TIMEOUT_MS,
-                             Millis(absl::GetFlag(FLAGS_keepalive_timeout).value));
-  builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_PERMIT_WITHOUT_CALLS, 1);
-  // Let clients ping as often as every second without being cut off.
-  builder.AddChannelArgument(GRPC_ARG_HTTP2_MIN_RECV_PING_INTERVAL_WITHOUT_DATA_MS, 1000);
-  builder.AddChannelArgument(GRPC_ARG_HTTP2_MAX_PING_STRIKES, 0);
-  builder.SetMaxReceiveMessageSize(static_cast<int>(max_message_bytes));
+  Listen(builder, listen, static_cast<int>(max_message_bytes), &port);
   sessions.AddTo(&builder, static_cast<std::size_t>(queues_flag));
   builder.RegisterService(&admin);
   baton::rls::RlsService rls(&node, &rls_rules);
@@ -340,15 +347,7 @@ int main(int argc, char** argv) {
   int rls_port = 0;
   if (!rls_listen.empty()) {
     grpc::ServerBuilder rls_builder;
-    rls_builder.AddListeningPort(rls_listen, grpc::InsecureServerCredentials(), &rls_port);
-    rls_builder.AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);
-    rls_builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_TIME_MS,
-                                   Millis(absl::GetFlag(FLAGS_keepalive_time).value));
-    rls_builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_TIMEOUT_MS,
-                                   Millis(absl::GetFlag(FLAGS_keepalive_timeout).value));
-    rls_builder.AddChannelArgument(GRPC_ARG_HTTP2_MIN_RECV_PING_INTERVAL_WITHOUT_DATA_MS, 1000);
-    rls_builder.AddChannelArgument(GRPC_ARG_HTTP2_MAX_PING_STRIKES, 0);
-    rls_builder.SetMaxReceiveMessageSize(static_cast<int>(max_message_bytes));
+    Listen(rls_builder, rls_listen, static_cast<int>(max_message_bytes), &rls_port);
     rls_builder.RegisterService(&rls_second);
     rls_server = rls_builder.BuildAndStart();
     if (rls_server == nullptr || rls_port == 0) {
