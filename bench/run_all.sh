@@ -2,7 +2,8 @@
 # Issue 6's whole comparison in one command: Baton against the bare gRPC echo
 # (both variants), Redis and etcd (bench/run_comparison.sh, which runs
 # bench/peers/run_peers.sh), then the scale and memory rows
-# (bench/scale/run_scale.sh); then issue 6's targets computed from the rows
+# (bench/scale/run_scale.sh), Envoy's rate limit on batond against Redis
+# (bench/rls/run_rls.sh, where hiredis is installed); then issue 6's targets computed from the rows
 # (bench/targets.awk) with the ratios Baton/echo, Baton/Redis, Baton/etcd.
 #
 #   bench/run_all.sh [--smoke] [--results FILE]
@@ -60,7 +61,7 @@ bench_build run_all "$build" "$root" batond baton_echo_server baton_loadgen bato
 # installs it and builds what is missing.
 if [[ ${BATON_BENCH_PREBUILT:-0} != 1 ]] &&
     ninja -C "$build" -t targets all 2>/dev/null | grep -q '^redis_bench:'; then
-  ninja -C "$build" redis_bench etcd_bench >/dev/null
+  ninja -C "$build" redis_bench etcd_bench rls_bench >/dev/null
 fi
 build_type=$(sed -n 's/^CMAKE_BUILD_TYPE:[A-Z]*=//p' "$build/CMakeCache.txt" 2>/dev/null || true)
 compiler=$(sed -n 's/^CMAKE_CXX_COMPILER:[A-Z]*=//p' "$build/CMakeCache.txt" 2>/dev/null || true)
@@ -82,6 +83,17 @@ BATON_BENCH_BUILD=$build BATON_BENCH_PREBUILT=1 \
   "$root/bench/scale/run_scale.sh" "${smoke_flag[@]}" "$tmp/scale.md" ||
   failures+=("bench/scale/run_scale.sh (exit $?)")
 scale_done=$SECONDS
+# Envoy's rate limit, batond against envoyproxy/ratelimit's Redis commands
+# (built, like bench/peers, only where hiredis is installed).
+if [[ -x $build/bench/rls/rls_bench ]]; then
+  echo "run_all: rls (bench/rls/run_rls.sh ${smoke_flag[*]})" >&2
+  BATON_BENCH_BUILD=$build BATON_BENCH_PREBUILT=1 \
+    "$root/bench/rls/run_rls.sh" "${smoke_flag[@]}" >"$tmp/rls.md" ||
+    failures+=("bench/rls/run_rls.sh (exit $?)")
+else
+  echo "run_all: rls skipped (no $build/bench/rls/rls_bench: libhiredis-dev?)" >&2
+  echo "Not measured (rls_bench not built: libhiredis-dev missing)." >"$tmp/rls.md"
+fi
 load_after=$(cut -d' ' -f1-3 /proc/loadavg)
 touch "$tmp/comparison.md" "$tmp/scale.md"
 
@@ -151,6 +163,11 @@ report() {
     echo "Not measured (bench/scale/run_scale.sh failed)."
   fi
   echo
+  echo "### Envoy rate limit: batond against envoyproxy/ratelimit's Redis commands"
+  echo
+  awk '/^\| / { on = 1 } on' "$tmp/rls.md"
+  grep -q '^| ' "$tmp/rls.md" || echo "Not measured (bench/rls/run_rls.sh failed or skipped)."
+  echo
   echo "### How the rows were measured"
   echo
   echo "Comparison: \`bench/run_comparison.sh${smoke_flag[*]:+ ${smoke_flag[*]}}\` (peers: \`bench/peers/run_peers.sh\`, same windows and concurrencies, 1x1 aside)"
@@ -160,6 +177,10 @@ report() {
   echo "Scale: \`bench/scale/run_scale.sh${smoke_flag[*]:+ ${smoke_flag[*]}}\`"
   echo
   bullets "$tmp/scale.md"
+  echo
+  echo "Envoy rate limit: \`bench/rls/run_rls.sh${smoke_flag[*]:+ ${smoke_flag[*]}}\`"
+  echo
+  bullets "$tmp/rls.md"
   echo "<!-- run_all:end -->"
 }
 report >"$tmp/section.md"
