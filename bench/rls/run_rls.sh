@@ -7,6 +7,11 @@
 #
 #   bench/rls/run_rls.sh [--smoke]
 #
+# Three rows: batond; Redis with K requests pipelined per connection; Redis
+# with one request per connection (N x K connections, ratelimit's default
+# pool), each at the same N x K decisions in flight, then the ratios and the
+# issue's target per Redis row. About 20 s (5 s per row after 1 s warm-up).
+#
 # Default: 5 s per row (1 s warm-up) at 4 connections x 16 in flight, 10,000
 # distinct users; --smoke: 1 s (0.3 s warm-up) at 2x2, 100 users (the whole
 # script in a few seconds, for CI). RLS_SECONDS, RLS_WARMUP, RLS_CONNS,
