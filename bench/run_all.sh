@@ -20,7 +20,8 @@
 # BATON_BENCH_PREBUILT=1 it uses the binaries there as they are, as CI does),
 # then runs the two scripts one after the other, never at the same time.
 # Once built, a full run takes about 7-8 minutes on the 2-core machine
-# (comparison about 4.5, peers included; scale about 3); --smoke about 40 s.
+# (comparison about 4.5, peers included; scale about 3; rls about 0.3);
+# --smoke about 50 s.
 # Progress goes to stderr. Exit status 1 when any run failed: the report is
 # still written, with the failure said in it and the missing rows "not
 # measured".
@@ -84,8 +85,9 @@ BATON_BENCH_BUILD=$build BATON_BENCH_PREBUILT=1 \
   failures+=("bench/scale/run_scale.sh (exit $?)")
 scale_done=$SECONDS
 # Envoy's rate limit, batond against envoyproxy/ratelimit's Redis commands
-# (built, like bench/peers, only where hiredis is installed).
-if [[ -x $build/bench/rls/rls_bench ]]; then
+# (built, like bench/peers, only where hiredis is installed: run_peers.sh,
+# which runs first, installs it; run_rls.sh then builds rls_bench).
+if [[ -x $build/bench/rls/rls_bench ]] || pkg-config --exists hiredis 2>/dev/null; then
   echo "run_all: rls (bench/rls/run_rls.sh ${smoke_flag[*]})" >&2
   BATON_BENCH_BUILD=$build BATON_BENCH_PREBUILT=1 \
     "$root/bench/rls/run_rls.sh" "${smoke_flag[@]}" >"$tmp/rls.md" ||

@@ -63,6 +63,13 @@ command -v redis-server >/dev/null || { log "redis-server is not installed"; exi
 bench_build run_rls "$build" "$root" batond rls_bench
 batond=$build/server/batond/batond
 rls_bench=$build/bench/rls/rls_bench
+# Like bench/peers/run_peers.sh: rls_bench is built only where hiredis is, so
+# a prebuilt tree (CI's) may lack it; build just it when hiredis is there.
+if [[ ! -x $rls_bench && -f $build/CMakeCache.txt ]] && pkg-config --exists hiredis 2>/dev/null; then
+  log "building rls_bench in $build"
+  cmake "$build" >/dev/null  # again, so that it finds hiredis if just installed
+  cmake --build "$build" --target rls_bench >&2
+fi
 [[ -x $batond && -x $rls_bench ]] || { log "missing $batond or $rls_bench (libhiredis-dev?)"; exit 1; }
 
 work=$(mktemp -d /dev/shm/baton-rls.XXXXXX)
