@@ -2,7 +2,8 @@
 # Issue 6's whole comparison in one command: Baton against the bare gRPC echo
 # (both variants), Redis and etcd (bench/run_comparison.sh, which runs
 # bench/peers/run_peers.sh), then the scale and memory rows
-# (bench/scale/run_scale.sh); then issue 6's targets computed from the rows
+# (bench/scale/run_scale.sh), Envoy's rate limit on batond against Redis
+# (bench/rls/run_rls.sh, where hiredis is installed); then issue 6's targets computed from the rows
 # (bench/targets.awk) with the ratios Baton/echo, Baton/Redis, Baton/etcd.
 #
 #   bench/run_all.sh [--smoke] [--results FILE]
@@ -19,7 +20,8 @@
 # BATON_BENCH_PREBUILT=1 it uses the binaries there as they are, as CI does),
 # then runs the two scripts one after the other, never at the same time.
 # Once built, a full run takes about 7-8 minutes on the 2-core machine
-# (comparison about 4.5, peers included; scale about 3); --smoke about 40 s.
+# (comparison about 4.5, peers included; scale about 3; rls about 0.3);
+# --smoke about 50 s.
 # Progress goes to stderr. Exit status 1 when any run failed: the report is
 # still written, with the failure said in it and the missing rows "not
 # measured".
@@ -60,7 +62,7 @@ bench_build run_all "$build" "$root" batond baton_echo_server baton_loadgen bato
 # installs it and builds what is missing.
 if [[ ${BATON_BENCH_PREBUILT:-0} != 1 ]] &&
     ninja -C "$build" -t targets all 2>/dev/null | grep -q '^redis_bench:'; then
-  ninja -C "$build" redis_bench etcd_bench >/dev/null
+  ninja -C "$build" redis_bench etcd_bench rls_bench >/dev/null
 fi
 build_type=$(sed -n 's/^CMAKE_BUILD_TYPE:[A-Z]*=//p' "$build/CMakeCache.txt" 2>/dev/null || true)
 compiler=$(sed -n 's/^CMAKE_CXX_COMPILER:[A-Z]*=//p' "$build/CMakeCache.txt" 2>/dev/null || true)
@@ -82,6 +84,18 @@ BATON_BENCH_BUILD=$build BATON_BENCH_PREBUILT=1 \
   "$root/bench/scale/run_scale.sh" "${smoke_flag[@]}" "$tmp/scale.md" ||
   failures+=("bench/scale/run_scale.sh (exit $?)")
 scale_done=$SECONDS
+# Envoy's rate limit, batond against envoyproxy/ratelimit's Redis commands
+# (built, like bench/peers, only where hiredis is installed: run_peers.sh,
+# which runs first, installs it; run_rls.sh then builds rls_bench).
+if [[ -x $build/bench/rls/rls_bench ]] || pkg-config --exists hiredis 2>/dev/null; then
+  echo "run_all: rls (bench/rls/run_rls.sh ${smoke_flag[*]})" >&2
+  BATON_BENCH_BUILD=$build BATON_BENCH_PREBUILT=1 \
+    "$root/bench/rls/run_rls.sh" "${smoke_flag[@]}" >"$tmp/rls.md" ||
+    failures+=("bench/rls/run_rls.sh (exit $?)")
+else
+  echo "run_all: rls skipped (no $build/bench/rls/rls_bench: libhiredis-dev?)" >&2
+  echo "Not measured (rls_bench not built: libhiredis-dev missing)." >"$tmp/rls.md"
+fi
 load_after=$(cut -d' ' -f1-3 /proc/loadavg)
 touch "$tmp/comparison.md" "$tmp/scale.md"
 
@@ -151,6 +165,11 @@ report() {
     echo "Not measured (bench/scale/run_scale.sh failed)."
   fi
   echo
+  echo "### Envoy rate limit: batond against envoyproxy/ratelimit's Redis commands"
+  echo
+  awk '/^\| / { on = 1 } on' "$tmp/rls.md"
+  grep -q '^| ' "$tmp/rls.md" || echo "Not measured (bench/rls/run_rls.sh failed or skipped)."
+  echo
   echo "### How the rows were measured"
   echo
   echo "Comparison: \`bench/run_comparison.sh${smoke_flag[*]:+ ${smoke_flag[*]}}\` (peers: \`bench/peers/run_peers.sh\`, same windows and concurrencies, 1x1 aside)"
@@ -160,6 +179,10 @@ report() {
   echo "Scale: \`bench/scale/run_scale.sh${smoke_flag[*]:+ ${smoke_flag[*]}}\`"
   echo
   bullets "$tmp/scale.md"
+  echo
+  echo "Envoy rate limit: \`bench/rls/run_rls.sh${smoke_flag[*]:+ ${smoke_flag[*]}}\`"
+  echo
+  bullets "$tmp/rls.md"
   echo "<!-- run_all:end -->"
 }
 report >"$tmp/section.md"

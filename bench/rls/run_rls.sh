@@ -1,0 +1,144 @@
+#!/usr/bin/env bash
+# Envoy's global rate limit on batond against the way envoyproxy/ratelimit
+# makes the same decisions on Redis, at the same concurrency, in one run
+# (bench/rls/rls_bench.cc says what each row sends). Prints a Markdown
+# section: date, commit, load average before and after, the command, and the
+# table (decisions/s, p50, p99, server CPU µs per decision, ratio Baton/Redis).
+#
+#   bench/rls/run_rls.sh [--smoke]
+#
+# Three rows: batond; Redis with K requests pipelined per connection; Redis
+# with one request per connection (N x K connections, ratelimit's default
+# pool), each at the same N x K decisions in flight, then the ratios and the
+# issue's target per Redis row. About 20 s (5 s per row after 1 s warm-up).
+#
+# Default: 5 s per row (1 s warm-up) at 4 connections x 16 in flight, 10,000
+# distinct users; --smoke: 1 s (0.3 s warm-up) at 2x2, 100 users (the whole
+# script in a few seconds, for CI). RLS_SECONDS, RLS_WARMUP, RLS_CONNS,
+# RLS_INFLIGHT and RLS_USERS override them.
+#
+# The build directory is $BATON_BENCH_BUILD (as bench/run_all.sh passes it)
+# or $BATON_BUILD_DIR, default build/.
+#
+# Servers, on free loopback ports, stopped when the script ends however it
+# ends: batond --shards=2 with a fresh --data_dir and --rls_config holding one
+# rule (domain bench, descriptor key user with no value: one bucket per user,
+# requests_per_unit 1,000,000,000 per minute, so every request is allowed);
+# redis-server without persistence. Binaries come from $BATON_BUILD_DIR
+# (default build/), built there (bench/common/build.sh) unless
+# BATON_BENCH_PREBUILT=1. Needs redis-server and libhiredis-dev installed
+# (bench/peers/run_peers.sh installs them).
+set -euo pipefail
+
+log() { echo "run_rls: $*" >&2; }
+smoke=0
+for arg in "$@"; do
+  case $arg in
+    --smoke) smoke=1 ;;
+    *) echo "usage: $0 [--smoke]" >&2; exit 2 ;;
+  esac
+done
+
+root=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+build=${BATON_BENCH_BUILD:-${BATON_BUILD_DIR:-build}}
+[[ $build = /* ]] || build=$root/$build
+# shellcheck source=../common/build.sh
+source "$root/bench/common/build.sh"
+
+if ((smoke)); then
+  seconds=1 warmup=0.3 conns=2 inflight=2 users=100
+else
+  seconds=5 warmup=1 conns=4 inflight=16 users=10000
+fi
+seconds=${RLS_SECONDS:-$seconds}
+warmup=${RLS_WARMUP:-$warmup}
+conns=${RLS_CONNS:-$conns}
+inflight=${RLS_INFLIGHT:-$inflight}
+users=${RLS_USERS:-$users}
+rpu=1000000000
+unit=minute
+unit_seconds=60
+
+command -v redis-server >/dev/null || { log "redis-server is not installed"; exit 1; }
+bench_build run_rls "$build" "$root" batond rls_bench
+batond=$build/server/batond/batond
+rls_bench=$build/bench/rls/rls_bench
+# Like bench/peers/run_peers.sh: rls_bench is built only where hiredis is, so
+# a prebuilt tree (CI's) may lack it; build just it when hiredis is there.
+if [[ ! -x $rls_bench && -f $build/CMakeCache.txt ]] && pkg-config --exists hiredis 2>/dev/null; then
+  log "building rls_bench in $build"
+  cmake "$build" >/dev/null  # again, so that it finds hiredis if just installed
+  cmake --build "$build" --target rls_bench >&2
+fi
+[[ -x $batond && -x $rls_bench ]] || { log "missing $batond or $rls_bench (libhiredis-dev?)"; exit 1; }
+
+work=$(mktemp -d /dev/shm/baton-rls.XXXXXX)
+pids=()
+cleanup() {
+  local pid
+  for pid in "${pids[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
+  for pid in "${pids[@]}"; do wait "$pid" 2>/dev/null || true; done
+  rm -rf "$work"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+cat >"$work/rules.yaml" <<EOF
+domain: bench
+descriptors:
+  - key: user
+    rate_limit: {unit: $unit, requests_per_unit: $rpu}
+EOF
+
+# batond: its "listening on HOST:PORT" line gives the port.
+"$batond" --listen=127.0.0.1:0 --shards=2 --data_dir="$work/batond-data" \
+  --rls_config="$work/rules.yaml" 2>"$work/batond.log" &
+baton_pid=$!
+pids+=("$baton_pid")
+baton_addr=
+for _ in $(seq 100); do
+  baton_addr=$(sed -n 's/.*listening on \([^ ]*\).*/\1/p' "$work/batond.log" | head -n1 || true)
+  [[ -n $baton_addr ]] && break
+  kill -0 "$baton_pid" 2>/dev/null || break
+  sleep 0.1
+done
+[[ -n $baton_addr ]] || { log "batond did not start:"; cat "$work/batond.log" >&2; exit 1; }
+
+redis_port=
+used=$(ss -Htan | awk '{n = split($4, a, ":"); print a[n]}')
+for _ in $(seq 200); do
+  p=$((20000 + RANDOM % 40000))
+  grep -qx "$p" <<<"$used" || { redis_port=$p; break; }
+done
+[[ -n $redis_port ]] || { log "no free port"; exit 1; }
+redis-server --bind 127.0.0.1 --port "$redis_port" --protected-mode yes --save '' \
+  --appendonly no --daemonize no --dir "$work" --logfile "$work/redis.log" &
+redis_pid=$!
+pids+=("$redis_pid")
+for _ in $(seq 100); do
+  [[ $(timeout 2 redis-cli -h 127.0.0.1 -p "$redis_port" ping 2>/dev/null) == PONG ]] && break
+  kill -0 "$redis_pid" 2>/dev/null || { log "redis-server died:"; cat "$work/redis.log" >&2; exit 1; }
+  sleep 0.1
+done
+redis_version=$(redis-server --version | sed -n 's/.* v=\([^ ]*\).*/\1/p')
+
+load_before=$(cut -d' ' -f1-3 /proc/loadavg)
+start=$(date -u)
+status=0
+table=$("$rls_bench" --header --baton "$baton_addr" --baton_pid "$baton_pid" \
+  --redis_port "$redis_port" --redis_pid "$redis_pid" --redis_label "redis $redis_version" \
+  --conns "$conns" --inflight "$inflight" --seconds "$seconds" --warmup "$warmup" \
+  --users "$users" --domain bench --key user --requests_per_unit "$rpu" \
+  --unit_seconds "$unit_seconds") || status=$?
+load_after=$(cut -d' ' -f1-3 /proc/loadavg)
+
+echo "- date: $start"
+echo "- commit: $(git -C "$root" rev-parse --short HEAD 2>/dev/null || echo unknown)$(git -C "$root" diff --quiet HEAD 2>/dev/null || echo ' (modified)')"
+echo "- machine: $(nproc) cores, $(sed -n 's/^model name\s*: //p' /proc/cpuinfo | head -n1)"
+echo "- command: \`bench/rls/run_rls.sh$( ((smoke)) && echo ' --smoke')\` ($seconds s per row after $warmup s warm-up, $conns connections x $inflight in flight, $users users uniform)"
+echo "- load average (1, 5, 15 min): $load_before before, $load_after after"
+echo "- servers: batond --shards=2 (rule: domain bench, key user, $rpu per $unit); redis-server $redis_version, no persistence; loopback, sharing the cores with the client"
+echo
+echo "$table"
+((status == 0)) || log "rls_bench failed ($status)"
+exit "$status"
