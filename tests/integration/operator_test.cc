@@ -353,7 +353,11 @@ TEST_F(OperatorTest, AClientThatNeverReadsIsPausedThenEndedWithBoundedMemory) {
       << batond_->log().substr(0, 4000);
   EXPECT_LT(sent.load(), 20'000) << "the writer was never stopped by flow control";
   // Without back-pressure this grew by ~1.5 GB in 8 s (bench/backpressure).
+  // Under AddressSanitizer, freed memory sits in its quarantine (256 MiB)
+  // instead of being reused: the resident set says nothing there.
+#if !defined(__SANITIZE_ADDRESS__)
   EXPECT_LT(peak - baseline, int64_t{128} << 20) << "baseline " << baseline << ", peak " << peak;
+#endif
   // The status cannot pass the answers the client does not read: the call
   // was cancelled. (A client blocked in a write may not learn of it before
   // its own deadline: it is cancelled here.)
