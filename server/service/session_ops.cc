@@ -15,6 +15,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "server/core/instance_name.h"
+#include "server/metrics/counters.h"
 #include "server/service/proto_convert.h"
 #include "server/service/session_state.h"
 
@@ -389,14 +390,20 @@ runtime::Task<core::WaitResult> ConditionWaitFor(core::Instance* instance, Prepa
 
 // What the answer to a wait needs of its request besides its id: RunWait
 // keeps this, not the request, while it waits.
+static_assert(metrics::kKinds == core::kKindCount, "metrics count every kind");
+
 struct WaitAnswer {
   OpCase op = v1::Request::OP_NOT_SET;
   bool try_once = false;  // a timeout of zero
+  core::Kind kind = core::Kind::kPriorityLock;  // for the metrics
+  std::int64_t dispatched_ns = 0;
 };
 
 WaitAnswer WaitAnswerOf(const Prepared& prepared) {
   return {.op = prepared.request.op_case(),
-          .try_once = prepared.timeout.has_value() && *prepared.timeout <= absl::ZeroDuration()};
+          .try_once = prepared.timeout.has_value() && *prepared.timeout <= absl::ZeroDuration(),
+          .kind = prepared.kind,
+          .dispatched_ns = prepared.dispatched_ns};
 }
 
 // AnswerWait() answers a wait with how it ended.
@@ -405,6 +412,13 @@ void AnswerWait(ShardSession* ss, std::uint64_t id, const WaitAnswer& wait,
   v1::Response response;
   response.set_id(id);
   const absl::StatusCode code = result.status.code();
+  metrics::SessionCounters& counters = metrics::Session();
+  if (result.ok()) {
+    counters.RecordGrant(static_cast<std::size_t>(wait.kind));
+  } else if (code == absl::StatusCode::kDeadlineExceeded) {
+    counters.RecordTimeout(static_cast<std::size_t>(wait.kind));
+  }
+  if (wait.dispatched_ns != 0) counters.RecordDuration(metrics::NowNanos() - wait.dispatched_ns);
   if (!result.ok()) {
     const absl::Status status =
         wait.op == v1::Request::kRateAcquire ? WithField(result.status, "rate_acquire.tokens")
@@ -561,6 +575,17 @@ void SessionState::Execute(ShardSession* ss, Prepared& prepared) {
   v1::Request& request = prepared.request;
   const std::uint64_t id = request.id();
   const OpCase op = request.op_case();
+  // The request-duration histogram: answered in this call unless it is a
+  // wait that goes on (AnswerWait() records those).
+  struct RecordUnlessWaiting {
+    ~RecordUnlessWaiting() {
+      if (!waiting && dispatched_ns != 0) {
+        metrics::Session().RecordDuration(metrics::NowNanos() - dispatched_ns);
+      }
+    }
+    std::int64_t dispatched_ns;
+    bool waiting = false;
+  } record{.dispatched_ns = prepared.dispatched_ns};
   if (op == v1::Request::kCancel) {
     const auto it = ss->waits.find(request.cancel().request_id());
     if (it == ss->waits.end()) {
@@ -587,6 +612,7 @@ void SessionState::Execute(ShardSession* ss, Prepared& prepared) {
   }
   core::Instance* instance = *found;
   if (IsWait(op)) {
+    record.waiting = true;
     const WaitStart start{.instance = instance, .prepared = &prepared};
     if (op == v1::Request::kConditionWait) {
       RunConditionWait(shared_from_this(), ss, start);
