@@ -485,9 +485,10 @@ struct WaitStart {
 // its resume and destroy pointers, copies of its parameters and the
 // temporaries of its co_await. The record is the waiter and what the answer
 // needs; it frees itself once it has answered. The request's op is a
-// template parameter, not a field: the record's vtable says it. The
+// template parameter, not a field: the record's vtable says it; so is the
+// instance's kind, which the metrics count grants and timeouts by. The
 // instance is not touched after its wait: a Delete may have destroyed it.
-template <OpCase kOp>
+template <OpCase kOp, core::Kind kKind>
 class RunWait final : public core::WaitCallback {
  public:
   // Start() runs the wait; `start` is read here only.
@@ -501,7 +502,12 @@ class RunWait final : public core::WaitCallback {
 
   // A wait answered later queued, so it was not a try-once one (a timeout
   // of zero never queues).
-  void OnWaitDone(core::Waiter&) override { Finish({.op = kOp, .try_once = false}); }
+  // Not in the request-duration histogram (dispatched_ns 0): a queued
+  // wait's time is how long others held, not batond's latency (and the
+  // record has no room for a timestamp).
+  void OnWaitDone(core::Waiter&) override {
+    Finish({.op = kOp, .try_once = false, .kind = kKind, .dispatched_ns = 0});
+  }
 
  private:
   RunWait(std::shared_ptr<SessionState> self, ShardSession* ss, const WaitStart& start)
@@ -532,8 +538,34 @@ class RunWait final : public core::WaitCallback {
 // its malloc header fit a 224-byte chunk. The figure is for 64-bit
 // libstdc++.
 static_assert(sizeof(void*) != 8 || sizeof(std::string) != 32 ||
-                  sizeof(RunWait<v1::Request::kAcquire>) <= 216,
+                  sizeof(RunWait<v1::Request::kAcquire, core::Kind::kPriorityLock>) <= 216,
               "RunWait grew: see bench/scale (memory per queued waiter)");
+
+// StartWaitOf() starts the RunWait of op kOp on an instance of `kind`.
+template <OpCase kOp>
+void StartWaitOf(std::shared_ptr<SessionState> self, ShardSession* ss, const WaitStart& start,
+                 const WaitAnswer& wait) {
+  using K = core::Kind;
+  switch (wait.kind) {
+    case K::kAdvancedRateLimit:
+      return RunWait<kOp, K::kAdvancedRateLimit>::Start(std::move(self), ss, start, wait);
+    case K::kDynamicBoundedSemaphore:
+      return RunWait<kOp, K::kDynamicBoundedSemaphore>::Start(std::move(self), ss, start, wait);
+    case K::kKeyedCondition:
+      return RunWait<kOp, K::kKeyedCondition>::Start(std::move(self), ss, start, wait);
+    case K::kMultiCountDownLatch:
+      return RunWait<kOp, K::kMultiCountDownLatch>::Start(std::move(self), ss, start, wait);
+    case K::kPriorityLock:
+      return RunWait<kOp, K::kPriorityLock>::Start(std::move(self), ss, start, wait);
+    case K::kPriorityRLock:
+      return RunWait<kOp, K::kPriorityRLock>::Start(std::move(self), ss, start, wait);
+    case K::kPrioritySemaphore:
+      return RunWait<kOp, K::kPrioritySemaphore>::Start(std::move(self), ss, start, wait);
+    case K::kRLock:
+      return RunWait<kOp, K::kRLock>::Start(std::move(self), ss, start, wait);
+  }
+  std::abort();  // every kind is above
+}
 
 // StartWait() starts the RunWait of a wait request other than
 // condition_wait.
@@ -541,13 +573,13 @@ void StartWait(std::shared_ptr<SessionState> self, ShardSession* ss, const WaitS
   const WaitAnswer wait = WaitAnswerOf(*start.prepared);
   switch (wait.op) {
     case v1::Request::kAcquire:
-      return RunWait<v1::Request::kAcquire>::Start(std::move(self), ss, start, wait);
+      return StartWaitOf<v1::Request::kAcquire>(std::move(self), ss, start, wait);
     case v1::Request::kRateAcquire:
-      return RunWait<v1::Request::kRateAcquire>::Start(std::move(self), ss, start, wait);
+      return StartWaitOf<v1::Request::kRateAcquire>(std::move(self), ss, start, wait);
     case v1::Request::kLatchWait:
-      return RunWait<v1::Request::kLatchWait>::Start(std::move(self), ss, start, wait);
+      return StartWaitOf<v1::Request::kLatchWait>(std::move(self), ss, start, wait);
     case v1::Request::kWaitAll:
-      return RunWait<v1::Request::kWaitAll>::Start(std::move(self), ss, start, wait);
+      return StartWaitOf<v1::Request::kWaitAll>(std::move(self), ss, start, wait);
     default:
       // Execute() starts waits for IsWait() operations only.
       std::abort();
@@ -559,7 +591,8 @@ void StartWait(std::shared_ptr<SessionState> self, ShardSession* ss, const WaitS
 WaitTask RunConditionWait(std::shared_ptr<SessionState> self, ShardSession* ss,
                           const WaitStart& start) {
   static_cast<void>(self);
-  const WaitAnswer wait = WaitAnswerOf(*start.prepared);
+  WaitAnswer wait = WaitAnswerOf(*start.prepared);
+  wait.dispatched_ns = 0;  // a wait for a notify: not in the request-duration histogram
   PendingWait pending{.id = start.prepared->request.id()};
   ss->waits.insert(&pending);
   runtime::Task<core::WaitResult> task =
