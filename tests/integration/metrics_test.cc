@@ -253,6 +253,13 @@ TEST_F(MetricsTest, CountsWhatTheClientsDid) {
   ASSERT_TRUE(timed_out.has_value());
   EXPECT_EQ(testing::CodeOf(*timed_out), grpc::StatusCode::DEADLINE_EXCEEDED);
   ASSERT_TRUE(b.Send(ops::Acquire(2, "m", v1::KIND_PRIORITY_LOCK)));
+  // The same on a semaphore (value 1): counted by its own kind.
+  granted = a.Call(ops::Acquire(3, "s", v1::KIND_DYNAMIC_BOUNDED_SEMAPHORE));
+  ASSERT_TRUE(granted && testing::IsOk(*granted));
+  timed_out = b.Call(ops::Acquire(4, "s", v1::KIND_DYNAMIC_BOUNDED_SEMAPHORE, 0,
+                                  std::chrono::milliseconds(30)));
+  ASSERT_TRUE(timed_out.has_value());
+  EXPECT_EQ(testing::CodeOf(*timed_out), grpc::StatusCode::DEADLINE_EXCEEDED);
 
   // Rate limits: remote_address 3 per hour: 3 within (the third past 80%),
   // 1 over. shadow 1 per hour: 1 within (past 80%), 1 over in shadow mode
@@ -279,15 +286,18 @@ TEST_F(MetricsTest, CountsWhatTheClientsDid) {
   EXPECT_EQ(scrape.Value(R"(baton_grants_total{kind="PriorityLock"})"), 1);
   EXPECT_EQ(scrape.Value(R"(baton_timeouts_total{kind="PriorityLock"})"), 1);
   EXPECT_EQ(scrape.Value(R"(baton_grants_total{kind="AdvancedRateLimit"})"), 0);
+  EXPECT_EQ(scrape.Value(R"(baton_grants_total{kind="DynamicBoundedSemaphore"})"), 1);
+  EXPECT_EQ(scrape.Value(R"(baton_timeouts_total{kind="DynamicBoundedSemaphore"})"), 1);
+  EXPECT_EQ(scrape.Value(R"(baton_instances{kind="DynamicBoundedSemaphore"})"), 1);
   EXPECT_EQ(scrape.Value(R"(baton_waiters_queued{kind="PriorityLock"})"), 1);
   EXPECT_EQ(scrape.Value(R"(baton_instances{kind="PriorityLock"})"), 1);
   // The buckets: remote_address=10.0.0.1, shadow=x, path=/a/user=bob, extra=1.
   EXPECT_EQ(scrape.Value(R"(baton_instances{kind="AdvancedRateLimit"})"), 4);
   EXPECT_EQ(scrape.types["baton_request_duration_seconds"], "histogram");
   const double count = scrape.Value("baton_request_duration_seconds_count");
-  // Requests answered in the turn that ran them: A's acquire (granted at
-  // once); not the waits that queued (B's timeout, B's pending acquire).
-  EXPECT_EQ(count, 1);
+  // Requests answered in the turn that ran them: A's two acquires (granted
+  // at once); not the waits that queued (B's timeouts, B's pending acquire).
+  EXPECT_EQ(count, 2);
   EXPECT_EQ(scrape.Value(R"(baton_request_duration_seconds_bucket{le="+Inf"})"), count);
   EXPECT_LT(scrape.Value("baton_request_duration_seconds_sum"), 0.05);
   EXPECT_EQ(scrape.Value(R"(baton_shard_queue_depth{shard="0"})") >= 0, true);
@@ -330,7 +340,7 @@ TEST_F(MetricsTest, CountsWhatTheClientsDid) {
   ASSERT_TRUE(b.WaitResponse(2).has_value());
   scrape = ScrapeNow();
   EXPECT_EQ(scrape.Value(R"(baton_grants_total{kind="PriorityLock"})"), 2);
-  EXPECT_EQ(scrape.Value("baton_request_duration_seconds_count"), 2);  // + the release
+  EXPECT_EQ(scrape.Value("baton_request_duration_seconds_count"), 3);  // + the release
   EXPECT_EQ(scrape.Value(R"(baton_waiters_queued{kind="PriorityLock"})"), 0);
 }
 
