@@ -8,21 +8,43 @@
 
 namespace baton::metrics {
 
-void SessionCounters::RecordDuration(std::int64_t nanos) {
+void SessionCounters::RecordDuration(std::size_t shard, std::int64_t nanos) {
   if (nanos < 0) nanos = 0;
   const double seconds = static_cast<double>(nanos) / 1e9;
   const auto bucket = static_cast<std::size_t>(
       std::lower_bound(kDurationBounds.begin(), kDurationBounds.end(), seconds) -
       kDurationBounds.begin());
-  durations_[bucket].fetch_add(1, std::memory_order_relaxed);
-  duration_sum_ns_.fetch_add(static_cast<std::uint64_t>(nanos), std::memory_order_relaxed);
+  Slot& slot = slots_[shard % kSlots];
+  Add(slot.durations[bucket], 1);
+  Add(slot.duration_sum_ns, static_cast<std::uint64_t>(nanos));
+}
+
+std::uint64_t SessionCounters::grants(std::size_t kind) const {
+  std::uint64_t sum = 0;
+  for (const Slot& slot : slots_) sum += slot.grants[kind].load(std::memory_order_relaxed);
+  return sum;
+}
+
+std::uint64_t SessionCounters::timeouts(std::size_t kind) const {
+  std::uint64_t sum = 0;
+  for (const Slot& slot : slots_) sum += slot.timeouts[kind].load(std::memory_order_relaxed);
+  return sum;
 }
 
 std::vector<std::uint64_t> SessionCounters::duration_counts() const {
-  std::vector<std::uint64_t> counts;
-  counts.reserve(durations_.size());
-  for (const auto& count : durations_) counts.push_back(count.load(std::memory_order_relaxed));
+  std::vector<std::uint64_t> counts(kDurationBounds.size() + 1, 0);
+  for (const Slot& slot : slots_) {
+    for (std::size_t i = 0; i < counts.size(); ++i) {
+      counts[i] += slot.durations[i].load(std::memory_order_relaxed);
+    }
+  }
   return counts;
+}
+
+double SessionCounters::duration_sum_seconds() const {
+  std::uint64_t sum = 0;
+  for (const Slot& slot : slots_) sum += slot.duration_sum_ns.load(std::memory_order_relaxed);
+  return static_cast<double>(sum) / 1e9;
 }
 
 RlsCounts* RlsCounters::For(absl::string_view domain, absl::string_view key) {

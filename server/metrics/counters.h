@@ -38,39 +38,45 @@ namespace baton::metrics {
 // Kinds of instances, as core::Kind numbers them (static_assert'ed there).
 inline constexpr std::size_t kKinds = 8;
 
-// SessionCounters: what the Session stream answers, per kind.
+// SessionCounters: what the Session stream answers, per kind. Each shard
+// counts into a slot of its own (its index modulo kSlots, a cache line
+// apart), so shards do not contend; a read sums the slots.
 class SessionCounters {
  public:
   // Upper bounds of the request-duration buckets, in seconds.
   static constexpr std::array<double, 10> kDurationBounds = {
       0.0001, 0.0005, 0.001, 0.005, 0.01, 0.05, 0.1, 1, 10, 60};
+  static constexpr std::size_t kSlots = 64;
 
-  void RecordGrant(std::size_t kind) {
-    if (kind < kKinds) grants_[kind].fetch_add(1, std::memory_order_relaxed);
+  void RecordGrant(std::size_t shard, std::size_t kind) {
+    if (kind < kKinds) Add(slots_[shard % kSlots].grants[kind], 1);
   }
-  void RecordTimeout(std::size_t kind) {
-    if (kind < kKinds) timeouts_[kind].fetch_add(1, std::memory_order_relaxed);
+  void RecordTimeout(std::size_t shard, std::size_t kind) {
+    if (kind < kKinds) Add(slots_[shard % kSlots].timeouts[kind], 1);
   }
   // RecordDuration() counts one request answered `nanos` after its dispatch.
-  void RecordDuration(std::int64_t nanos);
+  void RecordDuration(std::size_t shard, std::int64_t nanos);
 
-  std::uint64_t grants(std::size_t kind) const {
-    return grants_[kind].load(std::memory_order_relaxed);
-  }
-  std::uint64_t timeouts(std::size_t kind) const {
-    return timeouts_[kind].load(std::memory_order_relaxed);
-  }
+  std::uint64_t grants(std::size_t kind) const;
+  std::uint64_t timeouts(std::size_t kind) const;
   // Per bucket (not cumulative), kDurationBounds.size() + 1 of them.
   std::vector<std::uint64_t> duration_counts() const;
-  double duration_sum_seconds() const {
-    return static_cast<double>(duration_sum_ns_.load(std::memory_order_relaxed)) / 1e9;
-  }
+  double duration_sum_seconds() const;
 
  private:
-  std::array<std::atomic<std::uint64_t>, kKinds> grants_{};
-  std::array<std::atomic<std::uint64_t>, kKinds> timeouts_{};
-  std::array<std::atomic<std::uint64_t>, kDurationBounds.size() + 1> durations_{};
-  std::atomic<std::uint64_t> duration_sum_ns_{0};
+  using Counter = std::atomic<std::uint64_t>;
+  // Written by one shard's thread (or two, past kSlots shards): a relaxed
+  // load and store would do for one writer; fetch_add keeps two exact.
+  static void Add(Counter& counter, std::uint64_t n) {
+    counter.fetch_add(n, std::memory_order_relaxed);
+  }
+  struct alignas(64) Slot {
+    std::array<Counter, kKinds> grants{};
+    std::array<Counter, kKinds> timeouts{};
+    std::array<Counter, kDurationBounds.size() + 1> durations{};
+    Counter duration_sum_ns{0};
+  };
+  std::array<Slot, kSlots> slots_{};
 };
 
 // The counts of one (domain, key) label set of the rate-limit service, as

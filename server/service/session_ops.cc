@@ -413,12 +413,15 @@ void AnswerWait(ShardSession* ss, std::uint64_t id, const WaitAnswer& wait,
   response.set_id(id);
   const absl::StatusCode code = result.status.code();
   metrics::SessionCounters& counters = metrics::Session();
+  const std::size_t shard = ss->shard().index;
   if (result.ok()) {
-    counters.RecordGrant(static_cast<std::size_t>(wait.kind));
+    counters.RecordGrant(shard, static_cast<std::size_t>(wait.kind));
   } else if (code == absl::StatusCode::kDeadlineExceeded) {
-    counters.RecordTimeout(static_cast<std::size_t>(wait.kind));
+    counters.RecordTimeout(shard, static_cast<std::size_t>(wait.kind));
   }
-  if (wait.dispatched_ns != 0) counters.RecordDuration(metrics::NowNanos() - wait.dispatched_ns);
+  if (wait.dispatched_ns != 0) {
+    counters.RecordDuration(shard, metrics::NowNanos() - wait.dispatched_ns);
+  }
   if (!result.ok()) {
     const absl::Status status =
         wait.op == v1::Request::kRateAcquire ? WithField(result.status, "rate_acquire.tokens")
@@ -613,12 +616,13 @@ void SessionState::Execute(ShardSession* ss, Prepared& prepared) {
   struct RecordUnlessWaiting {
     ~RecordUnlessWaiting() {
       if (!waiting && dispatched_ns != 0) {
-        metrics::Session().RecordDuration(metrics::NowNanos() - dispatched_ns);
+        metrics::Session().RecordDuration(shard, metrics::NowNanos() - dispatched_ns);
       }
     }
     std::int64_t dispatched_ns;
+    std::size_t shard;
     bool waiting = false;
-  } record{.dispatched_ns = prepared.dispatched_ns};
+  } record{.dispatched_ns = prepared.dispatched_ns, .shard = ss->shard().index};
   if (op == v1::Request::kCancel) {
     const auto it = ss->waits.find(request.cancel().request_id());
     if (it == ss->waits.end()) {

@@ -40,21 +40,22 @@ TEST(RlsCountersTest, LabelSetsPastTheCapFoldIntoOther) {
 
 TEST(SessionCountersTest, DurationsFallInTheirBuckets) {
   SessionCounters counters;
-  counters.RecordDuration(50'000);          // 50us: first bucket (<= 100us)
-  counters.RecordDuration(100'000);         // exactly 100us: still the first (le)
-  counters.RecordDuration(2'000'000);       // 2ms: <= 5ms
-  counters.RecordDuration(120'000'000'000);  // 2 min: +Inf
-  counters.RecordDuration(-5);              // a clock oddity counts as 0
+  counters.RecordDuration(0, 50'000);           // 50us: first bucket (<= 100us)
+  counters.RecordDuration(1, 100'000);          // exactly 100us: still the first (le)
+  counters.RecordDuration(2, 2'000'000);        // 2ms: <= 5ms
+  counters.RecordDuration(70, 120'000'000'000);  // 2 min: +Inf (slot 70 % 64)
+  counters.RecordDuration(0, -5);               // a clock oddity counts as 0
   const std::vector<std::uint64_t> counts = counters.duration_counts();
   ASSERT_EQ(counts.size(), SessionCounters::kDurationBounds.size() + 1);
   EXPECT_EQ(counts[0], 3u);
   EXPECT_EQ(counts[3], 1u);
   EXPECT_EQ(counts.back(), 1u);
   EXPECT_NEAR(counters.duration_sum_seconds(), 120.00215, 1e-9);
-  counters.RecordGrant(1);
-  counters.RecordGrant(99);  // out of range: ignored
-  counters.RecordTimeout(7);
-  EXPECT_EQ(counters.grants(1), 1u);
+  counters.RecordGrant(0, 1);
+  counters.RecordGrant(5, 1);   // another shard: summed
+  counters.RecordGrant(6, 99);  // out of range: ignored
+  counters.RecordTimeout(1000, 7);
+  EXPECT_EQ(counters.grants(1), 2u);
   EXPECT_EQ(counters.timeouts(7), 1u);
 }
 
