@@ -26,7 +26,7 @@ RUN apt-get update -q \
  && DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends \
       g++ cmake ninja-build pkg-config \
       libabsl-dev libgrpc++-dev libprotobuf-dev protobuf-compiler protobuf-compiler-grpc \
-      libspdlog-dev libyaml-cpp-dev \
+      libspdlog-dev libyaml-cpp-dev libmicrohttpd-dev \
  && rm -rf /var/lib/apt/lists/*
 
 # The sources (.dockerignore keeps out build trees, docs, tests, benches,
@@ -55,7 +55,7 @@ FROM debian:bookworm-slim
 # that the packages bring are dropped.
 RUN apt-get update -q \
  && DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends \
-      libgrpc++1.51 libprotobuf32 libabsl20220623 libspdlog1.10 libyaml-cpp0.7 \
+      libgrpc++1.51 libprotobuf32 libabsl20220623 libspdlog1.10 libyaml-cpp0.7 libmicrohttpd12 \
  && rm -rf /var/lib/apt/lists/* /var/cache/apt/* /var/log/apt /var/log/dpkg.log \
       /usr/share/doc/* /usr/share/man/* /usr/share/locale/* \
  && groupadd --system --gid 10001 baton \
@@ -76,7 +76,9 @@ WORKDIR /var/lib/baton
 ENV BATON_LISTEN=0.0.0.0:7070 \
     BATON_DATA_DIR=/var/lib/baton \
     BATON_ADDR=127.0.0.1:7070
-EXPOSE 7070
+# 7070: gRPC. 9090: Prometheus /metrics, when BATON_METRICS_LISTEN is set
+# (e.g. 0.0.0.0:9090; off by default).
+EXPOSE 7070 9090
 STOPSIGNAL SIGTERM
 HEALTHCHECK --interval=10s --timeout=3s --start-period=5s --retries=3 \
   CMD ["baton", "health", "--connect-timeout", "2s"]

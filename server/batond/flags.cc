@@ -76,6 +76,12 @@ ABSL_FLAG(std::string, rls_config, "",
 ABSL_FLAG(std::string, rls_listen, "",
           "also serve the Envoy rate-limit service (and health) on this HOST:PORT; it is "
           "always served on --listen too");
+ABSL_FLAG(std::string, metrics_listen, "",
+          "serve Prometheus metrics at http://HOST:PORT/metrics; empty: off. Port 0 picks "
+          "one (logged as \"metrics on HOST:PORT\")");
+ABSL_FLAG(int64_t, metrics_max_label_values, 1000,
+          "most (domain, key) label sets of the rate-limit metrics; later ones count as "
+          "domain=\"other\", key=\"other\"");
 ABSL_FLAG(std::string, log_level, "info",
           "trace, debug, info, warn or error: the least severe line logged (debug adds "
           "normal session ends)");

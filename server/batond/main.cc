@@ -25,7 +25,9 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <fstream>
 #include <memory>
+#include <sstream>
 #include <string>
 #include <thread>
 
@@ -39,6 +41,9 @@
 #include "grpcpp/health_check_service_interface.h"
 #include "server/batond/flags.h"
 #include "server/log/log.h"
+#include "server/metrics/counters.h"
+#include "server/metrics/exposition.h"
+#include "server/metrics/http_server.h"
 #include "server/runtime/clock.h"
 #include "server/service/admin_service.h"
 #include "server/service/fence_store.h"
@@ -155,6 +160,163 @@ std::string WhyCannotListen(const std::string& listen) {
   return why;
 }
 
+// ProcessStats are read from /proc/self at scrape time.
+struct ProcessStats {
+  double cpu_seconds = 0;
+  double resident_bytes = 0;
+  double start_time_seconds = 0;  // since the Unix epoch
+};
+
+ProcessStats ReadProcessStats() {
+  ProcessStats stats;
+  const double ticks = static_cast<double>(sysconf(_SC_CLK_TCK));
+  std::ifstream stat_file("/proc/self/stat");
+  std::string stat((std::istreambuf_iterator<char>(stat_file)), std::istreambuf_iterator<char>());
+  // Fields after the command name (in parentheses, which may hold spaces):
+  // field 3 is the state; utime 14, stime 15, starttime 22.
+  const std::size_t close = stat.rfind(')');
+  if (close != std::string::npos && ticks > 0) {
+    std::istringstream fields(stat.substr(close + 2));
+    std::vector<std::string> f;
+    for (std::string field; fields >> field;) f.push_back(field);
+    double utime = 0, stime = 0, start = 0;
+    if (f.size() > 19 && absl::SimpleAtod(f[11], &utime) && absl::SimpleAtod(f[12], &stime) &&
+        absl::SimpleAtod(f[19], &start)) {
+      stats.cpu_seconds = (utime + stime) / ticks;
+      std::ifstream proc_stat("/proc/stat");
+      for (std::string line; std::getline(proc_stat, line);) {
+        double boot = 0;
+        if (line.rfind("btime ", 0) == 0 && absl::SimpleAtod(line.substr(6), &boot)) {
+          stats.start_time_seconds = boot + start / ticks;
+        }
+      }
+    }
+  }
+  std::ifstream statm("/proc/self/statm");
+  double size = 0, resident = 0;
+  if (statm >> size >> resident) {
+    stats.resident_bytes = resident * static_cast<double>(sysconf(_SC_PAGESIZE));
+  }
+  return stats;
+}
+
+// ShardCounts() gathers every shard's instances and waiters per kind, each
+// shard on its own thread (node.RunOn). A shard that does not answer within
+// `wait` is left out: its count is in `missing`.
+baton::core::Registry::KindCounts ShardCounts(baton::service::Node& node, absl::Duration wait,
+                                             std::size_t* missing) {
+  struct Gather {
+    absl::Mutex mu;
+    baton::core::Registry::KindCounts counts ABSL_GUARDED_BY(mu);
+    std::size_t missing ABSL_GUARDED_BY(mu) = 0;
+    bool Done() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu) { return missing == 0; }
+  };
+  // Shared with the shards: one that answers after the wait writes into it
+  // harmlessly.
+  auto gather = std::make_shared<Gather>();
+  {
+    absl::MutexLock lock(&gather->mu);
+    gather->missing = node.shard_count();
+  }
+  for (std::size_t i = 0; i < node.shard_count(); ++i) {
+    node.RunOn(i, [gather](baton::service::Node::Shard& shard) {
+      baton::core::Registry::KindCounts counts;
+      shard.registry.AddKindCounts(&counts);
+      absl::MutexLock lock(&gather->mu);
+      for (std::size_t k = 0; k < baton::core::kKindCount; ++k) {
+        gather->counts.instances[k] += counts.instances[k];
+        gather->counts.waiters[k] += counts.waiters[k];
+      }
+      --gather->missing;
+    });
+  }
+  absl::MutexLock lock(&gather->mu);
+  gather->mu.AwaitWithTimeout(absl::Condition(gather.get(), &Gather::Done), wait);
+  *missing = gather->missing;
+  return gather->counts;
+}
+
+// RenderMetrics() is the body of GET /metrics.
+std::string RenderMetrics(baton::service::Node& node,
+                          const baton::service::SessionService& sessions) {
+  using baton::metrics::Exposition;
+  Exposition out;
+  std::size_t missing = 0;
+  const baton::core::Registry::KindCounts counts = ShardCounts(node, absl::Seconds(2), &missing);
+  const baton::metrics::SessionCounters& session = baton::metrics::Session();
+
+  out.Family("baton_sessions_open", "Session streams open now.", "gauge");
+  out.Sample("baton_sessions_open", {}, static_cast<double>(sessions.live_sessions()));
+  const auto per_kind = [&](const char* name, const char* help, const char* type,
+                            const auto& value_of) {
+    out.Family(name, help, type);
+    for (std::size_t k = 0; k < baton::core::kKindCount; ++k) {
+      const std::string_view kind = baton::core::KindName(static_cast<baton::core::Kind>(k));
+      out.Sample(name, {{"kind", absl::string_view(kind.data(), kind.size())}},
+                 static_cast<double>(value_of(k)));
+    }
+  };
+  per_kind("baton_instances", "Instances in the registries, per kind.", "gauge",
+           [&](std::size_t k) { return counts.instances[k]; });
+  per_kind("baton_waiters_queued", "Waits pending on instances, per kind.", "gauge",
+           [&](std::size_t k) { return counts.waiters[k]; });
+  per_kind("baton_grants_total", "Waits of Session streams granted, per kind.", "counter",
+           [&](std::size_t k) { return session.grants(k); });
+  per_kind("baton_timeouts_total", "Waits of Session streams that timed out, per kind.",
+           "counter", [&](std::size_t k) { return session.timeouts(k); });
+  out.Family("baton_scrape_shards_missing",
+             "Shards that did not answer this scrape within 2s (their instances are not "
+             "counted).",
+             "gauge");
+  out.Sample("baton_scrape_shards_missing", {}, static_cast<double>(missing));
+
+  out.Family("baton_request_duration_seconds",
+             "Session requests, from their message's dispatch to their answer.", "histogram");
+  const auto& bounds = baton::metrics::SessionCounters::kDurationBounds;
+  out.Histogram("baton_request_duration_seconds", {},
+                std::vector<double>(bounds.begin(), bounds.end()), session.duration_counts(),
+                session.duration_sum_seconds());
+
+  out.Family("baton_shard_queue_depth", "Work items waiting in a shard's inbox.", "gauge");
+  for (std::size_t i = 0; i < node.shard_count(); ++i) {
+    const std::string shard = absl::StrCat(i);
+    out.Sample("baton_shard_queue_depth", {{"shard", shard}},
+               static_cast<double>(node.QueueDepth(i)));
+  }
+
+  const std::vector<baton::metrics::RlsCounters::Row> rows = baton::metrics::Rls().Snapshot();
+  const auto per_label_set = [&](const char* name, const char* help, auto field) {
+    out.Family(name, help, "counter");
+    for (const auto& row : rows) {
+      out.Sample(name, {{"domain", row.domain}, {"key", row.key}},
+                 static_cast<double>(row.*field));
+    }
+  };
+  using Row = baton::metrics::RlsCounters::Row;
+  per_label_set("ratelimit_service_rate_limit_total_hits",
+                "Rate-limit hits (hits_addend) per domain and descriptor key.", &Row::total_hits);
+  per_label_set("ratelimit_service_rate_limit_over_limit",
+                "Rate-limit hits over the limit (shadow mode too).", &Row::over_limit);
+  per_label_set("ratelimit_service_rate_limit_near_limit",
+                "Rate-limit hits within the limit, past 80% of it used.", &Row::near_limit);
+  per_label_set("ratelimit_service_rate_limit_within_limit",
+                "Rate-limit hits within the limit.", &Row::within_limit);
+  per_label_set("ratelimit_service_rate_limit_shadow_mode",
+                "Rate-limit hits over the limit of a shadow_mode rule (answered OK).",
+                &Row::shadow_mode);
+
+  const ProcessStats stats = ReadProcessStats();
+  out.Family("process_cpu_seconds_total", "User and system CPU time spent, in seconds.",
+             "counter");
+  out.Sample("process_cpu_seconds_total", {}, stats.cpu_seconds);
+  out.Family("process_resident_memory_bytes", "Resident memory size in bytes.", "gauge");
+  out.Sample("process_resident_memory_bytes", {}, stats.resident_bytes);
+  out.Family("process_start_time_seconds",
+             "Start time of the process since the Unix epoch, in seconds.", "gauge");
+  out.Sample("process_start_time_seconds", {}, stats.start_time_seconds);
+  return out.Take();
+}
+
 // ReloadRls() reloads the Envoy rate-limit rules; a bad file is refused and
 // logged (file, line, field), and the rules in force stay.
 void ReloadRls(baton::rls::RlsRules& rules, const char* trigger) {
@@ -255,6 +417,10 @@ int main(int argc, char** argv) {
                  absl::FormatDuration(max_lease).c_str());
     return 2;
   }
+
+  const int64_t max_label_values = absl::GetFlag(FLAGS_metrics_max_label_values);
+  if (!InRange("metrics_max_label_values", max_label_values, 1, 1'000'000)) return 2;
+  baton::metrics::Rls().set_max_label_sets(static_cast<std::size_t>(max_label_values));
 
   // The Envoy rate-limit rules: a bad file at start is exit 2, like a bad flag.
   baton::rls::RlsRules rls_rules(absl::GetFlag(FLAGS_rls_config));
@@ -360,6 +526,29 @@ int main(int argc, char** argv) {
       return 1;
     }
   }
+  // --metrics_listen: Prometheus's /metrics; like --listen, a port something
+  // listens on already is refused.
+  const std::string metrics_listen = absl::GetFlag(FLAGS_metrics_listen);
+  baton::metrics::MetricsHttpServer metrics_server(
+      [&node, &sessions] { return RenderMetrics(node, sessions); });
+  if (!metrics_listen.empty()) {
+    absl::StatusOr<int> metrics_port = metrics_server.Start(metrics_listen);
+    if (!metrics_port.ok()) {
+      std::fprintf(stderr, "batond: %s\n", std::string(metrics_port.status().message()).c_str());
+      server->Shutdown(std::chrono::system_clock::now());
+      server->Wait();
+      if (rls_server != nullptr) {
+        rls_server->Shutdown(std::chrono::system_clock::now());
+        rls_server->Wait();
+      }
+      node.Shutdown();
+      return 1;
+    }
+    // Before "listening on": tests read this line once batond is up.
+    baton::log::Info(absl::StrCat("metrics on ",
+                                  metrics_listen.substr(0, metrics_listen.rfind(':')), ":",
+                                  *metrics_port));
+  }
   sessions.Start();
   const std::string host = listen.substr(0, listen.rfind(':'));
   // Scripts and tests wait for "listening on HOST:PORT".
@@ -416,6 +605,7 @@ int main(int argc, char** argv) {
     rls_server->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(2));
   }
   sessions.StopQueues();
+  metrics_server.Stop();
   server->Wait();
   if (rls_server != nullptr) rls_server->Wait();
   if (absl::Status persisted = fences->Persist(HighestFence(node)); !persisted.ok()) {

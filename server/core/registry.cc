@@ -402,6 +402,43 @@ InstanceConfig Instance::LiveConfig() const {
   return live;
 }
 
+namespace {
+
+// WaiterCount() is InstanceSnapshot::waiter_count of `instance`.
+std::size_t WaiterCount(const Instance& instance) {
+  if (const PriorityMutex* mutex = instance.As<PriorityLock>()) return mutex->waiter_count();
+  if (const PriorityMutex* mutex = instance.As<PriorityRLock>()) return mutex->waiter_count();
+  if (const PriorityMutex* mutex = instance.As<RLock>()) return mutex->waiter_count();
+  if (const KeyedCondition* condition = instance.As<KeyedCondition>()) {
+    return condition->waiter_count() + condition->wait_all_count() +
+           condition->lock_waiter_count();
+  }
+  if (const DynamicBoundedSemaphore* semaphore = instance.As<DynamicBoundedSemaphore>()) {
+    return semaphore->waiter_count();
+  }
+  if (const PrioritySemaphore* semaphore = instance.As<PrioritySemaphore>()) {
+    return semaphore->waiter_count();
+  }
+  if (const RateLimiter* limiter = instance.As<RateLimiter>()) return limiter->waiter_count();
+  if (const MultiCountDownLatch* latch = instance.As<MultiCountDownLatch>()) {
+    std::size_t count = latch->wait_all_count();
+    for (const auto& [key, unused] : latch->counts()) count += latch->waiter_count(key);
+    return count;
+  }
+  return 0;
+}
+
+}  // namespace
+
+void Registry::AddKindCounts(KindCounts* counts) const {
+  for (const Instance::Ptr& instance : instances_) {
+    const auto kind = static_cast<std::size_t>(instance->kind());
+    if (kind >= kKindCount) continue;
+    ++counts->instances[kind];
+    counts->waiters[kind] += WaiterCount(*instance);
+  }
+}
+
 InstanceSnapshot Instance::Describe() const {
   InstanceSnapshot snapshot{.name = std::string(name()),
                             .config = LiveConfig(),

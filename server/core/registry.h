@@ -74,6 +74,7 @@
 #define BATON_SERVER_CORE_REGISTRY_H_
 
 #include <cstddef>
+#include <array>
 #include <cstdint>
 #include <memory>
 #include <optional>
@@ -111,6 +112,8 @@ enum class Kind : std::uint8_t {
   kPrioritySemaphore,
   kRLock,
 };
+
+inline constexpr std::size_t kKindCount = 8;  // the kinds above
 
 // KindName() is the seed's name of `kind`, e.g. "PriorityLock".
 std::string_view KindName(Kind kind);
@@ -419,6 +422,18 @@ class Registry {
   std::size_t SweepNow();
 
   std::size_t size() const { return instances_.size(); }
+
+  // The instances of a shard and their pending waits (as
+  // InstanceSnapshot::waiter_count counts them), per kind: index
+  // static_cast<std::size_t>(Kind).
+  struct KindCounts {
+    std::array<std::size_t, kKindCount> instances{};
+    std::array<std::size_t, kKindCount> waiters{};
+  };
+  // AddKindCounts() adds this registry's to `counts`. O(instances), without
+  // the allocations of Describe(); for /metrics.
+  void AddKindCounts(KindCounts* counts) const;
+
   const Options& options() const { return options_; }
   std::uint64_t fence_base() const { return fence_base_; }
 

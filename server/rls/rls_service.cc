@@ -16,6 +16,7 @@
 #include "server/core/rate_limiter.h"
 #include "server/core/registry.h"
 #include "server/log/log.h"
+#include "server/metrics/counters.h"
 #include "server/runtime/event_loop.h"
 #include "server/service/session_service.h"
 #include "server/service/status_convert.h"
@@ -74,6 +75,9 @@ struct Check {
   Kind kind = Kind::kNone;
   RlsLimit limit;
   int bucket = -1;  // index in Plan::buckets
+  // Where the descriptor is counted (kRefuseAll and kBucket only): its
+  // domain and key path, as envoyproxy/ratelimit's stats name it.
+  metrics::RlsCounts* counts = nullptr;
 };
 
 // One bucket of a request (descriptors with the same name share one).
@@ -92,7 +96,31 @@ struct Bucket {
 struct Plan {
   std::vector<Check> checks;
   std::vector<Bucket> buckets;
+  std::uint32_t hits = 1;
 };
+
+// Near-limit ratio, envoyproxy/ratelimit's NEAR_LIMIT_RATIO default: a
+// descriptor within its limit is near it past 80% of the limit used.
+constexpr double kNearLimitRatio = 0.8;
+
+// Count() adds one descriptor's decision to its counts: total_hits,
+// over_limit (shadow mode or not), shadow_mode (over, in shadow mode),
+// within_limit, and near_limit (within, past kNearLimitRatio of the limit
+// used), each by the request's hits, as envoyproxy/ratelimit counts them.
+void Count(const Check& check, bool over, double used, std::uint32_t hits) {
+  metrics::RlsCounts* counts = check.counts;
+  if (counts == nullptr) return;
+  counts->total_hits.fetch_add(hits, std::memory_order_relaxed);
+  if (over) {
+    counts->over_limit.fetch_add(hits, std::memory_order_relaxed);
+    if (check.limit.shadow_mode) counts->shadow_mode.fetch_add(hits, std::memory_order_relaxed);
+    return;
+  }
+  counts->within_limit.fetch_add(hits, std::memory_order_relaxed);
+  if (used > kNearLimitRatio * check.limit.requests_per_unit) {
+    counts->near_limit.fetch_add(hits, std::memory_order_relaxed);
+  }
+}
 
 bool Close(double a, double b) { return std::fabs(a - b) <= 1e-9 * std::max(a, b); }
 
@@ -206,6 +234,7 @@ absl::Status Decide(core::Registry* registry, Plan& plan, RateLimitResponse* res
         SetLimit(check.limit, status);
         reset = UnitDuration(check.limit.unit);
         this_over = true;
+        Count(check, true, 0, plan.hits);
         break;
       case Check::Kind::kBucket: {
         const Bucket& bucket = plan.buckets[static_cast<std::size_t>(check.bucket)];
@@ -213,6 +242,11 @@ absl::Status Decide(core::Registry* registry, Plan& plan, RateLimitResponse* res
         this_over = !bucket.fits;
         status->set_limit_remaining(this_over ? 0 : Remaining(bucket.tokens));
         reset = bucket.to_full;
+        // Used: what the bucket lacks of full, after this request's charge
+        // (or what it would have been, when another descriptor refused it).
+        double used = bucket.capacity - bucket.tokens;
+        if (over && !this_over) used += bucket.need;
+        Count(check, this_over, used, plan.hits);
         break;
       }
     }
@@ -285,6 +319,17 @@ absl::Status Validate(const RateLimitRequest& request) {
   return absl::OkStatus();
 }
 
+// KeyPath() is a descriptor's keys joined by '_' ("path_user"): its label
+// in the metrics (the values would make them unbounded).
+std::string KeyPath(const std::vector<RlsEntry>& entries) {
+  std::string path;
+  for (const RlsEntry& entry : entries) {
+    if (!path.empty()) path.push_back('_');
+    path.append(entry.key);
+  }
+  return path;
+}
+
 // MakePlan() finds each descriptor's limit and bucket.
 absl::StatusOr<Plan> MakePlan(const RateLimitRequest& request, const RlsConfig& config) {
   Plan plan;
@@ -320,10 +365,12 @@ absl::StatusOr<Plan> MakePlan(const RateLimitRequest& request, const RlsConfig& 
     }
   }
   const std::uint32_t hits = request.hits_addend() == 0 ? 1 : request.hits_addend();
+  plan.hits = hits;
   absl::flat_hash_map<std::string, int> bucket_of;
   for (std::size_t i = 0; i < plan.checks.size(); ++i) {
     Check& check = plan.checks[i];
     if (check.kind != Check::Kind::kBucket) continue;
+    check.counts = metrics::Rls().For(request.domain(), KeyPath(entries[i]));
     if (check.limit.requests_per_unit == 0) {
       check.kind = Check::Kind::kRefuseAll;
       continue;

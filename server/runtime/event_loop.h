@@ -143,6 +143,12 @@ class EventLoop {
   // pending_timers() and ready() report sizes, for tests and diagnostics.
   std::size_t pending_timers() const { return timers_.size(); }
   std::size_t ready() const { return ready_.size(); }
+  // posted() is how many work items wait in the inbox, not yet taken by
+  // the loop. Any thread (it locks the inbox).
+  std::size_t posted() const {
+    absl::MutexLock lock(&mu_);
+    return inbox_.size();
+  }
 
  private:
   // A run-queue entry: a coroutine to resume or a callback to call.

@@ -63,6 +63,10 @@ class Node {
   // RunOn() runs `fn(shard)` on shard `index`.
   void RunOn(std::size_t index, ShardFn fn);
 
+  // QueueDepth() is how many work items wait in shard `index`'s inbox.
+  // Any thread.
+  std::size_t QueueDepth(std::size_t index) const { return state_[index]->loop->posted(); }
+
   // ShardIndexOf() is the index of the shard that owns `name`: the hash of
   // its ShardKeyOf().
   std::size_t ShardIndexOf(std::string_view name) const {

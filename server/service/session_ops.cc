@@ -15,6 +15,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "server/core/instance_name.h"
+#include "server/metrics/counters.h"
 #include "server/service/proto_convert.h"
 #include "server/service/session_state.h"
 
@@ -389,14 +390,20 @@ runtime::Task<core::WaitResult> ConditionWaitFor(core::Instance* instance, Prepa
 
 // What the answer to a wait needs of its request besides its id: RunWait
 // keeps this, not the request, while it waits.
+static_assert(metrics::kKinds == core::kKindCount, "metrics count every kind");
+
 struct WaitAnswer {
   OpCase op = v1::Request::OP_NOT_SET;
   bool try_once = false;  // a timeout of zero
+  core::Kind kind = core::Kind::kPriorityLock;  // for the metrics
+  std::int64_t dispatched_ns = 0;
 };
 
 WaitAnswer WaitAnswerOf(const Prepared& prepared) {
   return {.op = prepared.request.op_case(),
-          .try_once = prepared.timeout.has_value() && *prepared.timeout <= absl::ZeroDuration()};
+          .try_once = prepared.timeout.has_value() && *prepared.timeout <= absl::ZeroDuration(),
+          .kind = prepared.kind,
+          .dispatched_ns = prepared.dispatched_ns};
 }
 
 // AnswerWait() answers a wait with how it ended.
@@ -405,6 +412,16 @@ void AnswerWait(ShardSession* ss, std::uint64_t id, const WaitAnswer& wait,
   v1::Response response;
   response.set_id(id);
   const absl::StatusCode code = result.status.code();
+  metrics::SessionCounters& counters = metrics::Session();
+  const std::size_t shard = ss->shard().index;
+  if (result.ok()) {
+    counters.RecordGrant(shard, static_cast<std::size_t>(wait.kind));
+  } else if (code == absl::StatusCode::kDeadlineExceeded) {
+    counters.RecordTimeout(shard, static_cast<std::size_t>(wait.kind));
+  }
+  if (wait.dispatched_ns != 0) {
+    counters.RecordDuration(shard, metrics::NowNanos() - wait.dispatched_ns);
+  }
   if (!result.ok()) {
     const absl::Status status =
         wait.op == v1::Request::kRateAcquire ? WithField(result.status, "rate_acquire.tokens")
@@ -471,9 +488,10 @@ struct WaitStart {
 // its resume and destroy pointers, copies of its parameters and the
 // temporaries of its co_await. The record is the waiter and what the answer
 // needs; it frees itself once it has answered. The request's op is a
-// template parameter, not a field: the record's vtable says it. The
+// template parameter, not a field: the record's vtable says it; so is the
+// instance's kind, which the metrics count grants and timeouts by. The
 // instance is not touched after its wait: a Delete may have destroyed it.
-template <OpCase kOp>
+template <OpCase kOp, core::Kind kKind>
 class RunWait final : public core::WaitCallback {
  public:
   // Start() runs the wait; `start` is read here only.
@@ -487,7 +505,12 @@ class RunWait final : public core::WaitCallback {
 
   // A wait answered later queued, so it was not a try-once one (a timeout
   // of zero never queues).
-  void OnWaitDone(core::Waiter&) override { Finish({.op = kOp, .try_once = false}); }
+  // Not in the request-duration histogram (dispatched_ns 0): a queued
+  // wait's time is how long others held, not batond's latency (and the
+  // record has no room for a timestamp).
+  void OnWaitDone(core::Waiter&) override {
+    Finish({.op = kOp, .try_once = false, .kind = kKind, .dispatched_ns = 0});
+  }
 
  private:
   RunWait(std::shared_ptr<SessionState> self, ShardSession* ss, const WaitStart& start)
@@ -518,8 +541,34 @@ class RunWait final : public core::WaitCallback {
 // its malloc header fit a 224-byte chunk. The figure is for 64-bit
 // libstdc++.
 static_assert(sizeof(void*) != 8 || sizeof(std::string) != 32 ||
-                  sizeof(RunWait<v1::Request::kAcquire>) <= 216,
+                  sizeof(RunWait<v1::Request::kAcquire, core::Kind::kPriorityLock>) <= 216,
               "RunWait grew: see bench/scale (memory per queued waiter)");
+
+// StartWaitOf() starts the RunWait of op kOp on an instance of `kind`.
+template <OpCase kOp>
+void StartWaitOf(std::shared_ptr<SessionState> self, ShardSession* ss, const WaitStart& start,
+                 const WaitAnswer& wait) {
+  using K = core::Kind;
+  switch (wait.kind) {
+    case K::kAdvancedRateLimit:
+      return RunWait<kOp, K::kAdvancedRateLimit>::Start(std::move(self), ss, start, wait);
+    case K::kDynamicBoundedSemaphore:
+      return RunWait<kOp, K::kDynamicBoundedSemaphore>::Start(std::move(self), ss, start, wait);
+    case K::kKeyedCondition:
+      return RunWait<kOp, K::kKeyedCondition>::Start(std::move(self), ss, start, wait);
+    case K::kMultiCountDownLatch:
+      return RunWait<kOp, K::kMultiCountDownLatch>::Start(std::move(self), ss, start, wait);
+    case K::kPriorityLock:
+      return RunWait<kOp, K::kPriorityLock>::Start(std::move(self), ss, start, wait);
+    case K::kPriorityRLock:
+      return RunWait<kOp, K::kPriorityRLock>::Start(std::move(self), ss, start, wait);
+    case K::kPrioritySemaphore:
+      return RunWait<kOp, K::kPrioritySemaphore>::Start(std::move(self), ss, start, wait);
+    case K::kRLock:
+      return RunWait<kOp, K::kRLock>::Start(std::move(self), ss, start, wait);
+  }
+  std::abort();  // every kind is above
+}
 
 // StartWait() starts the RunWait of a wait request other than
 // condition_wait.
@@ -527,13 +576,13 @@ void StartWait(std::shared_ptr<SessionState> self, ShardSession* ss, const WaitS
   const WaitAnswer wait = WaitAnswerOf(*start.prepared);
   switch (wait.op) {
     case v1::Request::kAcquire:
-      return RunWait<v1::Request::kAcquire>::Start(std::move(self), ss, start, wait);
+      return StartWaitOf<v1::Request::kAcquire>(std::move(self), ss, start, wait);
     case v1::Request::kRateAcquire:
-      return RunWait<v1::Request::kRateAcquire>::Start(std::move(self), ss, start, wait);
+      return StartWaitOf<v1::Request::kRateAcquire>(std::move(self), ss, start, wait);
     case v1::Request::kLatchWait:
-      return RunWait<v1::Request::kLatchWait>::Start(std::move(self), ss, start, wait);
+      return StartWaitOf<v1::Request::kLatchWait>(std::move(self), ss, start, wait);
     case v1::Request::kWaitAll:
-      return RunWait<v1::Request::kWaitAll>::Start(std::move(self), ss, start, wait);
+      return StartWaitOf<v1::Request::kWaitAll>(std::move(self), ss, start, wait);
     default:
       // Execute() starts waits for IsWait() operations only.
       std::abort();
@@ -545,7 +594,8 @@ void StartWait(std::shared_ptr<SessionState> self, ShardSession* ss, const WaitS
 WaitTask RunConditionWait(std::shared_ptr<SessionState> self, ShardSession* ss,
                           const WaitStart& start) {
   static_cast<void>(self);
-  const WaitAnswer wait = WaitAnswerOf(*start.prepared);
+  WaitAnswer wait = WaitAnswerOf(*start.prepared);
+  wait.dispatched_ns = 0;  // a wait for a notify: not in the request-duration histogram
   PendingWait pending{.id = start.prepared->request.id()};
   ss->waits.insert(&pending);
   runtime::Task<core::WaitResult> task =
@@ -561,6 +611,18 @@ void SessionState::Execute(ShardSession* ss, Prepared& prepared) {
   v1::Request& request = prepared.request;
   const std::uint64_t id = request.id();
   const OpCase op = request.op_case();
+  // The request-duration histogram: answered in this call unless it is a
+  // wait that goes on (AnswerWait() records those).
+  struct RecordUnlessWaiting {
+    ~RecordUnlessWaiting() {
+      if (!waiting && dispatched_ns != 0) {
+        metrics::Session().RecordDuration(shard, metrics::NowNanos() - dispatched_ns);
+      }
+    }
+    std::int64_t dispatched_ns;
+    std::size_t shard;
+    bool waiting = false;
+  } record{.dispatched_ns = prepared.dispatched_ns, .shard = ss->shard().index};
   if (op == v1::Request::kCancel) {
     const auto it = ss->waits.find(request.cancel().request_id());
     if (it == ss->waits.end()) {
@@ -587,6 +649,7 @@ void SessionState::Execute(ShardSession* ss, Prepared& prepared) {
   }
   core::Instance* instance = *found;
   if (IsWait(op)) {
+    record.waiting = true;
     const WaitStart start{.instance = instance, .prepared = &prepared};
     if (op == v1::Request::kConditionWait) {
       RunConditionWait(shared_from_this(), ss, start);

@@ -1,6 +1,7 @@
 // Copyright 2026 The Baton Authors.
 
 #include "server/service/session_service.h"
+#include "server/metrics/counters.h"
 
 #include <algorithm>
 #include <cmath>
@@ -422,6 +423,7 @@ void SessionState::DispatchAndRun(google::protobuf::RepeatedPtrField<v1::Request
   // HeldLocked(); best effort when a write was already waiting for earlier
   // messages).
   const std::uint64_t message = ++messages_;
+  const std::int64_t dispatched_ns = metrics::NowNanos();
   const int answered_before = next_.responses_size();
   int position = 0;
   for (v1::Request& request : *requests) {
@@ -467,9 +469,11 @@ void SessionState::DispatchAndRun(google::protobuf::RepeatedPtrField<v1::Request
           id, PendingRequest{.shard = static_cast<std::uint32_t>(shard), .wait = false});
       Prepared& prepared = batch_for(shard).emplace_back();
       prepared.request = std::move(request);
+      prepared.dispatched_ns = dispatched_ns;
       continue;
     }
     Prepared prepared;
+    prepared.dispatched_ns = dispatched_ns;
     if (absl::Status checked = Check(request, &prepared); !checked.ok()) {
       RejectLocked(id, op_name, checked);
       continue;

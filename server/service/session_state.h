@@ -62,6 +62,9 @@ struct Prepared {
   core::Kind kind = core::Kind::kPriorityLock;
   std::string owner_key;
   std::optional<absl::Duration> timeout;
+  // When the message was dispatched (metrics::NowNanos()), for the
+  // request-duration histogram.
+  std::int64_t dispatched_ns = 0;
 };
 
 }  // namespace session_internal

@@ -80,6 +80,18 @@ class BatondProcess {
   }
 
   bool started() const { return !address_.empty(); }
+
+  // WordAfter() is what follows the first `marker` in the log, up to a
+  // space, quote or newline (e.g. "metrics on " gives HOST:PORT), or empty.
+  // Lines logged before "listening on" are there once started() is true.
+  std::string WordAfter(const std::string& marker) const {
+    std::lock_guard<std::mutex> lock(mutex_);
+    const std::size_t at = log_.find(marker);
+    if (at == std::string::npos) return "";
+    const std::size_t start = at + marker.size();
+    const std::size_t end = log_.find_first_of(" \n\"", start);
+    return log_.substr(start, end == std::string::npos ? end : end - start);
+  }
   const std::string& address() const { return address_; }  // host:port
   pid_t pid() const { return pid_; }                         // -1 once it exited
   const std::string& data_dir() const { return data_dir_; }
