@@ -96,7 +96,11 @@ void AppendQuoted(Format format, std::string_view text, std::string* out) {
       case '\t': out->append("\\t"); break;
       default:
         if (u < 0x20 || u == 0x7f) {
-          absl::StrAppendFormat(out, format == Format::kJson ? "\\u%04x" : "\\x%02x", u);
+          if (format == Format::kJson) {
+            absl::StrAppendFormat(out, "\\u%04x", u);
+          } else {
+            absl::StrAppendFormat(out, "\\x%02x", u);
+          }
         } else {
           out->push_back(c);
         }
