@@ -10,10 +10,17 @@ namespace baton::metrics {
 
 void SessionCounters::RecordDuration(std::size_t shard, std::int64_t nanos) {
   if (nanos < 0) nanos = 0;
-  const double seconds = static_cast<double>(nanos) / 1e9;
-  const auto bucket = static_cast<std::size_t>(
-      std::lower_bound(kDurationBounds.begin(), kDurationBounds.end(), seconds) -
-      kDurationBounds.begin());
+  // kDurationBounds in nanoseconds; most requests fall in the first buckets,
+  // so a scan from the smallest beats a binary search over doubles.
+  static constexpr std::array<std::int64_t, kDurationBounds.size()> kBoundsNs = [] {
+    std::array<std::int64_t, kDurationBounds.size()> ns{};
+    for (std::size_t i = 0; i < ns.size(); ++i) {
+      ns[i] = static_cast<std::int64_t>(kDurationBounds[i] * 1e9 + 0.5);
+    }
+    return ns;
+  }();
+  std::size_t bucket = 0;
+  while (bucket < kBoundsNs.size() && nanos > kBoundsNs[bucket]) ++bucket;
   Slot& slot = slots_[shard % kSlots];
   Add(slot.durations[bucket], 1);
   Add(slot.duration_sum_ns, static_cast<std::uint64_t>(nanos));
