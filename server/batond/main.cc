@@ -117,35 +117,12 @@ void Listen(grpc::ServerBuilder& builder, const std::string& address, int max_me
 // from a bind() of our own: gRPC's builder only says that it failed. Empty
 // when the bind works (the failure was something else).
 std::string WhyCannotListen(const std::string& listen) {
-  const std::size_t colon = listen.rfind(':');
-  if (colon == std::string::npos) return "expected HOST:PORT";
-  std::string host = listen.substr(0, colon);
-  int port = 0;
-  if (!absl::SimpleAtoi(listen.substr(colon + 1), &port) || port < 0 || port > 65535) {
-    return "the port must be a number in [0, 65535]";
-  }
-  if (host.size() >= 2 && host.front() == '[' && host.back() == ']') {
-    host = host.substr(1, host.size() - 2);
-  }
   sockaddr_storage address{};
   socklen_t length = 0;
-  auto* v4 = reinterpret_cast<sockaddr_in*>(&address);
-  auto* v6 = reinterpret_cast<sockaddr_in6*>(&address);
-  if (host.empty() || host == "0.0.0.0" || host == "localhost") {
-    v4->sin_family = AF_INET;
-    v4->sin_port = htons(static_cast<uint16_t>(port));
-    v4->sin_addr.s_addr = htonl(host == "localhost" ? INADDR_LOOPBACK : INADDR_ANY);
-    length = sizeof *v4;
-  } else if (inet_pton(AF_INET, host.c_str(), &v4->sin_addr) == 1) {
-    v4->sin_family = AF_INET;
-    v4->sin_port = htons(static_cast<uint16_t>(port));
-    length = sizeof *v4;
-  } else if (inet_pton(AF_INET6, host.c_str(), &v6->sin6_addr) == 1) {
-    v6->sin6_family = AF_INET6;
-    v6->sin6_port = htons(static_cast<uint16_t>(port));
-    length = sizeof *v6;
-  } else {
-    return "";  // a host name: gRPC's own log says what went wrong
+  if (std::string why = baton::metrics::ParseListenAddress(listen, &address, &length);
+      !why.empty()) {
+    // A host name: gRPC's own log says what went wrong.
+    return why.rfind("the host", 0) == 0 ? "" : why;
   }
   const int fd = ::socket(address.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
   if (fd < 0) return std::strerror(errno);

@@ -19,6 +19,40 @@
 
 namespace baton::metrics {
 
+std::string ParseListenAddress(const std::string& listen, sockaddr_storage* address,
+                               socklen_t* length) {
+  const std::size_t colon = listen.rfind(':');
+  if (colon == std::string::npos) return "expected HOST:PORT";
+  std::string host = listen.substr(0, colon);
+  int port = 0;
+  if (!absl::SimpleAtoi(listen.substr(colon + 1), &port) || port < 0 || port > 65535) {
+    return "the port must be a number in [0, 65535]";
+  }
+  if (host.size() >= 2 && host.front() == '[' && host.back() == ']') {
+    host = host.substr(1, host.size() - 2);
+  }
+  *address = sockaddr_storage{};
+  auto* v4 = reinterpret_cast<sockaddr_in*>(address);
+  auto* v6 = reinterpret_cast<sockaddr_in6*>(address);
+  if (host.empty() || host == "0.0.0.0" || host == "localhost") {
+    v4->sin_family = AF_INET;
+    v4->sin_port = htons(static_cast<uint16_t>(port));
+    v4->sin_addr.s_addr = htonl(host == "localhost" ? INADDR_LOOPBACK : INADDR_ANY);
+    *length = sizeof *v4;
+  } else if (inet_pton(AF_INET, host.c_str(), &v4->sin_addr) == 1) {
+    v4->sin_family = AF_INET;
+    v4->sin_port = htons(static_cast<uint16_t>(port));
+    *length = sizeof *v4;
+  } else if (inet_pton(AF_INET6, host.c_str(), &v6->sin6_addr) == 1) {
+    v6->sin6_family = AF_INET6;
+    v6->sin6_port = htons(static_cast<uint16_t>(port));
+    *length = sizeof *v6;
+  } else {
+    return "the host must be an IPv4 or IPv6 address, localhost or empty";
+  }
+  return "";
+}
+
 namespace {
 
 MHD_Result Respond(MHD_Connection* connection, unsigned int code, const std::string& body,
@@ -65,35 +99,10 @@ absl::StatusOr<int> Bind(const std::string& listen) {
   const auto bad = [&listen](absl::string_view why) {
     return absl::InvalidArgumentError(absl::StrCat("--metrics_listen=", listen, ": ", why));
   };
-  const std::size_t colon = listen.rfind(':');
-  if (colon == std::string::npos) return bad("expected HOST:PORT");
-  std::string host = listen.substr(0, colon);
-  int port = 0;
-  if (!absl::SimpleAtoi(listen.substr(colon + 1), &port) || port < 0 || port > 65535) {
-    return bad("the port must be a number in [0, 65535]");
-  }
-  if (host.size() >= 2 && host.front() == '[' && host.back() == ']') {
-    host = host.substr(1, host.size() - 2);
-  }
   sockaddr_storage address{};
   socklen_t length = 0;
-  auto* v4 = reinterpret_cast<sockaddr_in*>(&address);
-  auto* v6 = reinterpret_cast<sockaddr_in6*>(&address);
-  if (host.empty() || host == "0.0.0.0" || host == "localhost") {
-    v4->sin_family = AF_INET;
-    v4->sin_port = htons(static_cast<uint16_t>(port));
-    v4->sin_addr.s_addr = htonl(host == "localhost" ? INADDR_LOOPBACK : INADDR_ANY);
-    length = sizeof *v4;
-  } else if (inet_pton(AF_INET, host.c_str(), &v4->sin_addr) == 1) {
-    v4->sin_family = AF_INET;
-    v4->sin_port = htons(static_cast<uint16_t>(port));
-    length = sizeof *v4;
-  } else if (inet_pton(AF_INET6, host.c_str(), &v6->sin6_addr) == 1) {
-    v6->sin6_family = AF_INET6;
-    v6->sin6_port = htons(static_cast<uint16_t>(port));
-    length = sizeof *v6;
-  } else {
-    return bad("the host must be an IPv4 or IPv6 address, localhost or empty");
+  if (const std::string why = ParseListenAddress(listen, &address, &length); !why.empty()) {
+    return bad(why);
   }
   const int fd = ::socket(address.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
   if (fd < 0) return absl::InternalError(absl::StrCat("socket: ", std::strerror(errno)));

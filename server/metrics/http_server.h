@@ -17,6 +17,8 @@
 #ifndef BATON_SERVER_METRICS_HTTP_SERVER_H_
 #define BATON_SERVER_METRICS_HTTP_SERVER_H_
 
+#include <sys/socket.h>
+
 #include <functional>
 #include <string>
 
@@ -25,6 +27,13 @@
 struct MHD_Daemon;
 
 namespace baton::metrics {
+
+// ParseListenAddress() fills `address` and `length` from HOST:PORT (an IPv4
+// or [IPv6] address, localhost, or empty for every address); "" when it
+// parses, else what is wrong. Shared by every listener batond binds or
+// checks itself.
+std::string ParseListenAddress(const std::string& listen, sockaddr_storage* address,
+                               socklen_t* length);
 
 class MetricsHttpServer {
  public:
