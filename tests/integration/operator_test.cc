@@ -321,7 +321,9 @@ TEST_F(OperatorTest, AClientThatNeverReadsIsPausedThenEndedWithBoundedMemory) {
   v1::ClientMessage open;
   open.mutable_open()->set_client_name("never-reads");
   open.mutable_open()->set_default_owner_key("flooder");
-  *open.mutable_open()->mutable_lease() = ::baton::testing::ToDuration(seconds(1));
+  // A lease of 3 s: long enough that unbounded growth (~190 MB/s) would
+  // pass the bound below by far, short enough for a test.
+  *open.mutable_open()->mutable_lease() = ::baton::testing::ToDuration(seconds(3));
   *open.add_requests() = ops::Acquire(1, "flood/lock", kLock);
   ASSERT_TRUE(stream->Write(open));
   const int64_t baseline = RssBytes(batond_->pid());
@@ -340,9 +342,9 @@ TEST_F(OperatorTest, AClientThatNeverReadsIsPausedThenEndedWithBoundedMemory) {
     }
     writing.store(false);
   });
-  // Until batond ends the session (its lease, 1 s, runs out unread).
+  // Until batond ends the session (its lease, 3 s, runs out unread).
   int64_t peak = baseline;
-  const auto deadline = Clock::now() + seconds(30);
+  const auto deadline = Clock::now() + seconds(60);
   while (Clock::now() < deadline && !absl::StrContains(batond_->log(), "session closed")) {
     peak = std::max(peak, RssBytes(batond_->pid()));
     usleep(20'000);  // sampling memory, not timing logic
@@ -355,8 +357,11 @@ TEST_F(OperatorTest, AClientThatNeverReadsIsPausedThenEndedWithBoundedMemory) {
   // Without back-pressure this grew by ~1.5 GB in 8 s (bench/backpressure).
   // Under AddressSanitizer, freed memory sits in its quarantine (256 MiB)
   // instead of being reused: the resident set says nothing there.
+  std::fprintf(stderr, "batond grew by %.1f MiB (peak %.1f MiB), %d messages sent\n",
+               static_cast<double>(peak - baseline) / (1 << 20),
+               static_cast<double>(peak) / (1 << 20), sent.load());
 #if !defined(__SANITIZE_ADDRESS__)
-  EXPECT_LT(peak - baseline, int64_t{128} << 20) << "baseline " << baseline << ", peak " << peak;
+  EXPECT_LT(peak - baseline, int64_t{192} << 20) << "baseline " << baseline << ", peak " << peak;
 #endif
   // The status cannot pass the answers the client does not read: the call
   // was cancelled. (A client blocked in a write may not learn of it before
