@@ -30,6 +30,16 @@ using grpc::ServerUnaryReactor;
 
 absl::string_view Absl(std::string_view s) { return {s.data(), s.size()}; }
 
+// CutUtf8() is the longest prefix of the UTF-8 `text` of at most `max_bytes`
+// that does not end inside a character.
+std::string_view CutUtf8(std::string_view text, std::size_t max_bytes) {
+  if (text.size() <= max_bytes) return text;
+  std::size_t end = max_bytes;
+  // Back off the continuation bytes (10xxxxxx) of a character cut in two.
+  while (end > 0 && (static_cast<unsigned char>(text[end]) & 0xC0) == 0x80) --end;
+  return text.substr(0, end);
+}
+
 // Audit is the log line of one Admin mutation (declare, delete, set-rate,
 // set-bound, reset): who (peer, client name), what, on which name, and the
 // result. Made on the gRPC thread when the call arrives (the context may be
@@ -66,10 +76,9 @@ class Audit {
   }
 
  private:
-  // Cut() keeps at most 256 bytes (a refused name may be megabytes).
-  static std::string Cut(std::string_view text) {
-    return std::string(text.substr(0, std::min<std::size_t>(text.size(), 256)));
-  }
+  // Cut() keeps at most 256 bytes (a refused name may be megabytes), not
+  // splitting a character.
+  static std::string Cut(std::string_view text) { return std::string(CutUtf8(text, 256)); }
   // The metadata a client may send to be named in the log ("baton" CLI).
   static constexpr char kClientNameKey[] = "baton-client-name";
   std::string peer_;
@@ -95,16 +104,6 @@ absl::Status PositiveFinite(double value, absl::string_view field) {
   if (std::isfinite(value) && value > 0) return absl::OkStatus();
   return absl::InvalidArgumentError(
       absl::StrCat(field, ": must be finite and > 0, got ", value));
-}
-
-// CutUtf8() is the longest prefix of the UTF-8 `text` of at most `max_bytes`
-// that does not end inside a character.
-std::string_view CutUtf8(std::string_view text, std::size_t max_bytes) {
-  if (text.size() <= max_bytes) return text;
-  std::size_t end = max_bytes;
-  // Back off the continuation bytes (10xxxxxx) of a character cut in two.
-  while (end > 0 && (static_cast<unsigned char>(text[end]) & 0xC0) == 0x80) --end;
-  return text.substr(0, end);
 }
 
 absl::Status NotFound(std::string_view name) {
