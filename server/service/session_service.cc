@@ -4,6 +4,7 @@
 #include "server/metrics/counters.h"
 
 #include <algorithm>
+#include <atomic>
 #include <cmath>
 #include <cstdio>
 #include <optional>
@@ -179,11 +180,19 @@ class CallbackReactor final : public SessionService::Reactor,
   void OnCancel() override { state_->EndByClient(); }
   void OnDone() override {
     Over();
-    delete this;
+    Unpin();  // the reference of the call itself
+  }
+  // gRPC may be done with the call (OnDone()) while the session still
+  // holds it pinned: after its Cancel(), End() may be called and complete
+  // on another thread before Unpin().
+  void Pin() override { refs_.fetch_add(1, std::memory_order_relaxed); }
+  void Unpin() override {
+    if (refs_.fetch_sub(1, std::memory_order_acq_rel) == 1) delete this;
   }
 
  private:
   grpc::CallbackServerContext* const context_;
+  std::atomic<int> refs_{1};  // the call's, until OnDone(), and the pins
 };
 
 class SessionCallbackService final : public v1::Baton::CallbackService {

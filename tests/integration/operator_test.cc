@@ -372,8 +372,9 @@ TEST_F(OperatorTest, AClientThatNeverReadsIsPausedThenEndedWithBoundedMemory) {
 
   // Its lock was released with the session.
   auto next = NewSession("next");
-  ASSERT_TRUE(next->opened());
-  EXPECT_TRUE(Granted(next->Call(ops::Acquire(1, "flood/lock", kLock))));
+  ASSERT_TRUE(next->opened()) << next->Finish().error_message() << " " << batond_->log().substr(0, 4000);
+  EXPECT_TRUE(Granted(next->Call(ops::Acquire(1, "flood/lock", kLock))))
+      << batond_->log().substr(0, 8000);
 }
 
 // A client that reads late gets every answer: reading resumes once it reads.
