@@ -76,6 +76,11 @@ ABSL_FLAG(std::string, rls_config, "",
 ABSL_FLAG(std::string, rls_listen, "",
           "also serve the Envoy rate-limit service (and health) on this HOST:PORT; it is "
           "always served on --listen too");
+ABSL_FLAG(std::string, auth_file, "",
+          "access control and quotas: a YAML file of principals (bearer tokens, mTLS "
+          "subjects), their roles per namespace (use, admin) and each namespace's quotas; "
+          "reloaded on SIGHUP and when it changes (a bad file is refused, the one in force "
+          "stays). Empty: every caller may do everything");
 ABSL_FLAG(std::string, metrics_listen, "",
           "serve Prometheus metrics at http://HOST:PORT/metrics; empty: off. Port 0 picks "
           "one (logged as \"metrics on HOST:PORT\")");

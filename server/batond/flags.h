@@ -65,6 +65,7 @@ ABSL_DECLARE_FLAG(baton::batond::FlagDuration, max_lease);
 ABSL_DECLARE_FLAG(baton::batond::FlagDuration, grace);
 ABSL_DECLARE_FLAG(std::string, rls_config);
 ABSL_DECLARE_FLAG(std::string, rls_listen);
+ABSL_DECLARE_FLAG(std::string, auth_file);
 ABSL_DECLARE_FLAG(std::string, metrics_listen);
 ABSL_DECLARE_FLAG(int64_t, metrics_max_label_values);
 ABSL_DECLARE_FLAG(std::string, log_level);

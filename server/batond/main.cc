@@ -39,6 +39,7 @@
 #include "grpcpp/ext/proto_server_reflection_plugin.h"
 #include "grpcpp/grpcpp.h"
 #include "grpcpp/health_check_service_interface.h"
+#include "server/auth/access.h"
 #include "server/batond/flags.h"
 #include "server/log/log.h"
 #include "server/metrics/counters.h"
@@ -294,6 +295,30 @@ std::string RenderMetrics(baton::service::Node& node,
   return out.Take();
 }
 
+// ReloadAccess() reloads --auth_file; a bad file is refused and the one in
+// force stays.
+void ReloadAccess(baton::auth::Access& access, const char* trigger) {
+  if (!access.enabled()) return;
+  if (absl::Status loaded = access.Load(); !loaded.ok()) {
+    baton::log::Error("auth file refused, the one in force stays",
+                      {{"trigger", trigger}, {"status", loaded}});
+    return;
+  }
+  baton::log::Info("auth file reloaded", {{"trigger", trigger},
+                                          {"principals", access.Get()->principals().size()}});
+}
+
+// QuotaAccounting counts each namespace's instances against its quota.
+class QuotaAccounting final : public baton::core::Registry::Accounting {
+ public:
+  explicit QuotaAccounting(baton::auth::Access* access) : access_(access) {}
+  absl::Status Created(std::string_view name) override { return access_->InstanceCreated(name); }
+  void Removed(std::string_view name) override { access_->InstanceRemoved(name); }
+
+ private:
+  baton::auth::Access* const access_;
+};
+
 // ReloadRls() reloads the Envoy rate-limit rules; a bad file is refused and
 // logged (file, line, field), and the rules in force stay.
 void ReloadRls(baton::rls::RlsRules& rules, const char* trigger) {
@@ -412,6 +437,25 @@ int main(int argc, char** argv) {
                                            {"rules", config->rule_count()}});
   }
 
+  // Access control: a bad file at start is exit 2 too.
+  baton::auth::Access access(absl::GetFlag(FLAGS_auth_file));
+  if (absl::Status loaded = access.Load(); !loaded.ok()) {
+    std::fprintf(stderr, "batond: --auth_file: %s\n", std::string(loaded.message()).c_str());
+    return 2;
+  }
+  if (access.enabled()) {
+    const auto config = access.Get();
+    baton::log::Info("auth file loaded", {{"path", access.path()},
+                                          {"principals", config->principals().size()}});
+    if (config->short_tokens() > 0) {
+      baton::log::Warn("auth file: some tokens are shorter than 16 bytes: easy to guess",
+                       {{"tokens", config->short_tokens()}});
+    }
+  }
+
+  // Each namespace's instances count against its quota (outlives the node).
+  QuotaAccounting accounting(&access);
+
   absl::StatusOr<baton::service::FenceStore> fences =
       baton::service::FenceStore::Open(absl::GetFlag(FLAGS_data_dir), absl::Now());
   if (!fences.ok()) {
@@ -435,7 +479,7 @@ int main(int argc, char** argv) {
   sigemptyset(&signals);
   sigaddset(&signals, SIGTERM);
   sigaddset(&signals, SIGINT);
-  sigaddset(&signals, SIGHUP);  // reloads --rls_config
+  sigaddset(&signals, SIGHUP);  // reloads --rls_config and --auth_file
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
 
   baton::service::Node::Options options;
@@ -447,6 +491,13 @@ int main(int argc, char** argv) {
   baton::runtime::Clock* clock = baton::runtime::SteadyClock::Get();
   baton::service::Node node(options, clock);
   node.Start();
+  if (access.enabled()) {
+    for (std::size_t i = 0; i < node.shard_count(); ++i) {
+      node.RunOn(i, [&accounting](baton::service::Node::Shard& shard) {
+        shard.registry.set_accounting(&accounting);
+      });
+    }
+  }
   baton::service::SessionService::Options session_options;
   session_options.max_sessions = static_cast<std::size_t>(max_sessions);
   session_options.max_pending_requests = static_cast<uint32_t>(max_pending);
@@ -460,9 +511,10 @@ int main(int argc, char** argv) {
   session_options.server_epoch = fences->epoch();
   session_options.server_version = baton::batond::Version();
   session_options.rejections_logged_per_second = rejections_per_second;
+  session_options.access = &access;
   baton::service::SessionService sessions(&node, clock, session_options);
   baton::service::AdminService admin(
-      &node, [&sessions](uint64_t id) { return sessions.ClientName(id); });
+      &node, [&sessions](uint64_t id) { return sessions.ClientName(id); }, &access);
 
   grpc::EnableDefaultHealthCheckService(true);
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
@@ -472,7 +524,7 @@ int main(int argc, char** argv) {
   Listen(builder, listen, static_cast<int>(max_message_bytes), &port);
   sessions.AddTo(&builder, static_cast<std::size_t>(queues_flag));
   builder.RegisterService(&admin);
-  baton::rls::RlsService rls(&node, &rls_rules);
+  baton::rls::RlsService rls(&node, &rls_rules, &access);
   builder.RegisterService(&rls);
   std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
   if (server == nullptr || port == 0) {
@@ -485,7 +537,7 @@ int main(int argc, char** argv) {
   // --rls_listen: a second server with the rate-limit service (and health)
   // only; like --listen, it refuses a port something listens on already.
   const std::string rls_listen = absl::GetFlag(FLAGS_rls_listen);
-  baton::rls::RlsService rls_second(&node, &rls_rules);
+  baton::rls::RlsService rls_second(&node, &rls_rules, &access);
   std::unique_ptr<grpc::Server> rls_server;
   int rls_port = 0;
   if (!rls_listen.empty()) {
@@ -556,9 +608,11 @@ int main(int argc, char** argv) {
     const absl::Time now = absl::Now();
     if (signal_number == SIGHUP) {
       ReloadRls(rls_rules, "SIGHUP");
+      ReloadAccess(access, "SIGHUP");
     } else if (now >= next_watch) {
       next_watch = now + absl::Seconds(2);
       if (rls_rules.Changed()) ReloadRls(rls_rules, "file changed");
+      if (access.Changed()) ReloadAccess(access, "file changed");
     }
     if (now >= next_persist) {
       next_persist = now + absl::Seconds(5);

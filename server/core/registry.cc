@@ -702,6 +702,7 @@ absl::StatusOr<Instance*> Registry::Create(std::string_view name,
         absl::StrCat("instances per shard must be at most ",
                      options_.max_instances, "; cannot create ", Quoted(name)));
   }
+  if (accounting_ != nullptr) BATON_RETURN_IF_ERROR(accounting_->Created(name));
   // Above every fence granted on this shard, also by earlier instances of
   // the same name that were deleted or evicted.
   const std::uint64_t base = fence_floor_;
@@ -745,6 +746,7 @@ absl::StatusOr<Instance*> Registry::Create(std::string_view name,
 
 Registry::InstanceMap::iterator Registry::Remove(InstanceMap::iterator it) {
   fence_floor_ = std::max(fence_floor_, (*it)->last_fence());
+  if (accounting_ != nullptr) accounting_->Removed((*it)->name());
   return instances_.erase(it);
 }
 

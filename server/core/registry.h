@@ -406,6 +406,21 @@ class Registry {
   // idle_eviction from now. The service calls it on every operation.
   void Touch(Instance* instance);
 
+  // Accounting is told of every instance created and removed (the
+  // namespace quotas of batond's --auth_file): Created() may refuse a
+  // creation (RESOURCE_EXHAUSTED naming the quota), which then does not
+  // happen. Called on the shard's thread; must not call back into the
+  // registry.
+  class Accounting {
+   public:
+    virtual ~Accounting() = default;
+    virtual absl::Status Created(std::string_view name) = 0;
+    virtual void Removed(std::string_view name) = 0;
+  };
+  // set_accounting() sets it for the instances to come (nullptr: none).
+  // `accounting` must outlive the registry.
+  void set_accounting(Accounting* accounting) { accounting_ = accounting; }
+
   // set_revocation_callback() sets the callback of every instance, those
   // existing and those to come.
   void set_revocation_callback(RevocationCallback callback) {
@@ -487,6 +502,7 @@ class Registry {
   // fence_base_): new instances start above it.
   std::uint64_t fence_floor_;
   RevocationCallback revocation_callback_;
+  Accounting* accounting_ = nullptr;
   Revocations revocations_{this};
   // Ordered, for List().
   InstanceMap instances_;

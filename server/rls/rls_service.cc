@@ -12,6 +12,7 @@
 #include "absl/container/flat_hash_map.h"
 #include "absl/container/flat_hash_set.h"
 #include "absl/strings/str_cat.h"
+#include "server/auth/grpc_credentials.h"
 #include "server/core/instance_name.h"
 #include "server/core/rate_limiter.h"
 #include "server/core/registry.h"
@@ -456,6 +457,13 @@ grpc::ServerUnaryReactor* RlsService::ShouldRateLimit(grpc::CallbackServerContex
                                                       const RateLimitRequest* request,
                                                       RateLimitResponse* response) {
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  if (access_ != nullptr && access_->enabled()) {
+    auth::Caller caller(access_, auth::CredentialsOf(*context));
+    if (absl::Status allowed = caller.AllowNamespace("envoy", auth::Role::kUse); !allowed.ok()) {
+      reactor->Finish(service::ToGrpcStatus(allowed));
+      return reactor;
+    }
+  }
   if (absl::Status valid = Validate(*request); !valid.ok()) {
     reactor->Finish(service::ToGrpcStatus(valid));
     return reactor;

@@ -47,6 +47,7 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/types/span.h"
 #include "envoy/service/ratelimit/v3/rls.grpc.pb.h"
+#include "server/auth/access.h"
 #include "server/rls/rls_config.h"
 #include "server/service/node.h"
 
@@ -110,7 +111,11 @@ class RlsRules {
 
 class RlsService final : public envoy::service::ratelimit::v3::RateLimitService::CallbackService {
  public:
-  RlsService(service::Node* node, const RlsRules* rules) : node_(node), rules_(rules) {}
+  // `access`: --auth_file (nullptr: everything allowed). A caller needs
+  // the `use` role on the namespace "envoy" (where the buckets live); Envoy
+  // sends its token with the grpc_service's initial_metadata.
+  RlsService(service::Node* node, const RlsRules* rules, auth::Access* access = nullptr)
+      : node_(node), rules_(rules), access_(access) {}
 
   grpc::ServerUnaryReactor* ShouldRateLimit(
       grpc::CallbackServerContext* context,
@@ -120,6 +125,7 @@ class RlsService final : public envoy::service::ratelimit::v3::RateLimitService:
  private:
   service::Node* const node_;
   const RlsRules* const rules_;
+  auth::Access* const access_;
 };
 
 }  // namespace baton::rls

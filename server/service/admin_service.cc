@@ -12,6 +12,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
+#include "server/auth/grpc_credentials.h"
 #include "server/core/instance_name.h"
 #include "server/core/priority_semaphore.h"
 #include "server/core/rate_limiter.h"
@@ -56,6 +57,8 @@ class Audit {
       client_ = Cut(std::string_view(agent->second.data(), agent->second.size()));
     }
   }
+  // The --auth_file principal the caller authenticated as.
+  void set_principal(std::string principal) { principal_ = std::move(principal); }
   // Done() logs the result; `detail` is what changed ("bound=8"). Refusals
   // are logged at a bounded rate: a client can cause them at will.
   void Done(const absl::Status& result, const std::string& detail = "") const {
@@ -71,6 +74,7 @@ class Audit {
                 {"detail", detail},
                 {"result", result.ok() ? std::string("OK") : result.ToString()},
                 {"peer", peer_},
+                {"principal", principal_},
                 {"client", client_},
                 {"not_logged_before", not_logged_before}});
   }
@@ -82,10 +86,23 @@ class Audit {
   // The metadata a client may send to be named in the log ("baton" CLI).
   static constexpr char kClientNameKey[] = "baton-client-name";
   std::string peer_;
+  std::string principal_;
   std::string client_;
   std::string what_;
   std::string name_;
 };
+
+// Authorize() is OK when the caller of `context` has `role` on the
+// namespace of `name` (or access control is off); the audit line names the
+// principal.
+absl::Status Authorize(auth::Access* access, grpc::CallbackServerContext* context,
+                       std::string_view name, auth::Role role, Audit* audit = nullptr) {
+  if (access == nullptr || !access->enabled()) return absl::OkStatus();
+  auth::Caller caller(access, auth::CredentialsOf(*context));
+  absl::Status allowed = caller.Allow(name, role);
+  if (audit != nullptr) audit->set_principal(caller.principal());
+  return allowed;
+}
 
 // Finish() answers the call with `status`; returns the reactor for chaining.
 ServerUnaryReactor* Finish(ServerUnaryReactor* reactor, const absl::Status& status) {
@@ -206,6 +223,12 @@ ServerUnaryReactor* AdminService::Declare(grpc::CallbackServerContext* context,
                                           v1::DeclareResponse* response) {
   ServerUnaryReactor* reactor = context->DefaultReactor();
   Audit audit(context, "declare", request->name());
+  if (absl::Status allowed =
+          Authorize(access_, context, request->name(), auth::Role::kAdmin, &audit);
+      !allowed.ok()) {
+    audit.Done(allowed);
+    return Finish(reactor, allowed);
+  }
   if (absl::Status valid = core::ValidateName(request->name()); !valid.ok()) {
     audit.Done(valid);
     return Finish(reactor, valid);
@@ -238,6 +261,10 @@ ServerUnaryReactor* AdminService::Describe(grpc::CallbackServerContext* context,
                                            const v1::DescribeRequest* request,
                                            v1::DescribeResponse* response) {
   ServerUnaryReactor* reactor = context->DefaultReactor();
+  if (absl::Status allowed = Authorize(access_, context, request->name(), auth::Role::kUse);
+      !allowed.ok()) {
+    return Finish(reactor, allowed);
+  }
   if (absl::Status valid = core::ValidateName(request->name()); !valid.ok()) {
     return Finish(reactor, valid);
   }
@@ -266,6 +293,13 @@ ServerUnaryReactor* AdminService::List(grpc::CallbackServerContext* context,
                                        const v1::ListRequest* request,
                                        v1::ListResponse* response) {
   ServerUnaryReactor* reactor = context->DefaultReactor();
+  // With --auth_file, the caller sees the names of the namespaces it may
+  // use, and no others.
+  std::shared_ptr<auth::Caller> caller;
+  if (access_ != nullptr && access_->enabled()) {
+    caller = std::make_shared<auth::Caller>(access_, auth::CredentialsOf(*context));
+    if (absl::Status known = caller->Authenticate(); !known.ok()) return Finish(reactor, known);
+  }
   if (request->page_size() < 0) {
     return Finish(reactor, absl::InvalidArgumentError(absl::StrCat(
                                "page_size must be >= 0, got ", request->page_size())));
@@ -322,6 +356,12 @@ ServerUnaryReactor* AdminService::List(grpc::CallbackServerContext* context,
         return;
       }
       auto& entries = gather->entries;
+      if (caller != nullptr) {
+        // Only this (the last) shard's thread uses the caller now.
+        std::erase_if(entries, [&](const core::Registry::ListEntry& entry) {
+          return !caller->Allow(entry.name, auth::Role::kUse).ok();
+        });
+      }
       std::sort(entries.begin(), entries.end(),
                 [](const auto& a, const auto& b) { return a.name < b.name; });
       bool more = gather->more;
@@ -346,6 +386,12 @@ ServerUnaryReactor* AdminService::Delete(grpc::CallbackServerContext* context,
                                          v1::DeleteResponse* response) {
   ServerUnaryReactor* reactor = context->DefaultReactor();
   Audit audit(context, "delete", request->name());
+  if (absl::Status allowed =
+          Authorize(access_, context, request->name(), auth::Role::kAdmin, &audit);
+      !allowed.ok()) {
+    audit.Done(allowed);
+    return Finish(reactor, allowed);
+  }
   if (absl::Status valid = core::ValidateName(request->name()); !valid.ok()) {
     audit.Done(valid);
     return Finish(reactor, valid);
@@ -387,6 +433,12 @@ ServerUnaryReactor* AdminService::SetRate(grpc::CallbackServerContext* context,
                                           const v1::SetRateRequest* request,
                                           v1::SetRateResponse* response) {
   Audit audit(context, "set-rate", request->name());
+  if (absl::Status allowed =
+          Authorize(access_, context, request->name(), auth::Role::kAdmin, &audit);
+      !allowed.ok()) {
+    audit.Done(allowed);
+    return Finish(context->DefaultReactor(), allowed);
+  }
   // Checked before the instance is found: a bad rate changes nothing.
   if (absl::Status rate = PositiveFinite(request->rate(), "rate"); !rate.ok()) {
     audit.Done(rate);
@@ -409,6 +461,12 @@ ServerUnaryReactor* AdminService::SetBound(grpc::CallbackServerContext* context,
                                            const v1::SetBoundRequest* request,
                                            v1::SetBoundResponse* response) {
   Audit audit(context, "set-bound", request->name());
+  if (absl::Status allowed =
+          Authorize(access_, context, request->name(), auth::Role::kAdmin, &audit);
+      !allowed.ok()) {
+    audit.Done(allowed);
+    return Finish(context->DefaultReactor(), allowed);
+  }
   if (request->bound() < 0) {
     const absl::Status bad =
         absl::InvalidArgumentError(absl::StrCat("bound: must be >= 0, got ", request->bound()));
@@ -433,6 +491,12 @@ ServerUnaryReactor* AdminService::Reset(grpc::CallbackServerContext* context,
                                         const v1::ResetRequest* request,
                                         v1::ResetResponse* response) {
   Audit audit(context, "reset", request->name());
+  if (absl::Status allowed =
+          Authorize(access_, context, request->name(), auth::Role::kAdmin, &audit);
+      !allowed.ok()) {
+    audit.Done(allowed);
+    return Finish(context->DefaultReactor(), allowed);
+  }
   return OnInstanceOf<core::PrioritySemaphore>(
       node_, context, request->name(), "PrioritySemaphore",
       [response, audit](core::PrioritySemaphore& semaphore, Node::Shard&,
@@ -451,6 +515,10 @@ ServerUnaryReactor* AdminService::Reset(grpc::CallbackServerContext* context,
 ServerUnaryReactor* AdminService::TryAcquire(grpc::CallbackServerContext* context,
                                              const v1::TryAcquireRequest* request,
                                              v1::TryAcquireResponse* response) {
+  if (absl::Status allowed = Authorize(access_, context, request->name(), auth::Role::kUse);
+      !allowed.ok()) {
+    return Finish(context->DefaultReactor(), allowed);
+  }
   if (request->has_tokens()) {
     if (absl::Status tokens = PositiveFinite(request->tokens(), "tokens"); !tokens.ok()) {
       return Finish(context->DefaultReactor(), tokens);

@@ -14,10 +14,12 @@
 
 #include <cstdint>
 #include <string>
+#include <string_view>
 #include <utility>
 
 #include "absl/functional/any_invocable.h"
 #include "baton/v1/admin.grpc.pb.h"
+#include "server/auth/access.h"
 #include "server/service/node.h"
 
 namespace baton::service {
@@ -28,8 +30,13 @@ class AdminService final : public v1::Admin::CallbackService {
   // unknown), for Describe's holders. Called from shard threads.
   using ClientNameOf = absl::AnyInvocable<std::string(std::uint64_t session_id) const>;
 
-  explicit AdminService(Node* node, ClientNameOf client_name_of = nullptr)
-      : node_(node), client_name_of_(std::move(client_name_of)) {}
+  // `access`: --auth_file (nullptr: everything allowed); must outlive the
+  // service. Mutations need the `admin` role on the name's namespace,
+  // Describe and TryAcquire `use`; List shows only the namespaces the
+  // caller may use.
+  explicit AdminService(Node* node, ClientNameOf client_name_of = nullptr,
+                        auth::Access* access = nullptr)
+      : node_(node), client_name_of_(std::move(client_name_of)), access_(access) {}
 
   grpc::ServerUnaryReactor* Declare(grpc::CallbackServerContext* context,
                                     const v1::DeclareRequest* request,
@@ -59,6 +66,7 @@ class AdminService final : public v1::Admin::CallbackService {
  private:
   Node* const node_;
   const ClientNameOf client_name_of_;
+  auth::Access* const access_;
 };
 
 }  // namespace baton::service

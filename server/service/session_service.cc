@@ -15,6 +15,7 @@
 
 #include "absl/container/flat_hash_map.h"
 #include "absl/strings/str_cat.h"
+#include "server/auth/grpc_credentials.h"
 #include "server/core/instance_name.h"
 #include "server/runtime/event_loop.h"
 #include "server/runtime/cancellation.h"
@@ -88,17 +89,26 @@ class SessionService::Reactor {
  protected:
   explicit Reactor(SessionService* service) : service_(service) {}
 
-  // Begin() starts the session of a stream just accepted from `peer`;
-  // false when it may not open (the stream is ending).
-  bool Begin(std::string peer) {
+  // Begin() starts the session of a stream just accepted; false when it
+  // may not open (the stream is ending): the server is full or draining,
+  // or the caller is not one of --auth_file's.
+  bool Begin(const grpc::ServerContextBase& context) {
     state_ = std::make_shared<SessionState>(service_, service_->next_session_id_.fetch_add(1),
-                                            std::move(peer));
+                                            context.peer());
     state_->Attach(this);
     if (absl::Status admitted = service_->Admit(this); !admitted.ok()) {
       state_->EndWith(admitted);
       return false;
     }
     admitted_ = true;
+    if (auth::Access* access = service_->options_.access; access != nullptr && access->enabled()) {
+      auto caller = std::make_unique<auth::Caller>(access, auth::CredentialsOf(context));
+      if (absl::Status known = caller->Authenticate(); !known.ok()) {
+        state_->EndWith(known);
+        return false;
+      }
+      state_->SetCaller(std::move(caller));
+    }
     return true;
   }
 
@@ -164,7 +174,7 @@ class CallbackReactor final : public SessionService::Reactor,
  public:
   CallbackReactor(SessionService* service, grpc::CallbackServerContext* context)
       : SessionService::Reactor(service), context_(context) {
-    if (Begin(context->peer())) StartRead(&in_);
+    if (Begin(*context)) StartRead(&in_);
   }
 
   void Write(const v1::ServerMessage* message) override { StartWrite(message); }
@@ -239,7 +249,7 @@ class SessionService::QueueReactor final : public SessionService::Reactor {
         }
         new QueueReactor(service_, queue_);  // The next stream on this queue.
         ops_.store(1, std::memory_order_relaxed);  // the done tag
-        if (Begin(context_.peer())) StartRead();
+        if (Begin(context_)) StartRead();
         return;
       case Op::kRead:
         if (OnRead(ok)) StartRead();
@@ -311,7 +321,64 @@ void SessionState::Count() {
   counted_ = true;
 }
 
+SessionState::~SessionState() {
+  // Waits the shards never answered (the process is ending) are uncounted
+  // from their namespaces here.
+  for (const auto& [id, pending] : pending_) {
+    if (pending.wait && pending.ns != 0 && namespaces_[pending.ns] != nullptr) {
+      namespaces_[pending.ns]->RemoveWaiter();
+    }
+  }
+}
+
+void SessionState::ReleaseNamespacesLocked() {
+  if (namespaces_released_) return;
+  namespaces_released_ = true;
+  for (auth::NamespaceUsage* usage : namespaces_) {
+    if (usage != nullptr) usage->RemoveSession();
+  }
+}
+
+absl::Status SessionState::AdmitLocked(const v1::Request& request, bool wait,
+                                       std::uint16_t* ns) {
+  const std::string_view name = auth::NamespaceOf(request.name());
+  if (absl::Status allowed = caller_->AllowNamespace(name, auth::Role::kUse); !allowed.ok()) {
+    return allowed;
+  }
+  std::uint16_t index = 0;
+  if (const auto it = namespace_index_.find(absl::string_view(name.data(), name.size())); it != namespace_index_.end()) {
+    index = it->second;
+  } else {
+    // A session of a caller granted "*" could otherwise name a new
+    // namespace with every request.
+    constexpr std::size_t kMaxNamespacesPerSession = 1024;
+    if (namespaces_.size() > kMaxNamespacesPerSession) {
+      return absl::ResourceExhaustedError(absl::StrCat(
+          "name: a session may use at most ", kMaxNamespacesPerSession,
+          " namespaces; open another session"));
+    }
+    auth::NamespaceUsage* usage = options().access->Usage(name);
+    if (usage != nullptr) {
+      if (absl::Status added = usage->AddSession(); !added.ok()) return added;
+    }
+    index = static_cast<std::uint16_t>(namespaces_.size());
+    namespaces_.push_back(usage);
+    namespace_index_.emplace(std::string(name), index);
+  }
+  if (auth::NamespaceUsage* usage = namespaces_[index]; usage != nullptr) {
+    if (absl::Status taken = usage->TakeRequest(service_->clock_->Now()); !taken.ok()) {
+      return taken;
+    }
+    if (wait) {
+      if (absl::Status added = usage->AddWaiter(); !added.ok()) return added;
+    }
+  }
+  *ns = index;
+  return absl::OkStatus();
+}
+
 void SessionState::UncountLocked() {
+  ReleaseNamespacesLocked();
   if (!counted_) return;
   counted_ = false;
   service_->open_sessions_.fetch_sub(1);
@@ -376,8 +443,14 @@ absl::Status SessionState::Open(const v1::OpenSession& open) {
     service_->client_names_.emplace(id_, client_name_);
   }
   if (o.log) {
+    std::string principal;
+    {
+      absl::MutexLock lock(&mu_);
+      if (caller_ != nullptr) principal = caller_->principal();
+    }
     log::Info("session opened", {{"session", id_},
                                  {"client", client_name_},
+                                 {"principal", principal},
                                  {"peer", peer_},
                                  {"lease", lease}});
   }
@@ -494,9 +567,16 @@ void SessionState::DispatchAndRun(google::protobuf::RepeatedPtrField<v1::Request
                                     " waits pending, the server's limit")));
       continue;
     }
+    std::uint16_t ns = 0;
+    if (caller_ != nullptr) {
+      if (absl::Status admitted = AdmitLocked(request, wait, &ns); !admitted.ok()) {
+        RejectLocked(id, op_name, admitted);
+        continue;
+      }
+    }
     const std::size_t shard = node_->ShardIndexOf(request.name());
-    pending_.emplace(
-        id, PendingRequest{.shard = static_cast<std::uint32_t>(shard), .wait = wait});
+    pending_.emplace(id, PendingRequest{
+                             .shard = static_cast<std::uint32_t>(shard), .ns = ns, .wait = wait});
     if (wait) ++waits_;
     prepared.request = std::move(request);
     batch_for(shard).push_back(std::move(prepared));
@@ -780,7 +860,12 @@ void SessionState::Flush(ShardSession* ss) {
   for (v1::Response& response : ss->answers_) {
     const auto it = pending_.find(response.id());
     if (it != pending_.end()) {
-      if (it->second.wait) --waits_;
+      if (it->second.wait) {
+        --waits_;
+        if (it->second.ns != 0 && namespaces_[it->second.ns] != nullptr) {
+          namespaces_[it->second.ns]->RemoveWaiter();
+        }
+      }
       pending_.erase(it);
     }
     if (phase_ != Phase::kFinishing) next_.add_responses()->Swap(&response);

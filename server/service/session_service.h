@@ -62,6 +62,7 @@
 #include "absl/time/time.h"
 #include "baton/v1/session.grpc.pb.h"
 #include "grpcpp/grpcpp.h"
+#include "server/auth/access.h"
 #include "server/log/log.h"
 #include "server/service/node.h"
 
@@ -105,6 +106,12 @@ class SessionService final {
     // most `rejections_logged_per_second` across the server).
     bool log = true;
     double rejections_logged_per_second = 10;
+    // --auth_file: every session authenticates at its start (its stream
+    // ends UNAUTHENTICATED otherwise), each request needs the `use` role on
+    // its name's namespace, and counts against that namespace's quotas
+    // (sessions, waiters, requests_per_second). nullptr or disabled: none.
+    // Must outlive the service.
+    auth::Access* access = nullptr;
   };
 
   // `node` must outlive the service and be started.

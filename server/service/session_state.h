@@ -149,8 +149,16 @@ class SessionState : public std::enable_shared_from_this<SessionState> {
         tables_(service->tables_),
         lease_timer_(this) {}
 
+  ~SessionState();
+
   std::uint64_t id() const { return id_; }
   const SessionService::Options& options() const { return service_->options_; }
+
+  // SetCaller() sets who the session is (--auth_file), before it opens.
+  void SetCaller(std::unique_ptr<auth::Caller> caller) {
+    absl::MutexLock lock(&mu_);
+    caller_ = std::move(caller);
+  }
 
   // --- Reactor side (gRPC threads). ---
 
@@ -222,6 +230,9 @@ class SessionState : public std::enable_shared_from_this<SessionState> {
   // 8 bytes: pending_ holds one per request in flight (a queued wait too).
   struct PendingRequest {
     std::uint32_t shard = 0;
+    // The namespace's entry in namespaces_ (0: none counted), whose
+    // waiters quota a wait counts against until answered.
+    std::uint16_t ns = 0;
     bool wait = false;
   };
   // A message whose requests some shards have still to run.
@@ -247,6 +258,15 @@ class SessionState : public std::enable_shared_from_this<SessionState> {
   void ArmLease(Node::Shard& shard, absl::Time at);
   void OnLeaseTimer();
 
+  // AdmitLocked() applies --auth_file to a checked request: the caller's
+  // `use` role on its namespace, and the namespace's quotas (sessions on
+  // the session's first request there, requests_per_second, waiters).
+  // Sets `*ns` to the namespace's entry in namespaces_.
+  absl::Status AdmitLocked(const v1::Request& request, bool wait, std::uint16_t* ns)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // ReleaseNamespacesLocked() uncounts the session from every namespace it
+  // used, once.
+  void ReleaseNamespacesLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Check() validates what needs no instance; fills `prepared`.
   absl::Status Check(const v1::Request& request, session_internal::Prepared* prepared) const;
   void RejectLocked(std::uint64_t id, std::string_view op, const absl::Status& status)
@@ -335,6 +355,13 @@ class SessionState : public std::enable_shared_from_this<SessionState> {
   bool draining_ ABSL_GUARDED_BY(mu_) = false;
   absl::flat_hash_map<std::uint64_t, PendingRequest> pending_ ABSL_GUARDED_BY(mu_);
   std::uint32_t waits_ ABSL_GUARDED_BY(mu_) = 0;
+  // --auth_file: who the session is (nullptr: access control off), and the
+  // namespaces it used, by name, each with its usage (nullptr when no
+  // quota applied at first use). Entry 0 is "none".
+  std::unique_ptr<auth::Caller> caller_ ABSL_GUARDED_BY(mu_);
+  absl::flat_hash_map<std::string, std::uint16_t> namespace_index_ ABSL_GUARDED_BY(mu_);
+  std::vector<auth::NamespaceUsage*> namespaces_ ABSL_GUARDED_BY(mu_){nullptr};
+  bool namespaces_released_ ABSL_GUARDED_BY(mu_) = false;
   // Messages are numbered from 1 as they are dispatched; unrun_ (from
   // unrun_head_ on) holds those with parts not yet run, oldest first, of the
   // messages that can be answered in part (several shards, or rejections). The
