@@ -234,6 +234,12 @@ class SessionClient {
     }
   }
 
+  // AddMetadata() adds call metadata ("authorization", "Bearer ..."); before
+  // Start() or Open().
+  void AddMetadata(const std::string& key, const std::string& value) {
+    context_.AddMetadata(key, value);
+  }
+
   // Start() begins the call without sending anything (for tests of the
   // protocol itself; Open() calls it). `deadline` bounds the whole call.
   void Start(std::chrono::milliseconds deadline = std::chrono::seconds(120)) {
