@@ -408,6 +408,11 @@ absl::Status NamespaceUsage::TakeRequest(absl::Time now) {
       wait_ms, " ms"));
 }
 
+absl::Duration NamespaceUsage::RequestInterval() {
+  absl::MutexLock lock(&mu_);
+  return rate_ > 0 ? absl::Seconds(1 / rate_) : absl::ZeroDuration();
+}
+
 void NamespaceUsage::SetQuotas(const Quotas* quotas) {
   const auto set = [](std::atomic<std::int64_t>& max, const std::optional<std::int64_t>& value) {
     max.store(value.has_value() ? *value : kUnlimited, std::memory_order_relaxed);

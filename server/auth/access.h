@@ -149,6 +149,9 @@ class NamespaceUsage {
   void RemoveWaiter() { Remove(waiters_); }
   // TakeRequest() takes one request from the requests_per_second bucket.
   absl::Status TakeRequest(absl::Time now);
+  // RequestInterval() is what one request costs the bucket: 1 /
+  // requests_per_second (zero when unlimited).
+  absl::Duration RequestInterval();
 
   std::int64_t sessions() const { return sessions_.load(std::memory_order_relaxed); }
   std::int64_t instances() const { return instances_.load(std::memory_order_relaxed); }

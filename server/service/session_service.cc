@@ -77,6 +77,10 @@ class SessionService::Reactor {
   // End() ends the stream with `status`: once, with no write in flight,
   // under the session's mutex; any thread.
   virtual void End(const grpc::Status& status) = 0;
+  // ResumeRead() starts the next read of a stream whose reading was paused
+  // (not from a reaction): the session pins the reactor around it and holds
+  // End() back until it returns.
+  virtual void ResumeRead() = 0;
   // Cancel() cancels the call (RST_STREAM): for a client that does not
   // read, whose write in flight would never complete, so that End() could
   // never be sent. Not under the session's mutex (gRPC may run reactions
@@ -180,6 +184,7 @@ class CallbackReactor final : public SessionService::Reactor,
   void Write(const v1::ServerMessage* message) override { StartWrite(message); }
   void End(const grpc::Status& status) override { Finish(status); }
   void Cancel() override { context_->TryCancel(); }
+  void ResumeRead() override { StartRead(&in_); }
 
   void OnReadDone(bool ok) override {
     if (OnRead(ok)) StartRead(&in_);
@@ -278,6 +283,7 @@ class SessionService::QueueReactor final : public SessionService::Reactor {
     stream_.Finish(status, &finish_tag_);
   }
   void Cancel() override { context_.TryCancel(); }
+  void ResumeRead() override { StartRead(); }
   // A queue reactor is gone once no operation is outstanding, Finish or
   // not: the pin counts as one.
   void Pin() override { ops_.fetch_add(1, std::memory_order_relaxed); }
@@ -367,6 +373,7 @@ absl::Status SessionState::AdmitLocked(const v1::Request& request, bool wait,
   }
   if (auth::NamespaceUsage* usage = namespaces_[index]; usage != nullptr) {
     if (absl::Status taken = usage->TakeRequest(service_->clock_->Now()); !taken.ok()) {
+      throttle_ += usage->RequestInterval();
       return taken;
     }
     if (wait) {
@@ -641,6 +648,14 @@ bool SessionState::ContinueReading() {
   {
     Locked lock(this);
     if (phase_ != Phase::kOpen) return false;
+    if (throttle_ > absl::ZeroDuration()) {
+      const absl::Duration pause = std::min(throttle_, absl::Seconds(1));
+      throttle_ = absl::ZeroDuration();
+      read_paused_ = true;
+      throttled_ = true;
+      service_->ResumeAt(absl::Now() + std::min(pause, lease_ / 4), weak_from_this());
+      return false;
+    }
     if (!write_in_flight_) return true;
     // Measured in steps of 64 answers (PumpLocked()): a few KiB of slack
     // against a bound of at least 4 KiB, and no size computed per message.
@@ -713,8 +728,9 @@ bool SessionState::WriteDone(bool ok) {
   if (!ok) EndWithLocked(absl::CancelledError("a write failed: the client is gone"));
   PumpLocked();
   // The client read a write: what waited behind it has gone out (or goes
-  // out with no write in flight), so reading resumes.
-  if (!read_paused_) return false;
+  // out with no write in flight), so reading resumes, unless the quota's
+  // pause is not over (its timer resumes it).
+  if (!read_paused_ || throttled_) return false;
   read_paused_ = false;
   return phase_ == Phase::kOpen;
 }
@@ -769,7 +785,7 @@ SessionState::Locked::~Locked() ABSL_NO_THREAD_SAFETY_ANALYSIS {
 }
 
 void SessionState::PumpLocked() {
-  if (reactor_ == nullptr || finish_called_ || cancelling_) return;
+  if (reactor_ == nullptr || finish_called_ || cancelling_ || resuming_) return;
   if (write_in_flight_) {
     // What cannot go out now is counted against max_unread_bytes, unless
     // it is little (most writes carry a few answers).
@@ -921,6 +937,31 @@ void SessionState::ArmLease(Node::Shard& shard, absl::Time at) {
   shard.loop->AddTimer(&lease_timer_, at);
 }
 
+void SessionState::OnThrottleTimer() {
+  Reactor* reactor = nullptr;
+  {
+    absl::MutexLock lock(&mu_);
+    throttled_ = false;
+    if (phase_ != Phase::kOpen || !read_paused_ || reactor_ == nullptr || finish_called_ ||
+        cancelling_) {
+      return;
+    }
+    // Back-pressure holds it too: the write's completion resumes it.
+    if (write_in_flight_ && unread_bytes_ > options().max_unread_bytes) return;
+    read_paused_ = false;
+    resuming_ = true;
+    reactor = reactor_;
+    reactor->Pin();
+  }
+  reactor->ResumeRead();
+  {
+    Locked lock(this);
+    resuming_ = false;
+    PumpLocked();
+  }
+  reactor->Unpin();
+}
+
 void SessionState::OnLeaseTimer() {
   runtime::EventLoop& loop = *lease_loop_;
   const absl::Time now = loop.Now();
@@ -930,7 +971,7 @@ void SessionState::OnLeaseTimer() {
   const absl::Time warning = heard + lease_ * 2 / 3;
   if (now >= expiry) {
     Locked lock(this);
-    if (read_paused_) {
+    if (read_paused_ && !throttled_) {
       // Not heard because not read: the client stopped reading its answers.
       EndUnreadLocked(absl::ResourceExhaustedError(absl::StrCat(
           "max_unread_bytes: the client read none of its answers for its lease (",
@@ -1014,7 +1055,45 @@ SessionService::SessionService(Node* node, runtime::Clock* clock, Options option
   }
 }
 
-SessionService::~SessionService() { StopQueues(); }
+SessionService::~SessionService() {
+  StopQueues();
+  std::thread throttle;
+  {
+    absl::MutexLock lock(&throttle_mu_);
+    throttle_stop_ = true;
+    throttle = std::move(throttle_thread_);
+  }
+  if (throttle.joinable()) throttle.join();
+}
+
+bool SessionService::ThrottleDue() const {
+  return throttle_stop_ || (!throttled_.empty() && throttled_.begin()->first <= absl::Now());
+}
+
+void SessionService::ResumeAt(absl::Time at, std::weak_ptr<SessionState> session) {
+  absl::MutexLock lock(&throttle_mu_);
+  if (throttle_stop_) return;
+  if (!throttle_thread_.joinable()) throttle_thread_ = std::thread([this] { RunThrottle(); });
+  throttled_.emplace(at, std::move(session));
+}
+
+void SessionService::RunThrottle() {
+  absl::MutexLock lock(&throttle_mu_);
+  while (!throttle_stop_) {
+    const absl::Time now = absl::Now();
+    if (throttled_.empty() || throttled_.begin()->first > now) {
+      const absl::Time next =
+          throttled_.empty() ? now + absl::Seconds(1) : throttled_.begin()->first;
+      throttle_mu_.AwaitWithDeadline(absl::Condition(this, &SessionService::ThrottleDue), next);
+      continue;
+    }
+    std::weak_ptr<SessionState> due = std::move(throttled_.begin()->second);
+    throttled_.erase(throttled_.begin());
+    throttle_mu_.Unlock();
+    if (std::shared_ptr<SessionState> session = due.lock()) session->OnThrottleTimer();
+    throttle_mu_.Lock();
+  }
+}
 
 void SessionService::AddTo(grpc::ServerBuilder* builder, std::size_t queues) {
   if (queues == 0) {

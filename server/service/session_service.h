@@ -48,6 +48,7 @@
 #include <atomic>
 #include <cstddef>
 #include <cstdint>
+#include <map>
 #include <memory>
 #include <string>
 #include <thread>
@@ -169,9 +170,21 @@ class SessionService final {
   // Poll() runs one queue: accepts streams on it and runs their reactions.
   void Poll(grpc::ServerCompletionQueue* queue);
 
+  // ResumeAt() has the throttle thread call `session`'s OnThrottleTimer()
+  // at `at` (if it still exists).
+  void ResumeAt(absl::Time at, std::weak_ptr<SessionState> session);
+  void RunThrottle();
+  bool ThrottleDue() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(throttle_mu_);
+
   Node* const node_;
   runtime::Clock* const clock_;
   const Options options_;
+  // Sessions paused by a requests_per_second quota, by the time their
+  // reading resumes; the thread starts with the first.
+  mutable absl::Mutex throttle_mu_;
+  std::multimap<absl::Time, std::weak_ptr<SessionState>> throttled_ ABSL_GUARDED_BY(throttle_mu_);
+  bool throttle_stop_ ABSL_GUARDED_BY(throttle_mu_) = false;
+  std::thread throttle_thread_ ABSL_GUARDED_BY(throttle_mu_);
   std::unique_ptr<v1::Baton::CallbackService> callback_;
   v1::Baton::AsyncService async_;
   std::vector<std::unique_ptr<grpc::ServerCompletionQueue>> queues_;

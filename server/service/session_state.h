@@ -205,6 +205,11 @@ class SessionState : public std::enable_shared_from_this<SessionState> {
   // the write's reaction, so the reactor lives while it starts the read.
   bool WriteDone(bool ok);
   void Drain(absl::Duration grace);
+  // OnThrottleTimer() resumes reading a stream paused by its namespace's
+  // requests_per_second quota (unless back-pressure holds it). Called by
+  // the service's throttle thread: neither a shard's nor gRPC's, since the
+  // read it starts may run its reaction inline.
+  void OnThrottleTimer();
 
   // --- Shard side. ---
 
@@ -362,6 +367,16 @@ class SessionState : public std::enable_shared_from_this<SessionState> {
   absl::flat_hash_map<std::string, std::uint16_t> namespace_index_ ABSL_GUARDED_BY(mu_);
   std::vector<auth::NamespaceUsage*> namespaces_ ABSL_GUARDED_BY(mu_){nullptr};
   bool namespaces_released_ ABSL_GUARDED_BY(mu_) = false;
+  // requests_per_second: what the requests refused since the last read
+  // would have cost the namespace's bucket. Reading pauses that long (at
+  // most a second) after the message, so that a tenant over its quota
+  // costs the server the little it takes to refuse one message per pause,
+  // not a refusal for every request it can send.
+  absl::Duration throttle_ ABSL_GUARDED_BY(mu_) = absl::ZeroDuration();
+  bool throttled_ ABSL_GUARDED_BY(mu_) = false;
+  // Set while the throttle timer starts a read (outside mu_, the reactor
+  // pinned): nothing ends the stream until it has.
+  bool resuming_ ABSL_GUARDED_BY(mu_) = false;
   // Messages are numbered from 1 as they are dispatched; unrun_ (from
   // unrun_head_ on) holds those with parts not yet run, oldest first, of the
   // messages that can be answered in part (several shards, or rejections). The

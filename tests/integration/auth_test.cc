@@ -265,6 +265,50 @@ TEST_F(AuthTest, QuotasHoldOneTenantBackAndNotAnother) {
   EXPECT_TRUE(admitted);
 }
 
+TEST_F(AuthTest, OverRequestsPerSecondRequestsAreRefusedAndTheStreamResumes) {
+  WriteFile(std::string(kAuthFile) + "  search: {requests_per_second: 50}\n");
+  ASSERT_EQ(kill(batond_->pid(), SIGHUP), 0);
+  bool reloaded = false;
+  for (int i = 0; i < 500 && !reloaded; ++i) {
+    reloaded = absl::StrContains(batond_->log(), "auth file reloaded");
+    if (!reloaded) usleep(10'000);  // waiting for the log line, not timing logic
+  }
+  ASSERT_TRUE(reloaded) << batond_->log();
+  auto search = Session(kSearch, "s");
+  ASSERT_TRUE(search->opened());
+  // 200 reads in one message: the bucket holds 50.
+  std::vector<v1::Request> requests;
+  for (uint64_t id = 1; id <= 200; ++id) requests.push_back(ops::Read(id, "search/lock", kLock));
+  ASSERT_TRUE(search->Send(std::move(requests)));
+  int ok = 0;
+  int refused = 0;
+  for (uint64_t id = 1; id <= 200; ++id) {
+    auto answer = search->WaitResponse(id);
+    ASSERT_TRUE(answer.has_value()) << id;
+    if (CodeOf(*answer) == grpc::StatusCode::OK) {
+      ++ok;
+    } else {
+      ++refused;
+      EXPECT_EQ(CodeOf(*answer), grpc::StatusCode::RESOURCE_EXHAUSTED);
+      EXPECT_TRUE(absl::StrContains(answer->status().message(), "requests_per_second"))
+          << answer->status().message();
+    }
+  }
+  EXPECT_GE(ok, 50);
+  EXPECT_GT(refused, 0);
+  // The session goes on: reading resumes after its pause (150 refused at 50
+  // a second: at most 1 s, a quarter of the lease), and the next requests
+  // are answered.
+  auto later = search->Call(ops::Read(1000, "search/lock", kLock));
+  ASSERT_TRUE(later.has_value());
+  // Another namespace of the same server is not paused by it.
+  auto payments = Session(kPayments, "p");
+  ASSERT_TRUE(payments->opened());
+  auto other = payments->Call(ops::Read(1, "payments/lock", kLock));
+  ASSERT_TRUE(other.has_value());
+  EXPECT_EQ(CodeOf(*other), grpc::StatusCode::OK);
+}
+
 TEST_F(AuthTest, ARevokedTokenStopsAtTheReloadAndABadFileChangesNothing) {
   auto search = Session(kSearch, "s");
   ASSERT_TRUE(search->opened());
