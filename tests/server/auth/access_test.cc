@@ -346,5 +346,15 @@ TEST_F(AccessTest, ChangedSeesANewFile) {
   EXPECT_TRUE(access.Changed());
 }
 
+// deploy/k8s/components/auth's example is a file batond accepts.
+TEST(AccessConfigTest, TheKubernetesExampleParses) {
+  absl::StatusOr<AccessConfig> config = AccessConfig::Load(
+      std::string(BATON_SOURCE_DIR) + "/deploy/k8s/components/auth/auth.example.yaml");
+  ASSERT_TRUE(config.ok()) << config.status();
+  EXPECT_EQ(config->principals().size(), 3u);
+  ASSERT_NE(config->ByName("envoy"), nullptr);
+  EXPECT_TRUE(Allowed(*config->ByName("envoy"), "envoy", Role::kUse).ok());
+}
+
 }  // namespace
 }  // namespace baton::auth
