@@ -362,7 +362,8 @@ absl::Status Allowed(const Principal& principal, std::string_view ns, Role role)
 // NamespaceUsage.
 
 absl::Status NamespaceUsage::Add(std::atomic<std::int64_t>& count,
-                                 const std::atomic<std::int64_t>& max, std::string_view quota) {
+                                 const std::atomic<std::int64_t>& max, std::string_view quota,
+                                 std::size_t index) {
   const std::int64_t limit = max.load(std::memory_order_relaxed);
   if (limit == kUnlimited) {
     count.fetch_add(1, std::memory_order_relaxed);
@@ -371,6 +372,7 @@ absl::Status NamespaceUsage::Add(std::atomic<std::int64_t>& count,
   std::int64_t now = count.load(std::memory_order_relaxed);
   while (true) {
     if (now >= limit) {
+      refused_[index].fetch_add(1, std::memory_order_relaxed);
       return absl::ResourceExhaustedError(absl::StrCat(
           "quota: namespace '", name_, "' has ", now, " ", Absl(quota), ", its quota (quotas.",
           name_, ".", Absl(quota), " in --auth_file, or quotas.\"*\")"));
@@ -401,11 +403,31 @@ absl::Status NamespaceUsage::TakeRequest(absl::Time now) {
     tokens_ -= 1;
     return absl::OkStatus();
   }
+  refused_[3].fetch_add(1, std::memory_order_relaxed);
   const double wait_ms = std::ceil((1 - tokens_) / rate_ * 1000);
   return absl::ResourceExhaustedError(absl::StrCat(
       "quota: namespace '", name_, "' is over its requests_per_second quota (", rate_,
       "; quotas.", name_, ".requests_per_second in --auth_file, or quotas.\"*\"): retry in ",
       wait_ms, " ms"));
+}
+
+NamespaceUsage::Snapshot NamespaceUsage::Snap() {
+  Snapshot snap;
+  snap.name = name_;
+  snap.used[0] = sessions();
+  snap.used[1] = instances();
+  snap.used[2] = waiters();
+  snap.limit[0] = static_cast<double>(max_sessions_.load(std::memory_order_relaxed));
+  snap.limit[1] = static_cast<double>(max_instances_.load(std::memory_order_relaxed));
+  snap.limit[2] = static_cast<double>(max_waiters_.load(std::memory_order_relaxed));
+  {
+    absl::MutexLock lock(&mu_);
+    snap.limit[3] = rate_ > 0 ? rate_ : -1;
+  }
+  for (std::size_t i = 0; i < kQuotaCount; ++i) {
+    snap.refused[i] = refused_[i].load(std::memory_order_relaxed);
+  }
+  return snap;
 }
 
 absl::Duration NamespaceUsage::RequestInterval() {
@@ -480,6 +502,23 @@ NamespaceUsage* Access::Usage(std::string_view ns) {
   NamespaceUsage* const raw = usage.get();
   usage_.emplace(std::string(ns), std::move(usage));
   return raw;
+}
+
+std::vector<NamespaceUsage::Snapshot> Access::Usages(std::size_t max, std::size_t* left_out) {
+  std::vector<NamespaceUsage*> all;
+  {
+    absl::MutexLock lock(&mu_);
+    all.reserve(usage_.size());
+    for (auto& [ns, usage] : usage_) all.push_back(usage.get());
+  }
+  std::sort(all.begin(), all.end(),
+            [](const NamespaceUsage* a, const NamespaceUsage* b) { return a->name() < b->name(); });
+  *left_out = all.size() > max ? all.size() - max : 0;
+  if (all.size() > max) all.resize(max);
+  std::vector<NamespaceUsage::Snapshot> snaps;
+  snaps.reserve(all.size());
+  for (NamespaceUsage* usage : all) snaps.push_back(usage->Snap());
+  return snaps;
 }
 
 absl::Status Access::InstanceCreated(std::string_view name) {

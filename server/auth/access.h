@@ -141,17 +141,29 @@ class NamespaceUsage {
 
   // Each Add*() counts one more, or refuses with RESOURCE_EXHAUSTED naming
   // the quota when the namespace is at it (counting nothing then).
-  absl::Status AddSession() { return Add(sessions_, max_sessions_, "sessions"); }
+  absl::Status AddSession() { return Add(sessions_, max_sessions_, "sessions", 0); }
   void RemoveSession() { Remove(sessions_); }
-  absl::Status AddInstance() { return Add(instances_, max_instances_, "instances"); }
+  absl::Status AddInstance() { return Add(instances_, max_instances_, "instances", 1); }
   void RemoveInstance() { Remove(instances_); }
-  absl::Status AddWaiter() { return Add(waiters_, max_waiters_, "waiters"); }
+  absl::Status AddWaiter() { return Add(waiters_, max_waiters_, "waiters", 2); }
   void RemoveWaiter() { Remove(waiters_); }
   // TakeRequest() takes one request from the requests_per_second bucket.
   absl::Status TakeRequest(absl::Time now);
   // RequestInterval() is what one request costs the bucket: 1 /
   // requests_per_second (zero when unlimited).
   absl::Duration RequestInterval();
+
+  // The quotas, in the order of Snapshot's arrays.
+  static constexpr std::size_t kQuotaCount = 4;
+  static constexpr std::string_view kQuotaNames[kQuotaCount] = {
+      "sessions", "instances", "waiters", "requests_per_second"};
+  struct Snapshot {
+    std::string name;
+    std::int64_t used[kQuotaCount] = {};      // requests_per_second: 0
+    double limit[kQuotaCount] = {};           // -1: unlimited
+    std::uint64_t refused[kQuotaCount] = {};  // requests refused at each quota
+  };
+  Snapshot Snap();
 
   std::int64_t sessions() const { return sessions_.load(std::memory_order_relaxed); }
   std::int64_t instances() const { return instances_.load(std::memory_order_relaxed); }
@@ -162,7 +174,7 @@ class NamespaceUsage {
 
  private:
   absl::Status Add(std::atomic<std::int64_t>& count, const std::atomic<std::int64_t>& max,
-                   std::string_view quota);
+                   std::string_view quota, std::size_t index);
   // Counts never go below 0: what was created before a quota applied was
   // not counted.
   static void Remove(std::atomic<std::int64_t>& count);
@@ -175,6 +187,7 @@ class NamespaceUsage {
   std::atomic<std::int64_t> max_sessions_{kUnlimited};
   std::atomic<std::int64_t> max_instances_{kUnlimited};
   std::atomic<std::int64_t> max_waiters_{kUnlimited};
+  std::atomic<std::uint64_t> refused_[kQuotaCount] = {};
 
   absl::Mutex mu_;
   double rate_ ABSL_GUARDED_BY(mu_) = 0;  // 0: unlimited
@@ -213,6 +226,9 @@ class Access {
   // Usage() is the usage of `ns`, or nullptr when no quota applies to it
   // (or access control is off).
   NamespaceUsage* Usage(std::string_view ns);
+  // Usages() is a snapshot of every namespace counted, by name, at most
+  // `max` of them; `*left_out` says how many more there are.
+  std::vector<NamespaceUsage::Snapshot> Usages(std::size_t max, std::size_t* left_out);
 
   // InstanceCreated() counts an instance of `name` against its namespace's
   // instances quota, or refuses it; InstanceRemoved() uncounts it.

@@ -214,9 +214,53 @@ baton::core::Registry::KindCounts ShardCounts(baton::service::Node& node, absl::
   return gather->counts;
 }
 
+// RenderNamespaces() adds the --auth_file quotas of each namespace counted:
+// what it uses, its quota, and the requests refused at each.
+void RenderNamespaces(baton::metrics::Exposition& out, baton::auth::Access& access,
+                      std::size_t max_namespaces) {
+  if (!access.enabled()) return;
+  std::size_t left_out = 0;
+  const std::vector<baton::auth::NamespaceUsage::Snapshot> usages =
+      access.Usages(max_namespaces, &left_out);
+  using Usage = baton::auth::NamespaceUsage;
+  const auto labels = [](const Usage::Snapshot& snap, std::size_t q) {
+    const std::string_view quota = Usage::kQuotaNames[q];
+    return baton::metrics::Labels{{"namespace", snap.name},
+                                  {"quota", absl::string_view(quota.data(), quota.size())}};
+  };
+  out.Family("baton_namespace_usage",
+             "What a namespace uses now, per quota of --auth_file (requests_per_second: not "
+             "shown).",
+             "gauge");
+  for (const Usage::Snapshot& snap : usages) {
+    for (std::size_t q = 0; q < 3; ++q) {
+      out.Sample("baton_namespace_usage", labels(snap, q), static_cast<double>(snap.used[q]));
+    }
+  }
+  out.Family("baton_namespace_quota", "A namespace's quota (absent when unlimited).", "gauge");
+  for (const Usage::Snapshot& snap : usages) {
+    for (std::size_t q = 0; q < Usage::kQuotaCount; ++q) {
+      if (snap.limit[q] >= 0) out.Sample("baton_namespace_quota", labels(snap, q), snap.limit[q]);
+    }
+  }
+  out.Family("baton_namespace_refused_total", "Requests refused at a namespace's quota.",
+             "counter");
+  for (const Usage::Snapshot& snap : usages) {
+    for (std::size_t q = 0; q < Usage::kQuotaCount; ++q) {
+      out.Sample("baton_namespace_refused_total", labels(snap, q),
+                 static_cast<double>(snap.refused[q]));
+    }
+  }
+  out.Family("baton_namespaces_not_shown",
+             "Namespaces counted but left out of these metrics (--metrics_max_label_values).",
+             "gauge");
+  out.Sample("baton_namespaces_not_shown", {}, static_cast<double>(left_out));
+}
+
 // RenderMetrics() is the body of GET /metrics.
 std::string RenderMetrics(baton::service::Node& node,
-                          const baton::service::SessionService& sessions) {
+                          const baton::service::SessionService& sessions,
+                          baton::auth::Access& access, std::size_t max_namespaces) {
   using baton::metrics::Exposition;
   Exposition out;
   std::size_t missing = 0;
@@ -282,6 +326,8 @@ std::string RenderMetrics(baton::service::Node& node,
   per_label_set("ratelimit_service_rate_limit_shadow_mode",
                 "Rate-limit hits over the limit of a shadow_mode rule (answered OK).",
                 &Row::shadow_mode);
+
+  RenderNamespaces(out, access, max_namespaces);
 
   const ProcessStats stats = ReadProcessStats();
   out.Family("process_cpu_seconds_total", "User and system CPU time spent, in seconds.",
@@ -559,7 +605,9 @@ int main(int argc, char** argv) {
   // listens on already is refused.
   const std::string metrics_listen = absl::GetFlag(FLAGS_metrics_listen);
   baton::metrics::MetricsHttpServer metrics_server(
-      [&node, &sessions] { return RenderMetrics(node, sessions); });
+      [&node, &sessions, &access, max_label_values] {
+        return RenderMetrics(node, sessions, access, static_cast<std::size_t>(max_label_values));
+      });
   if (!metrics_listen.empty()) {
     absl::StatusOr<int> metrics_port = metrics_server.Start(metrics_listen);
     if (!metrics_port.ok()) {

@@ -375,5 +375,42 @@ TEST_F(MetricsTest, ASecondBatondOnTheSameMetricsPortExits1) {
   ScrapeNow();
 }
 
+// --auth_file's quotas: each namespace counted shows what it uses, its
+// quotas and the requests refused at each.
+TEST(NamespaceMetricsTest, UsageQuotasAndRefusalsPerNamespace) {
+  char path[] = "/tmp/metrics-test-XXXXXX";
+  ASSERT_NE(mkdtemp(path), nullptr);
+  const std::string dir = path;
+  std::ofstream(dir + "/auth.yaml") << R"(principals:
+  - {name: a, tokens: ["token-a-0123456789abcdef"], grants: {"*": [use]}}
+quotas:
+  team: {instances: 2, sessions: 10}
+)";
+  BatondProcess batond({"--shards=2", "--metrics_listen=127.0.0.1:0",
+                        "--auth_file=" + dir + "/auth.yaml"});
+  ASSERT_TRUE(batond.started()) << batond.log();
+  const std::string metrics = batond.WordAfter("metrics on ");
+  auto channel = grpc::CreateChannel(batond.address(), grpc::InsecureChannelCredentials());
+  SessionClient session(channel);
+  session.AddMetadata("authorization", "Bearer token-a-0123456789abcdef");
+  ASSERT_TRUE(session.Open("metrics", "m"));
+  for (uint64_t i = 0; i < 3; ++i) {  // the third is refused: instances 2
+    ASSERT_TRUE(session.Call(ops::Acquire(i + 1, absl::StrCat("team/lock-", i),
+                                          v1::KIND_PRIORITY_LOCK)).has_value());
+  }
+  std::optional<HttpAnswer> answer = Get(metrics, "/metrics");
+  ASSERT_TRUE(answer.has_value());
+  const Scrape scrape = Parse(answer->body);
+  EXPECT_EQ(scrape.Value(R"(baton_namespace_usage{namespace="team",quota="instances"})"), 2);
+  EXPECT_EQ(scrape.Value(R"(baton_namespace_usage{namespace="team",quota="sessions"})"), 1);
+  EXPECT_EQ(scrape.Value(R"(baton_namespace_quota{namespace="team",quota="instances"})"), 2);
+  EXPECT_EQ(scrape.Value(R"(baton_namespace_quota{namespace="team",quota="waiters"})"), -1)
+      << "an unlimited quota has no sample";
+  EXPECT_EQ(scrape.Value(R"(baton_namespace_refused_total{namespace="team",quota="instances"})"),
+            1);
+  EXPECT_EQ(scrape.Value("baton_namespaces_not_shown"), 0);
+  std::filesystem::remove_all(dir);
+}
+
 }  // namespace
 }  // namespace baton
