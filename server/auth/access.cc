@@ -348,11 +348,16 @@ const Quotas* AccessConfig::QuotasOf(std::string_view ns) const {
   return default_quotas_.has_value() ? &*default_quotas_ : nullptr;
 }
 
-absl::Status Allowed(const Principal& principal, std::string_view ns, Role role) {
+bool Permits(const Principal& principal, std::string_view ns, Role role) {
   for (const Grant& grant : principal.grants) {
     if (!Matches(grant.pattern, ns)) continue;
-    if (role == Role::kAdmin ? grant.admin : grant.use) return absl::OkStatus();
+    if (role == Role::kAdmin ? grant.admin : grant.use) return true;
   }
+  return false;
+}
+
+absl::Status Allowed(const Principal& principal, std::string_view ns, Role role) {
+  if (Permits(principal, ns, role)) return absl::OkStatus();
   return absl::PermissionDeniedError(absl::StrCat(
       "namespace '", Absl(ns), "': principal '", principal.name, "' has no '",
       Absl(RoleName(role)), "' role there (grants in --auth_file)"));
@@ -580,6 +585,14 @@ absl::Status Caller::AllowNamespace(std::string_view ns, Role role) {
   if (!access_->enabled()) return absl::OkStatus();
   if (absl::Status resolved = Resolve(); !resolved.ok()) return resolved;
   return Allowed(*principal_, ns, role);
+}
+
+std::function<bool(std::string_view)> Caller::Visible() const {
+  if (!access_->enabled() || principal_ == nullptr) return nullptr;
+  // The config snapshot keeps the principal alive for the predicate.
+  return [config = config_, principal = principal_](std::string_view name) {
+    return Permits(*principal, NamespaceOf(name), Role::kUse);
+  };
 }
 
 std::string Caller::principal() const {

@@ -55,6 +55,7 @@
 
 #include <atomic>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -128,8 +129,9 @@ class AccessConfig {
 };
 
 // Allowed() is OK when `principal` has `role` on `ns`, PERMISSION_DENIED
-// naming them otherwise.
+// naming them otherwise; Permits() is the same answer as a bool.
 absl::Status Allowed(const Principal& principal, std::string_view ns, Role role);
+bool Permits(const Principal& principal, std::string_view ns, Role role);
 
 // NamespaceUsage is what one namespace uses now, against its quotas (which
 // a reload changes in place). Lives as long as the Access that made it.
@@ -263,6 +265,10 @@ class Caller {
 
   // The principal's name ("" when none, or access control is off).
   std::string principal() const;
+  // Visible() is a predicate, safe on any thread, true for the names in
+  // the namespaces the caller may use now; nullptr when access control is
+  // off. Call after Authenticate() succeeded.
+  std::function<bool(std::string_view)> Visible() const;
 
  private:
   absl::Status Resolve();

@@ -629,7 +629,7 @@ absl::Status Registry::Delete(std::string_view name,
 
 absl::StatusOr<Registry::ListPage> Registry::List(
     std::string_view prefix, std::optional<Kind> kind, int page_size,
-    std::string_view page_token) const {
+    std::string_view page_token, const std::function<bool(std::string_view)>& visible) const {
   if (page_size < 0) {
     return absl::InvalidArgumentError(
         absl::StrCat("page_size must be >= 0, got ", page_size));
@@ -648,6 +648,7 @@ absl::StatusOr<Registry::ListPage> Registry::List(
   for (; it != instances_.end() && absl::StartsWith(Absl((*it)->name()), Absl(prefix));
        ++it) {
     if (kind.has_value() && (*it)->kind() != *kind) continue;
+    if (visible && !visible((*it)->name())) continue;
     if (page.entries.size() == static_cast<std::size_t>(page_size)) {
       // One more match exists: there is a next page.
       page.next_page_token = page.entries.back().name;

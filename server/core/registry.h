@@ -76,6 +76,7 @@
 #include <cstddef>
 #include <array>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -398,9 +399,12 @@ class Registry {
   // the first). page_size: 0 means kDefaultPageSize, above kMaxPageSize
   // means kMaxPageSize, negative is INVALID_ARGUMENT, as is a page token
   // that does not start with `prefix`. O(log n + names scanned).
-  absl::StatusOr<ListPage> List(std::string_view prefix,
-                                std::optional<Kind> kind, int page_size,
-                                std::string_view page_token) const;
+  // `visible`, when set, hides the names for which it is false (they are
+  // neither listed nor counted in the page).
+  absl::StatusOr<ListPage> List(
+      std::string_view prefix, std::optional<Kind> kind, int page_size,
+      std::string_view page_token,
+      const std::function<bool(std::string_view)>& visible = nullptr) const;
 
   // Touch() records a use of `instance` now: it is not evicted before
   // idle_eviction from now. The service calls it on every operation.

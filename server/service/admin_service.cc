@@ -295,10 +295,13 @@ ServerUnaryReactor* AdminService::List(grpc::CallbackServerContext* context,
   ServerUnaryReactor* reactor = context->DefaultReactor();
   // With --auth_file, the caller sees the names of the namespaces it may
   // use, and no others.
-  std::shared_ptr<auth::Caller> caller;
+  // Names outside them are skipped by each shard's scan, so pages and page
+  // tokens hold only names the caller may see.
+  std::function<bool(std::string_view)> visible;
   if (access_ != nullptr && access_->enabled()) {
-    caller = std::make_shared<auth::Caller>(access_, auth::CredentialsOf(*context));
-    if (absl::Status known = caller->Authenticate(); !known.ok()) return Finish(reactor, known);
+    auth::Caller caller(access_, auth::CredentialsOf(*context));
+    if (absl::Status known = caller.Authenticate(); !known.ok()) return Finish(reactor, known);
+    visible = caller.Visible();
   }
   if (request->page_size() < 0) {
     return Finish(reactor, absl::InvalidArgumentError(absl::StrCat(
@@ -335,7 +338,7 @@ ServerUnaryReactor* AdminService::List(grpc::CallbackServerContext* context,
   for (std::size_t i = 0; i < node_->shard_count(); ++i) {
     node_->RunOn(i, [=](Node::Shard& shard) {
       absl::StatusOr<core::Registry::ListPage> page = shard.registry.List(
-          request->prefix(), kind, page_size, request->page_token());
+          request->prefix(), kind, page_size, request->page_token(), visible);
       bool last = false;
       {
         absl::MutexLock lock(&gather->mu);
@@ -356,12 +359,6 @@ ServerUnaryReactor* AdminService::List(grpc::CallbackServerContext* context,
         return;
       }
       auto& entries = gather->entries;
-      if (caller != nullptr) {
-        // Only this (the last) shard's thread uses the caller now.
-        std::erase_if(entries, [&](const core::Registry::ListEntry& entry) {
-          return !caller->Allow(entry.name, auth::Role::kUse).ok();
-        });
-      }
       std::sort(entries.begin(), entries.end(),
                 [](const auto& a, const auto& b) { return a.name < b.name; });
       bool more = gather->more;

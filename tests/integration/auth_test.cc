@@ -188,6 +188,28 @@ TEST_F(AuthTest, ListShowsOnlyTheNamespacesACallerMayUse) {
   EXPECT_EQ(List(kPayments), (std::vector<std::string>{"payments/a", "shared/c"}));
   EXPECT_EQ(List(kSearch), (std::vector<std::string>{"search/b"}));
   EXPECT_EQ(List(kOperator).size(), 4u);
+  // Page by page, among names it may not see (before, between and after its
+  // own): every page and page token holds only names it may see.
+  for (const std::string name : {"aaa/1", "aaa/2", "aaa/3", "pb/1", "pb/2", "zzz/1"}) {
+    ASSERT_TRUE(DeclareLatch(kOperator, name).ok());
+  }
+  std::vector<std::string> seen;
+  std::string token;
+  for (int page = 0; page < 10; ++page) {
+    v1::ListRequest request;
+    request.set_page_size(1);
+    request.set_page_token(token);
+    v1::ListResponse response;
+    ASSERT_TRUE(admin_->List(Context(kPayments).get(), request, &response).ok());
+    for (const auto& instance : response.instances()) seen.push_back(instance.name());
+    token = response.next_page_token();
+    if (!token.empty()) {
+      EXPECT_TRUE(absl::StartsWith(token, "payments/") || absl::StartsWith(token, "shared/"))
+          << token;
+    }
+    if (token.empty()) break;
+  }
+  EXPECT_EQ(seen, (std::vector<std::string>{"payments/a", "shared/c"}));
 }
 
 TEST_F(AuthTest, QuotasHoldOneTenantBackAndNotAnother) {
