@@ -76,6 +76,21 @@ ABSL_FLAG(std::string, rls_config, "",
 ABSL_FLAG(std::string, rls_listen, "",
           "also serve the Envoy rate-limit service (and health) on this HOST:PORT; it is "
           "always served on --listen too");
+ABSL_FLAG(bool, rls_shadow_mode, false,
+          "Envoy rate-limit service: answer every request OK, still counting what was over "
+          "its limit (envoyproxy/ratelimit's SHADOW_MODE)");
+ABSL_FLAG(bool, rls_response_headers, true,
+          "Envoy rate-limit service: add the limit, remaining and reset headers of the "
+          "descriptor closest to its limit to the answer (envoyproxy/ratelimit's "
+          "LIMIT_RESPONSE_HEADERS_ENABLED)");
+ABSL_FLAG(std::string, rls_header_limit, "x-ratelimit-limit",
+          "Envoy rate-limit service: the name of the header with the limit (LIMIT_LIMIT_HEADER)");
+ABSL_FLAG(std::string, rls_header_remaining, "x-ratelimit-remaining",
+          "Envoy rate-limit service: the name of the header with what remains "
+          "(LIMIT_REMAINING_HEADER)");
+ABSL_FLAG(std::string, rls_header_reset, "x-ratelimit-reset",
+          "Envoy rate-limit service: the name of the header with the seconds until the "
+          "limit resets (LIMIT_RESET_HEADER)");
 ABSL_FLAG(std::string, auth_file, "",
           "access control and quotas: a YAML file of principals (bearer tokens, mTLS "
           "subjects), their roles per namespace (use, admin) and each namespace's quotas; "

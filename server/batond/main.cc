@@ -21,6 +21,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdio>
 #include <cstdlib>
@@ -32,6 +33,7 @@
 #include <thread>
 
 #include "absl/flags/flag.h"
+#include "absl/strings/ascii.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
@@ -326,6 +328,10 @@ std::string RenderMetrics(baton::service::Node& node,
   per_label_set("ratelimit_service_rate_limit_shadow_mode",
                 "Rate-limit hits over the limit of a shadow_mode rule (answered OK).",
                 &Row::shadow_mode);
+  out.Family("ratelimit_service_global_shadow_mode",
+             "Requests over a limit answered OK because of --rls_shadow_mode.", "counter");
+  out.Sample("ratelimit_service_global_shadow_mode", {},
+             static_cast<double>(baton::metrics::Rls().global_shadow_mode()));
 
   RenderNamespaces(out, access, max_namespaces);
 
@@ -570,7 +576,31 @@ int main(int argc, char** argv) {
   Listen(builder, listen, static_cast<int>(max_message_bytes), &port);
   sessions.AddTo(&builder, static_cast<std::size_t>(queues_flag));
   builder.RegisterService(&admin);
-  baton::rls::RlsService rls(&node, &rls_rules, &access);
+  baton::rls::RlsOptions rls_options;
+  for (const auto& [flag, name] :
+       {std::pair{"rls_header_limit", absl::GetFlag(FLAGS_rls_header_limit)},
+        std::pair{"rls_header_remaining", absl::GetFlag(FLAGS_rls_header_remaining)},
+        std::pair{"rls_header_reset", absl::GetFlag(FLAGS_rls_header_reset)}}) {
+    // An HTTP header name is a token (RFC 9110, 5.6.2).
+    const bool token =
+        !name.empty() && std::all_of(name.begin(), name.end(), [](char c) {
+          return absl::ascii_isalnum(static_cast<unsigned char>(c)) ||
+                 std::string_view("!#$%&'*+-.^_`|~").find(c) != std::string_view::npos;
+        });
+    if (!token) {
+      std::fprintf(stderr,
+                   "batond: --%s must be an HTTP header name (letters, digits and "
+                   "!#$%%&'*+-.^_`|~), got '%s'\n",
+                   flag, name.c_str());
+      return 2;
+    }
+  }
+  rls_options.global_shadow_mode = absl::GetFlag(FLAGS_rls_shadow_mode);
+  rls_options.response_headers = absl::GetFlag(FLAGS_rls_response_headers);
+  rls_options.limit_header = absl::GetFlag(FLAGS_rls_header_limit);
+  rls_options.remaining_header = absl::GetFlag(FLAGS_rls_header_remaining);
+  rls_options.reset_header = absl::GetFlag(FLAGS_rls_header_reset);
+  baton::rls::RlsService rls(&node, &rls_rules, &access, rls_options);
   builder.RegisterService(&rls);
   std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
   if (server == nullptr || port == 0) {
@@ -583,7 +613,7 @@ int main(int argc, char** argv) {
   // --rls_listen: a second server with the rate-limit service (and health)
   // only; like --listen, it refuses a port something listens on already.
   const std::string rls_listen = absl::GetFlag(FLAGS_rls_listen);
-  baton::rls::RlsService rls_second(&node, &rls_rules, &access);
+  baton::rls::RlsService rls_second(&node, &rls_rules, &access, rls_options);
   std::unique_ptr<grpc::Server> rls_server;
   int rls_port = 0;
   if (!rls_listen.empty()) {

@@ -120,6 +120,12 @@ class RlsCounters {
   // Snapshot() reads every label set (the "other" one last, when used).
   std::vector<Row> Snapshot() const;
 
+  // Answers that --rls_shadow_mode turned from OVER_LIMIT to OK.
+  void CountGlobalShadowMode() { global_shadow_mode_.fetch_add(1, std::memory_order_relaxed); }
+  std::uint64_t global_shadow_mode() const {
+    return global_shadow_mode_.load(std::memory_order_relaxed);
+  }
+
  private:
   struct Entry {
     std::string domain;
@@ -132,6 +138,7 @@ class RlsCounters {
   absl::flat_hash_map<std::string, std::unique_ptr<Entry>> entries_ ABSL_GUARDED_BY(mutex_);
   std::vector<const Entry*> order_ ABSL_GUARDED_BY(mutex_);
   bool other_used_ ABSL_GUARDED_BY(mutex_) = false;
+  std::atomic<std::uint64_t> global_shadow_mode_{0};
   RlsCounts other_;
 };
 

@@ -150,7 +150,8 @@ void SetLimit(const RlsLimit& limit, RateLimitResponse::DescriptorStatus* status
 // Decide() runs on the domain's shard: declares or retunes the buckets,
 // checks them all, charges them all or none, and fills `response`.
 // `registry` (the shard's) may be null when the plan has no bucket.
-absl::Status Decide(core::Registry* registry, Plan& plan, RateLimitResponse* response) {
+absl::Status Decide(core::Registry* registry, Plan& plan, const RlsOptions& options,
+                    RateLimitResponse* response) {
   std::vector<core::RateLimiter*> limiters(plan.buckets.size(), nullptr);
   for (std::size_t i = 0; i < plan.buckets.size(); ++i) {
     Bucket& bucket = plan.buckets[i];
@@ -264,16 +265,20 @@ absl::Status Decide(core::Registry* registry, Plan& plan, RateLimitResponse* res
       closest_reset = reset;
     }
   }
+  if (any_over && options.global_shadow_mode) {
+    metrics::Rls().CountGlobalShadowMode();
+    any_over = false;
+  }
   response->set_overall_code(any_over ? RateLimitResponse::OVER_LIMIT : RateLimitResponse::OK);
-  if (closest != nullptr && closest_for_reset != nullptr) {
+  if (options.response_headers && closest != nullptr && closest_for_reset != nullptr) {
     const auto add = [response](std::string_view key, std::string value) {
       auto* header = response->add_response_headers_to_add();
       header->set_key(std::string(key));
       header->set_value(std::move(value));
     };
-    add("x-ratelimit-limit", absl::StrCat(closest->current_limit().requests_per_unit()));
-    add("x-ratelimit-remaining", absl::StrCat(closest->limit_remaining()));
-    add("x-ratelimit-reset",
+    add(options.limit_header, absl::StrCat(closest->current_limit().requests_per_unit()));
+    add(options.remaining_header, absl::StrCat(closest->limit_remaining()));
+    add(options.reset_header,
         absl::StrCat(static_cast<std::int64_t>(std::ceil(absl::ToDoubleSeconds(closest_reset)))));
   }
   return absl::OkStatus();
@@ -475,7 +480,7 @@ grpc::ServerUnaryReactor* RlsService::ShouldRateLimit(grpc::CallbackServerContex
     return reactor;
   }
   if (plan->buckets.empty()) {  // nothing to charge: decided here
-    reactor->Finish(service::ToGrpcStatus(Decide(nullptr, *plan, response)));
+    reactor->Finish(service::ToGrpcStatus(Decide(nullptr, *plan, options_, response)));
     return reactor;
   }
   const std::string shard_name = plan->buckets.front().name;
@@ -483,9 +488,9 @@ grpc::ServerUnaryReactor* RlsService::ShouldRateLimit(grpc::CallbackServerContex
   // the Admin service does).
   service::DeferSessionWrites defer_writes;
   runtime::EventLoop::DeferWakes run_here(runtime::EventLoop::DeferWakes::Owed::kRunHere);
-  node_->Run(shard_name, [plan = std::move(*plan), response, reactor](
+  node_->Run(shard_name, [plan = std::move(*plan), response, reactor, options = &options_](
                              service::Node::Shard& shard) mutable {
-    reactor->Finish(service::ToGrpcStatus(Decide(&shard.registry, plan, response)));
+    reactor->Finish(service::ToGrpcStatus(Decide(&shard.registry, plan, *options, response)));
   });
   return reactor;
 }

@@ -109,13 +109,32 @@ class RlsRules {
   std::string fingerprint_ ABSL_GUARDED_BY(mutex_);
 };
 
+// RlsOptions are the settings envoyproxy/ratelimit takes from its
+// environment, as batond flags (--rls_shadow_mode, --rls_response_headers,
+// --rls_header_*).
+struct RlsOptions {
+  // SHADOW_MODE: every request is answered OK; the statuses and the
+  // counters still say what was over the limit (and over-limit requests
+  // still charge nothing), and ratelimit_service_global_shadow_mode counts
+  // the answers it turned to OK.
+  bool global_shadow_mode = false;
+  // LIMIT_RESPONSE_HEADERS_ENABLED, LIMIT_LIMIT_HEADER,
+  // LIMIT_REMAINING_HEADER, LIMIT_RESET_HEADER. On by default here, with
+  // the x-ratelimit-* names (ratelimit: off, RateLimit-* names).
+  bool response_headers = true;
+  std::string limit_header = "x-ratelimit-limit";
+  std::string remaining_header = "x-ratelimit-remaining";
+  std::string reset_header = "x-ratelimit-reset";
+};
+
 class RlsService final : public envoy::service::ratelimit::v3::RateLimitService::CallbackService {
  public:
   // `access`: --auth_file (nullptr: everything allowed). A caller needs
   // the `use` role on the namespace "envoy" (where the buckets live); Envoy
   // sends its token with the grpc_service's initial_metadata.
-  RlsService(service::Node* node, const RlsRules* rules, auth::Access* access = nullptr)
-      : node_(node), rules_(rules), access_(access) {}
+  RlsService(service::Node* node, const RlsRules* rules, auth::Access* access = nullptr,
+             RlsOptions options = {})
+      : node_(node), rules_(rules), access_(access), options_(std::move(options)) {}
 
   grpc::ServerUnaryReactor* ShouldRateLimit(
       grpc::CallbackServerContext* context,
@@ -126,6 +145,7 @@ class RlsService final : public envoy::service::ratelimit::v3::RateLimitService:
   service::Node* const node_;
   const RlsRules* const rules_;
   auth::Access* const access_;
+  const RlsOptions options_;
 };
 
 }  // namespace baton::rls

@@ -248,6 +248,34 @@ TEST_F(RlsTest, ShadowModeAnswersOkButCounts) {
   EXPECT_EQ(mixed.statuses(1).limit_remaining(), 4u);
 }
 
+// envoyproxy/ratelimit's SHADOW_MODE and its header settings, as flags.
+TEST_F(RlsTest, GlobalShadowModeAndTheHeaderSettings) {
+  Start({"--rls_shadow_mode", "--rls_header_limit=RateLimit-Limit",
+         "--rls_header_remaining=RateLimit-Remaining", "--rls_header_reset=RateLimit-Reset"});
+  for (int i = 0; i < 3; ++i) Ask({{{"path", "/login"}}});
+  // Over its limit: answered OK, but the status says OVER_LIMIT.
+  RateLimitResponse over = Ask({{{"path", "/login"}}});
+  EXPECT_EQ(over.overall_code(), RateLimitResponse::OK);
+  EXPECT_EQ(over.statuses(0).code(), RateLimitResponse::OVER_LIMIT);
+  EXPECT_EQ(Header(over, "RateLimit-Remaining"), "0");
+  EXPECT_EQ(Header(over, "RateLimit-Limit"), "3");
+  EXPECT_EQ(Header(over, "x-ratelimit-limit"), "(none)");
+  batond_.reset();
+
+  Start({"--rls_response_headers=false"});
+  RateLimitResponse quiet = Ask({{{"path", "/login"}}});
+  EXPECT_EQ(quiet.response_headers_to_add_size(), 0);
+  batond_.reset();
+
+  // A header name that is not an HTTP token is refused at start.
+  BatondProcess bad({"--rls_header_reset=Rate Limit"});
+  EXPECT_FALSE(bad.started());
+  const int status = bad.WaitExit(std::chrono::seconds(30));
+  ASSERT_TRUE(WIFEXITED(status)) << bad.log();
+  EXPECT_EQ(WEXITSTATUS(status), 2);
+  EXPECT_TRUE(absl::StrContains(bad.log(), "--rls_header_reset")) << bad.log();
+}
+
 TEST_F(RlsTest, NestedDescriptorsWildcardsAndDefaultValues) {
   Start();
   // Exact value beats the default.
