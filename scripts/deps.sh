@@ -13,6 +13,9 @@ run_packages=(
 )
 test_packages=(
   clang libgtest-dev libgmock-dev libbenchmark-dev
+  # libFuzzer and the sanitizers' runtimes for clang-14 (scripts/fuzz.sh):
+  # only recommended by clang-14, so named here.
+  libclang-rt-14-dev
   # The Python client's tests (client/python) and its benchmark
   # (bench/python): Debian's grpcio and protobuf, pytest, redis-py and the
   # redis-server it is compared with.

@@ -22,6 +22,17 @@ Node::~Node() {
   for (std::size_t i = 0; i < shards_.size(); ++i) shards_.shard(i).RunUntilIdle();
 }
 
+std::size_t Node::RunUntilIdle() {
+  std::size_t total = 0;
+  // A shard's work may post to another: until a whole pass runs nothing.
+  for (std::size_t ran = 1; ran > 0;) {
+    ran = 0;
+    for (std::size_t i = 0; i < shards_.size(); ++i) ran += shards_.shard(i).RunUntilIdle();
+    total += ran;
+  }
+  return total;
+}
+
 void Node::Run(std::string_view name, ShardFn fn) {
   RunOn(ShardIndexOf(name), std::move(fn));
 }

@@ -42,6 +42,13 @@ class Node {
   void Start() { shards_.Start(); }
   void Shutdown() { shards_.Shutdown(); }
 
+  // RunUntilIdle() runs every shard's work on the calling thread until none
+  // is left (what was posted, what that resumes or posts to other shards,
+  // timers due). Only for a Node that is not started, driven from one
+  // thread on a ManualClock: tests and the fuzzers (tests/fuzz). Returns how
+  // many items ran.
+  std::size_t RunUntilIdle();
+
   std::size_t shard_count() const { return shards_.size(); }
 
   // What lives on one shard.

@@ -319,6 +319,81 @@ class SessionService::QueueReactor final : public SessionService::Reactor {
   std::atomic<int> ops_{0};
 };
 
+// In-process, for tests and the fuzzers (LocalStream in session_service.h):
+// writes and the end are recorded, and complete when the caller says so.
+class LocalStream::Impl final : public SessionService::Reactor {
+ public:
+  Impl(SessionService* service, std::string peer) : SessionService::Reactor(service) {
+    reading_ = Begin(std::move(peer));
+  }
+  ~Impl() override {
+    if (!status_.has_value()) {
+      state_->EndByClient();
+      cancelled_ = true;
+      CompleteWrite();  // fails: the end waited for it
+    }
+    Over();
+  }
+
+  void Write(const v1::ServerMessage* message) override {
+    written_.push_back(*message);
+    in_flight_ = true;
+  }
+  void End(const grpc::Status& status) override {
+    status_ = status;
+    reading_ = false;
+  }
+  void Cancel() override { cancelled_ = true; }
+
+  bool Send(v1::ClientMessage message) {
+    if (!reading_ || half_closed_) return false;
+    in_ = std::move(message);
+    reading_ = OnRead(true);
+    return true;
+  }
+  void HalfClose() {
+    if (half_closed_ || status_.has_value()) return;
+    half_closed_ = true;
+    if (reading_) DeliverHalfClose();
+  }
+  bool CompleteWrite() {
+    if (!in_flight_) return false;
+    in_flight_ = false;
+    // A cancelled call's writes fail.
+    if (state_->WriteDone(!cancelled_) && !status_.has_value()) {
+      reading_ = true;
+      if (half_closed_) DeliverHalfClose();
+    }
+    return true;
+  }
+
+  std::vector<v1::ServerMessage> written_;
+  std::optional<grpc::Status> status_;
+
+ private:
+  // The read that tells the server of the half-close: once.
+  void DeliverHalfClose() {
+    if (half_close_read_) return;
+    half_close_read_ = true;
+    reading_ = OnRead(false);
+  }
+
+  bool reading_ = false;
+  bool half_closed_ = false;
+  bool half_close_read_ = false;
+  bool in_flight_ = false;
+  bool cancelled_ = false;
+};
+
+LocalStream::LocalStream(SessionService* service, std::string peer)
+    : impl_(std::make_unique<Impl>(service, std::move(peer))) {}
+LocalStream::~LocalStream() = default;
+bool LocalStream::Send(v1::ClientMessage message) { return impl_->Send(std::move(message)); }
+void LocalStream::HalfClose() { impl_->HalfClose(); }
+bool LocalStream::CompleteWrite() { return impl_->CompleteWrite(); }
+const std::vector<v1::ServerMessage>& LocalStream::written() const { return impl_->written_; }
+const std::optional<grpc::Status>& LocalStream::status() const { return impl_->status_; }
+
 // ---------------------------------------------------------------------------
 // SessionState, reactor side.
 

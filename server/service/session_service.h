@@ -50,6 +50,7 @@
 #include <cstdint>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <thread>
 #include <utility>
@@ -232,6 +233,46 @@ class DeferSessionWrites {
  private:
   const bool outer_;
   std::vector<std::pair<SessionService::Reactor*, const v1::ServerMessage*>> writes_;
+};
+
+// LocalStream is one Session stream with no gRPC call under it, for tests
+// and the fuzzers (tests/fuzz): the client's messages go in by Send(), and
+// what the server writes comes out in written(). The session is the real
+// one (SessionState, the shards' code); only the transport is replaced.
+//
+// Threading: for a Node that is not started, driven by Node::RunUntilIdle()
+// on one thread: the LocalStream is used from that thread only, and the
+// server's writes and its end happen inside these calls or inside
+// RunUntilIdle(). A write stays in flight until CompleteWrite() (the
+// client read it), as on the wire: the back-pressure rules apply.
+class LocalStream {
+ public:
+  // Opens the stream (admitted as a session, or ended at once: status()).
+  LocalStream(SessionService* service, std::string peer);
+  LocalStream(const LocalStream&) = delete;
+  LocalStream& operator=(const LocalStream&) = delete;
+  // A stream not ended yet is cancelled, as by a client gone away.
+  ~LocalStream();
+
+  // Send() delivers `message` as a read that completes; false when the
+  // server is not reading (it paused reading, or the stream is over): the
+  // message is not delivered.
+  bool Send(v1::ClientMessage message);
+  // HalfClose() is the client's half-close: delivered now, or when the
+  // server reads again.
+  void HalfClose();
+  // CompleteWrite() completes the write in flight (the client read it);
+  // false when none is.
+  bool CompleteWrite();
+
+  // Every ServerMessage written, in order.
+  const std::vector<v1::ServerMessage>& written() const;
+  // The status the server ended the stream with; nullopt until then.
+  const std::optional<grpc::Status>& status() const;
+
+ private:
+  class Impl;
+  std::unique_ptr<Impl> impl_;
 };
 
 }  // namespace baton::service
