@@ -96,9 +96,10 @@ class SessionService::Reactor {
   // Begin() starts the session of a stream just accepted; false when it
   // may not open (the stream is ending): the server is full or draining,
   // or the caller is not one of --auth_file's.
-  bool Begin(const grpc::ServerContextBase& context) {
+  // `context`: the call's, for its credentials (nullptr: none, in-process).
+  bool Begin(std::string peer, const grpc::ServerContextBase* context) {
     state_ = std::make_shared<SessionState>(service_, service_->next_session_id_.fetch_add(1),
-                                            context.peer());
+                                            std::move(peer));
     state_->Attach(this);
     if (absl::Status admitted = service_->Admit(this); !admitted.ok()) {
       state_->EndWith(admitted);
@@ -106,7 +107,8 @@ class SessionService::Reactor {
     }
     admitted_ = true;
     if (auth::Access* access = service_->options_.access; access != nullptr && access->enabled()) {
-      auto caller = std::make_unique<auth::Caller>(access, auth::CredentialsOf(context));
+      auto caller = std::make_unique<auth::Caller>(
+          access, context != nullptr ? auth::CredentialsOf(*context) : auth::Credentials{});
       if (absl::Status known = caller->Authenticate(); !known.ok()) {
         state_->EndWith(known);
         return false;
@@ -178,7 +180,7 @@ class CallbackReactor final : public SessionService::Reactor,
  public:
   CallbackReactor(SessionService* service, grpc::CallbackServerContext* context)
       : SessionService::Reactor(service), context_(context) {
-    if (Begin(*context)) StartRead(&in_);
+    if (Begin(context->peer(), context)) StartRead(&in_);
   }
 
   void Write(const v1::ServerMessage* message) override { StartWrite(message); }
@@ -254,7 +256,7 @@ class SessionService::QueueReactor final : public SessionService::Reactor {
         }
         new QueueReactor(service_, queue_);  // The next stream on this queue.
         ops_.store(1, std::memory_order_relaxed);  // the done tag
-        if (Begin(context_)) StartRead();
+        if (Begin(context_.peer(), &context_)) StartRead();
         return;
       case Op::kRead:
         if (OnRead(ok)) StartRead();
@@ -324,7 +326,7 @@ class SessionService::QueueReactor final : public SessionService::Reactor {
 class LocalStream::Impl final : public SessionService::Reactor {
  public:
   Impl(SessionService* service, std::string peer) : SessionService::Reactor(service) {
-    reading_ = Begin(std::move(peer));
+    reading_ = Begin(std::move(peer), nullptr);
   }
   ~Impl() override {
     if (!status_.has_value()) {
@@ -344,6 +346,10 @@ class LocalStream::Impl final : public SessionService::Reactor {
     reading_ = false;
   }
   void Cancel() override { cancelled_ = true; }
+  void ResumeRead() override {
+    reading_ = true;
+    if (half_closed_) DeliverHalfClose();
+  }
 
   bool Send(v1::ClientMessage message) {
     if (!reading_ || half_closed_) return false;
