@@ -86,6 +86,7 @@
 
 #include "absl/container/btree_set.h"
 #include "absl/functional/any_invocable.h"
+#include "absl/functional/function_ref.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
@@ -261,6 +262,7 @@ class Instance {
   // rate-limit service, one per client address or path): once idle and
   // full, it holds nothing a re-creation would not, so it may be evicted.
   void EvictWhenFull() { evict_when_full_ = true; }
+  bool evict_when_full() const { return evict_when_full_; }
 
   // Describe() takes a snapshot of the instance's state.
   InstanceSnapshot Describe() const;
@@ -405,6 +407,12 @@ class Registry {
   // Touch() records a use of `instance` now: it is not evicted before
   // idle_eviction from now. The service calls it on every operation.
   void Touch(Instance* instance);
+
+  // ForEach() calls `fn` with every instance, in name order. `fn` must not
+  // create or remove instances. O(instances).
+  void ForEach(absl::FunctionRef<void(Instance&)> fn) const {
+    for (const Instance::Ptr& instance : instances_) fn(*instance);
+  }
 
   // set_revocation_callback() sets the callback of every instance, those
   // existing and those to come.
