@@ -3,6 +3,7 @@
 #include "server/service/kept_state.h"
 
 #include <algorithm>
+#include <optional>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
@@ -49,6 +50,7 @@ absl::Status RestoreInstance(core::Registry& registry, std::string_view name,
   absl::StatusOr<core::Instance*> created = registry.Declare(name, *declared);
   if (!created.ok()) return created.status();
   core::Instance* instance = *created;
+  instance->set_kept();
   if (record.has_live()) {
     absl::StatusOr<core::InstanceConfig> live = ConfigFromProto(record.live());
     if (!live.ok()) return corrupt(live.status().message());
@@ -82,19 +84,65 @@ KeptState::KeptState(runtime::EventLoop* loop, core::Registry* registry, store::
     : loop_(loop),
       registry_(registry),
       store_(store),
-      link_(std::make_shared<Link>(this, loop)) {}
+      link_(std::make_shared<Link>(this, loop)) {
+  registry_->set_eviction_hooks(
+      [this](const core::Instance& instance) { return Evict(instance); },
+      [this](std::string_view name) { return Reload(name); });
+}
 
 KeptState::~KeptState() {
+  registry_->set_eviction_hooks(nullptr, nullptr);
   absl::MutexLock lock(&link_->mu);
   link_->owner = nullptr;
 }
 
 void KeptState::Changed(std::string_view name) {
   dirty_.emplace(absl::string_view(name.data(), name.size()));
+  ScheduleCommit();
+}
+
+void KeptState::ScheduleCommit() {
   if (commit_scheduled_) return;
   commit_scheduled_ = true;
   // After everything this turn runs: one batch carries all its changes.
   loop_->Defer([this] { CommitTurn(); });
+}
+
+bool KeptState::Evict(const core::Instance& instance) {
+  if (!instance.kept()) return false;
+  const absl::string_view name(instance.name().data(), instance.name().size());
+  // Its state as it leaves (a bucket's level included) is what comes back.
+  evicted_.insert_or_assign(name, EncodeInstance(instance, absl::Now()));
+  dirty_.erase(name);  // the record above is newer
+  in_store_.emplace(name);
+  ScheduleCommit();
+  return true;
+}
+
+bool KeptState::Reload(std::string_view name) {
+  const absl::string_view key(name.data(), name.size());
+  const auto it = in_store_.find(key);
+  if (it == in_store_.end()) return false;
+  in_store_.erase(it);  // before the restore, which looks the name up again
+  std::string record;
+  if (auto evicted = evicted_.find(key); evicted != evicted_.end()) {
+    record = evicted->second;  // not written yet: it stays in the batch
+  } else {
+    absl::StatusOr<std::optional<std::string>> read = store_->Get(InstanceKey(name));
+    if (!read.ok() || !read->has_value()) {
+      log::Error("kept instance not found in the store",
+                 {{"name", std::string(name)},
+                  {"status", read.ok() ? absl::NotFoundError("no record") : read.status()}});
+      return false;
+    }
+    record = **std::move(read);
+  }
+  if (absl::Status restored = RestoreInstance(*registry_, name, record, absl::Now());
+      !restored.ok()) {
+    log::Error("kept instance not restored", {{"name", std::string(name)}, {"status", restored}});
+    return false;
+  }
+  return true;
 }
 
 void KeptState::WhenDurable(Done done) {
@@ -124,15 +172,21 @@ void KeptState::Checkpoint(Done done) {
 
 void KeptState::CommitTurn() {
   commit_scheduled_ = false;
-  if (dirty_.empty()) return;
+  if (dirty_.empty() && evicted_.empty()) return;
   const std::uint64_t sequence = next_sequence_++;
   const absl::Time wall_now = absl::Now();
   store::Store::Batch batch;
+  for (auto& [name, record] : evicted_) batch.Put(InstanceKey(name), record);
+  evicted_.clear();
   for (const std::string& name : dirty_) {
     const std::string key = InstanceKey(name);
-    if (const core::Instance* instance = registry_->Find(name)) {
+    // Find() would bring back an instance evicted to the store: a name in
+    // in_store_ is not in memory, and its record is up to date.
+    core::Instance* instance = in_store_.contains(name) ? nullptr : registry_->Find(name);
+    if (instance != nullptr) {
+      instance->set_kept();
       batch.Put(key, EncodeInstance(*instance, wall_now));
-    } else {
+    } else if (!in_store_.contains(name)) {
       batch.Delete(key);
     }
     pending_.insert_or_assign(name, sequence);

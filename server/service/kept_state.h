@@ -18,6 +18,13 @@
 // on state that is not kept (locks, semaphore acquire/release, rate
 // acquire) never wait for the store.
 //
+// Idle eviction: an instance at its kind's defaults is evicted as before.
+// One whose state is kept (declared or changed: Instance::kept()) is
+// evicted from memory only: KeptState writes its record as it goes (its
+// bucket level too) and remembers its name; the registry's next Find() of
+// the name (any use, Describe) reads the record back (a LevelDB read on the
+// shard, once) and creates it again. List() shows only what is in memory.
+//
 // Threading: confined to its shard's EventLoop, like the registry.
 
 #ifndef BATON_SERVER_SERVICE_KEPT_STATE_H_
@@ -106,6 +113,10 @@ class KeptState {
   };
 
   void CommitTurn();
+  void ScheduleCommit();
+  // The registry's eviction hooks (Registry::set_eviction_hooks()).
+  bool Evict(const core::Instance& instance);
+  bool Reload(std::string_view name);
   void OnCommitted(std::uint64_t sequence, const absl::Status& status);
 
   runtime::EventLoop* const loop_;
@@ -123,6 +134,10 @@ class KeptState {
   // Waiting for a batch, in order of sequence.
   std::deque<std::pair<std::uint64_t, Done>> waiting_;
   absl::Time last_checkpoint_ = absl::InfinitePast();
+  // Kept instances evicted from memory: their records are in the store, or
+  // in `evicted_` until this turn's batch is written.
+  absl::flat_hash_set<std::string> in_store_;
+  absl::flat_hash_map<std::string, std::string> evicted_;
 };
 
 }  // namespace baton::service

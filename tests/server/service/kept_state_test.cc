@@ -182,5 +182,51 @@ TEST_F(KeptStateTest, ChangesOfATurnAreOneBatchAndAnswersWaitUntilItIsDurable) {
   EXPECT_EQ(restored.Find("gone"), nullptr);
 }
 
+TEST_F(KeptStateTest, AKeptInstanceIsEvictedFromMemoryOnlyAndComesBackWhenUsed) {
+  std::unique_ptr<store::Store> store = store::Store::Open(dir_ + "/state").value();
+  runtime::EventLoop loop(&clock_);
+  core::Registry::Options options;
+  options.idle_eviction = absl::Minutes(1);
+  core::Registry registry(&loop, 1000, options);
+  KeptState kept(&loop, &registry, store.get());
+  bool durable = false;
+  loop.Post([&] {
+    core::Instance* latch = registry.Declare("latch", LatchConfig()).value();
+    ASSERT_TRUE(latch->As<core::MultiCountDownLatch>()->CountDown("a").ok());
+    kept.Changed("latch");
+    ASSERT_TRUE(registry.GetOrCreate("lock", core::Kind::kPriorityLock).ok());  // not kept
+    kept.WhenDurable([&](const absl::Status&) { durable = true; });
+  });
+  ASSERT_TRUE(RunUntil(loop, [&] { return durable; }));
+  EXPECT_TRUE(registry.Find("latch")->kept());
+
+  clock_.Advance(absl::Minutes(2));
+  loop.Post([&] {
+    EXPECT_EQ(registry.SweepNow(), 2u);  // both leave memory
+    EXPECT_EQ(registry.size(), 0u);
+    // Used again in the same turn, before its record is written.
+    core::Instance* back = registry.Find("latch");
+    ASSERT_NE(back, nullptr);
+    EXPECT_EQ(back->As<core::MultiCountDownLatch>()->count("a"), 2);
+    EXPECT_EQ(registry.Find("lock"), nullptr);  // gone for good, as before
+  });
+  loop.RunUntilIdle();
+
+  clock_.Advance(absl::Minutes(2));
+  loop.Post([&] { EXPECT_EQ(registry.SweepNow(), 1u); });
+  loop.RunUntilIdle();
+  ASSERT_TRUE(RunUntil(loop, [&] { return store->Get(InstanceKey("latch")).value().has_value(); }));
+  // From the store this time.
+  loop.Post([&] {
+    absl::StatusOr<core::Instance*> back =
+        registry.GetOrCreate("latch", core::Kind::kMultiCountDownLatch);
+    ASSERT_TRUE(back.ok()) << back.status();
+    EXPECT_EQ((*back)->As<core::MultiCountDownLatch>()->count("a"), 2);
+    EXPECT_EQ((*back)->config(), LatchConfig());
+    EXPECT_TRUE((*back)->kept());
+  });
+  loop.RunUntilIdle();
+}
+
 }  // namespace
 }  // namespace baton::service
