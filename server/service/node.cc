@@ -55,6 +55,7 @@ absl::StatusOr<std::size_t> Node::LoadKeptState(store::Store& store, absl::Time 
     absl::Mutex mu;
     std::size_t outstanding ABSL_GUARDED_BY(mu) = 0;
     absl::Status error ABSL_GUARDED_BY(mu);
+    bool Done() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu) { return outstanding == 0; }
   };
   constexpr std::size_t kChunkRecords = 4096;
   auto progress = std::make_shared<Progress>();
@@ -95,10 +96,7 @@ absl::StatusOr<std::size_t> Node::LoadKeptState(store::Store& store, absl::Time 
     if (!chunks[i].records.empty()) post(i, std::move(chunks[i]));
   }
   absl::MutexLock lock(&progress->mu);
-  auto done = [&progress]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(progress->mu) {
-    return progress->outstanding == 0;
-  };
-  progress->mu.Await(absl::Condition(&done));
+  progress->mu.Await(absl::Condition(progress.get(), &Progress::Done));
   BATON_RETURN_IF_ERROR(scanned);
   BATON_RETURN_IF_ERROR(progress->error);
   return count;

@@ -138,10 +138,7 @@ void Store::WriterLoop() {
     std::deque<Queued> taken;
     {
       absl::MutexLock lock(&mu_);
-      auto ready = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
-        return !queue_.empty() || closing_;
-      };
-      mu_.Await(absl::Condition(&ready));
+      mu_.Await(absl::Condition(this, &Store::HasWorkLocked));
       if (queue_.empty()) return;  // closing, nothing left
       taken.swap(queue_);
     }

@@ -131,6 +131,9 @@ class Store {
  private:
   Store(std::string dir, Options options, std::unique_ptr<leveldb::DB> db);
   void WriterLoop();
+  bool HasWorkLocked() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    return !queue_.empty() || closing_;
+  }
 
   const std::string dir_;
   const Options options_;
