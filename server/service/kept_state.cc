@@ -163,7 +163,7 @@ void KeptState::Checkpoint(Done done) {
   last_checkpoint_ = loop_->Now();
   registry_->ForEach([&](core::Instance& instance) {
     if (instance.kind() == core::Kind::kAdvancedRateLimit && !instance.evict_when_full() &&
-        instance.last_used() >= since) {
+        instance.last_used() > since) {
       Changed(instance.name());
     }
   });

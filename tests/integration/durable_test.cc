@@ -145,5 +145,29 @@ TEST_F(DurableTest, ASigkillMidStreamLosesNoAcknowledgedCountDownAndAppliesNoneT
   EXPECT_LE(counted - acked, kSessions * kInFlight);
 }
 
+TEST_F(DurableTest, ABucketLevelSurvivesAShutdown) {
+  StartBatond({"--shards=2", "--grace=0s"});
+  ASSERT_TRUE(batond_->started()) << batond_->log();
+  v1::InstanceConfig rate;
+  rate.set_kind(v1::KIND_ADVANCED_RATE_LIMIT);
+  rate.mutable_rate_limit()->set_rate(0.01);  // one token per 100 s
+  rate.mutable_rate_limit()->set_capacity(3);
+  ASSERT_TRUE(Declare("api/slow", rate).ok());
+  auto try_acquire = [this] {
+    v1::TryAcquireRequest request;
+    request.set_name("api/slow");
+    v1::TryAcquireResponse response;
+    EXPECT_TRUE(admin_->TryAcquire(Context().get(), request, &response).ok());
+    return response.allowed();
+  };
+  for (int i = 0; i < 3; ++i) ASSERT_TRUE(try_acquire()) << i;
+  ASSERT_FALSE(try_acquire());
+  ASSERT_EQ(batond_->SignalAndWait(SIGTERM, seconds(30)), 0) << batond_->log();
+  ASSERT_TRUE(batond_->Restart()) << batond_->log();
+  Connect();
+  // The bucket is as empty as it was, not full again.
+  EXPECT_FALSE(try_acquire());
+}
+
 }  // namespace
 }  // namespace baton::session_test

@@ -228,5 +228,33 @@ TEST_F(KeptStateTest, AKeptInstanceIsEvictedFromMemoryOnlyAndComesBackWhenUsed) 
   loop.RunUntilIdle();
 }
 
+TEST_F(KeptStateTest, ACheckpointRecordsTheBucketsUsedSinceTheLastOne) {
+  std::unique_ptr<store::Store> store = store::Store::Open(dir_ + "/state").value();
+  runtime::EventLoop loop(&clock_);
+  core::Registry registry(&loop, 1000);
+  KeptState kept(&loop, &registry, store.get());
+  core::Instance* rate = registry.Declare("rate", RateConfig()).value();
+  core::Instance* envoy = registry.Declare("envoy/d/k", RateConfig()).value();
+  envoy->EvictWhenFull();  // the Envoy service's: not kept
+  ASSERT_TRUE(rate->As<core::RateLimiter>()->TakeNow(15).ok());
+  bool durable = false;
+  loop.Post([&] { kept.Checkpoint([&](const absl::Status&) { durable = true; }); });
+  ASSERT_TRUE(RunUntil(loop, [&] { return durable; }));
+  absl::StatusOr<std::optional<std::string>> record = store->Get(InstanceKey("rate"));
+  ASSERT_TRUE(record.ok() && record->has_value());
+  EXPECT_FALSE(store->Get(InstanceKey("envoy/d/k")).value().has_value());
+  core::Registry restored(&loop, 1000);
+  ASSERT_TRUE(RestoreInstance(restored, "rate", **record, absl::Now()).ok());
+  EXPECT_NEAR(restored.Find("rate")->As<core::RateLimiter>()->tokens(), 5, 0.5);
+
+  // Nothing used since: nothing to write.
+  const std::uint64_t batches = store->batches();
+  durable = false;
+  clock_.Advance(absl::Seconds(5));
+  loop.Post([&] { kept.Checkpoint([&](const absl::Status&) { durable = true; }); });
+  ASSERT_TRUE(RunUntil(loop, [&] { return durable; }));
+  EXPECT_EQ(store->batches(), batches);
+}
+
 }  // namespace
 }  // namespace baton::service
