@@ -134,6 +134,7 @@ class Store {
   bool HasWorkLocked() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
     return !queue_.empty() || closing_;
   }
+  bool ClosingLocked() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return closing_; }
 
   const std::string dir_;
   const Options options_;
