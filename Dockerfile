@@ -26,7 +26,7 @@ RUN apt-get update -q \
  && DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends \
       g++ cmake ninja-build pkg-config \
       libabsl-dev libgrpc++-dev libprotobuf-dev protobuf-compiler protobuf-compiler-grpc \
-      libspdlog-dev libyaml-cpp-dev libmicrohttpd-dev \
+      libspdlog-dev libyaml-cpp-dev libmicrohttpd-dev libleveldb-dev \
  && rm -rf /var/lib/apt/lists/*
 
 # The sources (.dockerignore keeps out build trees, docs, tests, benches,
@@ -50,12 +50,14 @@ FROM debian:bookworm-slim
 
 # Only the shared libraries the two binaries link (found with ldd): gRPC
 # (which brings libgrpc29, protobuf, c-ares, re2, OpenSSL, zlib), Abseil, and
-# spdlog (batond's log, which brings fmt).
+# spdlog (batond's log, which brings fmt), LevelDB (the store of kept state,
+# which brings snappy).
 # libstdc++ and libgcc are in the base already. Docs, man pages and locales
 # that the packages bring are dropped.
 RUN apt-get update -q \
  && DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends \
       libgrpc++1.51 libprotobuf32 libabsl20220623 libspdlog1.10 libyaml-cpp0.7 libmicrohttpd12 \
+      libleveldb1d \
  && rm -rf /var/lib/apt/lists/* /var/cache/apt/* /var/log/apt /var/log/dpkg.log \
       /usr/share/doc/* /usr/share/man/* /usr/share/locale/* \
  && groupadd --system --gid 10001 baton \

@@ -9,7 +9,7 @@ set -euo pipefail
 run_packages=(
   build-essential cmake ninja-build pkg-config git
   libabsl-dev libgrpc++-dev libprotobuf-dev protobuf-compiler protobuf-compiler-grpc
-  libspdlog-dev libyaml-cpp-dev libmicrohttpd-dev
+  libspdlog-dev libyaml-cpp-dev libmicrohttpd-dev libleveldb-dev
 )
 test_packages=(
   clang libgtest-dev libgmock-dev libbenchmark-dev

@@ -25,6 +25,9 @@
 //                outstanding (callback unary API)
 //   echo_unary   the same calls to the echo server's TryAcquire (allowed at
 //                once): the unary call's own cost
+//   count_down   count_down on one MultiCountDownLatch key that never
+//                reaches zero: kept state, so with a store (--durable) each
+//                answer waits for its group commit
 // Otherwise an op is one request answered: a lock's acquire and its release
 // are two. Latency runs from the moment a request is ready to send (batching
 // delay included) to its answer. Stream sessions use the raw generated
@@ -97,6 +100,7 @@ std::optional<Scenario> ParseScenario(const std::string& name) {
   if (name == "rate_stream") return Scenario::kRateStream;
   if (name == "rate_unary") return Scenario::kRateUnary;
   if (name == "echo_unary") return Scenario::kEchoUnary;
+  if (name == "count_down") return Scenario::kCountDown;
   return std::nullopt;
 }
 
@@ -110,6 +114,11 @@ bool Declare(const RunOptions& options, const std::shared_ptr<grpc::Channel>& ch
     request.set_name(kSemaphoreName);
     request.mutable_config()->set_kind(v1::KIND_DYNAMIC_BOUNDED_SEMAPHORE);
     request.mutable_config()->mutable_semaphore()->set_value(int64_t{1} << 30);
+  } else if (options.scenario == Scenario::kCountDown) {
+    v1::DeclareRequest& request = requests.emplace_back();
+    request.set_name(kLatchName);
+    request.mutable_config()->set_kind(v1::KIND_MULTI_COUNT_DOWN_LATCH);
+    (*request.mutable_config()->mutable_latch()->mutable_counts())["k"] = int64_t{1} << 62;
   } else if (options.scenario == Scenario::kRateStream ||
              options.scenario == Scenario::kRateUnary) {
     // A rate never reached: every acquire is granted, so the figures are

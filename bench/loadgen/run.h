@@ -24,7 +24,16 @@
 
 namespace baton::bench {
 
-enum class Scenario { kEcho, kLock, kSemaphore, kHandoff, kRateStream, kRateUnary, kEchoUnary };
+enum class Scenario {
+  kEcho,
+  kLock,
+  kSemaphore,
+  kHandoff,
+  kRateStream,
+  kRateUnary,
+  kEchoUnary,
+  kCountDown,
+};
 
 struct RunOptions {
   Scenario scenario = Scenario::kEcho;
@@ -83,6 +92,7 @@ struct Counts {
 // drivers then use.
 std::string RateKeyName(int key);
 inline constexpr char kSemaphoreName[] = "loadgen/semaphore";
+inline constexpr char kLatchName[] = "loadgen/latch";
 
 // A Driver runs one scenario. Start opens everything and begins sending at
 // once; Stop ends it (waiting at most a few seconds) and returns the counts.

@@ -233,6 +233,12 @@ class StreamSession {
       case Scenario::kSemaphore:
         request->set_kind(v1::KIND_DYNAMIC_BOUNDED_SEMAPHORE);
         break;
+      case Scenario::kCountDown:
+        // Both ops of a slot's cycle are a count_down of the one latch.
+        request->set_name(kLatchName);
+        request->set_kind(v1::KIND_MULTI_COUNT_DOWN_LATCH);
+        request->mutable_count_down()->set_key("k");
+        return;
       default:
         request->set_kind(v1::KIND_PRIORITY_LOCK);
     }

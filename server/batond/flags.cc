@@ -45,8 +45,12 @@ ABSL_FLAG(FlagDuration, keepalive_timeout, FlagDuration{absl::Seconds(5)},
           "close a connection whose ping is unanswered this long; a dead peer is "
           "detected within keepalive_time + keepalive_timeout");
 ABSL_FLAG(std::string, data_dir, "baton-data",
-          "directory of the state that outlives a run (the fence epoch and floor); "
-          "created if missing; one batond per directory");
+          "directory of the state that outlives a run (declared instances, their live "
+          "changes, latch counts, bucket levels, the fence epoch and floor); created if "
+          "missing; one batond per directory");
+ABSL_FLAG(bool, durable, true,
+          "keep declared and changed instances in --data_dir's store (answers to changes "
+          "wait until they are durable); false: only the fence state is kept, in a file");
 ABSL_FLAG(int64_t, max_sessions, 10'000,
           "sessions open at once (RESOURCE_EXHAUSTED beyond)");
 ABSL_FLAG(int64_t, max_pending_requests, 100'000, "unanswered requests of one session");

@@ -52,6 +52,7 @@ ABSL_DECLARE_FLAG(int64_t, max_instances_per_shard);
 ABSL_DECLARE_FLAG(baton::batond::FlagDuration, keepalive_time);
 ABSL_DECLARE_FLAG(baton::batond::FlagDuration, keepalive_timeout);
 ABSL_DECLARE_FLAG(std::string, data_dir);
+ABSL_DECLARE_FLAG(bool, durable);
 ABSL_DECLARE_FLAG(int64_t, max_sessions);
 ABSL_DECLARE_FLAG(int64_t, max_pending_requests);
 ABSL_DECLARE_FLAG(int64_t, max_waits_per_session);

@@ -52,6 +52,7 @@
 #include "server/service/fence_store.h"
 #include "server/service/session_service.h"
 #include "server/service/node.h"
+#include "server/store/store.h"
 #include "server/rls/rls_service.h"
 
 namespace {
@@ -508,8 +509,20 @@ int main(int argc, char** argv) {
   // Each namespace's instances count against its quota (outlives the node).
   QuotaAccounting accounting(&access);
 
+  // The store of what outlives a run (server/store), in --data_dir/state.
+  const std::string data_dir = absl::GetFlag(FLAGS_data_dir);
+  std::unique_ptr<baton::store::Store> store;
+  if (absl::GetFlag(FLAGS_durable) && !data_dir.empty()) {
+    absl::StatusOr<std::unique_ptr<baton::store::Store>> opened =
+        baton::store::Store::Open(absl::StrCat(data_dir, "/state"));
+    if (!opened.ok()) {
+      baton::log::Error("cannot open --data_dir", {{"status", opened.status()}});
+      return 1;
+    }
+    store = *std::move(opened);
+  }
   absl::StatusOr<baton::service::FenceStore> fences =
-      baton::service::FenceStore::Open(absl::GetFlag(FLAGS_data_dir), absl::Now());
+      baton::service::FenceStore::Open(data_dir, absl::Now(), store.get());
   if (!fences.ok()) {
     baton::log::Error("cannot open --data_dir", {{"status", fences.status()}});
     return 1;
@@ -540,9 +553,25 @@ int main(int argc, char** argv) {
   options.registry.idle_eviction = absl::GetFlag(FLAGS_idle_eviction).value;
   options.registry.max_instances = static_cast<std::size_t>(max_instances);
   options.fence_base = fences->fence_base();
+  options.store = store.get();
   baton::runtime::Clock* clock = baton::runtime::SteadyClock::Get();
   baton::service::Node node(options, clock);
   node.Start();
+  if (store != nullptr) {
+    // Before any request: every kept instance is back when serving starts.
+    const absl::Time load_start = absl::Now();
+    absl::StatusOr<std::size_t> loaded = node.LoadKeptState(*store, load_start);
+    if (!loaded.ok()) {
+      baton::log::Error("cannot load the kept state of --data_dir", {{"status", loaded.status()}});
+      node.Shutdown();
+      return 1;
+    }
+    baton::log::Info("kept state loaded", {{"instances", *loaded},
+                                           {"took", absl::Now() - load_start},
+                                           {"store", store->dir()}});
+  }
+  // After the load: an instance kept in the store is never refused at
+  // start by a quota (those are counted from their next creation).
   if (access.enabled()) {
     for (std::size_t i = 0; i < node.shard_count(); ++i) {
       node.RunOn(i, [&accounting](baton::service::Node::Shard& shard) {
@@ -697,6 +726,8 @@ int main(int argc, char** argv) {
       if (absl::Status persisted = fences->Persist(HighestFence(node)); !persisted.ok()) {
         baton::log::Error("persisting fences failed", {{"status", persisted}});
       }
+      // Bucket levels, so that a crash loses at most these 5 s of them.
+      node.CheckpointKeptState(/*wait=*/false);
     }
   }
   const absl::Duration grace = absl::GetFlag(FLAGS_grace).value;
@@ -717,10 +748,12 @@ int main(int argc, char** argv) {
   metrics_server.Stop();
   server->Wait();
   if (rls_server != nullptr) rls_server->Wait();
+  node.CheckpointKeptState(/*wait=*/true);  // the bucket levels at shutdown
   if (absl::Status persisted = fences->Persist(HighestFence(node)); !persisted.ok()) {
     baton::log::Error("persisting fences failed", {{"status", persisted}});
   }
   node.Shutdown();
+  if (store != nullptr) store->Close();
   baton::log::Info("stopped");
   return 0;
 }

@@ -43,6 +43,21 @@ MultiCountDownLatch::MultiCountDownLatch(runtime::EventLoop* loop,
   }
 }
 
+absl::Status MultiCountDownLatch::Restore(const Counts& current) {
+  if (!waiters_.empty() || !wait_all_.empty()) {
+    return absl::FailedPreconditionError("latch: restore with waiters");
+  }
+  for (auto& [key, count] : counts_) {
+    const auto it = current.find(key);
+    if (it == current.end()) continue;
+    const std::int64_t restored = std::max<std::int64_t>(it->second, 0);
+    if (restored >= count) continue;
+    if (count > 0 && restored == 0) --unfinished_;
+    count = restored;
+  }
+  return absl::OkStatus();
+}
+
 MultiCountDownLatch::~MultiCountDownLatch() {
   Close(absl::AbortedError("instance destroyed"));
 }

@@ -72,6 +72,12 @@ class MultiCountDownLatch : public Primitive {
   // CountDown() does. Only fails when the instance is closed.
   absl::Status CountDownAll();
 
+  // Restore() sets the counters to `current` as kept by the server's store
+  // (server/store): for each of the latch's keys, the count in `current`, if
+  // lower (a key `current` lacks, or does not lower, keeps its count). Only
+  // before any waiter (at load time); FAILED_PRECONDITION otherwise.
+  absl::Status Restore(const Counts& current);
+
   // Wait() waits until the counter of `key` is zero; OK at once if it is.
   // An unknown key: strict, NOT_FOUND at once; non-strict, OK at once.
   Waiter Wait(WaitOptions options, std::string key, bool strict = false) {

@@ -114,6 +114,16 @@ absl::Status RateLimiter::Reconfigure(double new_rate, double new_capacity) {
   return absl::OkStatus();
 }
 
+absl::Status RateLimiter::RestoreTokens(double tokens) {
+  if (!queue_.empty()) {
+    return absl::FailedPreconditionError("rate limit: restore with waiters");
+  }
+  if (!std::isfinite(tokens)) tokens = capacity_;
+  tokens_ = std::clamp(tokens, 0.0, capacity_);
+  last_refill_ = loop().Now();
+  return absl::OkStatus();
+}
+
 bool RateLimiter::CanTakeNow(double tokens) {
   if (closed() || !PositiveFinite(tokens) || tokens > capacity_) return false;
   Serve();  // queued waiters due by now go first

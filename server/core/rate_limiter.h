@@ -121,6 +121,11 @@ class RateLimiter : public Primitive {
   // queued). Serves the queued waiters due by now first. Together with
   // TakeNow() it lets one loop turn check several buckets before charging
   // any (all or nothing).
+  // RestoreTokens() sets the bucket's level now to `tokens` (clamped to
+  // [0, capacity]), as kept by the server's store (server/store). Only with
+  // nobody queued (at load time); FAILED_PRECONDITION otherwise.
+  absl::Status RestoreTokens(double tokens);
+
   bool CanTakeNow(double tokens);
 
   // TakeNow() takes `tokens` at once, never queueing: OK when

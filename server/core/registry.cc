@@ -606,6 +606,9 @@ absl::StatusOr<Instance*> Registry::GetOrCreate(std::string_view name,
 
 Instance* Registry::Find(std::string_view name) const {
   auto it = instances_.find(name);
+  if (it != instances_.end()) return it->get();
+  if (reload_hook_ == nullptr || !reload_hook_(name)) return nullptr;
+  it = instances_.find(name);
   return it == instances_.end() ? nullptr : it->get();
 }
 
@@ -683,8 +686,8 @@ std::size_t Registry::SweepNow() {
       ++it;
       continue;
     }
-    if (!instance.Evictable() ||
-        now - instance.last_used() < options_.idle_eviction) {
+    if (now - instance.last_used() < options_.idle_eviction ||
+        !(instance.Evictable() || (evict_hook_ != nullptr && evict_hook_(instance)))) {
       ++it;
       continue;
     }

@@ -87,6 +87,7 @@
 
 #include "absl/container/btree_set.h"
 #include "absl/functional/any_invocable.h"
+#include "absl/functional/function_ref.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
@@ -262,6 +263,13 @@ class Instance {
   // rate-limit service, one per client address or path): once idle and
   // full, it holds nothing a re-creation would not, so it may be evicted.
   void EvictWhenFull() { evict_when_full_ = true; }
+  bool evict_when_full() const { return evict_when_full_; }
+
+  // kept() is true when the server keeps the instance's state in its store
+  // (server/service/kept_state.h): set by the service's hook, and read by
+  // the registry's eviction hooks (Registry::set_eviction_hooks()).
+  bool kept() const { return kept_; }
+  void set_kept() { kept_ = true; }
 
   // Describe() takes a snapshot of the instance's state.
   InstanceSnapshot Describe() const;
@@ -297,6 +305,7 @@ class Instance {
   std::uint16_t name_offset_ = 0;  // from `this` to the name's bytes
   Kind kind_;
   bool evict_when_full_ = false;  // in the padding after kind_
+  bool kept_ = false;             // likewise
 };
 
 // Instance::Of<P> is an instance whose primitive is a P; the name's bytes
@@ -384,7 +393,8 @@ class Registry {
   // it with the defaults of `kind` (see the file comment). Touches it.
   absl::StatusOr<Instance*> GetOrCreate(std::string_view name, Kind kind);
 
-  // Find() returns the instance `name`, or nullptr. Does not touch it.
+  // Find() returns the instance `name`, or nullptr. Does not touch it. An
+  // instance evicted to a store comes back (see set_eviction_hooks()).
   Instance* Find(std::string_view name) const;
 
   // Delete() closes the instance `name` with `reason` (its holders are
@@ -424,6 +434,26 @@ class Registry {
   // set_accounting() sets it for the instances to come (nullptr: none).
   // `accounting` must outlive the registry.
   void set_accounting(Accounting* accounting) { accounting_ = accounting; }
+
+  // ForEach() calls `fn` with every instance, in name order. `fn` must not
+  // create or remove instances. O(instances).
+  void ForEach(absl::FunctionRef<void(Instance&)> fn) const {
+    for (const Instance::Ptr& instance : instances_) fn(*instance);
+  }
+
+  // Eviction to a store (server/service/kept_state.h). EvictHook is asked,
+  // by a sweep, about an instance idle for idle_eviction, not busy and not
+  // Evictable(): true when its state is kept elsewhere (the hook saves it),
+  // so that it may leave memory all the same. ReloadHook is called when
+  // Find() (hence Declare(), GetOrCreate()) misses a name: it creates the
+  // instance again, from what EvictHook kept, if it has it, and returns
+  // whether it did. Neither may remove instances.
+  using EvictHook = absl::AnyInvocable<bool(const Instance&)>;
+  using ReloadHook = absl::AnyInvocable<bool(std::string_view name)>;
+  void set_eviction_hooks(EvictHook evict, ReloadHook reload) {
+    evict_hook_ = std::move(evict);
+    reload_hook_ = std::move(reload);
+  }
 
   // set_revocation_callback() sets the callback of every instance, those
   // existing and those to come.
@@ -507,6 +537,11 @@ class Registry {
   std::uint64_t fence_floor_;
   RevocationCallback revocation_callback_;
   Accounting* accounting_ = nullptr;
+
+  EvictHook evict_hook_;
+  // Called from Find(), which is const: bringing an evicted instance back
+  // is not a change a caller of Find() can tell from its having stayed.
+  mutable ReloadHook reload_hook_;
   Revocations revocations_{this};
   // Ordered, for List().
   InstanceMap instances_;

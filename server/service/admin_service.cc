@@ -180,6 +180,29 @@ runtime::Task<void> TryAcquireOnce(core::RateLimiter* limiter,
   reactor->Finish(grpc::Status::OK);
 }
 
+// FinishWhenDurable() finishes the call with `status` once what it changed
+// of `name`'s kept state (KeptState::Changed()) is durable: at once when
+// nothing of `name` is pending, or nothing is kept. If the store fails,
+// the call fails UNAVAILABLE: the change is made but may not survive a
+// crash.
+void FinishWhenDurable(Node::Shard& shard, std::string_view name,
+                       ServerUnaryReactor* reactor, const absl::Status& status) {
+  KeptState* kept = shard.kept.get();
+  if (kept == nullptr || !kept->Pending(name)) {
+    Finish(reactor, status);
+    return;
+  }
+  kept->WhenDurable([reactor, status](const absl::Status& durable) {
+    if (status.ok() && !durable.ok()) {
+      Finish(reactor, absl::UnavailableError(absl::StrCat(
+                          "done, but not durable: it may not survive a restart (",
+                          durable.message(), ")")));
+      return;
+    }
+    Finish(reactor, status);
+  });
+}
+
 // OnInstanceOf<T>() answers a call about the instance `name`, which must be a
 // T: it checks the name here, then on the name's shard finds the instance
 // (NOT_FOUND, or FAILED_PRECONDITION when it is another kind) and finishes
@@ -211,7 +234,8 @@ ServerUnaryReactor* OnInstanceOf(Node* node, grpc::CallbackServerContext* contex
     }
     const std::optional<absl::Status> status =
         fn(*(*instance)->As<T>(), shard, reactor);
-    if (status.has_value()) Finish(reactor, *status);
+    if (!status.has_value()) return;
+    FinishWhenDurable(shard, name, reactor, *status);
   });
   return reactor;
 }
@@ -252,7 +276,9 @@ ServerUnaryReactor* AdminService::Declare(grpc::CallbackServerContext* context,
     ConfigToProto((*instance)->LiveConfig(), response->mutable_config());
     audit.Done(absl::OkStatus(), absl::StrCat(existed ? "existed " : "created ",
                                               response->config().ShortDebugString()));
-    reactor->Finish(grpc::Status::OK);
+    // Declared: kept from now on, even if it was created implicitly.
+    if (shard.kept != nullptr) shard.kept->Changed(request->name());
+    FinishWhenDurable(shard, request->name(), reactor, absl::OkStatus());
   });
   return reactor;
 }
@@ -284,7 +310,7 @@ ServerUnaryReactor* AdminService::Describe(grpc::CallbackServerContext* context,
         holder.set_client_name(client_name_of_(holder.session_id()));
       }
     }
-    reactor->Finish(grpc::Status::OK);
+    FinishWhenDurable(shard, request->name(), reactor, absl::OkStatus());
   });
   return reactor;
 }
@@ -421,7 +447,8 @@ ServerUnaryReactor* AdminService::Delete(grpc::CallbackServerContext* context,
     const absl::Status deleted = shard.registry.Delete(request->name(), absl::AbortedError(reason));
     audit.Done(deleted, absl::StrCat("revoked_holds=", response->revoked_holds(), " reason=",
                                      Absl(CutUtf8(request->reason(), 256))));
-    Finish(reactor, deleted);
+    if (deleted.ok() && shard.kept != nullptr) shard.kept->Changed(request->name());
+    FinishWhenDurable(shard, request->name(), reactor, deleted);
   });
   return reactor;
 }
@@ -443,9 +470,10 @@ ServerUnaryReactor* AdminService::SetRate(grpc::CallbackServerContext* context,
   }
   return OnInstanceOf<core::RateLimiter>(
       node_, context, request->name(), "AdvancedRateLimit",
-      [request, response, audit](core::RateLimiter& limiter, Node::Shard&,
+      [request, response, audit](core::RateLimiter& limiter, Node::Shard& shard,
                                  ServerUnaryReactor*) -> std::optional<absl::Status> {
         absl::Status set = WithField(limiter.SetRate(request->rate()), "rate");
+        if (set.ok() && shard.kept != nullptr) shard.kept->Changed(request->name());
         response->set_rate(limiter.rate());
         response->set_capacity(limiter.capacity());
         audit.Done(set, absl::StrCat("rate=", limiter.rate(), " capacity=", limiter.capacity()));
@@ -472,9 +500,10 @@ ServerUnaryReactor* AdminService::SetBound(grpc::CallbackServerContext* context,
   }
   return OnInstanceOf<core::DynamicBoundedSemaphore>(
       node_, context, request->name(), "DynamicBoundedSemaphore",
-      [request, response, audit](core::DynamicBoundedSemaphore& semaphore, Node::Shard&,
+      [request, response, audit](core::DynamicBoundedSemaphore& semaphore, Node::Shard& shard,
                                  ServerUnaryReactor*) -> std::optional<absl::Status> {
         absl::Status set = WithField(semaphore.SetBound(request->bound()), "bound");
+        if (set.ok() && shard.kept != nullptr) shard.kept->Changed(request->name());
         response->set_bound(semaphore.bound());
         response->set_available(semaphore.available());
         audit.Done(set, absl::StrCat("bound=", semaphore.bound(),

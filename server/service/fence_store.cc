@@ -258,7 +258,8 @@ absl::Status WriteStateFile(const std::string& dir, const std::string& path,
 
 }  // namespace
 
-absl::StatusOr<FenceStore> FenceStore::Open(const std::string& dir, absl::Time now) {
+absl::StatusOr<FenceStore> FenceStore::Open(const std::string& dir, absl::Time now,
+                                            store::Store* store) {
   if (dir.empty()) {
     return absl::InvalidArgumentError(
         "fence state: the data directory is empty");
@@ -283,11 +284,23 @@ absl::StatusOr<FenceStore> FenceStore::Open(const std::string& dir, absl::Time n
         lock_path, " is locked: ", std::strerror(errno), ")"));
   }
 
-  BATON_ASSIGN_OR_RETURN(std::optional<std::string> contents,
-                         ReadStateFile(path));
+  const std::string store_path =
+      store == nullptr ? std::string() : absl::StrCat(store->dir(), " key '", kStoreKey, "'");
+  std::optional<std::string> contents;
+  std::string read_from = path;
+  bool migrate = false;  // from the file into the store
+  if (store != nullptr) {
+    BATON_ASSIGN_OR_RETURN(contents, store->Get(kStoreKey));
+    read_from = store_path;
+  }
+  if (!contents.has_value()) {
+    BATON_ASSIGN_OR_RETURN(contents, ReadStateFile(path));
+    read_from = path;
+    migrate = store != nullptr && contents.has_value();
+  }
   FenceState previous;  // a first start: epoch 0, floor 0
   if (contents.has_value()) {
-    BATON_ASSIGN_OR_RETURN(previous, ParseStateFile(path, *contents));
+    BATON_ASSIGN_OR_RETURN(previous, ParseStateFile(read_from, *contents));
   }
   constexpr std::uint64_t kMax = std::numeric_limits<std::uint64_t>::max();
   if (previous.epoch == kMax) {
@@ -311,21 +324,40 @@ absl::StatusOr<FenceStore> FenceStore::Open(const std::string& dir, absl::Time n
   FenceState next;
   next.epoch = std::max(previous.epoch + 1, now_millis);
   next.fence_floor = std::max(previous.fence_floor + kCrashMargin, now_nanos);
-  BATON_RETURN_IF_ERROR(WriteStateFile(clean_dir, path, FormatStateFile(next)));
+  if (store != nullptr) {
+    store::Store::Batch batch;
+    batch.Put(kStoreKey, FormatStateFile(next));
+    BATON_RETURN_IF_ERROR(store->Write(std::move(batch)));
+    if (migrate) {
+      // The store has it durably: the file would only mislead.
+      if (::unlink(path.c_str()) != 0) return IoError("remove", path, errno);
+      BATON_RETURN_IF_ERROR(SyncDirectory(clean_dir));
+    }
+    path = store_path;
+  } else {
+    BATON_RETURN_IF_ERROR(WriteStateFile(clean_dir, path, FormatStateFile(next)));
+  }
   const absl::Duration lead =
       absl::Nanoseconds(static_cast<std::int64_t>(
           std::min<std::uint64_t>(next.fence_floor - now_nanos,
                                   std::numeric_limits<std::int64_t>::max())));
-  FenceStore store(std::move(clean_dir), std::move(path), next.epoch,
-                   next.fence_floor, lead);
-  store.lock_ = std::move(lock);
-  return store;
+  FenceStore fences(std::move(clean_dir), std::move(path), next.epoch,
+                    next.fence_floor, lead);
+  fences.lock_ = std::move(lock);
+  fences.store_ = store;
+  return fences;
 }
 
 absl::Status FenceStore::Persist(std::uint64_t highest) {
   if (highest <= floor_) return absl::OkStatus();
-  BATON_RETURN_IF_ERROR(WriteStateFile(
-      dir_, path_, FormatStateFile({.epoch = epoch_, .fence_floor = highest})));
+  const std::string state = FormatStateFile({.epoch = epoch_, .fence_floor = highest});
+  if (store_ != nullptr) {
+    store::Store::Batch batch;
+    batch.Put(kStoreKey, state);
+    BATON_RETURN_IF_ERROR(store_->Write(std::move(batch)));
+  } else {
+    BATON_RETURN_IF_ERROR(WriteStateFile(dir_, path_, state));
+  }
   floor_ = highest;
   return absl::OkStatus();
 }

@@ -26,6 +26,12 @@
 // after a lost directory, fences stay increasing if the new start's clock is
 // at most that far behind the old run's. batond logs the lead at start.
 //
+// With a store (server/store, batond's default), the same two lines are the
+// value of the store's key "fence", written synced, and there is no file:
+// an existing `dir`/fence-state (from a batond that had no store) is read
+// once, its state carried into the store, and the file removed once the
+// store has it durably.
+//
 // The file is replaced atomically and durably (temp file, fsync, rename,
 // fsync of the directory), so a crash leaves either the old or the new state.
 // A file that cannot be parsed is an error, never a reason to start over:
@@ -48,6 +54,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "server/store/store.h"
 
 namespace baton::service {
 
@@ -63,6 +70,8 @@ class FenceStore {
   static constexpr std::uint64_t kCrashMargin = std::uint64_t{1} << 32;
   // The name of the state file inside the data directory.
   static constexpr char kFileName[] = "fence-state";
+  // The store's key of the state, when there is a store.
+  static constexpr char kStoreKey[] = "fence";
 
   // Open() creates `dir` (and its parents) if missing, reads `dir`/fence-state
   // (absent: a first start, previous epoch 0 and floor 0) and starts a new
@@ -75,7 +84,12 @@ class FenceStore {
   // or written (with the errno text), DATA_LOSS for a state file that does
   // not parse (it is left untouched), OUT_OF_RANGE when the epoch or the
   // fence base would overflow 64 bits, INVALID_ARGUMENT for an empty `dir`.
-  static absl::StatusOr<FenceStore> Open(const std::string& dir, absl::Time now);
+  //
+  // With `store`, the state lives in the store under kStoreKey, migrated
+  // from the file if the store has none (see the file comment); `store`
+  // outlives the FenceStore.
+  static absl::StatusOr<FenceStore> Open(const std::string& dir, absl::Time now,
+                                         store::Store* store = nullptr);
 
   FenceStore(FenceStore&&) = default;
   FenceStore& operator=(FenceStore&&) = default;
@@ -97,7 +111,8 @@ class FenceStore {
   // next call tries again.
   [[nodiscard]] absl::Status Persist(std::uint64_t highest);
 
-  // path() is the state file, `dir`/fence-state.
+  // path() is where the state is: the file `dir`/fence-state, or the
+  // store's key ("<store dir> key 'fence'").
   const std::string& path() const { return path_; }
 
  private:
@@ -120,6 +135,8 @@ class FenceStore {
   // The fence floor recorded in the file: fence_base_ or the highest
   // persisted since.
   std::uint64_t floor_;
+  // Where the state lives instead of the file; nullptr: the file.
+  store::Store* store_ = nullptr;
 };
 
 }  // namespace baton::service

@@ -20,9 +20,13 @@
 #include <vector>
 
 #include "absl/functional/any_invocable.h"
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
 #include "server/core/registry.h"
 #include "server/runtime/clock.h"
 #include "server/runtime/shard_set.h"
+#include "server/service/kept_state.h"
+#include "server/store/store.h"
 
 namespace baton::service {
 
@@ -32,6 +36,10 @@ class Node {
     std::size_t shards = 1;
     core::Registry::Options registry;
     std::uint64_t fence_base = 0;
+    // Where each shard keeps the state no session owns (kept_state.h);
+    // nullptr: nothing is kept. Outlives the Node, and is closed before
+    // the Node is destroyed.
+    store::Store* store = nullptr;
   };
 
   Node(Options options, runtime::Clock* clock);
@@ -54,13 +62,21 @@ class Node {
   // What lives on one shard.
   struct Shard {
     Shard(std::size_t index, runtime::EventLoop* loop, const Options& options)
-        : index(index), loop(loop), registry(loop, options.fence_base, options.registry) {}
+        : index(index),
+          loop(loop),
+          registry(loop, options.fence_base, options.registry),
+          kept(options.store == nullptr
+                   ? nullptr
+                   : std::make_unique<KeptState>(loop, &registry, options.store)) {}
     const std::size_t index;
     runtime::EventLoop* const loop;
     core::Registry registry;
     // The session of Admin calls that wait (TryAcquire answers at once and
     // holds nothing, so it never ends). Session ids from 1 on are clients'.
     core::Session admin_session{0};
+    // The hook that keeps this shard's declared and changed instances in
+    // the store; nullptr when nothing is kept.
+    const std::unique_ptr<KeptState> kept;
   };
   using ShardFn = absl::AnyInvocable<void(Shard&)>;
 
@@ -69,6 +85,18 @@ class Node {
 
   // RunOn() runs `fn(shard)` on shard `index`.
   void RunOn(std::size_t index, ShardFn fn);
+
+  // LoadKeptState() creates, on their shards, the instances kept in
+  // `store` (kept_state.h) and returns how many. The shards must be
+  // running and no request served yet; blocks until every shard is done
+  // (the shards load in parallel). An error (a record that does not parse,
+  // a shard full) is returned rather than starting without kept state.
+  absl::StatusOr<std::size_t> LoadKeptState(store::Store& store, absl::Time wall_now);
+
+  // CheckpointKeptState() has every shard record its rate limits' bucket
+  // levels (KeptState::Checkpoint()); with `wait`, blocks until they are
+  // durable. A no-op when nothing is kept. The shards must be running.
+  void CheckpointKeptState(bool wait);
 
   // QueueDepth() is how many work items wait in shard `index`'s inbox.
   // Any thread.

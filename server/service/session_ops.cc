@@ -190,6 +190,13 @@ absl::Status CheckPositiveFinite(bool has, double value, std::string_view field)
       absl::StrCat(Absl(field), ": must be finite and > 0, got ", value));
 }
 
+// ChangesKeptState() is true for the operations that change state the
+// store keeps (kept_state.h).
+bool ChangesKeptState(OpCase op) {
+  return op == v1::Request::kCountDown || op == v1::Request::kCountDownAll ||
+         op == v1::Request::kSetRate || op == v1::Request::kSetBound;
+}
+
 // WithField() prefixes the message of an INVALID_ARGUMENT from the core with
 // the request field it is about; other statuses pass unchanged.
 absl::Status WithField(const absl::Status& status, std::string_view field) {
@@ -449,6 +456,12 @@ void AnswerWait(ShardSession* ss, std::uint64_t id, const WaitAnswer& wait,
       break;
     default:
       break;
+  }
+  // A latch's wait reports its counts, which are kept state: it goes once
+  // they are durable.
+  if (wait.kind == core::Kind::kMultiCountDownLatch) {
+    ss->AnswerWhenDurable(std::move(response));
+    return;
   }
   ss->Answer(std::move(response));
 }
@@ -753,6 +766,16 @@ void SessionState::Execute(ShardSession* ss, Prepared& prepared) {
     default:
       status = absl::InternalError(absl::StrCat("op: ", Absl(OpName(op)), " not handled"));
       break;
+  }
+  // Kept state (kept_state.h): an answer that reports a change of it, or
+  // anything about an instance whose change is not durable yet, waits
+  // until it is.
+  if (KeptState* kept = ss->shard().kept.get(); kept != nullptr) {
+    if (status.ok() && ChangesKeptState(op)) kept->Changed(request.name());
+    if (kept->Pending(request.name())) {
+      ss->AnswerWhenDurable(status.ok() ? std::move(response) : ErrorResponse(id, status));
+      return;
+    }
   }
   if (!status.ok()) {
     ss->Answer(ErrorResponse(id, status));

@@ -914,6 +914,24 @@ void ShardSession::Answer(v1::Response response) {
   ScheduleFlush();
 }
 
+void ShardSession::AnswerWhenDurable(v1::Response response) {
+  KeptState* kept = shard_->kept.get();
+  if (kept == nullptr || !kept->AnyPending()) {
+    Answer(std::move(response));
+    return;
+  }
+  kept->WhenDurable([self = state_->shared_from_this(), this,
+                     response = std::move(response)](const absl::Status& durable) mutable {
+    if (!durable.ok() && (!response.has_status() || response.status().code() == 0)) {
+      response = session_internal::ErrorResponse(
+          response.id(), absl::UnavailableError(absl::StrCat(
+                             "done, but not durable: it may not survive a restart (",
+                             durable.message(), ")")));
+    }
+    Answer(std::move(response));
+  });
+}
+
 void ShardSession::Tell(v1::Notice notice) {
   notices_.push_back(std::move(notice));
   ScheduleFlush();

@@ -91,6 +91,11 @@ class ShardSession {
   // Answer() queues `response` (of a registered request) to go out at the
   // end of this turn of the loop, with every other answer of the turn.
   void Answer(v1::Response response);
+  // AnswerWhenDurable() is Answer() once every change of kept state on this
+  // shard so far is durable (kept_state.h); Answer() at once when none is
+  // pending or nothing is kept. If the store fails, the answer becomes
+  // UNAVAILABLE: the change is made but may not survive a crash.
+  void AnswerWhenDurable(v1::Response response);
   // Tell() queues a notice the same way.
   void Tell(v1::Notice notice);
 

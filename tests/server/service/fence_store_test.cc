@@ -16,6 +16,7 @@
 #include <filesystem>
 #include <fstream>
 #include <limits>
+#include <memory>
 #include <sstream>
 #include <string>
 #include <system_error>
@@ -26,6 +27,7 @@
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
 #include "gtest/gtest.h"
+#include "server/store/store.h"
 
 namespace baton::service {
 namespace {
@@ -373,6 +375,39 @@ TEST_F(FenceStoreTest, MovedStoreKeepsItsState) {
   EXPECT_TRUE(moved.Persist(moved.fence_base() + 1).ok());
   EXPECT_EQ(ReadFile(state_path_), absl::StrCat("epoch ", kNowMillis, "\nfence_floor ",
                                                 moved.fence_base() + 1, "\n"));
+}
+
+TEST_F(FenceStoreTest, AStoreTakesOverTheFileAndKeepsItsGuarantees) {
+  std::uint64_t file_epoch = 0;
+  std::uint64_t file_base = 0;
+  {
+    FenceStore fences = OpenOrDie();
+    file_epoch = fences.epoch();
+    file_base = fences.fence_base();
+    ASSERT_TRUE(fences.Persist(file_base + 1000).ok());
+  }
+  ASSERT_TRUE(Exists(state_path_));
+  std::uint64_t store_base = 0;
+  std::uint64_t store_epoch = 0;
+  {
+    std::unique_ptr<store::Store> store = store::Store::Open(dir_ + "/state").value();
+    absl::StatusOr<FenceStore> fences = FenceStore::Open(dir_, kNow, store.get());
+    ASSERT_TRUE(fences.ok()) << fences.status();
+    // Migrated: above the file's floor plus the crash margin, and the file
+    // is gone.
+    EXPECT_GT(fences->epoch(), file_epoch);
+    EXPECT_EQ(fences->fence_base(), file_base + 1000 + FenceStore::kCrashMargin);
+    EXPECT_FALSE(Exists(state_path_));
+    store_base = fences->fence_base();
+    store_epoch = fences->epoch();
+    ASSERT_TRUE(fences->Persist(store_base + 7).ok());
+  }
+  std::unique_ptr<store::Store> store = store::Store::Open(dir_ + "/state").value();
+  absl::StatusOr<FenceStore> fences = FenceStore::Open(dir_, kNow, store.get());
+  ASSERT_TRUE(fences.ok()) << fences.status();
+  EXPECT_GT(fences->epoch(), store_epoch);
+  EXPECT_EQ(fences->fence_base(), store_base + 7 + FenceStore::kCrashMargin);
+  EXPECT_FALSE(Exists(state_path_));
 }
 
 }  // namespace

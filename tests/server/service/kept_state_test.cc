@@ -1,0 +1,260 @@
+// Copyright 2026 The Baton Authors.
+//
+// Tests of KeptState and the instance records: a record restores what was
+// declared and changed (live parameters, latch counts, the bucket level with
+// the refill of the time between), and KeptState writes a turn's changes in
+// one batch, holds WhenDurable() until the store has them, and writes the
+// deletion of a name that is gone. The loop runs on a manual clock; the
+// store is a real one in a temp directory.
+
+#include "server/service/kept_state.h"
+
+#include <stdlib.h>
+
+#include <chrono>
+#include <filesystem>
+#include <memory>
+#include <string>
+#include <system_error>
+#include <thread>
+#include <utility>
+
+#include "gtest/gtest.h"
+#include "server/core/registry.h"
+#include "server/runtime/clock.h"
+#include "server/runtime/event_loop.h"
+#include "server/store/store.h"
+
+namespace baton::service {
+namespace {
+
+const absl::Time kWallNow = absl::FromUnixSeconds(1'800'000'000);
+
+core::InstanceConfig LatchConfig() {
+  core::InstanceConfig config;
+  config.kind = core::Kind::kMultiCountDownLatch;
+  config.counts = {{"a", 3}, {"b", 1}};
+  return config;
+}
+
+core::InstanceConfig RateConfig() {
+  core::InstanceConfig config;
+  config.kind = core::Kind::kAdvancedRateLimit;
+  config.rate_limit.rate = 10;
+  config.rate_limit.capacity = 20;
+  return config;
+}
+
+core::InstanceConfig BoundConfig() {
+  core::InstanceConfig config;
+  config.kind = core::Kind::kDynamicBoundedSemaphore;
+  config.value = 2;
+  return config;
+}
+
+class KeptStateTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    std::string pattern = ::testing::TempDir() + "kept_state_test.XXXXXX";
+    ASSERT_NE(::mkdtemp(pattern.data()), nullptr) << pattern;
+    dir_ = pattern;
+  }
+  void TearDown() override {
+    std::error_code error;
+    std::filesystem::remove_all(dir_, error);
+  }
+
+  // RunUntil() turns the loop until `done()`; the store's writer thread
+  // posts its completions to it. Fails after 10 s.
+  template <typename Done>
+  bool RunUntil(runtime::EventLoop& loop, Done done) {
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+    while (!done()) {
+      if (std::chrono::steady_clock::now() > deadline) return false;
+      loop.RunUntilIdle();
+      std::this_thread::yield();
+    }
+    return true;
+  }
+
+  runtime::ManualClock clock_;
+  std::string dir_;
+};
+
+TEST_F(KeptStateTest, ARecordRestoresLiveParametersCountsAndTheBucketLevel) {
+  runtime::EventLoop loop(&clock_);
+  core::Registry registry(&loop, 1000);
+  core::Instance* latch = registry.Declare("latch", LatchConfig()).value();
+  core::Instance* rate = registry.Declare("rate", RateConfig()).value();
+  core::Instance* bound = registry.Declare("bound", BoundConfig()).value();
+  ASSERT_TRUE(latch->As<core::MultiCountDownLatch>()->CountDown("a").ok());
+  ASSERT_TRUE(latch->As<core::MultiCountDownLatch>()->CountDownAll().ok());
+  ASSERT_TRUE(rate->As<core::RateLimiter>()->SetRate(25).ok());
+  const double live_capacity = rate->As<core::RateLimiter>()->capacity();
+  ASSERT_TRUE(rate->As<core::RateLimiter>()->TakeNow(15).ok());  // 5 left
+  ASSERT_TRUE(bound->As<core::DynamicBoundedSemaphore>()->SetBound(7).ok());
+  const std::string latch_record = EncodeInstance(*latch, kWallNow);
+  const std::string rate_record = EncodeInstance(*rate, kWallNow);
+  const std::string bound_record = EncodeInstance(*bound, kWallNow);
+
+  core::Registry restored(&loop, 1000);
+  ASSERT_TRUE(RestoreInstance(restored, "latch", latch_record, kWallNow).ok());
+  // Down for 100 ms: 2.5 tokens refilled at the live rate.
+  ASSERT_TRUE(
+      RestoreInstance(restored, "rate", rate_record, kWallNow + absl::Milliseconds(100)).ok());
+  ASSERT_TRUE(RestoreInstance(restored, "bound", bound_record, kWallNow).ok());
+
+  const auto* l = restored.Find("latch")->As<core::MultiCountDownLatch>();
+  EXPECT_EQ(l->count("a"), 1);
+  EXPECT_EQ(l->count("b"), 0);
+  EXPECT_FALSE(l->broken());
+  EXPECT_EQ(restored.Find("latch")->config(), LatchConfig());  // still declared with 3, 1
+
+  const auto* r = restored.Find("rate")->As<core::RateLimiter>();
+  EXPECT_EQ(r->rate(), 25);
+  EXPECT_EQ(r->capacity(), live_capacity);
+  EXPECT_NEAR(r->tokens(), 7.5, 1e-9);
+  EXPECT_EQ(restored.Find("rate")->config(), RateConfig());
+
+  EXPECT_EQ(restored.Find("bound")->As<core::DynamicBoundedSemaphore>()->bound(), 7);
+  EXPECT_EQ(restored.Find("bound")->config(), BoundConfig());
+
+  EXPECT_EQ(RestoreInstance(restored, "junk", "\xff\xff", kWallNow).code(),
+            absl::StatusCode::kDataLoss);
+}
+
+TEST_F(KeptStateTest, ChangesOfATurnAreOneBatchAndAnswersWaitUntilItIsDurable) {
+  std::unique_ptr<store::Store> store = store::Store::Open(dir_ + "/state").value();
+  runtime::EventLoop loop(&clock_);
+  auto registry = std::make_unique<core::Registry>(&loop, 1000);
+  auto kept = std::make_unique<KeptState>(&loop, registry.get(), store.get());
+  core::Instance* latch = registry->Declare("latch", LatchConfig()).value();
+  registry->Declare("gone", BoundConfig()).value();
+
+  // Nothing pending: at once.
+  bool at_once = false;
+  loop.Post([&] { kept->WhenDurable([&](const absl::Status&) { at_once = true; }); });
+  loop.RunUntilIdle();
+  EXPECT_TRUE(at_once);
+
+  int durable = 0;
+  const std::uint64_t syncs_before = store->syncs();
+  loop.Post([&] {
+    kept->Changed("gone");
+    for (int i = 0; i < 3; ++i) {
+      ASSERT_TRUE(latch->As<core::MultiCountDownLatch>()->CountDown("a").ok());
+      kept->Changed("latch");
+      kept->WhenDurable([&](const absl::Status& status) {
+        EXPECT_TRUE(status.ok()) << status;
+        ++durable;
+      });
+    }
+    EXPECT_TRUE(kept->Pending("latch"));
+    EXPECT_FALSE(kept->Pending("other"));
+  });
+  loop.Post([&] {
+    // A later turn, before the write completes: its record is in flight.
+    EXPECT_EQ(durable, 0);
+  });
+  // Deleted in the same turn as it changed: its deletion is written.
+  loop.Post([&] { ASSERT_TRUE(registry->Delete("gone", absl::OkStatus()).ok()); });
+  ASSERT_TRUE(RunUntil(loop, [&] { return durable == 3; }));
+  EXPECT_FALSE(kept->Pending("latch"));
+  EXPECT_LE(store->syncs() - syncs_before, 2u);
+
+  kept.reset();
+  registry.reset();
+  core::Registry restored(&loop, 1000);
+  int records = 0;
+  ASSERT_TRUE(store
+                  ->Scan(kInstanceKeyPrefix,
+                         [&](std::string_view key, std::string_view value) {
+                           ++records;
+                           ASSERT_TRUE(RestoreInstance(restored,
+                                                       key.substr(kInstanceKeyPrefix.size()),
+                                                       value, absl::Now())
+                                           .ok());
+                         })
+                  .ok());
+  EXPECT_EQ(records, 1);
+  ASSERT_NE(restored.Find("latch"), nullptr);
+  EXPECT_EQ(restored.Find("latch")->As<core::MultiCountDownLatch>()->count("a"), 0);
+  EXPECT_EQ(restored.Find("gone"), nullptr);
+}
+
+TEST_F(KeptStateTest, AKeptInstanceIsEvictedFromMemoryOnlyAndComesBackWhenUsed) {
+  std::unique_ptr<store::Store> store = store::Store::Open(dir_ + "/state").value();
+  runtime::EventLoop loop(&clock_);
+  core::Registry::Options options;
+  options.idle_eviction = absl::Minutes(1);
+  core::Registry registry(&loop, 1000, options);
+  KeptState kept(&loop, &registry, store.get());
+  bool durable = false;
+  loop.Post([&] {
+    core::Instance* latch = registry.Declare("latch", LatchConfig()).value();
+    ASSERT_TRUE(latch->As<core::MultiCountDownLatch>()->CountDown("a").ok());
+    kept.Changed("latch");
+    ASSERT_TRUE(registry.GetOrCreate("lock", core::Kind::kPriorityLock).ok());  // not kept
+    kept.WhenDurable([&](const absl::Status&) { durable = true; });
+  });
+  ASSERT_TRUE(RunUntil(loop, [&] { return durable; }));
+  EXPECT_TRUE(registry.Find("latch")->kept());
+
+  clock_.Advance(absl::Minutes(2));
+  loop.Post([&] {
+    EXPECT_EQ(registry.SweepNow(), 2u);  // both leave memory
+    EXPECT_EQ(registry.size(), 0u);
+    // Used again in the same turn, before its record is written.
+    core::Instance* back = registry.Find("latch");
+    ASSERT_NE(back, nullptr);
+    EXPECT_EQ(back->As<core::MultiCountDownLatch>()->count("a"), 2);
+    EXPECT_EQ(registry.Find("lock"), nullptr);  // gone for good, as before
+  });
+  loop.RunUntilIdle();
+
+  clock_.Advance(absl::Minutes(2));
+  loop.Post([&] { EXPECT_EQ(registry.SweepNow(), 1u); });
+  loop.RunUntilIdle();
+  ASSERT_TRUE(RunUntil(loop, [&] { return store->Get(InstanceKey("latch")).value().has_value(); }));
+  // From the store this time.
+  loop.Post([&] {
+    absl::StatusOr<core::Instance*> back =
+        registry.GetOrCreate("latch", core::Kind::kMultiCountDownLatch);
+    ASSERT_TRUE(back.ok()) << back.status();
+    EXPECT_EQ((*back)->As<core::MultiCountDownLatch>()->count("a"), 2);
+    EXPECT_EQ((*back)->config(), LatchConfig());
+    EXPECT_TRUE((*back)->kept());
+  });
+  loop.RunUntilIdle();
+}
+
+TEST_F(KeptStateTest, ACheckpointRecordsTheBucketsUsedSinceTheLastOne) {
+  std::unique_ptr<store::Store> store = store::Store::Open(dir_ + "/state").value();
+  runtime::EventLoop loop(&clock_);
+  core::Registry registry(&loop, 1000);
+  KeptState kept(&loop, &registry, store.get());
+  core::Instance* rate = registry.Declare("rate", RateConfig()).value();
+  core::Instance* envoy = registry.Declare("envoy/d/k", RateConfig()).value();
+  envoy->EvictWhenFull();  // the Envoy service's: not kept
+  ASSERT_TRUE(rate->As<core::RateLimiter>()->TakeNow(15).ok());
+  bool durable = false;
+  loop.Post([&] { kept.Checkpoint([&](const absl::Status&) { durable = true; }); });
+  ASSERT_TRUE(RunUntil(loop, [&] { return durable; }));
+  absl::StatusOr<std::optional<std::string>> record = store->Get(InstanceKey("rate"));
+  ASSERT_TRUE(record.ok() && record->has_value());
+  EXPECT_FALSE(store->Get(InstanceKey("envoy/d/k")).value().has_value());
+  core::Registry restored(&loop, 1000);
+  ASSERT_TRUE(RestoreInstance(restored, "rate", **record, absl::Now()).ok());
+  EXPECT_NEAR(restored.Find("rate")->As<core::RateLimiter>()->tokens(), 5, 0.5);
+
+  // Nothing used since: nothing to write.
+  const std::uint64_t batches = store->batches();
+  durable = false;
+  clock_.Advance(absl::Seconds(5));
+  loop.Post([&] { kept.Checkpoint([&](const absl::Status&) { durable = true; }); });
+  ASSERT_TRUE(RunUntil(loop, [&] { return durable; }));
+  EXPECT_EQ(store->batches(), batches);
+}
+
+}  // namespace
+}  // namespace baton::service
