@@ -263,5 +263,21 @@ TEST_F(TlsTest, PlaintextOffLoopbackIsWarnedAbout) {
   EXPECT_EQ(loopback.log().find("plaintext gRPC"), std::string::npos) << loopback.log();
 }
 
+TEST_F(TlsTest, TheClientsTlsVariablesPassQuietlyAndATypoOfBatondsIsWarnedAbout) {
+  // The container sets both sides' variables in one environment (the
+  // HEALTHCHECK's client certificate beside batond's files).
+  setenv("BATON_TLS_CA", File("ca.crt").c_str(), 1);
+  setenv("BATON_TLS_CERT_FIEL", "typo", 1);
+  BatondProcess batond({"--shards=1"});
+  unsetenv("BATON_TLS_CA");
+  unsetenv("BATON_TLS_CERT_FIEL");
+  ASSERT_TRUE(batond.started()) << batond.log();
+  EXPECT_EQ(batond.log().find("BATON_TLS_CA names"), std::string::npos) << batond.log();
+  EXPECT_NE(batond.log().find("BATON_TLS_CERT_FIEL names no batond flag, ignored (did you mean "
+                              "BATON_TLS_CERT_FILE?)"),
+            std::string::npos)
+      << batond.log();
+}
+
 }  // namespace
 }  // namespace baton
