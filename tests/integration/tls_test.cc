@@ -228,6 +228,15 @@ TEST_F(TlsTest, ARotatedCertificateIsServedToNewConnectionsWhileSessionsKeepThei
   absl::StatusOr<bool> owner = lock.IsOwner().Wait();
   ASSERT_TRUE(owner.ok()) << owner.status();
   EXPECT_TRUE(*owner);
+
+  // The operator is told, naming the new certificate (batond looks every 2 s).
+  const auto logged_by = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+  while (batond.log().find("tls files changed") == std::string::npos &&
+         std::chrono::steady_clock::now() < logged_by) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  EXPECT_NE(batond.log().find("tls files changed"), std::string::npos) << batond.log();
+  EXPECT_NE(batond.log().find("CN=baton test other-server"), std::string::npos) << batond.log();
 }
 
 TEST_F(TlsTest, BadTlsFlagsStopBatondAtStartNamingTheFlag) {
