@@ -2,17 +2,13 @@
 
 #include "client/src/channel_credentials.h"
 
-#include <algorithm>
 #include <cerrno>
-#include <cmath>
 #include <cstring>
 #include <fstream>
 #include <sstream>
 #include <string>
 
 #include "absl/strings/str_cat.h"
-#include "grpcpp/security/tls_certificate_provider.h"
-#include "grpcpp/security/tls_credentials_options.h"
 
 namespace baton::internal {
 namespace {
@@ -53,27 +49,12 @@ absl::StatusOr<std::shared_ptr<grpc::ChannelCredentials>> ChannelCredentials(
         cert->empty() ? "tls.cert_file (or cert_pem)" : "tls.key_file (or key_pem)",
         " is not set"));
   }
-  if (!tls.server_name.empty()) {
-    args->SetSslTargetNameOverride(tls.server_name);
-  }
-  // Files only: watched, so that a long-lived client's reconnects present
-  // the certificate cert-manager renewed (and trust a rotated CA). gRPC's
-  // TLS credentials check batond's name as the SSL ones do.
-  if (tls.ca_pem.empty() && tls.cert_pem.empty() && tls.key_pem.empty() &&
-      (!tls.ca_file.empty() || !tls.cert_file.empty())) {
-    const auto seconds = static_cast<unsigned int>(
-        std::max(1.0, std::ceil(absl::ToDoubleSeconds(tls.reload_interval))));
-    auto provider = std::make_shared<grpc::experimental::FileWatcherCertificateProvider>(
-        tls.key_file, tls.cert_file, tls.ca_file, seconds);
-    grpc::experimental::TlsChannelCredentialsOptions options;
-    options.set_certificate_provider(provider);
-    if (!tls.ca_file.empty()) options.watch_root_certs();  // else the system's CAs
-    if (!tls.cert_file.empty()) options.watch_identity_key_cert_pairs();
-    return grpc::experimental::TlsCredentials(options);
-  }
   ssl.pem_root_certs = *std::move(ca);  // empty: gRPC's default roots
   ssl.pem_cert_chain = *std::move(cert);
   ssl.pem_private_key = *std::move(key);
+  if (!tls.server_name.empty()) {
+    args->SetSslTargetNameOverride(tls.server_name);
+  }
   return grpc::SslCredentials(ssl);
 }
 

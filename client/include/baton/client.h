@@ -79,9 +79,8 @@ Hold MakeHold(std::shared_ptr<HoldState> state);
 using Executor = std::function<void(absl::AnyInvocable<void()>)>;
 
 // TLS to batond (batond --tls_cert_file). Nothing set: plaintext. Each PEM
-// comes from a file or from text (the text wins). Files (when no text is
-// given) are re-read every reload_interval, so that the client's reconnects
-// present a renewed certificate and trust a rotated CA; text is fixed.
+// comes from a file or from text (the text wins), read once by Connect(): a
+// process that outlives its client certificate makes a new Client.
 struct TlsOptions {
   // TLS even when nothing below is set (the system's CAs then verify batond).
   bool enabled = false;
@@ -97,8 +96,6 @@ struct TlsOptions {
   // The name batond's certificate must carry, when it is not the host of
   // ClientOptions::address (a tunnel, a test, a pod reached by IP).
   std::string server_name;
-  // How often the files are re-read (whole seconds, at least one).
-  absl::Duration reload_interval = absl::Seconds(10);
 
   bool on() const {
     return enabled || !ca_file.empty() || !ca_pem.empty() || !cert_file.empty() ||
