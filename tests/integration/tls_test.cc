@@ -134,6 +134,10 @@ TEST_F(TlsTest, ClientsThatTrustTheCaGetThroughAndNoOtherDoes) {
   EXPECT_EQ(Health(batond.address(), Ssl("other-ca")).error_code(),
             grpc::StatusCode::UNAVAILABLE);
   EXPECT_FALSE(Connect(batond.address(), {.ca_file = File("other-ca.crt")}, kRefused).ok());
+  // The right CA, but a name the certificate does not carry.
+  EXPECT_FALSE(Connect(batond.address(),
+                       {.ca_file = File("ca.crt"), .server_name = "wrong.example"}, kRefused)
+                   .ok());
 
   // --rls_listen speaks TLS too.
   const std::string rls = batond.WordAfter("rls service on ");
