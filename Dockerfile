@@ -26,7 +26,7 @@ RUN apt-get update -q \
  && DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends \
       g++ cmake ninja-build pkg-config \
       libabsl-dev libgrpc++-dev libprotobuf-dev protobuf-compiler protobuf-compiler-grpc \
-      libspdlog-dev libyaml-cpp-dev libmicrohttpd-dev libleveldb-dev \
+      libspdlog-dev libyaml-cpp-dev libmicrohttpd-dev libleveldb-dev libssl-dev \
  && rm -rf /var/lib/apt/lists/*
 
 # The sources (.dockerignore keeps out build trees, docs, tests, benches,
@@ -49,7 +49,8 @@ RUN cmake -S . -B /build -G Ninja -DCMAKE_BUILD_TYPE=Release \
 FROM debian:bookworm-slim
 
 # Only the shared libraries the two binaries link (found with ldd): gRPC
-# (which brings libgrpc29, protobuf, c-ares, re2, OpenSSL, zlib), Abseil, and
+# (which brings libgrpc29, protobuf, c-ares, re2, OpenSSL, zlib; batond's TLS
+# checks use that OpenSSL too), Abseil, and
 # spdlog (batond's log, which brings fmt), LevelDB (the store of kept state,
 # which brings snappy).
 # libstdc++ and libgcc are in the base already. Docs, man pages and locales

@@ -4,7 +4,10 @@
 # filesystem, fence state on a tmpfs, flags from BATON_* variables), waits
 # for its HEALTHCHECK, runs `baton` commands from the host against it (a
 # lock, a rate limit, describe), then sends SIGTERM with a session open and
-# checks that batond drains and exits 0 within its grace period.
+# checks that batond drains and exits 0 within its grace period. Then it runs
+# the image once more with mTLS on (certificates made on the host by openssl,
+# mounted read-only): its HEALTHCHECK, a lock over mTLS from the host, and a
+# plaintext client refused.
 #
 #   bash deploy/test.sh                 # .ci/run calls it this way
 #   BATON_CLI=path/to/baton bash deploy/test.sh   # use this CLI on the host
@@ -59,6 +62,7 @@ cleanup() {
   for pid in "${bg_pids[@]}"; do kill "$pid" 2>/dev/null || true; done
   $engine rm -f "$name" >/dev/null 2>&1 || true
   $engine rm -f "$name-cli" >/dev/null 2>&1 || true
+  $engine rm -f "$name-tls" >/dev/null 2>&1 || true
   rm -rf "$tmp"
 }
 trap cleanup EXIT
@@ -138,6 +142,11 @@ pass "healthy after $((SECONDS - t)) s (the image's HEALTHCHECK: baton health)"
 
 logs=$($engine logs "$name" 2>&1)
 if grep -q 'listening on 0.0.0.0:7070' <<<"$logs"; then pass "listens on 0.0.0.0:7070"; else fail "listen address: $logs"; fi
+if grep -q 'plaintext gRPC on a non-loopback address' <<<"$logs"; then
+  pass "plaintext on 0.0.0.0 is warned about"
+else
+  fail "no warning for plaintext on 0.0.0.0: $logs"
+fi
 uid=$($engine exec "$name" id -u)
 if [[ $uid == 10001 ]]; then pass "runs as uid 10001"; else fail "runs as uid $uid"; fi
 
@@ -220,6 +229,60 @@ else
   fail "drain log lines missing"
   echo "$logs" >&2
 fi
+
+# ---- TLS ---------------------------------------------------------------------
+# The same image with mTLS: the certificates mounted read-only (as a
+# Kubernetes Secret would be), batond's flags and the HEALTHCHECK's client
+# certificate from BATON_TLS_* variables.
+bash tests/testing/make_test_certs.sh "$tmp/tls"
+chmod a+rx "$tmp" "$tmp/tls"  # the container's user reads them
+t=$SECONDS
+c=/etc/baton/tls
+$engine run -d --name "$name-tls" \
+  -p 127.0.0.1::7070 \
+  --read-only "${run_flags[@]}" \
+  --cap-drop=ALL --security-opt=no-new-privileges \
+  -v "$tmp/tls:$c:ro" \
+  -e BATON_TLS_CERT_FILE=$c/server.crt -e BATON_TLS_KEY_FILE=$c/server.key \
+  -e BATON_TLS_CLIENT_CA_FILE=$c/ca.crt \
+  -e BATON_TLS_CA=$c/ca.crt -e BATON_TLS_CERT=$c/client.crt -e BATON_TLS_KEY=$c/client.key \
+  -e BATON_SHARDS=1 "$image" >"$tmp/run-tls.log" 2>&1 || {
+  cat "$tmp/run-tls.log" >&2
+  die "$engine run (TLS) failed"
+}
+hostport=$($engine port "$name-tls" 7070/tcp | head -1)
+tls_addr=127.0.0.1:${hostport##*:}
+name_plain=$name
+name=$name-tls  # healthy() asks the container named $name
+until healthy; do
+  if [[ $($engine inspect --format '{{.State.Running}}' "$name") != true ]]; then
+    $engine logs "$name" >&2 || true
+    die "batond (TLS) exited"
+  fi
+  ((SECONDS - t < 40)) || { $engine logs "$name" >&2; die "not healthy (TLS) after 40 s"; }
+  sleep 0.5
+done
+name=$name_plain
+pass "mTLS: healthy after $((SECONDS - t)) s (the HEALTHCHECK over mTLS)"
+logs=$($engine logs "$name-tls" 2>&1)
+if grep -q 'tls on .*client_certificates="required"' <<<"$logs" && ! grep -q 'plaintext gRPC' <<<"$logs"; then
+  pass "mTLS: batond says TLS is on, and no plaintext warning"
+else
+  fail "mTLS start lines: $logs"
+fi
+if BATON_ADDR=$tls_addr BATON_TLS_CA=$tmp/tls/ca.crt BATON_TLS_CERT=$tmp/tls/client.crt \
+  BATON_TLS_KEY=$tmp/tls/client.key "$cli" lock ct/tls --timeout 5s -- true; then
+  pass "mTLS: baton lock from the host with a client certificate"
+else
+  fail "mTLS: baton lock from the host with a client certificate"
+fi
+code=0; BATON_ADDR=$tls_addr "$cli" health >/dev/null 2>&1 || code=$?
+if [[ $code == 69 ]]; then
+  pass "mTLS: a plaintext client is refused (exit 69)"
+else
+  fail "mTLS: a plaintext client: exit $code, expected 69 (unreachable)"
+fi
+$engine rm -f "$name-tls" >/dev/null 2>&1 || true
 
 log "done in $((SECONDS - start)) s; image $image: $((size / 1000000)) MB"
 echo "deploy/test: $passed passed, $failed failed"

@@ -9,7 +9,7 @@ set -euo pipefail
 run_packages=(
   build-essential cmake ninja-build pkg-config git
   libabsl-dev libgrpc++-dev libprotobuf-dev protobuf-compiler protobuf-compiler-grpc
-  libspdlog-dev libyaml-cpp-dev libmicrohttpd-dev libleveldb-dev
+  libspdlog-dev libyaml-cpp-dev libmicrohttpd-dev libleveldb-dev libssl-dev
 )
 test_packages=(
   clang libgtest-dev libgmock-dev libbenchmark-dev
@@ -20,6 +20,9 @@ test_packages=(
   # (bench/python): Debian's grpcio and protobuf, pytest, redis-py and the
   # redis-server it is compared with.
   python3-grpcio python3-protobuf python3-pytest python3-redis redis-server
+  # The TLS tests make their certificates with the openssl command
+  # (tests/testing/make_test_certs.sh; deploy/test.sh too).
+  openssl
 )
 
 packages=("${run_packages[@]}")

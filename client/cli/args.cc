@@ -38,6 +38,14 @@ void ApplyGlobalOption(const std::string& name, const std::string& value, Invoca
     invocation.global.address_from = "--addr";
   } else if (name == "json") {
     invocation.global.json = true;
+  } else if (name == "tls_ca") {
+    invocation.global.tls.ca_file = value;
+  } else if (name == "tls_cert") {
+    invocation.global.tls.cert_file = value;
+  } else if (name == "tls_key") {
+    invocation.global.tls.key_file = value;
+  } else if (name == "tls_server_name") {
+    invocation.global.tls.server_name = value;
   } else if (name == "connect-timeout") {
     std::optional<absl::Duration> timeout = ParseDurationArg(value);
     if (!timeout.has_value() || *timeout <= absl::ZeroDuration()) {

@@ -329,6 +329,16 @@ const std::vector<OptionSpec>& GlobalOptionSpecs() {
        "(see baton --help)"},
       {"connect-timeout", "T",
        "how long to wait for a slow batond (default 5s); a refused connection fails at once"},
+      {"tls_ca", "FILE",
+       "TLS: the PEM certificates of the CAs that signed batond's certificate (default: "
+       "$BATON_TLS_CA; the system's CAs when only --tls_cert or --tls_server_name is set)"},
+      {"tls_cert", "FILE",
+       "mTLS: this client's PEM certificate, for a batond started with --tls_client_ca_file "
+       "(default: $BATON_TLS_CERT); needs --tls_key"},
+      {"tls_key", "FILE", "mTLS: the PEM private key of --tls_cert (default: $BATON_TLS_KEY)"},
+      {"tls_server_name", "NAME",
+       "TLS: the name batond's certificate must carry, when it is not the host of --addr "
+       "(default: $BATON_TLS_SERVER_NAME)"},
       {"help", "", "show help (also: baton help COMMAND)"},
   };
   return *options;

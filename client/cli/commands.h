@@ -20,6 +20,7 @@
 #include <vector>
 
 #include "absl/time/time.h"
+#include "baton/client.h"
 
 namespace baton::cli {
 
@@ -37,6 +38,10 @@ struct GlobalOptions {
   // --connect-timeout: how long to wait for a slow batond before exit 69 (an
   // unreachable one is reported at once).
   absl::Duration connect_timeout = absl::Seconds(5);
+  // --tls_ca, --tls_cert, --tls_key, --tls_server_name, else BATON_TLS_CA,
+  // BATON_TLS_CERT, BATON_TLS_KEY, BATON_TLS_SERVER_NAME: TLS (mTLS with a
+  // certificate) when any is set.
+  baton::TlsOptions tls;
 };
 
 inline constexpr char kDefaultAddress[] = "127.0.0.1:7070";

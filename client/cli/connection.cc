@@ -18,6 +18,7 @@
 #include "client/cli/exit_codes.h"
 #include "client/cli/format.h"
 #include "client/cli/json.h"
+#include "client/src/channel_credentials.h"
 #include "grpc/health/v1/health.grpc.pb.h"
 
 namespace baton::cli {
@@ -115,8 +116,12 @@ absl::Status ValidateAddress(const std::string& address_text) {
 }
 
 absl::StatusOr<std::shared_ptr<grpc::Channel>> Reach(const GlobalOptions& global) {
+  grpc::ChannelArguments args;
+  absl::StatusOr<std::shared_ptr<grpc::ChannelCredentials>> credentials =
+      internal::ChannelCredentials(global.tls, &args);
+  if (!credentials.ok()) return credentials.status();
   std::shared_ptr<grpc::Channel> channel =
-      grpc::CreateChannel(global.address, grpc::InsecureChannelCredentials());
+      grpc::CreateCustomChannel(global.address, *credentials, args);
   const auto deadline =
       std::chrono::system_clock::now() + absl::ToChronoMilliseconds(global.connect_timeout);
   // Follow the channel's states rather than WaitForConnected(), which keeps
@@ -166,6 +171,7 @@ absl::StatusOr<std::unique_ptr<Client>> ConnectClient(const GlobalOptions& globa
   if (!reached.ok()) return reached.status();
   ClientOptions options;
   options.address = global.address;
+  options.tls = global.tls;
   options.client_name = absl::StrCat("baton ", command);
   options.connect_timeout = global.connect_timeout;
   return Client::Connect(std::move(options));

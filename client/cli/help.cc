@@ -167,7 +167,10 @@ void PrintOverview(std::FILE* out) {
                "\nExamples:\n"
                "  baton lock jobs/nightly -- ./nightly.sh      # one at a time, cluster-wide\n"
                "  baton ratelimit api/github --rate 10         # exit 0: go, exit 1: wait\n"
-               "  BATON_ADDR=baton:7070 baton describe jobs/nightly\n\n%s\n%s%s%s\n"
+               "  BATON_ADDR=baton:7070 baton describe jobs/nightly\n"
+               "  baton --addr baton:7070 --tls_ca ca.crt health  # over TLS\n"
+               "  BATON_TLS_CERT=me.crt BATON_TLS_KEY=me.key baton --tls_ca ca.crt list  # mTLS\n\n"
+               "%s\n%s%s%s\n"
                "Run 'baton help COMMAND' for a command's options, examples and exit codes.\n",
                kExitCodes, Wrap(kJson, "").c_str(), kJsonExample, Wrap(kJsonFields, "").c_str());
 }

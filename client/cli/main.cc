@@ -9,13 +9,16 @@
 #include <cstdio>
 #include <cstdlib>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_replace.h"
 #include "client/cli/commands.h"
 #include "client/cli/connection.h"
 #include "client/cli/exit_codes.h"
+#include "client/src/channel_credentials.h"
 
 namespace baton::cli {
 namespace {
@@ -50,7 +53,12 @@ std::size_t CommandStart(const std::vector<std::string>& args) {
   std::size_t i = 0;
   while (i < args.size() && absl::StartsWith(args[i], "-") && args[i] != "--") {
     const std::string& arg = args[i];
-    const bool takes_value = (arg == "--addr" || arg == "--connect-timeout");
+    // A global option that takes a value (and is not written --name=value)
+    // is followed by it: the table says which do.
+    bool takes_value = false;
+    for (const OptionSpec& option : GlobalOptionSpecs()) {
+      if (arg == absl::StrCat("--", option.name)) takes_value = !option.value_name.empty();
+    }
     i += takes_value ? 2 : 1;
   }
   return i;
@@ -147,6 +155,14 @@ int Main(std::vector<std::string> args) {
     invocation.global.address = env_address;
     invocation.global.address_from = "BATON_ADDR";
   }
+  // TLS from the environment first; the options win.
+  for (auto [variable, field] : {std::pair{"BATON_TLS_CA", &TlsOptions::ca_file},
+                                 std::pair{"BATON_TLS_CERT", &TlsOptions::cert_file},
+                                 std::pair{"BATON_TLS_KEY", &TlsOptions::key_file},
+                                 std::pair{"BATON_TLS_SERVER_NAME", &TlsOptions::server_name}}) {
+    const char* value = std::getenv(variable);
+    if (value != nullptr) invocation.global.tls.*field = value;
+  }
   bool help = false;
   ParseInvocation(rest, invocation, &help);
   if (help) {
@@ -157,6 +173,22 @@ int Main(std::vector<std::string> args) {
   // an unreachable server (nor a dial of a port it was wrapped into).
   if (absl::Status valid = ValidateAddress(invocation.global.address); !valid.ok()) {
     invocation.Fail(absl::StrCat(invocation.global.address_from, ": ", valid.message()));
+    return invocation.UsageError();
+  }
+  // TLS files that cannot be read are a usage error too, named as the user
+  // wrote them.
+  grpc::ChannelArguments ignored;
+  if (absl::StatusOr<std::shared_ptr<grpc::ChannelCredentials>> credentials =
+          internal::ChannelCredentials(invocation.global.tls, &ignored);
+      !credentials.ok()) {
+    std::string message(credentials.status().message());
+    for (auto [field, names] : {std::pair{"tls.ca_file", "--tls_ca (or BATON_TLS_CA)"},
+                                std::pair{"tls.cert_file", "--tls_cert (or BATON_TLS_CERT)"},
+                                std::pair{"tls.key_file", "--tls_key (or BATON_TLS_KEY)"}}) {
+      absl::StrReplaceAll({{field, names}}, &message);
+    }
+    absl::StrReplaceAll({{"tls: ", ""}, {" (or cert_pem)", ""}, {" (or key_pem)", ""}}, &message);
+    invocation.Fail(message);
     return invocation.UsageError();
   }
   return spec->run(invocation);

@@ -130,6 +130,17 @@ std::vector<std::string> Environment(const HeldCommand& command, std::uint64_t f
     }
     env.emplace_back(entry);
   }
+  // A `baton` that CMD runs reaches the same batond the same way: the TLS
+  // options given on the command line too (they win over the variables).
+  for (auto [variable, value] : {std::pair{"BATON_TLS_CA", &global.tls.ca_file},
+                                 std::pair{"BATON_TLS_CERT", &global.tls.cert_file},
+                                 std::pair{"BATON_TLS_KEY", &global.tls.key_file},
+                                 std::pair{"BATON_TLS_SERVER_NAME", &global.tls.server_name}}) {
+    if (value->empty()) continue;
+    const std::string prefix = absl::StrCat(variable, "=");
+    std::erase_if(env, [&](const std::string& entry) { return absl::StartsWith(entry, prefix); });
+    env.push_back(absl::StrCat(prefix, *value));
+  }
   env.push_back(absl::StrCat("BATON_FENCE=", fence));
   env.push_back(absl::StrCat("BATON_LOCK=", command.name));
   env.push_back(absl::StrCat("BATON_ADDR=", global.address));

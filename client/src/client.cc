@@ -9,6 +9,7 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "client/src/channel_credentials.h"
 #include "client/src/client_impl.h"
 
 namespace baton {
@@ -219,12 +220,14 @@ void PinCallbackQueue() {
   static_cast<void>(pin);
 }
 
-ClientImpl::ClientImpl(ClientOptions options) : options_([&] {
-  if (options.owner_key.empty()) options.owner_key = DefaultOwnerKey();
-  return std::move(options);
-}()) {
+ClientImpl::ClientImpl(ClientOptions options,
+                       std::shared_ptr<grpc::ChannelCredentials> credentials,
+                       grpc::ChannelArguments args)
+    : options_([&] {
+        if (options.owner_key.empty()) options.owner_key = DefaultOwnerKey();
+        return std::move(options);
+      }()) {
   PinCallbackQueue();
-  grpc::ChannelArguments args;
   const int keepalive_ms =
       static_cast<int>(std::max<std::int64_t>(1000, absl::ToInt64Milliseconds(options_.keepalive)));
   args.SetInt(GRPC_ARG_KEEPALIVE_TIME_MS, keepalive_ms);
@@ -234,7 +237,7 @@ ClientImpl::ClientImpl(ClientOptions options) : options_([&] {
   // Reconnect quickly after a server restart.
   args.SetInt(GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS, 100);
   args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, 2000);
-  channel_ = grpc::CreateCustomChannel(options_.address, grpc::InsecureChannelCredentials(), args);
+  channel_ = grpc::CreateCustomChannel(options_.address, credentials, args);
   stub_ = v1::Baton::NewStub(channel_);
   admin_ = v1::Admin::NewStub(channel_);
 }
@@ -656,7 +659,14 @@ Client::Client(std::shared_ptr<internal::ClientImpl> impl) : impl_(std::move(imp
 Client::~Client() { impl_->Shutdown(); }
 
 absl::StatusOr<std::unique_ptr<Client>> Client::Connect(ClientOptions options) {
-  auto impl = std::make_shared<internal::ClientImpl>(std::move(options));
+  // Read before anything dials: a missing file is the caller's mistake, not
+  // an unreachable server.
+  grpc::ChannelArguments args;
+  absl::StatusOr<std::shared_ptr<grpc::ChannelCredentials>> credentials =
+      internal::ChannelCredentials(options.tls, &args);
+  if (!credentials.ok()) return credentials.status();
+  auto impl = std::make_shared<internal::ClientImpl>(std::move(options), *std::move(credentials),
+                                                     std::move(args));
   if (absl::Status opened = impl->Open(); !opened.ok()) return opened;
   return std::unique_ptr<Client>(new Client(std::move(impl)));
 }

@@ -149,7 +149,10 @@ class Call {
 
 class ClientImpl : public std::enable_shared_from_this<ClientImpl> {
  public:
-  explicit ClientImpl(ClientOptions options);
+  // `credentials` and `args` are the channel's (ChannelCredentials()); the
+  // transport settings are added to `args`.
+  ClientImpl(ClientOptions options, std::shared_ptr<grpc::ChannelCredentials> credentials,
+             grpc::ChannelArguments args);
   ~ClientImpl();
 
   // Open() opens the first session, waiting for it up to connect_timeout.

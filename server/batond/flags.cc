@@ -102,7 +102,21 @@ ABSL_FLAG(std::string, auth_file, "",
           "stays). Empty: every caller may do everything");
 ABSL_FLAG(std::string, metrics_listen, "",
           "serve Prometheus metrics at http://HOST:PORT/metrics; empty: off. Port 0 picks "
-          "one (logged as \"metrics on HOST:PORT\")");
+          "one (logged as \"metrics on HOST:PORT\"). Plain HTTP, even with TLS on the gRPC "
+          "listeners: keep it on a network only scrapers reach");
+ABSL_FLAG(std::string, tls_cert_file, "",
+          "TLS on every gRPC listener (--listen, --rls_listen): the server's PEM certificate "
+          "chain, its own first; needs --tls_key_file. Empty: plaintext (batond warns when "
+          "such a listener is not on loopback)");
+ABSL_FLAG(std::string, tls_key_file, "",
+          "the PEM private key of --tls_cert_file (unencrypted); checked to match it at start");
+ABSL_FLAG(std::string, tls_client_ca_file, "",
+          "mTLS: PEM certificates of the CAs whose client certificates are accepted; every "
+          "client must present one. Needs --tls_cert_file and --tls_key_file");
+ABSL_FLAG(FlagDuration, tls_reload_interval, FlagDuration{absl::Seconds(5)},
+          "how often the --tls_* files are re-read (whole seconds, 1s to 24h): a rotated "
+          "certificate is served to new connections, and connections already up keep "
+          "their sessions");
 ABSL_FLAG(int64_t, metrics_max_label_values, 1000,
           "most (domain, key) label sets of the rate-limit metrics; later ones count as "
           "domain=\"other\", key=\"other\"");
@@ -122,8 +136,11 @@ constexpr char kDurationSyntax[] =
     "a duration such as 10s, 500ms, 1m30s, 1h, or a number of seconds such as 5";
 
 // The client-side variables of the same prefix: not batond's, and no typo.
-constexpr absl::string_view kClientVariables[] = {"BATON_ADDR", "BATON_LOCK", "BATON_FENCE",
-                                                 "BATON_JSON"};
+// The client's TLS variables are named so that a typo of batond's own
+// BATON_TLS_* flags is still warned about.
+constexpr absl::string_view kClientVariables[] = {
+    "BATON_ADDR",   "BATON_LOCK",     "BATON_FENCE",   "BATON_JSON",
+    "BATON_TLS_CA", "BATON_TLS_CERT", "BATON_TLS_KEY", "BATON_TLS_SERVER_NAME"};
 
 std::string EnvName(absl::string_view flag) {
   return absl::StrCat("BATON_", absl::AsciiStrToUpper(flag));
@@ -296,7 +313,7 @@ int ParseFlags(int argc, char** argv, std::FILE* out, std::FILE* err) {
     if (it == flags.end()) {
       if (std::find(std::begin(kClientVariables), std::end(kClientVariables), variable) !=
               std::end(kClientVariables) ||
-          absl::StartsWith(variable, "BATON_BENCH_") || absl::StartsWith(variable, "BATON_TLS_")) {
+          absl::StartsWith(variable, "BATON_BENCH_")) {
         continue;
       }
       const std::string closest = Closest(flags, name);

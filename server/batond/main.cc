@@ -13,7 +13,10 @@
 // rate-limit service (envoy.service.ratelimit.v3, rules from --rls_config,
 // reloaded on SIGHUP and when the files change; also on --rls_listen), the
 // standard health service and server reflection. Fences stay increasing
-// across restarts through the state kept in --data_dir.
+// across restarts through the state kept in --data_dir. With --tls_cert_file
+// and --tls_key_file every gRPC listener speaks TLS (mTLS with
+// --tls_client_ca_file), on files re-read every --tls_reload_interval;
+// /metrics stays plain HTTP.
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -42,6 +45,7 @@
 #include "grpcpp/grpcpp.h"
 #include "grpcpp/health_check_service_interface.h"
 #include "server/auth/access.h"
+#include "server/auth/tls.h"
 #include "server/batond/flags.h"
 #include "server/log/log.h"
 #include "server/metrics/counters.h"
@@ -98,10 +102,12 @@ uint64_t HighestFence(baton::service::Node& node) {
 }
 
 // Listen() adds `address` to `builder` (the port bound goes to `*port`)
-// with batond's transport settings, the same on every listener.
-void Listen(grpc::ServerBuilder& builder, const std::string& address, int max_message_bytes,
+// with batond's transport settings and credentials, the same on every
+// listener.
+void Listen(grpc::ServerBuilder& builder, const std::string& address,
+            const std::shared_ptr<grpc::ServerCredentials>& credentials, int max_message_bytes,
             int* port) {
-  builder.AddListeningPort(address, grpc::InsecureServerCredentials(), port);
+  builder.AddListeningPort(address, credentials, port);
   // gRPC turns SO_REUSEPORT on by default: a second batond on the same port
   // would start too and share the connections, and a lock would be granted
   // by both. Off, the second one fails to bind and says so.
@@ -115,6 +121,25 @@ void Listen(grpc::ServerBuilder& builder, const std::string& address, int max_me
   builder.AddChannelArgument(GRPC_ARG_HTTP2_MIN_RECV_PING_INTERVAL_WITHOUT_DATA_MS, 1000);
   builder.AddChannelArgument(GRPC_ARG_HTTP2_MAX_PING_STRIKES, 0);
   builder.SetMaxReceiveMessageSize(max_message_bytes);
+}
+
+// IsLoopback() is true when only this machine can reach `listen`: a
+// 127.0.0.0/8 or ::1 address, localhost, or a unix: socket.
+bool IsLoopback(const std::string& listen) {
+  if (listen.rfind("unix:", 0) == 0) return true;
+  sockaddr_storage address{};
+  socklen_t length = 0;
+  if (!baton::metrics::ParseListenAddress(listen, &address, &length).empty()) return false;
+  if (address.ss_family == AF_INET) {
+    const auto* in = reinterpret_cast<const sockaddr_in*>(&address);
+    return (ntohl(in->sin_addr.s_addr) >> 24) == 127;
+  }
+  if (address.ss_family == AF_INET6) {
+    const auto* in6 = reinterpret_cast<const sockaddr_in6*>(&address);
+    return IN6_IS_ADDR_LOOPBACK(&in6->sin6_addr) ||
+           (IN6_IS_ADDR_V4MAPPED(&in6->sin6_addr) && in6->sin6_addr.s6_addr[12] == 127);
+  }
+  return false;
 }
 
 // WhyCannotListen() says why nothing can listen on `listen` (host:port),
@@ -473,6 +498,20 @@ int main(int argc, char** argv) {
     return 2;
   }
 
+  // TLS: the files are checked now, so that a wrong path or a key of
+  // another certificate is exit 2 naming the flag, not a failed handshake
+  // at every client.
+  const baton::auth::TlsFiles tls{
+      .cert_file = absl::GetFlag(FLAGS_tls_cert_file),
+      .key_file = absl::GetFlag(FLAGS_tls_key_file),
+      .client_ca_file = absl::GetFlag(FLAGS_tls_client_ca_file),
+      .reload_interval = absl::GetFlag(FLAGS_tls_reload_interval).value,
+  };
+  if (absl::Status checked = baton::auth::CheckTlsFiles(tls); !checked.ok()) {
+    std::fprintf(stderr, "batond: %s\n", std::string(checked.message()).c_str());
+    return 2;
+  }
+
   const int64_t max_label_values = absl::GetFlag(FLAGS_metrics_max_label_values);
   if (!InRange("metrics_max_label_values", max_label_values, 1, 1'000'000)) return 2;
   baton::metrics::Rls().set_max_label_sets(static_cast<std::size_t>(max_label_values));
@@ -597,12 +636,22 @@ int main(int argc, char** argv) {
   baton::service::AdminService admin(
       &node, [&sessions](uint64_t id) { return sessions.ClientName(id); }, &access);
 
+  if (tls.enabled()) {
+    baton::log::Info("tls on", {{"certificate", baton::auth::CertificateSummary(tls.cert_file)},
+                                {"client_certificates", tls.mutual() ? "required" : "not asked"},
+                                {"reload_interval", tls.reload_interval}});
+  }
+  // One credentials object for both listeners: one watcher of the files.
+  const std::shared_ptr<grpc::ServerCredentials> credentials =
+      baton::auth::ServerCredentials(tls);
+  baton::auth::TlsFileWatch tls_watch(tls);
+
   grpc::EnableDefaultHealthCheckService(true);
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
   grpc::ServerBuilder builder;
   const std::string listen = absl::GetFlag(FLAGS_listen);
   int port = 0;
-  Listen(builder, listen, static_cast<int>(max_message_bytes), &port);
+  Listen(builder, listen, credentials, static_cast<int>(max_message_bytes), &port);
   sessions.AddTo(&builder, static_cast<std::size_t>(queues_flag));
   builder.RegisterService(&admin);
   baton::rls::RlsOptions rls_options;
@@ -647,7 +696,7 @@ int main(int argc, char** argv) {
   int rls_port = 0;
   if (!rls_listen.empty()) {
     grpc::ServerBuilder rls_builder;
-    Listen(rls_builder, rls_listen, static_cast<int>(max_message_bytes), &rls_port);
+    Listen(rls_builder, rls_listen, credentials, static_cast<int>(max_message_bytes), &rls_port);
     rls_builder.RegisterService(&rls_second);
     rls_server = rls_builder.BuildAndStart();
     if (rls_server == nullptr || rls_port == 0) {
@@ -685,6 +734,32 @@ int main(int argc, char** argv) {
                                   metrics_listen.substr(0, metrics_listen.rfind(':')), ":",
                                   *metrics_port));
   }
+  // Plaintext is for loopback: elsewhere anyone on the network can read the
+  // traffic and take any lock. Allowed (a mesh sidecar may encrypt), but said.
+  if (!tls.enabled()) {
+    for (const auto& [flag, address] :
+         {std::pair{"--listen", listen}, std::pair{"--rls_listen", rls_listen}}) {
+      if (address.empty() || IsLoopback(address)) continue;
+      baton::log::Warn(
+          "plaintext gRPC on a non-loopback address: anyone who reaches it can read the "
+          "traffic and act as any client; set --tls_cert_file and --tls_key_file (and "
+          "--tls_client_ca_file for mTLS), unless something else encrypts it",
+          {{"flag", flag}, {"address", address}});
+    }
+  }
+  // Without --auth_file, anyone who reaches the port may delete, reset or
+  // fill anything: fine on loopback, said elsewhere.
+  if (!access.enabled()) {
+    for (const auto& [flag, address] :
+         {std::pair{"--listen", listen}, std::pair{"--rls_listen", rls_listen}}) {
+      if (address.empty() || IsLoopback(address)) continue;
+      baton::log::Warn(
+          "no --auth_file on a non-loopback address: every caller may do everything "
+          "(delete, reset, fill the server); set --auth_file to require tokens or client "
+          "certificates per namespace",
+          {{"flag", flag}, {"address", address}});
+    }
+  }
   sessions.Start();
   const std::string host = listen.substr(0, listen.rfind(':'));
   // Scripts and tests wait for "listening on HOST:PORT".
@@ -704,7 +779,8 @@ int main(int argc, char** argv) {
   // The fence floor is persisted every few seconds, so that after a crash
   // the next start is above every fence granted (with a wide margin). The
   // rate-limit rules are reloaded on SIGHUP, and when their files change
-  // (polled every 2 s).
+  // (polled every 2 s). A change of the TLS files is logged (gRPC's watcher
+  // re-reads them on its own), with what is wrong with them, if anything.
   int signal_number = 0;
   const timespec tick{.tv_sec = 1, .tv_nsec = 0};
   absl::Time next_persist = absl::Now() + absl::Seconds(5);
@@ -720,6 +796,17 @@ int main(int argc, char** argv) {
       next_watch = now + absl::Seconds(2);
       if (rls_rules.Changed()) ReloadRls(rls_rules, "file changed");
       if (access.Changed()) ReloadAccess(access, "file changed");
+      if (tls.enabled() && tls_watch.Changed()) {
+        if (absl::Status checked = baton::auth::CheckTlsFiles(tls); checked.ok()) {
+          baton::log::Info("tls files changed: new connections get them within "
+                           "--tls_reload_interval; connections up keep theirs",
+                           {{"certificate", baton::auth::CertificateSummary(tls.cert_file)}});
+        } else {
+          baton::log::Warn("tls files changed and do not check out: handshakes may fail "
+                           "until they are fixed",
+                           {{"status", checked}});
+        }
+      }
     }
     if (now >= next_persist) {
       next_persist = now + absl::Seconds(5);

@@ -78,9 +78,36 @@ Hold MakeHold(std::shared_ptr<HoldState> state);
 // Executor runs a function, now or later, on some thread of the caller's.
 using Executor = std::function<void(absl::AnyInvocable<void()>)>;
 
+// TLS to batond (batond --tls_cert_file). Nothing set: plaintext. Each PEM
+// comes from a file or from text (the text wins), read once by Connect(): a
+// process that outlives its client certificate makes a new Client.
+struct TlsOptions {
+  // TLS even when nothing below is set (the system's CAs then verify batond).
+  bool enabled = false;
+  // The CAs that signed batond's certificate. Empty: the system's CAs.
+  std::string ca_file;
+  std::string ca_pem;
+  // The client's certificate chain and private key, for a batond that asks
+  // for one (--tls_client_ca_file: mTLS). Both or neither.
+  std::string cert_file;
+  std::string cert_pem;
+  std::string key_file;
+  std::string key_pem;
+  // The name batond's certificate must carry, when it is not the host of
+  // ClientOptions::address (a tunnel, a test, a pod reached by IP).
+  std::string server_name;
+
+  bool on() const {
+    return enabled || !ca_file.empty() || !ca_pem.empty() || !cert_file.empty() ||
+           !cert_pem.empty() || !key_file.empty() || !key_pem.empty() || !server_name.empty();
+  }
+};
+
 struct ClientOptions {
   // host:port of batond.
   std::string address = "127.0.0.1:7070";
+  // TLS or mTLS; plaintext when tls.on() is false.
+  TlsOptions tls;
   // For humans: shown by `baton describe` and batond's logs.
   std::string client_name;
   // The default owner key. Empty: "<hostname>:<pid>".
@@ -233,6 +260,7 @@ struct InstanceState {
 class Client {
  public:
   // Connect() opens a session with the server at options.address, or fails
+  // INVALID_ARGUMENT naming the option when options.tls cannot be read, or
   // UNAVAILABLE after options.connect_timeout.
   static absl::StatusOr<std::unique_ptr<Client>> Connect(ClientOptions options);
   ~Client();  // ends the session: everything it holds is released

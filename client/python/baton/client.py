@@ -14,6 +14,7 @@ that loop only (any number of tasks), like every asyncio object.
 from __future__ import annotations
 
 import asyncio
+import os
 import weakref
 from collections.abc import Mapping
 from types import TracebackType
@@ -42,6 +43,34 @@ _CHANNEL_OPTIONS = [
 ]
 
 
+Pem = str | os.PathLike[str] | bytes
+"""A PEM given as a file's path (``str`` or ``Path``) or as its bytes."""
+
+
+def _read_pem(parameter: str, value: Pem | None) -> bytes | None:
+    if value is None or isinstance(value, bytes):
+        return value
+    try:
+        with open(value, "rb") as f:
+            return f.read()
+    except OSError as e:
+        raise ValueError(f"{parameter}: cannot read {os.fspath(value)!r}: {e.strerror}") from e
+
+
+def _tls_credentials(tls: bool, ca: Pem | None, cert: Pem | None, key: Pem | None,
+                     server_name: str | None) -> grpc.ChannelCredentials | None:
+    """The channel's TLS credentials, or None for plaintext."""
+    if not (tls or ca is not None or cert is not None or key is not None or server_name):
+        return None
+    if (cert is None) != (key is None):
+        missing = "tls_key" if key is None else "tls_cert"
+        raise ValueError(f"a client certificate needs its key and a key its certificate, "
+                         f"but {missing} is not set")
+    return grpc.ssl_channel_credentials(root_certificates=_read_pem("tls_ca", ca),
+                                        private_key=_read_pem("tls_key", key),
+                                        certificate_chain=_read_pem("tls_cert", cert))
+
+
 class Client:
     """A connection to batond: one Session stream carrying every call.
 
@@ -61,7 +90,9 @@ class Client:
 
     def __init__(self, target: str, *, client_name: str = "", lease: float | None = None,
                  connect_timeout: float = 10.0,
-                 channel_options: list[tuple[str, Any]] | None = None) -> None:
+                 channel_options: list[tuple[str, Any]] | None = None,
+                 tls: bool = False, tls_ca: Pem | None = None, tls_cert: Pem | None = None,
+                 tls_key: Pem | None = None, tls_server_name: str | None = None) -> None:
         """Prepares a client; ``open()`` (or ``async with``) connects.
 
         Args:
@@ -71,12 +102,29 @@ class Client:
                 clamps it to [1 s, 1 h]); None: the server's default (30 s).
             connect_timeout: how long opening a session may take.
             channel_options: extra gRPC channel arguments.
+            tls: speak TLS even when no ``tls_*`` argument is given (the
+                system's CAs then verify batond). Any ``tls_*`` argument
+                turns TLS on; none: plaintext.
+            tls_ca: the CAs that signed batond's certificate (batond
+                --tls_cert_file), as a PEM file's path or PEM bytes.
+            tls_cert: this client's certificate, for a batond that asks for
+                one (--tls_client_ca_file: mTLS); needs ``tls_key``.
+            tls_key: the private key of ``tls_cert``.
+            tls_server_name: the name batond's certificate must carry, when
+                it is not the host of ``target``.
+
+        Raises:
+            ValueError: a ``tls_*`` file cannot be read, or a certificate
+                comes without its key (files are read here, once).
         """
         self.target = target
         self.client_name = client_name
         self._lease = lease
         self._connect_timeout = connect_timeout
         self._channel_options = list(_CHANNEL_OPTIONS) + list(channel_options or [])
+        self._credentials = _tls_credentials(tls, tls_ca, tls_cert, tls_key, tls_server_name)
+        if tls_server_name:
+            self._channel_options.append(("grpc.ssl_target_name_override", tls_server_name))
         self._channel: grpc.aio.Channel | None = None
         self._admin: admin_pb2_grpc.AdminStub | None = None
         self._session_now: Session | None = None
@@ -96,7 +144,12 @@ class Client:
             Unavailable: batond could not be reached within connect_timeout.
         """
         if self._channel is None:
-            self._channel = grpc.aio.insecure_channel(self.target, options=self._channel_options)
+            if self._credentials is None:
+                self._channel = grpc.aio.insecure_channel(self.target,
+                                                          options=self._channel_options)
+            else:
+                self._channel = grpc.aio.secure_channel(self.target, self._credentials,
+                                                        options=self._channel_options)
             self._admin = admin_pb2_grpc.AdminStub(self._channel)
         await self._session()
         return self
@@ -240,12 +293,18 @@ class Client:
 
 def connect(target: str, *, client_name: str = "", lease: float | None = None,
             connect_timeout: float = 10.0,
-            channel_options: list[tuple[str, Any]] | None = None) -> Client:
+            channel_options: list[tuple[str, Any]] | None = None,
+            tls: bool = False, tls_ca: Pem | None = None, tls_cert: Pem | None = None,
+            tls_key: Pem | None = None, tls_server_name: str | None = None) -> Client:
     """Returns a :class:`Client` for batond at ``target``; use it with ``async with``.
 
     ``async with baton.connect("127.0.0.1:7070", client_name="svc") as client:``
     opens the session on entry and ends it on exit (the server then
-    releases whatever it still holds). See :class:`Client` for the arguments.
+    releases whatever it still holds). See :class:`Client` for the arguments;
+    TLS: ``baton.connect(addr, tls_ca="ca.crt")``, and for mTLS also
+    ``tls_cert="me.crt", tls_key="me.key"``.
     """
     return Client(target, client_name=client_name, lease=lease,
-                  connect_timeout=connect_timeout, channel_options=channel_options)
+                  connect_timeout=connect_timeout, channel_options=channel_options,
+                  tls=tls, tls_ca=tls_ca, tls_cert=tls_cert, tls_key=tls_key,
+                  tls_server_name=tls_server_name)

@@ -1,0 +1,89 @@
+// Copyright 2026 The Baton Authors.
+//
+// batond's TLS: the server credentials of every gRPC listener, from the
+// files named by --tls_cert_file, --tls_key_file and --tls_client_ca_file,
+// checked at start and re-read while batond runs.
+//
+//   baton::auth::TlsFiles files{.cert_file = "/etc/baton/tls/tls.crt", ...};
+//   if (absl::Status ok = baton::auth::CheckTlsFiles(files); !ok.ok()) ...  // exit 2
+//   builder.AddListeningPort(address, baton::auth::ServerCredentials(files));
+//
+// Rotation: gRPC's FileWatcherCertificateProvider re-reads the files every
+// reload_interval and hands the new certificate (and client CA) to the
+// handshakes that follow; connections already up keep theirs, so sessions
+// are not dropped. Kubernetes (cert-manager's Secrets) swaps the files of a
+// mounted Secret at once, through a symlink; anyone else should rename new
+// files into place, key and certificate together.
+//
+// Threading: every function may be called from any thread; a TlsFileWatch
+// belongs to one thread (batond's main loop).
+
+#ifndef BATON_SERVER_AUTH_TLS_H_
+#define BATON_SERVER_AUTH_TLS_H_
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "grpcpp/security/server_credentials.h"
+
+namespace baton::auth {
+
+struct TlsFiles {
+  // PEM: the server's certificate chain (its own first) and its private key.
+  // Both empty: plaintext.
+  std::string cert_file;
+  std::string key_file;
+  // PEM: the CAs whose client certificates are accepted. Set: every client
+  // must present a certificate signed by one of them (mTLS).
+  std::string client_ca_file;
+  // How often the files are re-read; gRPC counts whole seconds (rounded up).
+  absl::Duration reload_interval = absl::Seconds(5);
+
+  bool enabled() const { return !cert_file.empty() || !key_file.empty(); }
+  bool mutual() const { return !client_ca_file.empty(); }
+};
+
+// CheckTlsFiles() is OK when `files` is plaintext (nothing set) or when the
+// files can be read, hold PEM, and the key is the certificate's. Otherwise
+// INVALID_ARGUMENT naming the flag: "--tls_key_file: the key in 'k' does not
+// match the certificate in 'c' (--tls_cert_file)".
+absl::Status CheckTlsFiles(const TlsFiles& files);
+
+// CertificateSummary() describes the server certificate for the start line
+// ("CN=baton, not after 2027-01-01T00:00:00Z"); "" when it cannot be read.
+std::string CertificateSummary(const std::string& cert_file);
+
+// ServerCredentials() is plaintext when !files.enabled(), else TLS on the
+// files (mTLS when files.mutual()), re-read every reload_interval. Every
+// listener may share one: they then share one watcher of the files. Call
+// after CheckTlsFiles() said OK.
+std::shared_ptr<grpc::ServerCredentials> ServerCredentials(const TlsFiles& files);
+
+// TlsFileWatch says when the files changed (size, time, inode: a symlink
+// swap counts), so that batond can log the rotation it serves.
+class TlsFileWatch {
+ public:
+  explicit TlsFileWatch(const TlsFiles& files);
+  // Changed() is true once after each change seen since the last call.
+  bool Changed();
+
+ private:
+  struct Stamp {
+    long long size = -1;
+    long long mtime_ns = -1;
+    unsigned long long inode = 0;
+    bool operator==(const Stamp&) const = default;
+  };
+  std::vector<Stamp> Read() const;
+
+  std::vector<std::string> paths_;
+  std::vector<Stamp> stamps_;
+};
+
+}  // namespace baton::auth
+
+#endif  // BATON_SERVER_AUTH_TLS_H_
