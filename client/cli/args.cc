@@ -46,6 +46,11 @@ void ApplyGlobalOption(const std::string& name, const std::string& value, Invoca
     invocation.global.tls.key_file = value;
   } else if (name == "tls_server_name") {
     invocation.global.tls.server_name = value;
+  } else if (name == "token") {
+    invocation.global.token = value;
+    invocation.global.token_file.clear();
+  } else if (name == "token_file") {
+    invocation.global.token_file = value;
   } else if (name == "connect-timeout") {
     std::optional<absl::Duration> timeout = ParseDurationArg(value);
     if (!timeout.has_value() || *timeout <= absl::ZeroDuration()) {

@@ -339,6 +339,11 @@ const std::vector<OptionSpec>& GlobalOptionSpecs() {
       {"tls_server_name", "NAME",
        "TLS: the name batond's certificate must carry, when it is not the host of --addr "
        "(default: $BATON_TLS_SERVER_NAME)"},
+      {"token", "TOKEN",
+       "the bearer token for a batond with --auth_file (default: $BATON_TOKEN); other "
+       "users can see a command line: prefer --token_file or the variable"},
+      {"token_file", "FILE",
+       "read the token from FILE, trailing whitespace ignored (default: $BATON_TOKEN_FILE)"},
       {"help", "", "show help (also: baton help COMMAND)"},
   };
   return *options;

@@ -42,6 +42,10 @@ struct GlobalOptions {
   // BATON_TLS_CERT, BATON_TLS_KEY, BATON_TLS_SERVER_NAME: TLS (mTLS with a
   // certificate) when any is set.
   baton::TlsOptions tls;
+  // --token_file, else --token, else BATON_TOKEN_FILE, else BATON_TOKEN:
+  // the bearer token for a batond with --auth_file.
+  std::string token;
+  std::string token_file;
 };
 
 inline constexpr char kDefaultAddress[] = "127.0.0.1:7070";

@@ -159,6 +159,7 @@ std::unique_ptr<grpc::ClientContext> UnaryContext(const GlobalOptions& global) {
     return name;
   }();
   context->AddMetadata("baton-client-name", client_name);
+  if (!global.token.empty()) context->AddMetadata("authorization", "Bearer " + global.token);
   context->set_deadline(std::chrono::system_clock::now() +
                         absl::ToChronoMilliseconds(global.connect_timeout));
   return context;
@@ -172,6 +173,7 @@ absl::StatusOr<std::unique_ptr<Client>> ConnectClient(const GlobalOptions& globa
   ClientOptions options;
   options.address = global.address;
   options.tls = global.tls;
+  options.token = global.token;
   options.client_name = absl::StrCat("baton ", command);
   options.connect_timeout = global.connect_timeout;
   return Client::Connect(std::move(options));

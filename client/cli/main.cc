@@ -6,12 +6,17 @@
 // (command_table.cc) and runs it. `baton --help` and `baton help COMMAND`
 // say what each command does; exit_codes.h lists the exit codes.
 
+#include <cerrno>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
+#include <fstream>
+#include <sstream>
 #include <string>
 #include <utility>
 #include <vector>
 
+#include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_replace.h"
@@ -163,6 +168,12 @@ int Main(std::vector<std::string> args) {
     const char* value = std::getenv(variable);
     if (value != nullptr) invocation.global.tls.*field = value;
   }
+  if (const char* token = std::getenv("BATON_TOKEN"); token != nullptr) {
+    invocation.global.token = token;
+  }
+  if (const char* file = std::getenv("BATON_TOKEN_FILE"); file != nullptr && *file != '\0') {
+    invocation.global.token_file = file;
+  }
   bool help = false;
   ParseInvocation(rest, invocation, &help);
   if (help) {
@@ -173,6 +184,25 @@ int Main(std::vector<std::string> args) {
   // an unreachable server (nor a dial of a port it was wrapped into).
   if (absl::Status valid = ValidateAddress(invocation.global.address); !valid.ok()) {
     invocation.Fail(absl::StrCat(invocation.global.address_from, ": ", valid.message()));
+    return invocation.UsageError();
+  }
+  // A token file that cannot be read, or a token that cannot be sent, is a
+  // usage error (the token itself is never printed).
+  if (!invocation.global.token_file.empty()) {
+    std::ifstream in(invocation.global.token_file);
+    std::stringstream text;
+    if (in) text << in.rdbuf();
+    if (!in) {
+      invocation.Fail(absl::StrCat("--token_file (or BATON_TOKEN_FILE): cannot read '",
+                                   invocation.global.token_file, "': ", std::strerror(errno)));
+      return invocation.UsageError();
+    }
+    invocation.global.token = std::string(absl::StripTrailingAsciiWhitespace(text.str()));
+  }
+  if (absl::Status token = internal::CheckToken(invocation.global.token,
+                                                "--token (or BATON_TOKEN, --token_file)");
+      !token.ok()) {
+    invocation.Fail(std::string(token.message()));
     return invocation.UsageError();
   }
   // TLS files that cannot be read are a usage error too, named as the user

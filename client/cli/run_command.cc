@@ -141,6 +141,14 @@ std::vector<std::string> Environment(const HeldCommand& command, std::uint64_t f
     std::erase_if(env, [&](const std::string& entry) { return absl::StartsWith(entry, prefix); });
     env.push_back(absl::StrCat(prefix, *value));
   }
+  // And with the same token (the variable, not the file: the command may
+  // not read the file).
+  if (!global.token.empty()) {
+    std::erase_if(env, [](const std::string& entry) {
+      return absl::StartsWith(entry, "BATON_TOKEN=") || absl::StartsWith(entry, "BATON_TOKEN_FILE=");
+    });
+    env.push_back(absl::StrCat("BATON_TOKEN=", global.token));
+  }
   env.push_back(absl::StrCat("BATON_FENCE=", fence));
   env.push_back(absl::StrCat("BATON_LOCK=", command.name));
   env.push_back(absl::StrCat("BATON_ADDR=", global.address));

@@ -58,4 +58,19 @@ absl::StatusOr<std::shared_ptr<grpc::ChannelCredentials>> ChannelCredentials(
   return grpc::SslCredentials(ssl);
 }
 
+absl::Status CheckToken(const std::string& token, std::string_view field) {
+  for (const char c : token) {
+    if (c <= ' ' || c > '~') {
+      return absl::InvalidArgumentError(absl::StrCat(
+          absl::string_view(field.data(), field.size()),
+          ": must be printable ASCII without spaces (it is sent as an HTTP header value)"));
+    }
+  }
+  return absl::OkStatus();
+}
+
+void AddToken(const ClientOptions& options, grpc::ClientContext& context) {
+  if (!options.token.empty()) context.AddMetadata("authorization", "Bearer " + options.token);
+}
+
 }  // namespace baton::internal

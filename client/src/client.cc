@@ -129,6 +129,7 @@ class SessionStream final
   grpc::ClientContext& context() { return context_; }
 
   void Begin(v1::Baton::Stub& stub, const v1::ClientMessage* first) {
+    AddToken(client_->options(), context_);
     stub.async()->Session(&context_, this);
     // Held until the reads end: until then gRPC keeps this stream, so a
     // StartWrite() that races the end of the call is safe (it fails).
@@ -665,6 +666,9 @@ absl::StatusOr<std::unique_ptr<Client>> Client::Connect(ClientOptions options) {
   absl::StatusOr<std::shared_ptr<grpc::ChannelCredentials>> credentials =
       internal::ChannelCredentials(options.tls, &args);
   if (!credentials.ok()) return credentials.status();
+  if (absl::Status token = internal::CheckToken(options.token, "token"); !token.ok()) {
+    return token;
+  }
   auto impl = std::make_shared<internal::ClientImpl>(std::move(options), *std::move(credentials),
                                                      std::move(args));
   if (absl::Status opened = impl->Open(); !opened.ok()) return opened;

@@ -7,6 +7,7 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "client/src/channel_credentials.h"
 #include "client/src/client_impl.h"
 
 namespace baton {
@@ -153,6 +154,7 @@ std::shared_ptr<Call> DeclareCall(ClientImpl* client, const std::string& name,
                                 absl::ToChronoSeconds(self->client->options().connect_timeout));
     unary->request.set_name(name);
     *unary->request.mutable_config() = std::move(config);
+    internal::AddToken(self->client->options(), unary->context);
     ClientImpl* client = self->client;
     // Shutdown() waits for the call's end: `client` outlives the callback.
     client->BeginUnary();

@@ -140,7 +140,8 @@ constexpr char kDurationSyntax[] =
 // BATON_TLS_* flags is still warned about.
 constexpr absl::string_view kClientVariables[] = {
     "BATON_ADDR",   "BATON_LOCK",     "BATON_FENCE",   "BATON_JSON",
-    "BATON_TLS_CA", "BATON_TLS_CERT", "BATON_TLS_KEY", "BATON_TLS_SERVER_NAME"};
+    "BATON_TLS_CA", "BATON_TLS_CERT", "BATON_TLS_KEY", "BATON_TLS_SERVER_NAME",
+    "BATON_TOKEN", "BATON_TOKEN_FILE"};
 
 std::string EnvName(absl::string_view flag) {
   return absl::StrCat("BATON_", absl::AsciiStrToUpper(flag));

@@ -5,6 +5,7 @@
 // back without touching another.
 
 #include <signal.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <chrono>
@@ -18,6 +19,7 @@
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "baton/client.h"
 #include "baton/v1/admin.grpc.pb.h"
 #include "envoy/service/ratelimit/v3/rls.grpc.pb.h"
 #include "grpcpp/grpcpp.h"
@@ -380,6 +382,53 @@ TEST_F(AuthTest, EnvoysRateLimitServiceNeedsUseOnEnvoy) {
   EXPECT_EQ(stub->ShouldRateLimit(Context(kPayments).get(), request, &response).error_code(),
             grpc::StatusCode::PERMISSION_DENIED);
   EXPECT_TRUE(stub->ShouldRateLimit(Context(kOperator).get(), request, &response).ok());
+}
+
+// The C++ client and the `baton` CLI send their token; without it, or with
+// another tenant's, they are refused.
+TEST_F(AuthTest, TheClientsSendTheirToken) {
+  const auto connect = [&](const std::string& token) {
+    ClientOptions options;
+    options.address = batond_->address();
+    options.client_name = "auth test";
+    options.token = token;
+    options.connect_timeout = absl::Seconds(5);
+    return Client::Connect(std::move(options));
+  };
+  absl::StatusOr<std::unique_ptr<Client>> payments = connect(kPayments);
+  ASSERT_TRUE(payments.ok()) << payments.status();
+  PriorityLock lock(payments->get(), "payments/client-lock");
+  absl::StatusOr<Hold> hold = lock.Acquire().Wait();
+  ASSERT_TRUE(hold.ok()) << hold.status();
+  PriorityLock theirs(payments->get(), "search/client-lock");
+  absl::StatusOr<Hold> refused = theirs.Acquire().Wait();
+  ASSERT_FALSE(refused.ok());
+  EXPECT_EQ(refused.status().code(), absl::StatusCode::kPermissionDenied) << refused.status();
+  // A token that cannot be an HTTP header value is refused before dialing.
+  absl::StatusOr<std::unique_ptr<Client>> bad = connect("has space");
+  ASSERT_FALSE(bad.ok());
+  EXPECT_EQ(bad.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_FALSE(absl::StrContains(bad.status().message(), "has space"));
+
+  // The CLI: --token, BATON_TOKEN, --token_file; none: refused (exit 77,
+  // EX_NOPERM, or another non-zero code).
+  const std::string cli = absl::StrCat(BATON_CLI_PATH, " --addr ", batond_->address());
+  const auto run = [](const std::string& command) {
+    const int status = std::system((command + " >/dev/null 2>&1").c_str());
+    return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  };
+  EXPECT_EQ(run(absl::StrCat(cli, " --token ", kOperator, " latch declare payments/cli k=1")), 0);
+  EXPECT_EQ(run(absl::StrCat("BATON_TOKEN=", kPayments, " ", cli, " describe payments/cli")), 0);
+  const std::string token_file = dir_ + "/token";
+  std::ofstream(token_file) << kPayments << "\n";
+  EXPECT_EQ(run(absl::StrCat(cli, " --token_file ", token_file, " describe payments/cli")), 0);
+  EXPECT_NE(run(absl::StrCat(cli, " describe payments/cli")), 0);
+  EXPECT_NE(run(absl::StrCat(cli, " --token ", kSearch, " describe payments/cli")), 0);
+  EXPECT_NE(run(absl::StrCat(cli, " --token_file ", dir_, "/missing describe payments/cli")), 0);
+  // `baton lock ... -- CMD`: CMD's own `baton` reaches batond with the token.
+  EXPECT_EQ(run(absl::StrCat("BATON_TOKEN=", kPayments, " ", cli, " lock payments/cli-lock -- ",
+                             BATON_CLI_PATH, " describe payments/cli-lock")),
+            0);
 }
 
 TEST(AuthStartTest, ABadAuthFileAtStartIsExit2NamingFileAndLine) {

@@ -108,6 +108,10 @@ struct ClientOptions {
   std::string address = "127.0.0.1:7070";
   // TLS or mTLS; plaintext when tls.on() is false.
   TlsOptions tls;
+  // The bearer token for a batond with --auth_file, sent as
+  // "authorization: Bearer <token>" on every call; empty: none. Printable
+  // ASCII without spaces (Connect() fails INVALID_ARGUMENT otherwise).
+  std::string token;
   // For humans: shown by `baton describe` and batond's logs.
   std::string client_name;
   // The default owner key. Empty: "<hostname>:<pid>".

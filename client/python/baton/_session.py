@@ -88,8 +88,10 @@ class Session:
     """The stream of one session, its pending requests and its holds."""
 
     def __init__(self, channel: grpc.aio.Channel, *, client_name: str, owner_key: str,
-                 lease: float | None) -> None:
+                 lease: float | None,
+                 metadata: tuple[tuple[str, str], ...] = ()) -> None:
         self._stub = session_pb2_grpc.BatonStub(channel)
+        self._metadata = metadata
         self._client_name = client_name
         self._owner_key = owner_key
         self._lease_asked = lease
@@ -131,7 +133,7 @@ class Session:
             client_name=self._client_name.encode(), default_owner_key=self._owner_key.encode())
         if self._lease_asked is not None:
             open_msg.lease.CopyFrom(duration(self._lease_asked))
-        self._call = self._stub.Session()
+        self._call = self._stub.Session(metadata=self._metadata or None)
         try:
             await asyncio.wait_for(self._open(open_msg), timeout)
         except (grpc.aio.AioRpcError, asyncio.TimeoutError, TimeoutError) as e:
@@ -139,6 +141,9 @@ class Session:
             reason = e.details() if isinstance(e, grpc.aio.AioRpcError) else f"no answer in {timeout} s"
             self._ended = errors.LeaseLost(f"could not open a Baton session: {reason}")
             self.ended_event.set()
+            if isinstance(e, grpc.aio.AioRpcError) and e.code() == grpc.StatusCode.UNAUTHENTICATED:
+                raise errors.Unauthenticated(f"could not open a Baton session: {reason}",
+                                             grpc.StatusCode.UNAUTHENTICATED) from e
             raise errors.Unavailable(f"could not open a Baton session: {reason}",
                                      grpc.StatusCode.UNAVAILABLE) from e
         self._last_write = self._loop.time()

@@ -92,7 +92,8 @@ class Client:
                  connect_timeout: float = 10.0,
                  channel_options: list[tuple[str, Any]] | None = None,
                  tls: bool = False, tls_ca: Pem | None = None, tls_cert: Pem | None = None,
-                 tls_key: Pem | None = None, tls_server_name: str | None = None) -> None:
+                 tls_key: Pem | None = None, tls_server_name: str | None = None,
+                 token: str | None = None) -> None:
         """Prepares a client; ``open()`` (or ``async with``) connects.
 
         Args:
@@ -112,6 +113,9 @@ class Client:
             tls_key: the private key of ``tls_cert``.
             tls_server_name: the name batond's certificate must carry, when
                 it is not the host of ``target``.
+            token: the bearer token for a batond with ``--auth_file``, sent
+                as ``authorization: Bearer <token>`` on every call. None:
+                ``$BATON_TOKEN`` if set, else no token.
 
         Raises:
             ValueError: a ``tls_*`` file cannot be read, or a certificate
@@ -123,6 +127,12 @@ class Client:
         self._connect_timeout = connect_timeout
         self._channel_options = list(_CHANNEL_OPTIONS) + list(channel_options or [])
         self._credentials = _tls_credentials(tls, tls_ca, tls_cert, tls_key, tls_server_name)
+        if token is None:
+            token = os.environ.get("BATON_TOKEN") or None
+        if token is not None and (not token or any(c <= " " or c > "~" for c in token)):
+            raise ValueError("token: must be printable ASCII without spaces (an HTTP header value)")
+        self._metadata: tuple[tuple[str, str], ...] = (
+            (("authorization", f"Bearer {token}"),) if token else ())
         if tls_server_name:
             self._channel_options.append(("grpc.ssl_target_name_override", tls_server_name))
         self._channel: grpc.aio.Channel | None = None
@@ -218,7 +228,8 @@ class Client:
             opening = self._opening
             try:
                 session = Session(self._channel, client_name=self.client_name,
-                                  owner_key=self._default_owner_key, lease=self._lease)
+                                  owner_key=self._default_owner_key, lease=self._lease,
+                                  metadata=self._metadata)
                 await session.open(self._connect_timeout)
                 self._session_now = session
                 opening.set_result(session)
@@ -251,7 +262,7 @@ class Client:
         try:
             return await self._admin.Declare(
                 admin_pb2.DeclareRequest(name=name.encode(), config=config),
-                timeout=self._connect_timeout)
+                timeout=self._connect_timeout, metadata=self._metadata or None)
         except grpc.aio.AioRpcError as e:
             raise errors.from_rpc_error(e) from None
 
@@ -295,7 +306,8 @@ def connect(target: str, *, client_name: str = "", lease: float | None = None,
             connect_timeout: float = 10.0,
             channel_options: list[tuple[str, Any]] | None = None,
             tls: bool = False, tls_ca: Pem | None = None, tls_cert: Pem | None = None,
-            tls_key: Pem | None = None, tls_server_name: str | None = None) -> Client:
+            tls_key: Pem | None = None, tls_server_name: str | None = None,
+            token: str | None = None) -> Client:
     """Returns a :class:`Client` for batond at ``target``; use it with ``async with``.
 
     ``async with baton.connect("127.0.0.1:7070", client_name="svc") as client:``
@@ -307,4 +319,4 @@ def connect(target: str, *, client_name: str = "", lease: float | None = None,
     return Client(target, client_name=client_name, lease=lease,
                   connect_timeout=connect_timeout, channel_options=channel_options,
                   tls=tls, tls_ca=tls_ca, tls_cert=tls_cert, tls_key=tls_key,
-                  tls_server_name=tls_server_name)
+                  tls_server_name=tls_server_name, token=token)

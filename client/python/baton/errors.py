@@ -129,6 +129,16 @@ class Unavailable(BatonError):
     """The server is draining or cannot be reached (UNAVAILABLE)."""
 
 
+class Unauthenticated(Unavailable, PermissionError):
+    """batond has an --auth_file and the client's token (or certificate) is
+    missing or unknown (UNAUTHENTICATED): no session opens."""
+
+
+class PermissionDenied(BatonError, PermissionError):
+    """The caller's grants in batond's --auth_file do not cover the name's
+    namespace for this operation (PERMISSION_DENIED); nothing changed."""
+
+
 class LeaseLost(BatonError):
     """The session ended: the server released everything it held.
 
@@ -150,6 +160,8 @@ _BY_CODE: dict[grpc.StatusCode, type[BatonError]] = {
     grpc.StatusCode.ABORTED: Aborted,
     grpc.StatusCode.RESOURCE_EXHAUSTED: ResourceExhausted,
     grpc.StatusCode.UNAVAILABLE: Unavailable,
+    grpc.StatusCode.UNAUTHENTICATED: Unauthenticated,
+    grpc.StatusCode.PERMISSION_DENIED: PermissionDenied,
 }
 
 
