@@ -419,6 +419,16 @@ void ReloadRls(baton::rls::RlsRules& rules, const char* trigger) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  // Signals are taken by sigtimedwait() in the main loop: blocked first
+  // thing, before any thread starts (LevelDB's, gRPC's, the shards'), so
+  // that every thread inherits the mask. A thread started earlier would
+  // take a SIGHUP with its default action, and end batond.
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGTERM);
+  sigaddset(&signals, SIGINT);
+  sigaddset(&signals, SIGHUP);  // reloads --rls_config and --auth_file
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
   if (const int code = baton::batond::ParseFlags(argc, argv, stdout, stderr); code >= 0) {
     return code;
   }
@@ -576,15 +586,6 @@ int main(int argc, char** argv) {
     baton::log::Warn("fences are ahead of the wall clock: keep --data_dir across restarts",
                      {{"lead", fences->lead()}});
   }
-
-  // Signals are taken by sigwait() below: block them before any thread
-  // starts, so every thread inherits the mask.
-  sigset_t signals;
-  sigemptyset(&signals);
-  sigaddset(&signals, SIGTERM);
-  sigaddset(&signals, SIGINT);
-  sigaddset(&signals, SIGHUP);  // reloads --rls_config and --auth_file
-  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
 
   baton::service::Node::Options options;
   options.shards = shards_flag > 0 ? static_cast<std::size_t>(shards_flag)
