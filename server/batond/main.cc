@@ -735,25 +735,21 @@ int main(int argc, char** argv) {
                                   metrics_listen.substr(0, metrics_listen.rfind(':')), ":",
                                   *metrics_port));
   }
-  // Plaintext is for loopback: elsewhere anyone on the network can read the
-  // traffic and take any lock. Allowed (a mesh sidecar may encrypt), but said.
-  if (!tls.enabled()) {
-    for (const auto& [flag, address] :
-         {std::pair{"--listen", listen}, std::pair{"--rls_listen", rls_listen}}) {
-      if (address.empty() || IsLoopback(address)) continue;
+  // Loopback is for this machine only. Elsewhere, plaintext lets anyone on
+  // the network read the traffic and act as any client, and no --auth_file
+  // lets every caller delete, reset or fill anything. Allowed (a mesh
+  // sidecar may encrypt, a network policy may fence the port), but said.
+  for (const auto& [flag, address] :
+       {std::pair{"--listen", listen}, std::pair{"--rls_listen", rls_listen}}) {
+    if (address.empty() || IsLoopback(address)) continue;
+    if (!tls.enabled()) {
       baton::log::Warn(
           "plaintext gRPC on a non-loopback address: anyone who reaches it can read the "
           "traffic and act as any client; set --tls_cert_file and --tls_key_file (and "
           "--tls_client_ca_file for mTLS), unless something else encrypts it",
           {{"flag", flag}, {"address", address}});
     }
-  }
-  // Without --auth_file, anyone who reaches the port may delete, reset or
-  // fill anything: fine on loopback, said elsewhere.
-  if (!access.enabled()) {
-    for (const auto& [flag, address] :
-         {std::pair{"--listen", listen}, std::pair{"--rls_listen", rls_listen}}) {
-      if (address.empty() || IsLoopback(address)) continue;
+    if (!access.enabled()) {
       baton::log::Warn(
           "no --auth_file on a non-loopback address: every caller may do everything "
           "(delete, reset, fill the server); set --auth_file to require tokens or client "

@@ -431,6 +431,16 @@ TEST_F(AuthTest, TheClientsSendTheirToken) {
             0);
 }
 
+TEST(AuthStartTest, NoAuthFileOffLoopbackIsWarnedAbout) {
+  BatondProcess open({"--shards=1", "--listen=0.0.0.0:0"});
+  ASSERT_TRUE(open.started()) << open.log();
+  EXPECT_TRUE(absl::StrContains(open.log(), "no --auth_file on a non-loopback address"))
+      << open.log();
+  BatondProcess loopback({"--shards=1"});
+  ASSERT_TRUE(loopback.started()) << loopback.log();
+  EXPECT_FALSE(absl::StrContains(loopback.log(), "no --auth_file")) << loopback.log();
+}
+
 TEST(AuthStartTest, ABadAuthFileAtStartIsExit2NamingFileAndLine) {
   char dir[] = "/tmp/baton-auth-XXXXXX";
   ASSERT_NE(mkdtemp(dir), nullptr);
