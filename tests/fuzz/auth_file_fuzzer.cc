@@ -7,8 +7,11 @@
 // exceptions included: Parse must turn each into an error):
 //   - an error is INVALID_ARGUMENT and starts with the file's name;
 //   - an error never quotes a token of the file (tokens are secrets): no
-//     token of any principal the text might hold appears in it, checked
-//     against every scalar of a "tokens" list that yaml-cpp can read;
+//     token of any principal the text might hold appears inside the parts
+//     of the message quoted with '...' (where the parser puts what it
+//     quotes of the file), checked against every scalar of a "tokens" list
+//     that yaml-cpp can read and that is no other scalar of the file too (a
+//     name the error may rightly quote);
 //   - a file that parses finds each principal by each of its tokens and
 //     subjects and by its name, and `admin` on a namespace implies `use`.
 
@@ -16,6 +19,7 @@
 #include <cstdint>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "absl/status/statusor.h"
 #include "server/auth/access.h"
@@ -24,25 +28,65 @@
 
 namespace {
 
+// Every scalar of `node` (keys included) into `out`.
+void Scalars(const YAML::Node& node, std::vector<std::string>* out) {
+  if (node.IsScalar()) {
+    out->push_back(node.Scalar());
+  } else if (node.IsSequence()) {
+    for (const YAML::Node& item : node) Scalars(item, out);
+  } else if (node.IsMap()) {
+    for (auto it = node.begin(); it != node.end(); ++it) {
+      Scalars(it->first, out);
+      Scalars(it->second, out);
+    }
+  }
+}
+
 // The token-like scalars of the text, read by yaml-cpp alone (empty when
-// it cannot): principals[*].tokens[*].
+// it cannot): principals[*].tokens[*], at least 8 bytes (a shorter one
+// could appear by chance), and found in no other scalar of the file.
 std::vector<std::string> TokensIn(std::string_view text) {
   std::vector<std::string> tokens;
   try {
     const YAML::Node root = YAML::Load(std::string(text));
     if (!root.IsMap() || !root["principals"] || !root["principals"].IsSequence()) return tokens;
+    std::vector<std::string> candidates;
     for (const YAML::Node& principal : root["principals"]) {
       if (!principal.IsMap() || !principal["tokens"] || !principal["tokens"].IsSequence()) {
         continue;
       }
       for (const YAML::Node& token : principal["tokens"]) {
-        // Short ones could appear by chance (a line number, a key).
-        if (token.IsScalar() && token.Scalar().size() >= 8) tokens.push_back(token.Scalar());
+        if (token.IsScalar() && token.Scalar().size() >= 8) candidates.push_back(token.Scalar());
       }
+    }
+    std::vector<std::string> all;
+    Scalars(root, &all);
+    for (const std::string& token : candidates) {
+      // Once as a token it is; more often, it is also something else.
+      std::size_t seen = 0;
+      for (const std::string& scalar : all) {
+        if (scalar.find(token) != std::string::npos) ++seen;
+      }
+      if (seen == 1) tokens.push_back(token);
     }
   } catch (const YAML::Exception&) {
   }
   return tokens;
+}
+
+// Quoted() is the parts of `message` between single quotes.
+std::vector<std::string_view> Quoted(std::string_view message) {
+  std::vector<std::string_view> parts;
+  std::size_t at = 0;
+  while (true) {
+    const std::size_t open = message.find('\'', at);
+    if (open == std::string_view::npos) break;
+    const std::size_t close = message.find('\'', open + 1);
+    if (close == std::string_view::npos) break;
+    parts.push_back(message.substr(open + 1, close - open - 1));
+    at = close + 1;
+  }
+  return parts;
 }
 
 }  // namespace
@@ -65,9 +109,12 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     if (status.message().substr(0, 9) != "fuzz.yaml") {
       baton::fuzz::Fail("error does not name the file", status.ToString());
     }
+    const std::string_view message(status.message().data(), status.message().size());
     for (const std::string& token : TokensIn(text)) {
-      if (status.message().find(token) != std::string_view::npos) {
-        baton::fuzz::Fail("an error quotes a token", status.ToString());
+      for (const std::string_view quoted : Quoted(message)) {
+        if (quoted.find(token) != std::string_view::npos) {
+          baton::fuzz::Fail("an error quotes a token", status.ToString());
+        }
       }
     }
     return 0;
