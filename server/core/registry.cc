@@ -607,7 +607,17 @@ absl::StatusOr<Instance*> Registry::GetOrCreate(std::string_view name,
 Instance* Registry::Find(std::string_view name) const {
   auto it = instances_.find(name);
   if (it != instances_.end()) return it->get();
-  if (reload_hook_ == nullptr || !reload_hook_(name)) return nullptr;
+  const auto stored = stored_.find(name);
+  if (stored == stored_.end() || reload_hook_ == nullptr) return nullptr;
+  // Out of stored_ before the hook runs: restoring the instance looks the
+  // name up again (Declare), which must not reload it a second time.
+  const Kind kind = stored->second;
+  std::string stored_name = std::move(stored_.extract(stored).key());
+  if (!reload_hook_(name)) {
+    // Not restored (the hook logged why): still in the store, still listed.
+    stored_.emplace(std::move(stored_name), kind);
+    return nullptr;
+  }
   it = instances_.find(name);
   return it == instances_.end() ? nullptr : it->get();
 }
@@ -615,6 +625,7 @@ Instance* Registry::Find(std::string_view name) const {
 absl::Status Registry::Delete(std::string_view name,
                               const absl::Status& reason) {
   BATON_RETURN_IF_ERROR(ValidateName(name));
+  Find(name);  // an instance evicted to a store is deleted like the others
   auto it = instances_.find(name);
   if (it == instances_.end()) {
     return absl::NotFoundError(
@@ -645,19 +656,39 @@ absl::StatusOr<Registry::ListPage> Registry::List(
         absl::StrCat("page_token must come from a listing of the same prefix ",
                      Quoted(prefix), ", got ", Quoted(page_token)));
   }
+  // Two ordered sequences, merged by name: the instances in memory and
+  // those evicted to a store (a name is never in both).
   auto it = page_token.empty() ? instances_.lower_bound(prefix)
                                : instances_.upper_bound(page_token);
+  auto stored = page_token.empty() ? stored_.lower_bound(prefix)
+                                   : stored_.upper_bound(page_token);
+  const auto in_prefix = [&](std::string_view name) {
+    return absl::StartsWith(Absl(name), Absl(prefix));
+  };
   ListPage page;
-  for (; it != instances_.end() && absl::StartsWith(Absl((*it)->name()), Absl(prefix));
-       ++it) {
-    if (kind.has_value() && (*it)->kind() != *kind) continue;
-    if (visible && !visible((*it)->name())) continue;
+  while (true) {
+    const bool memory_left = it != instances_.end() && in_prefix((*it)->name());
+    const bool stored_left = stored != stored_.end() && in_prefix(stored->first);
+    if (!memory_left && !stored_left) break;
+    std::string_view name;
+    Kind entry_kind;
+    if (memory_left && (!stored_left || (*it)->name() < std::string_view(stored->first))) {
+      name = (*it)->name();
+      entry_kind = (*it)->kind();
+      ++it;
+    } else {
+      name = stored->first;
+      entry_kind = stored->second;
+      ++stored;
+    }
+    if (kind.has_value() && entry_kind != *kind) continue;
+    if (visible && !visible(name)) continue;
     if (page.entries.size() == static_cast<std::size_t>(page_size)) {
       // One more match exists: there is a next page.
       page.next_page_token = page.entries.back().name;
       break;
     }
-    page.entries.push_back({.name = std::string((*it)->name()), .kind = (*it)->kind()});
+    page.entries.push_back({.name = std::string(name), .kind = entry_kind});
   }
   return page;
 }
@@ -690,6 +721,10 @@ std::size_t Registry::SweepNow() {
         !(instance.Evictable() || (evict_hook_ != nullptr && evict_hook_(instance)))) {
       ++it;
       continue;
+    }
+    if (!instance.Evictable()) {
+      // Its state went to the store (evict_hook_ said so): still listed.
+      stored_.emplace(std::string(instance.name()), instance.kind());
     }
     instance.primitive()->Close(absl::AbortedError(
         absl::StrCat("instance ", Quoted(instance.name()), " evicted")));

@@ -85,6 +85,7 @@
 #include <utility>
 #include <vector>
 
+#include "absl/container/btree_map.h"
 #include "absl/container/btree_set.h"
 #include "absl/functional/any_invocable.h"
 #include "absl/functional/function_ref.h"
@@ -394,12 +395,14 @@ class Registry {
   absl::StatusOr<Instance*> GetOrCreate(std::string_view name, Kind kind);
 
   // Find() returns the instance `name`, or nullptr. Does not touch it. An
-  // instance evicted to a store comes back (see set_eviction_hooks()).
+  // instance evicted to a store comes back (see set_eviction_hooks()); a
+  // miss on a name that was never evicted costs no call to the hook.
   Instance* Find(std::string_view name) const;
 
   // Delete() closes the instance `name` with `reason` (its holders are
   // revoked and reported, its waiters fail with `reason`), then removes it;
-  // the name is free again. An OK `reason` is replaced by ABORTED "instance
+  // the name is free again. An instance evicted to a store is brought back
+  // first, so it is deleted like any other. An OK `reason` is replaced by ABORTED "instance
   // 'x' deleted". NOT_FOUND when absent, INVALID_ARGUMENT for a bad name.
   absl::Status Delete(std::string_view name, const absl::Status& reason);
 
@@ -410,7 +413,8 @@ class Registry {
   // means kMaxPageSize, negative is INVALID_ARGUMENT, as is a page token
   // that does not start with `prefix`. O(log n + names scanned).
   // `visible`, when set, hides the names for which it is false (they are
-  // neither listed nor counted in the page).
+  // neither listed nor counted in the page). Instances evicted to a store
+  // are listed too: eviction frees memory, it does not hide an instance.
   absl::StatusOr<ListPage> List(
       std::string_view prefix, std::optional<Kind> kind, int page_size,
       std::string_view page_token,
@@ -448,12 +452,19 @@ class Registry {
   // Find() (hence Declare(), GetOrCreate()) misses a name: it creates the
   // instance again, from what EvictHook kept, if it has it, and returns
   // whether it did. Neither may remove instances.
+  // The registry remembers the names (and kinds) it evicted this way, in
+  // order, for List(), and calls ReloadHook only for them.
   using EvictHook = absl::AnyInvocable<bool(const Instance&)>;
   using ReloadHook = absl::AnyInvocable<bool(std::string_view name)>;
   void set_eviction_hooks(EvictHook evict, ReloadHook reload) {
     evict_hook_ = std::move(evict);
     reload_hook_ = std::move(reload);
   }
+
+  // Stored() is true when `name` was evicted to a store by EvictHook and is
+  // not in memory now (Find() would bring it back).
+  bool Stored(std::string_view name) const { return stored_.contains(name); }
+  std::size_t stored_count() const { return stored_.size(); }
 
   // set_revocation_callback() sets the callback of every instance, those
   // existing and those to come.
@@ -542,6 +553,9 @@ class Registry {
   // Called from Find(), which is const: bringing an evicted instance back
   // is not a change a caller of Find() can tell from its having stayed.
   mutable ReloadHook reload_hook_;
+  // Instances evicted through evict_hook_, by name: out of memory, in the
+  // store. Find() moves a name back (hence mutable, as reload_hook_).
+  mutable absl::btree_map<std::string, Kind, std::less<>> stored_;
   Revocations revocations_{this};
   // Ordered, for List().
   InstanceMap instances_;

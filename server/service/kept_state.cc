@@ -114,16 +114,13 @@ bool KeptState::Evict(const core::Instance& instance) {
   // Its state as it leaves (a bucket's level included) is what comes back.
   evicted_.insert_or_assign(name, EncodeInstance(instance, absl::Now()));
   dirty_.erase(name);  // the record above is newer
-  in_store_.emplace(name);
   ScheduleCommit();
   return true;
 }
 
 bool KeptState::Reload(std::string_view name) {
+  // The registry calls this only for names it evicted through Evict().
   const absl::string_view key(name.data(), name.size());
-  const auto it = in_store_.find(key);
-  if (it == in_store_.end()) return false;
-  in_store_.erase(it);  // before the restore, which looks the name up again
   std::string record;
   if (auto evicted = evicted_.find(key); evicted != evicted_.end()) {
     record = evicted->second;  // not written yet: it stays in the batch
@@ -180,13 +177,14 @@ void KeptState::CommitTurn() {
   evicted_.clear();
   for (const std::string& name : dirty_) {
     const std::string key = InstanceKey(name);
-    // Find() would bring back an instance evicted to the store: a name in
-    // in_store_ is not in memory, and its record is up to date.
-    core::Instance* instance = in_store_.contains(name) ? nullptr : registry_->Find(name);
+    // Find() would bring back an instance evicted to the store: a Stored()
+    // name is not in memory, and its record is up to date.
+    const bool stored = registry_->Stored(name);
+    core::Instance* instance = stored ? nullptr : registry_->Find(name);
     if (instance != nullptr) {
       instance->set_kept();
       batch.Put(key, EncodeInstance(*instance, wall_now));
-    } else if (!in_store_.contains(name)) {
+    } else if (!stored) {
       batch.Delete(key);
     }
     pending_.insert_or_assign(name, sequence);

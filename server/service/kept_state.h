@@ -23,7 +23,8 @@
 // evicted from memory only: KeptState writes its record as it goes (its
 // bucket level too) and remembers its name; the registry's next Find() of
 // the name (any use, Describe) reads the record back (a LevelDB read on the
-// shard, once) and creates it again. List() shows only what is in memory.
+// shard, once) and creates it again. List() shows it all the while, and
+// Delete() deletes it, record included.
 //
 // Threading: confined to its shard's EventLoop, like the registry.
 
@@ -134,9 +135,9 @@ class KeptState {
   // Waiting for a batch, in order of sequence.
   std::deque<std::pair<std::uint64_t, Done>> waiting_;
   absl::Time last_checkpoint_ = absl::InfinitePast();
-  // Kept instances evicted from memory: their records are in the store, or
-  // in `evicted_` until this turn's batch is written.
-  absl::flat_hash_set<std::string> in_store_;
+  // Records of kept instances evicted in this turn, until its batch is
+  // written (the registry remembers which names are out of memory:
+  // Registry::Stored()).
   absl::flat_hash_map<std::string, std::string> evicted_;
 };
 

@@ -453,12 +453,15 @@ absl::Status SessionState::AdmitLocked(const v1::Request& request, bool wait,
     namespace_index_.emplace(std::string(name), index);
   }
   if (auth::NamespaceUsage* usage = namespaces_[index]; usage != nullptr) {
-    if (absl::Status taken = usage->TakeRequest(service_->clock_->Now()); !taken.ok()) {
-      throttle_ += usage->RequestInterval();
-      return taken;
-    }
+    // The waiter first: a wait refused for `waiters` spends nothing of the
+    // requests_per_second quota.
     if (wait) {
       if (absl::Status added = usage->AddWaiter(); !added.ok()) return added;
+    }
+    if (absl::Status taken = usage->TakeRequest(service_->clock_->Now()); !taken.ok()) {
+      if (wait) usage->RemoveWaiter();
+      throttle_ += usage->RequestInterval();
+      return taken;
     }
   }
   *ns = index;

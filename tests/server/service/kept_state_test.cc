@@ -14,10 +14,12 @@
 #include <chrono>
 #include <filesystem>
 #include <memory>
+#include <optional>
 #include <string>
 #include <system_error>
 #include <thread>
 #include <utility>
+#include <vector>
 
 #include "gtest/gtest.h"
 #include "server/core/registry.h"
@@ -224,6 +226,75 @@ TEST_F(KeptStateTest, AKeptInstanceIsEvictedFromMemoryOnlyAndComesBackWhenUsed) 
     EXPECT_EQ((*back)->As<core::MultiCountDownLatch>()->count("a"), 2);
     EXPECT_EQ((*back)->config(), LatchConfig());
     EXPECT_TRUE((*back)->kept());
+  });
+  loop.RunUntilIdle();
+}
+
+TEST_F(KeptStateTest, AnEvictedKeptInstanceIsListedAndItsDeleteRemovesTheRecord) {
+  std::unique_ptr<store::Store> store = store::Store::Open(dir_ + "/state").value();
+  runtime::EventLoop loop(&clock_);
+  core::Registry::Options options;
+  options.idle_eviction = absl::Minutes(1);
+  core::Registry registry(&loop, 1000, options);
+  KeptState kept(&loop, &registry, store.get());
+  bool durable = false;
+  loop.Post([&] {
+    ASSERT_TRUE(registry.Declare("jobs/b-latch", LatchConfig()).ok());
+    kept.Changed("jobs/b-latch");
+    ASSERT_TRUE(registry.Declare("jobs/d-rate", RateConfig()).ok());
+    kept.Changed("jobs/d-rate");
+    kept.WhenDurable([&](const absl::Status&) { durable = true; });
+  });
+  ASSERT_TRUE(RunUntil(loop, [&] { return durable; }));
+
+  clock_.Advance(absl::Minutes(2));
+  loop.Post([&] {
+    EXPECT_EQ(registry.SweepNow(), 2u);
+    // In memory again: two names in memory between and around the two in
+    // the store, so the listing merges both orders.
+    ASSERT_TRUE(registry.GetOrCreate("jobs/a-lock", core::Kind::kPriorityLock).ok());
+    ASSERT_TRUE(registry.GetOrCreate("jobs/c-lock", core::Kind::kPriorityLock).ok());
+    ASSERT_TRUE(registry.GetOrCreate("other/lock", core::Kind::kPriorityLock).ok());
+  });
+  loop.RunUntilIdle();
+  ASSERT_TRUE(RunUntil(loop, [&] {
+    return store->Get(InstanceKey("jobs/b-latch")).value().has_value() &&
+           store->Get(InstanceKey("jobs/d-rate")).value().has_value();
+  }));
+
+  loop.Post([&] {
+    EXPECT_TRUE(registry.Stored("jobs/b-latch"));
+    std::vector<std::string> names;
+    std::string token;
+    do {  // pages of one: every page token crosses between the two orders
+      core::Registry::ListPage page =
+          registry.List("jobs/", std::nullopt, 1, token).value();
+      for (const auto& entry : page.entries) names.push_back(entry.name);
+      token = page.next_page_token;
+    } while (!token.empty());
+    EXPECT_EQ(names, (std::vector<std::string>{"jobs/a-lock", "jobs/b-latch", "jobs/c-lock",
+                                               "jobs/d-rate"}));
+    core::Registry::ListPage latches =
+        registry.List("", core::Kind::kMultiCountDownLatch, 0, "").value();
+    ASSERT_EQ(latches.entries.size(), 1u);
+    EXPECT_EQ(latches.entries[0].name, "jobs/b-latch");
+    // Listing does not bring anything back into memory.
+    EXPECT_EQ(registry.size(), 3u);
+
+    // Delete finds it out of memory, and its record goes too.
+    EXPECT_TRUE(registry.Delete("jobs/b-latch", absl::OkStatus()).ok());
+    kept.Changed("jobs/b-latch");
+    EXPECT_FALSE(registry.Stored("jobs/b-latch"));
+    EXPECT_EQ(registry.Find("jobs/b-latch"), nullptr);
+  });
+  loop.RunUntilIdle();
+  ASSERT_TRUE(RunUntil(loop, [&] {
+    return !store->Get(InstanceKey("jobs/b-latch")).value().has_value();
+  }));
+  loop.Post([&] {
+    core::Registry::ListPage page = registry.List("jobs/", std::nullopt, 0, "").value();
+    ASSERT_EQ(page.entries.size(), 3u);
+    EXPECT_EQ(page.entries[1].name, "jobs/c-lock");
   });
   loop.RunUntilIdle();
 }
