@@ -29,16 +29,20 @@ bash scripts/deps.sh
 
 dir=build-fuzz
 start=$SECONDS
-# Only the harnesses and what they link: no tests, benchmarks or examples.
+# The harnesses and what they link, plus batond and the baton CLI, all with
+# clang's -Wthread-safety as an error: this one clang build is also CI's
+# thread-safety check of every annotated production file (server/, client/),
+# so CI compiles Baton with clang once, not twice (scripts/test.sh --tsa
+# still checks tests, benchmarks and examples too).
 cmake -S . -B "$dir" -G Ninja -DCMAKE_CXX_COMPILER=clang++ -DBATON_FUZZ=ON \
-  -DBATON_WERROR=ON -DBATON_BUILD_TESTS=OFF -DBATON_BUILD_BENCH=OFF \
-  -DBATON_BUILD_EXAMPLES=OFF >/dev/null
-if ! ninja -C "$dir" baton_fuzzers >"$dir/build.log" 2>&1; then
+  -DBATON_WERROR=ON -DBATON_THREAD_SAFETY=ON -DBATON_BUILD_TESTS=OFF \
+  -DBATON_BUILD_BENCH=OFF -DBATON_BUILD_EXAMPLES=OFF >/dev/null
+if ! ninja -C "$dir" baton_fuzzers batond baton >"$dir/build.log" 2>&1; then
   grep -E -A8 "error|FAILED" "$dir/build.log" | head -120
   echo "build failed in $dir: the whole log is $dir/build.log" >&2
   exit 1
 fi
-echo "fuzz build: $((SECONDS - start)) s"
+echo "fuzz build (clang -Wthread-safety clean): $((SECONDS - start)) s"
 
 if ((seeds)); then
   "$dir/tests/fuzz/make_seeds" tests/fuzz/corpus
