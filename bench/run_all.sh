@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
-# Issue 6's whole comparison in one command: Baton against the bare gRPC echo
+# The whole performance comparison in one command: Baton against the bare gRPC echo
 # (both variants), Redis and etcd (bench/run_comparison.sh, which runs
 # bench/peers/run_peers.sh), then the scale and memory rows
 # (bench/scale/run_scale.sh), Envoy's rate limit on batond against Redis
-# (bench/rls/run_rls.sh, where hiredis is installed); then issue 6's targets computed from the rows
+# (bench/rls/run_rls.sh, where hiredis is installed); then the performance targets computed from the rows
 # (bench/targets.awk) with the ratios Baton/echo, Baton/Redis, Baton/etcd.
 #
 #   bench/run_all.sh [--smoke] [--results FILE]
@@ -142,7 +142,7 @@ report() {
   echo
   echo "Noisy machine: the load generator shares the 2 cores with the server (and whatever else runs); compare ratios within one run, and prefer server CPU per op to ops/s."
   echo
-  echo "### Where Baton stands against issue 6's targets"
+  echo "### Where Baton stands against its performance targets"
   echo
   awk -f "$root/bench/targets.awk" "$tmp/rows.md" "$tmp/scale-rows.md"
   echo

@@ -16,9 +16,9 @@
 # The `baton` run on the host is, unless BATON_CLI says otherwise, the one
 # from the image (copied out: the host is Debian 12 like the image, and CI has
 # its libraries installed by scripts/deps.sh); if it cannot run here, it is
-# built in build-ct/. Podman is set up offline by
-# ../shared/tools/container-env.sh (installs podman, imports a local
-# debian:bookworm-slim). Ends with "N passed, 0 failed".
+# built in build-ct/. Podman is set up offline by scripts/podman-offline.sh
+# (installs podman, imports a local debian:bookworm-slim made with
+# debootstrap). Ends with "N passed, 0 failed".
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$PWD
@@ -45,12 +45,9 @@ if [[ -z $engine ]]; then
 fi
 build_flags=()
 if [[ $engine == podman ]]; then
-  env_script=""
-  for candidate in "$root/../shared/tools/container-env.sh" /work/shared/tools/container-env.sh; do
-    if [[ -f $candidate ]]; then env_script=$candidate; break; fi
-  done
-  [[ -n $env_script ]] || die "container-env.sh not found (expected in ../shared/tools/)"
-  bash "$env_script" >&2
+  # podman, and a debian:bookworm-slim image made from Debian's mirror when
+  # there is none (no registry needed).
+  bash "$root/scripts/podman-offline.sh" >&2
   # --format docker keeps the HEALTHCHECK (OCI images have none).
   build_flags=(--pull=never --format docker)
 fi

@@ -34,7 +34,11 @@ int main(int argc, char** argv) {
   for (long i = 0; i < n; ++i) {
     baton::store::InstanceRecord record;
     record.mutable_declared()->set_kind(baton::v1::KIND_MULTI_COUNT_DOWN_LATCH);
-    (*record.mutable_declared()->mutable_latch()->mutable_counts())["done"] = 3;
+    {
+    auto* entry = record.mutable_declared()->mutable_latch()->add_counts();
+    entry->set_key("done");
+    entry->set_value(3);
+  }
     (*record.mutable_counts())["done"] = 2;
     batch.Put(absl::StrCat("i/bench/latch/", i), record.SerializeAsString());
     if (batch.size() == 10'000 || i + 1 == n) {

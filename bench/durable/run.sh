@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Kept state (issue 14): count_down/s with the store (--durable, the
+# Kept state: count_down/s with the store (--durable, the
 # default) against without it (--durable=false), at 4 sessions x 16 in
 # flight, and batond's start time with N kept instances.
 #

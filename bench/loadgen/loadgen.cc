@@ -118,7 +118,11 @@ bool Declare(const RunOptions& options, const std::shared_ptr<grpc::Channel>& ch
     v1::DeclareRequest& request = requests.emplace_back();
     request.set_name(kLatchName);
     request.mutable_config()->set_kind(v1::KIND_MULTI_COUNT_DOWN_LATCH);
-    (*request.mutable_config()->mutable_latch()->mutable_counts())["k"] = int64_t{1} << 62;
+    {
+    auto* entry = request.mutable_config()->mutable_latch()->add_counts();
+    entry->set_key("k");
+    entry->set_value(int64_t{1} << 62);
+  }
   } else if (options.scenario == Scenario::kRateStream ||
              options.scenario == Scenario::kRateUnary) {
     // A rate never reached: every acquire is granted, so the figures are

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Baton's scale rows (issue 6): memory per idle session, per idle instance
+# Baton's scale rows: memory per idle session, per idle instance
 # and per queued waiter (RSS deltas of batond), and lock throughput with
 # 10,000 sessions against 100. Prints one Markdown report: date, commit,
 # machine, command, then baton_scale_bench's table and raw figures.

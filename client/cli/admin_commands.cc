@@ -69,15 +69,25 @@ int OneCall(const Invocation& invocation, std::string_view what,
   return ReportFailureOn(invocation.global, what, request.name(), expected, status);
 }
 
-std::string CountsText(const google::protobuf::Map<std::string, std::int64_t>& counts) {
-  std::map<std::string, std::int64_t> sorted(counts.begin(), counts.end());
+// A latch's counts, sorted by key: as declared (LatchParams, entries) or
+// now (InstanceState, a map).
+std::map<std::string, std::int64_t> Sorted(const v1::LatchParams& latch) {
+  std::map<std::string, std::int64_t> sorted;
+  for (const v1::LatchParams::Count& entry : latch.counts()) sorted[entry.key()] = entry.value();
+  return sorted;
+}
+std::map<std::string, std::int64_t> Sorted(
+    const google::protobuf::Map<std::string, std::int64_t>& counts) {
+  return std::map<std::string, std::int64_t>(counts.begin(), counts.end());
+}
+
+std::string CountsText(const std::map<std::string, std::int64_t>& sorted) {
   std::vector<std::string> parts;
   for (const auto& [key, count] : sorted) parts.push_back(absl::StrCat(key, "=", count));
   return parts.empty() ? "no keys" : absl::StrJoin(parts, " ");
 }
 
-std::string CountsJson(const google::protobuf::Map<std::string, std::int64_t>& counts) {
-  std::map<std::string, std::int64_t> sorted(counts.begin(), counts.end());
+std::string CountsJson(const std::map<std::string, std::int64_t>& sorted) {
   JsonObject json;
   for (const auto& [key, count] : sorted) json.Integer(key, count);
   return json.str();
@@ -102,8 +112,8 @@ std::string ExistingText(const v1::DescribeResponse& described) {
     return text;
   }
   if (config.kind() == v1::KIND_MULTI_COUNT_DOWN_LATCH) {
-    std::string text = CountsText(config.latch().counts());
-    if (const std::string now = CountsText(state.counts()); now != text) {
+    std::string text = CountsText(Sorted(config.latch()));
+    if (const std::string now = CountsText(Sorted(state.counts())); now != text) {
       absl::StrAppend(&text, " (now ", now, ")");
     }
     return text;
@@ -326,7 +336,7 @@ int RunLatchDeclare(Invocation& invocation) {
   if (invocation.ok()) {
     request.set_name(invocation.positional[0]);
     request.mutable_config()->set_kind(v1::KIND_MULTI_COUNT_DOWN_LATCH);
-    auto& counts = *request.mutable_config()->mutable_latch()->mutable_counts();
+    std::map<std::string, std::int64_t> counts;
     for (std::size_t i = 1; i < invocation.positional.size(); ++i) {
       const std::string& arg = invocation.positional[i];
       const std::size_t eq = arg.find('=');
@@ -346,6 +356,11 @@ int RunLatchDeclare(Invocation& invocation) {
         break;
       }
     }
+    for (const auto& [key, count] : counts) {
+      v1::LatchParams::Count* entry = request.mutable_config()->mutable_latch()->add_counts();
+      entry->set_key(key);
+      entry->set_value(count);
+    }
   }
   if (!invocation.ok()) return invocation.UsageError();
   const std::string what = absl::StrCat("latch declare ", request.name());
@@ -355,13 +370,13 @@ int RunLatchDeclare(Invocation& invocation) {
   absl::Status status = admin->Call(&v1::Admin::Stub::Declare, request, &response);
   if (!status.ok()) {
     return ReportDeclareConflict(invocation, what, request,
-                                 CountsText(request.config().latch().counts()), status);
+                                 CountsText(Sorted(request.config().latch())), status);
   }
   if (invocation.global.json) {
     PrintLine(JsonObject()
                   .String("name", request.name())
                   .Bool("created", response.created())
-                  .Raw("counts", CountsJson(request.config().latch().counts()))
+                  .Raw("counts", CountsJson(Sorted(request.config().latch())))
                   .str());
   } else {
     std::printf("latch %s %s\n", request.name().c_str(),

@@ -122,7 +122,7 @@ std::vector<CommandSpec> MakeCommands() {
                   {"unfair", "", "with --rate: declare it unfair (waiters can cut the queue)"},
                   {"tokens", "N", "tokens to take (default 1; may be fractional)"},
                   {"wait", "T", "wait up to T for the tokens (default 0: try once)"}},
-      .examples = {"baton ratelimit api/github --rate 10 --capacity 50 && curl ...",
+      .examples = {"baton ratelimit api/github --rate 10 --capacity 20 && curl ...",
                    "baton ratelimit api/github --tokens 5 --wait 30s --json"},
       .exit_codes = "  0  granted\n  1  refused (or a server error)\n  2  usage error, or "
                     "NAME exists with another rate or capacity\n  4  NAME is not a rate "
@@ -167,7 +167,7 @@ std::vector<CommandSpec> MakeCommands() {
   });
   commands.push_back({
       .name = "latch wait",
-      .arguments = "NAME [KEY] [--timeout T]",
+      .arguments = "NAME [KEY] [--timeout T] [--lenient]",
       .summary = "wait until the latch's KEY (or every key) is at zero",
       .description = "Waits until counter KEY of the latch NAME reaches zero; without KEY, "
                      "until every counter does. A KEY the latch does not have is an error "

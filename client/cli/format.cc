@@ -57,8 +57,8 @@ std::string ConfigText(const v1::InstanceConfig& config) {
                           config.semaphore().has_value() ? config.semaphore().value() : 1);
     case v1::InstanceConfig::kLatch: {
       std::vector<std::string> counts;
-      for (const auto& [key, count] : config.latch().counts()) {
-        counts.push_back(absl::StrCat(key, "=", count));
+      for (const v1::LatchParams::Count& entry : config.latch().counts()) {
+        counts.push_back(absl::StrCat(entry.key(), "=", entry.value()));
       }
       std::sort(counts.begin(), counts.end());
       return absl::StrJoin(counts, " ");
@@ -84,8 +84,10 @@ std::string ConfigJson(const v1::InstanceConfig& config) {
       break;
     case v1::InstanceConfig::kLatch: {
       JsonObject counts;
-      std::map<std::string, std::int64_t> sorted(config.latch().counts().begin(),
-                                                 config.latch().counts().end());
+      std::map<std::string, std::int64_t> sorted;
+      for (const v1::LatchParams::Count& entry : config.latch().counts()) {
+        sorted[entry.key()] = entry.value();
+      }
       for (const auto& [key, count] : sorted) counts.Integer(key, count);
       json.Raw("counts", counts.str());
       break;
@@ -153,7 +155,10 @@ std::string DescribeText(const v1::DescribeResponse& response) {
   };
   line("name", response.name());
   line("kind", KindName(response.config().kind()));
-  if (std::string config = ConfigText(response.config()); !config.empty()) line("declared", config);
+  // Describe's config is the live one (SetRate and SetBound included).
+  if (std::string config = ConfigText(response.config()); !config.empty()) {
+    line("parameters", config);
+  }
   if (s.has_locked()) line("locked", YesNo(s.locked()));
   // The owner is also the one holder, listed below.
   if (s.has_owner() && response.holders().empty()) line("owner", HolderText(s.owner()));

@@ -114,15 +114,16 @@ void PrintCommandHelp(const CommandSpec& spec, std::FILE* out) {
   }
   std::fprintf(out, "\nGlobal options (anywhere before --):\n");
   PrintOptions(GlobalOptionSpecs(), out);
-  std::fprintf(out, "\nDurations: 500ms, 2s, 1m, 1h30m, inf; a bare number is seconds.\n");
+  std::fprintf(out, "\nDurations (every T above): 500ms, 2s, 1m, 1h30m, inf; a bare number is seconds.\n");
   if (!spec.examples.empty()) {
     std::fprintf(out, "\nExample%s:\n", spec.examples.size() > 1 ? "s" : "");
     for (const std::string& example : spec.examples) std::fprintf(out, "  %s\n", example.c_str());
   }
   std::string codes = spec.exit_codes;
-  if (!absl::StrContains(codes, "69")) {
-    absl::StrAppend(&codes, "  2  usage error\n  69 batond cannot be reached\n");
-  }
+  // Every command can end with these two; a command's own text may
+  // already say them in its words.
+  if (!absl::StrContains(codes, "  2 ")) absl::StrAppend(&codes, "  2  usage error\n");
+  if (!absl::StrContains(codes, "69")) absl::StrAppend(&codes, "  69 batond cannot be reached\n");
   std::fprintf(out, "\nExit codes:\n%s", SortedExitCodes(codes).c_str());
   std::fprintf(out, "\n%s",
                Wrap(spec.takes_command
@@ -166,7 +167,7 @@ void PrintOverview(std::FILE* out) {
   std::fprintf(out,
                "\nExamples:\n"
                "  baton lock jobs/nightly -- ./nightly.sh      # one at a time, cluster-wide\n"
-               "  baton ratelimit api/github --rate 10         # exit 0: go, exit 1: wait\n"
+               "  baton ratelimit api/github --rate 10 --capacity 20  # exit 0: go, exit 1: wait\n"
                "  BATON_ADDR=baton:7070 baton describe jobs/nightly\n"
                "  baton --addr baton:7070 --tls_ca ca.crt health  # over TLS\n"
                "  BATON_TLS_CERT=me.crt BATON_TLS_KEY=me.key baton --tls_ca ca.crt list  # mTLS\n\n"

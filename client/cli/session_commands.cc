@@ -171,7 +171,7 @@ int ReportSemaphoreConflict(const GlobalOptions& global, std::string_view what,
                      {.code = status.code(),
                       .message = message,
                       .exit_code = kExitUsage,
-                      .fields = {{"bound", existing}, {"asked", absl::StrCat(bound)}}});
+                      .fields = {{"existing", existing}, {"asked", absl::StrCat(bound)}}});
 }
 
 }  // namespace
@@ -257,10 +257,38 @@ int RunLatchCountDown(Invocation& invocation) {
                           : absl::StrCat("latch ", name, ": counted down every key"));
     return kExitOk;
   }
+  // --lenient: the server's answer is OK whether it counted or not, so the
+  // latch's keys (fixed for its life) and counts say which it was. A key it
+  // does not have is reported, and nothing is sent.
+  bool at_zero_already = false;
+  bool known_key = true;
+  if (invocation.Has("lenient")) {
+    absl::StatusOr<v1::DescribeResponse> described = Describe(global, name);
+    if (described.ok() && described->config().kind() == v1::KIND_MULTI_COUNT_DOWN_LATCH) {
+      const auto it = described->state().counts().find(key);
+      known_key = it != described->state().counts().end();
+      at_zero_already = known_key && it->second == 0;
+    }
+  }
+  if (!known_key || at_zero_already) {
+    if (global.json) {
+      PrintLine(JsonObject()
+                    .String("name", name)
+                    .String("key", key)
+                    .Bool("counted_down", false)
+                    .Bool("known_key", known_key)
+                    .str());
+    } else if (!known_key) {
+      PrintLine(absl::StrCat("latch ", name, " has no key ", key,
+                             ": nothing counted down (--lenient)"));
+    } else {
+      PrintLine(absl::StrCat("latch ", name, ": ", key, " was at zero already"));
+    }
+    return kExitOk;
+  }
   // The server's strict mode tells an unknown key (NOT_FOUND) and a finished
   // one (FAILED_PRECONDITION) from a count-down, changing nothing for either.
   absl::StatusOr<Done> counted = latch.CountDown(key, !invocation.Has("lenient")).Wait();
-  bool at_zero_already = false;
   if (!counted.ok()) {
     const absl::Status& status = counted.status();
     if (status.code() != absl::StatusCode::kFailedPrecondition) {

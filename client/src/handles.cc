@@ -627,7 +627,11 @@ MultiCountDownLatch::MultiCountDownLatch(Client* client, std::string name)
 Op<Done> MultiCountDownLatch::Declare(std::map<std::string, std::int64_t> counts) {
   v1::InstanceConfig config;
   config.set_kind(v1::KIND_MULTI_COUNT_DOWN_LATCH);
-  for (const auto& [key, count] : counts) (*config.mutable_latch()->mutable_counts())[key] = count;
+  for (const auto& [key, count] : counts) {
+    v1::LatchParams::Count* entry = config.mutable_latch()->add_counts();
+    entry->set_key(key);
+    entry->set_value(count);
+  }
   return Op<Done>(DeclareCall(&client_->impl(), name_, std::move(config)), &ToDone);
 }
 Op<Done> MultiCountDownLatch::CountDown(std::string key, bool strict) {

@@ -272,7 +272,8 @@ std::string Version() {
   return absl::StrCat(BATON_VERSION, " (git ", BATON_GIT_REVISION, ")");
 }
 
-int ParseFlags(int argc, char** argv, std::FILE* out, std::FILE* err) {
+int ParseFlags(int argc, char** argv, std::FILE* out, std::FILE* err,
+               std::vector<std::string>* warnings) {
   const std::map<std::string, absl::CommandLineFlag*> flags = OurFlags();
   // --help and --version first, whatever else is wrong.
   for (int i = 1; i < argc; ++i) {
@@ -318,10 +319,14 @@ int ParseFlags(int argc, char** argv, std::FILE* out, std::FILE* err) {
         continue;
       }
       const std::string closest = Closest(flags, name);
-      std::fprintf(err, "batond: warning: %.*s names no batond flag, ignored%s\n",
-                   static_cast<int>(variable.size()), variable.data(),
-                   closest.empty() ? ""
-                                   : absl::StrCat(" (did you mean ", EnvName(closest), "?)").c_str());
+      std::string warning = absl::StrCat(
+          variable, " names no batond flag, ignored",
+          closest.empty() ? "" : absl::StrCat(" (did you mean ", EnvName(closest), "?)"));
+      if (warnings != nullptr) {
+        warnings->push_back(std::move(warning));
+      } else {
+        std::fprintf(err, "batond: warning: %s\n", warning.c_str());
+      }
       continue;
     }
     if (on_command_line.count(name) > 0) continue;

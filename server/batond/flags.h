@@ -16,6 +16,7 @@
 #include <cstdio>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "absl/flags/declare.h"
 #include "absl/strings/string_view.h"
@@ -39,8 +40,10 @@ std::string Version();
 // command line wins). It handles --help (-h) and --version itself, printing
 // to `out` and returning 0; on a bad flag, value or argument it prints why
 // to `err` and returns 2. It returns -1 when batond should go on. It warns
-// on `err` about BATON_* variables that name no flag.
-int ParseFlags(int argc, char** argv, std::FILE* out, std::FILE* err);
+// about BATON_* variables that name no flag: into `warnings` when given
+// (batond logs them once its log is set up, in its format), else on `err`.
+int ParseFlags(int argc, char** argv, std::FILE* out, std::FILE* err,
+               std::vector<std::string>* warnings = nullptr);
 
 }  // namespace baton::batond
 

@@ -41,6 +41,8 @@
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
+#include "google/protobuf/stubs/logging.h"
+#include "grpc/support/log.h"
 #include "grpcpp/ext/proto_server_reflection_plugin.h"
 #include "grpcpp/grpcpp.h"
 #include "grpcpp/health_check_service_interface.h"
@@ -416,6 +418,29 @@ void ReloadRls(baton::rls::RlsRules& rules, const char* trigger) {
                                            {"rules", config->rule_count()}});
 }
 
+// RouteLibraryLogs() sends what gRPC and Protobuf log (a failed bind, a
+// message that does not parse) through batond's log, so that every line
+// has its timestamp and level, and --log_format=json holds for them too.
+void RouteLibraryLogs() {
+  gpr_set_log_function([](gpr_log_func_args* args) {
+    const baton::log::Level level = args->severity == GPR_LOG_SEVERITY_ERROR ? baton::log::Level::kError
+                                    : args->severity == GPR_LOG_SEVERITY_INFO
+                                        ? baton::log::Level::kInfo
+                                        : baton::log::Level::kDebug;
+    baton::log::Write(level, args->message,
+                      {{"source", "grpc"}, {"file", args->file}, {"line", args->line}});
+  });
+  google::protobuf::SetLogHandler([](google::protobuf::LogLevel severity, const char* file,
+                                     int line, const std::string& message) {
+    const baton::log::Level level = severity >= google::protobuf::LOGLEVEL_ERROR
+                                        ? baton::log::Level::kError
+                                        : severity == google::protobuf::LOGLEVEL_WARNING
+                                              ? baton::log::Level::kWarn
+                                              : baton::log::Level::kInfo;
+    baton::log::Write(level, message, {{"source", "protobuf"}, {"file", file}, {"line", line}});
+  });
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -429,7 +454,9 @@ int main(int argc, char** argv) {
   sigaddset(&signals, SIGINT);
   sigaddset(&signals, SIGHUP);  // reloads --rls_config and --auth_file
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
-  if (const int code = baton::batond::ParseFlags(argc, argv, stdout, stderr); code >= 0) {
+  std::vector<std::string> flag_warnings;
+  if (const int code = baton::batond::ParseFlags(argc, argv, stdout, stderr, &flag_warnings);
+      code >= 0) {
     return code;
   }
   baton::log::Options log_options;
@@ -450,6 +477,8 @@ int main(int argc, char** argv) {
     return 2;
   }
   baton::log::Init(log_options);
+  RouteLibraryLogs();
+  for (const std::string& warning : flag_warnings) baton::log::Warn(warning);
   // Debian's Abseil is built without NDEBUG, so every absl::Mutex lock
   // feeds a deadlock-detection graph (seen in profiles of the session path).
   // Baton's lock order is fixed and checked by clang's -Wthread-safety.
@@ -636,6 +665,7 @@ int main(int argc, char** argv) {
   baton::service::SessionService sessions(&node, clock, session_options);
   baton::service::AdminService admin(
       &node, [&sessions](uint64_t id) { return sessions.ClientName(id); }, &access);
+  admin.set_max_key_bytes(session_options.max_key_bytes);
 
   if (tls.enabled()) {
     baton::log::Info("tls on", {{"certificate", baton::auth::CertificateSummary(tls.cert_file)},
@@ -684,8 +714,8 @@ int main(int argc, char** argv) {
   std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
   if (server == nullptr || port == 0) {
     const std::string why = WhyCannotListen(listen);
-    std::fprintf(stderr, "batond: cannot listen on --listen=%s%s%s\n", listen.c_str(),
-                 why.empty() ? "" : ": ", why.c_str());
+    baton::log::Error(absl::StrCat("cannot listen on --listen=", listen, why.empty() ? "" : ": ",
+                                   why));
     node.Shutdown();
     return 1;
   }
@@ -702,8 +732,8 @@ int main(int argc, char** argv) {
     rls_server = rls_builder.BuildAndStart();
     if (rls_server == nullptr || rls_port == 0) {
       const std::string why = WhyCannotListen(rls_listen);
-      std::fprintf(stderr, "batond: cannot listen on --rls_listen=%s%s%s\n", rls_listen.c_str(),
-                   why.empty() ? "" : ": ", why.c_str());
+      baton::log::Error(absl::StrCat("cannot listen on --rls_listen=", rls_listen,
+                                     why.empty() ? "" : ": ", why));
       server->Shutdown(std::chrono::system_clock::now());
       server->Wait();
       node.Shutdown();
@@ -720,7 +750,7 @@ int main(int argc, char** argv) {
   if (!metrics_listen.empty()) {
     absl::StatusOr<int> metrics_port = metrics_server.Start(metrics_listen);
     if (!metrics_port.ok()) {
-      std::fprintf(stderr, "batond: %s\n", std::string(metrics_port.status().message()).c_str());
+      baton::log::Error(std::string(metrics_port.status().message()));
       server->Shutdown(std::chrono::system_clock::now());
       server->Wait();
       if (rls_server != nullptr) {

@@ -10,6 +10,7 @@
 #include <utility>
 #include <vector>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
 #include "server/auth/grpc_credentials.h"
@@ -114,6 +115,8 @@ ServerUnaryReactor* Finish(ServerUnaryReactor* reactor, const absl::Status& stat
 // field it is about ("rate: must be ..."); other statuses pass unchanged.
 absl::Status WithField(const absl::Status& status, absl::string_view field) {
   if (status.code() != absl::StatusCode::kInvalidArgument) return status;
+  // The core may name it already ("tokens must be at most ...").
+  if (absl::StartsWith(status.message(), absl::StrCat(field, " "))) return status;
   return absl::InvalidArgumentError(absl::StrCat(field, ": ", status.message()));
 }
 
@@ -257,7 +260,7 @@ ServerUnaryReactor* AdminService::Declare(grpc::CallbackServerContext* context,
     audit.Done(valid);
     return Finish(reactor, valid);
   }
-  absl::StatusOr<core::InstanceConfig> config = ConfigFromProto(request->config());
+  absl::StatusOr<core::InstanceConfig> config = ConfigFromProto(request->config(), max_key_bytes_);
   if (!config.ok()) {
     audit.Done(config.status());
     return Finish(reactor, config.status());

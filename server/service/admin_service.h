@@ -38,6 +38,10 @@ class AdminService final : public v1::Admin::CallbackService {
                         auth::Access* access = nullptr)
       : node_(node), client_name_of_(std::move(client_name_of)), access_(access) {}
 
+  // The longest latch key a Declare may name (batond's --max_key_bytes, as
+  // the Session stream's keys).
+  void set_max_key_bytes(std::uint32_t max_key_bytes) { max_key_bytes_ = max_key_bytes; }
+
   grpc::ServerUnaryReactor* Declare(grpc::CallbackServerContext* context,
                                     const v1::DeclareRequest* request,
                                     v1::DeclareResponse* response) override;
@@ -67,6 +71,7 @@ class AdminService final : public v1::Admin::CallbackService {
   Node* const node_;
   const ClientNameOf client_name_of_;
   auth::Access* const access_;
+  std::uint32_t max_key_bytes_ = 256;
 };
 
 }  // namespace baton::service

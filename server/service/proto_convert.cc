@@ -7,6 +7,7 @@
 
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
+#include "server/core/instance_name.h"
 #include "server/core/status_macros.h"
 
 namespace baton::service {
@@ -58,7 +59,8 @@ v1::Kind KindToProto(core::Kind kind) {
   return v1::KIND_UNSPECIFIED;
 }
 
-absl::StatusOr<core::InstanceConfig> ConfigFromProto(const v1::InstanceConfig& config) {
+absl::StatusOr<core::InstanceConfig> ConfigFromProto(const v1::InstanceConfig& config,
+                                                     std::uint32_t max_key_bytes) {
   absl::StatusOr<core::Kind> kind = KindFromProto(config.kind(), "config.kind");
   if (!kind.ok()) return kind.status();
   core::InstanceConfig out;
@@ -100,7 +102,21 @@ absl::StatusOr<core::InstanceConfig> ConfigFromProto(const v1::InstanceConfig& c
     case core::Kind::kMultiCountDownLatch:
       if (config.has_rate_limit()) return wrong_params("rate_limit");
       if (config.has_semaphore()) return wrong_params("semaphore");
-      for (const auto& [key, count] : config.latch().counts()) {
+      for (const v1::LatchParams::Count& entry : config.latch().counts()) {
+        const std::string& key = entry.key();
+        const std::int64_t count = entry.value();
+        if (absl::Status utf8 = core::ValidateUtf8(key, LatchKeyPath(key)); !utf8.ok()) {
+          return utf8;
+        }
+        if (key.size() > max_key_bytes) {
+          return absl::InvalidArgumentError(absl::StrCat(
+              LatchKeyPath(key.substr(0, 32)), "...: keys must be at most ", max_key_bytes,
+              " bytes (max_key_bytes), got ", key.size()));
+        }
+        if (out.counts.contains(key)) {
+          return absl::InvalidArgumentError(
+              absl::StrCat(LatchKeyPath(key), ": each key once, got it twice"));
+        }
         if (key.empty()) {
           return absl::InvalidArgumentError(absl::StrCat(
               LatchKeyPath(key), ": keys must be non-empty, got one with count ", count));
@@ -142,7 +158,9 @@ void ConfigToProto(const core::InstanceConfig& config, v1::InstanceConfig* out) 
       break;
     case core::Kind::kMultiCountDownLatch:
       for (const auto& [key, count] : config.counts) {
-        (*out->mutable_latch()->mutable_counts())[key] = count;
+        v1::LatchParams::Count* entry = out->mutable_latch()->add_counts();
+        entry->set_key(key);
+        entry->set_value(count);
       }
       break;
     default:

@@ -6,6 +6,8 @@
 #ifndef BATON_SERVER_SERVICE_PROTO_CONVERT_H_
 #define BATON_SERVER_SERVICE_PROTO_CONVERT_H_
 
+#include <cstdint>
+#include <limits>
 #include <string>
 #include <string_view>
 
@@ -23,7 +25,12 @@ v1::Kind KindToProto(core::Kind kind);
 // ConfigFromProto() checks that the parameters fit the kind and are valid;
 // an error names the field's whole path ("config.rate_limit.rate: must be
 // finite and > 0, got nan", "config.latch.counts[\"db\"]: must be >= 0 ...").
-absl::StatusOr<core::InstanceConfig> ConfigFromProto(const v1::InstanceConfig& config);
+// Latch keys: UTF-8, each once, at most `max_key_bytes` (a client's
+// Declare passes batond's --max_key_bytes; a record read back from the
+// store, which was checked when declared, passes no limit).
+absl::StatusOr<core::InstanceConfig> ConfigFromProto(
+    const v1::InstanceConfig& config,
+    std::uint32_t max_key_bytes = std::numeric_limits<std::uint32_t>::max());
 // LatchKeyPath() is the path of a latch key's count in a DeclareRequest:
 // config.latch.counts["<key>"], the key C-escaped.
 std::string LatchKeyPath(std::string_view key);

@@ -550,7 +550,7 @@ class RunWait final : public core::WaitCallback {
   core::Waiter waiter_;
 };
 
-// A queued wait is what a million waiters cost (issue 6): the record and
+// A queued wait is what a million waiters cost (bench/scale): the record and
 // its malloc header fit a 224-byte chunk. The figure is for 64-bit
 // libstdc++.
 static_assert(sizeof(void*) != 8 || sizeof(std::string) != 32 ||

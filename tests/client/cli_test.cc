@@ -638,6 +638,11 @@ TEST_F(CliTest, LatchCountsMustBeNonNegativeAndKeysKnown) {
   EXPECT_NE(r.err.find("no key 'nokey'"), std::string::npos) << r.err;
   r = Run({"latch", "count-down", "t/l", "nokey", "--lenient"});
   EXPECT_EQ(r.exit_code, 0) << r.err;
+  // It says nothing was counted, rather than "counted down".
+  EXPECT_EQ(r.out, "latch t/l has no key nokey: nothing counted down (--lenient)\n");
+  r = Run({"latch", "count-down", "t/l", "nokey", "--lenient", "--json"});
+  EXPECT_NE(r.out.find("\"counted_down\":false"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("\"known_key\":false"), std::string::npos) << r.out;
   EXPECT_EQ(Run({"latch", "wait", "t/l", "nokey", "--lenient"}).exit_code, 0);
   r = Run({"describe", "t/l", "--json"});
   EXPECT_NE(r.out.find("\"counts\":{\"cache\":2,\"db\":1}"), std::string::npos) << r.out;

@@ -435,11 +435,41 @@ TEST_F(AdminInputTest, DeclareErrorsNameTheWholePathOfTheField) {
   v1::InstanceConfig negative_priority_value = Of(v1::KIND_PRIORITY_SEMAPHORE);
   negative_priority_value.mutable_semaphore()->set_value(-3);
   v1::InstanceConfig negative_count = Of(v1::KIND_MULTI_COUNT_DOWN_LATCH);
-  (*negative_count.mutable_latch()->mutable_counts())["ok"] = 2;
-  (*negative_count.mutable_latch()->mutable_counts())["db"] = -1;
+  {
+    auto* entry = negative_count.mutable_latch()->add_counts();
+    entry->set_key("ok");
+    entry->set_value(2);
+  }
+  {
+    auto* entry = negative_count.mutable_latch()->add_counts();
+    entry->set_key("db");
+    entry->set_value(-1);
+  }
   v1::InstanceConfig empty_key = Of(v1::KIND_MULTI_COUNT_DOWN_LATCH);
-  (*empty_key.mutable_latch()->mutable_counts())[""] = 1;
+  {
+    auto* entry = empty_key.mutable_latch()->add_counts();
+    entry->set_key("");
+    entry->set_value(1);
+  }
+  // Latch keys travel as bytes: one that is not UTF-8 reaches batond,
+  // which names it (before, the whole request failed to parse).
+  const auto latch_with = [](std::vector<std::pair<std::string, std::int64_t>> counts) {
+    v1::InstanceConfig config = Of(v1::KIND_MULTI_COUNT_DOWN_LATCH);
+    for (const auto& [key, count] : counts) {
+      v1::LatchParams::Count* entry = config.mutable_latch()->add_counts();
+      entry->set_key(key);
+      entry->set_value(count);
+    }
+    return config;
+  };
+  const v1::InstanceConfig not_utf8 = latch_with({{"ok", 1}, {"a\xff" "b", 1}});
+  const v1::InstanceConfig too_long = latch_with({{std::string(300, 'k'), 1}});
+  const v1::InstanceConfig twice = latch_with({{"db", 1}, {"db", 2}});
   const std::pair<v1::InstanceConfig, std::string> cases[] = {
+      {not_utf8, "config.latch.counts[\"a\\xff\\x62\"] must be valid UTF-8"},
+      {too_long, absl::StrCat("config.latch.counts[\"", std::string(32, 'k'),
+                              "\"]...: keys must be at most 256 bytes (max_key_bytes), got 300")},
+      {twice, "config.latch.counts[\"db\"]: each key once, got it twice"},
       {nan_rate, "config.rate_limit.rate: must be finite and > 0, got nan"},
       {inf_rate, "config.rate_limit.rate: must be finite and > 0, got inf"},
       {bad_capacity, "config.rate_limit.capacity: must be finite and > 0, got -2"},
@@ -455,7 +485,11 @@ TEST_F(AdminInputTest, DeclareErrorsNameTheWholePathOfTheField) {
   // Nothing was created, and the server goes on.
   EXPECT_TRUE(ListedNames().empty());
   v1::InstanceConfig latch = Of(v1::KIND_MULTI_COUNT_DOWN_LATCH);
-  (*latch.mutable_latch()->mutable_counts())["db"] = 0;
+  {
+    auto* entry = latch.mutable_latch()->add_counts();
+    entry->set_key("db");
+    entry->set_value(0);
+  }
   v1::DeclareResponse declared;
   ASSERT_TRUE(Declare("jobs/bad", latch, &declared).ok());
   EXPECT_TRUE(declared.created());
@@ -490,7 +524,7 @@ TEST_F(AdminInputTest, SetAndTryAcquireParametersAreRefusedNamingTheFieldAndChan
                       "tokens: must be finite and > 0, got nan"));
   try_acquire.set_tokens(11);
   EXPECT_TRUE(Refused(admin_->TryAcquire(Context().get(), try_acquire, &tried),
-                      "tokens: tokens must be finite and in (0, capacity=10], got 11"));
+                      "tokens must be finite and in (0, capacity=10], got 11"));
 
   // Nothing changed, and the server goes on.
   std::optional<v1::DescribeResponse> limit = Describe("api/limit");

@@ -113,7 +113,11 @@ class AuthTest : public ::testing::Test {
     v1::DeclareRequest request;
     request.set_name(name);
     request.mutable_config()->set_kind(v1::KIND_MULTI_COUNT_DOWN_LATCH);
-    (*request.mutable_config()->mutable_latch()->mutable_counts())["k"] = 1;
+    {
+    auto* entry = request.mutable_config()->mutable_latch()->add_counts();
+    entry->set_key("k");
+    entry->set_value(1);
+  }
     v1::DeclareResponse response;
     return admin_->Declare(Context(token).get(), request, &response);
   }

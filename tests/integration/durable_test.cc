@@ -28,7 +28,11 @@ class DurableTest : public SessionTest {
   static v1::InstanceConfig Latch(const std::string& key, int64_t count) {
     v1::InstanceConfig config;
     config.set_kind(v1::KIND_MULTI_COUNT_DOWN_LATCH);
-    (*config.mutable_latch()->mutable_counts())[key] = count;
+    {
+    auto* entry = config.mutable_latch()->add_counts();
+    entry->set_key(key);
+    entry->set_value(count);
+  }
     return config;
   }
 
@@ -50,8 +54,16 @@ TEST_F(DurableTest, DeclaredInstancesAndTheirChangesSurviveASigkill) {
   ASSERT_TRUE(batond_->started()) << batond_->log();
   v1::InstanceConfig latch;
   latch.set_kind(v1::KIND_MULTI_COUNT_DOWN_LATCH);
-  (*latch.mutable_latch()->mutable_counts())["db"] = 3;
-  (*latch.mutable_latch()->mutable_counts())["cache"] = 2;
+  {
+    auto* entry = latch.mutable_latch()->add_counts();
+    entry->set_key("db");
+    entry->set_value(3);
+  }
+  {
+    auto* entry = latch.mutable_latch()->add_counts();
+    entry->set_key("cache");
+    entry->set_value(2);
+  }
   ASSERT_TRUE(Declare("deploy/ready", latch).ok());
   v1::InstanceConfig rate;
   rate.set_kind(v1::KIND_ADVANCED_RATE_LIMIT);

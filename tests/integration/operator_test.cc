@@ -81,6 +81,20 @@ TEST_F(OperatorTest, ASecondBatondOnATakenPortFailsNamingTheAddress) {
   EXPECT_TRUE(absl::StrContains(second.log(), batond_->address())) << second.log();
   EXPECT_TRUE(absl::StrContains(second.log(), "address in use")) << second.log();
 
+  // Under --log_format=json every line of that failure is JSON, gRPC's own
+  // report of the bind included (it goes through batond's log).
+  BatondProcess third({"--listen=" + batond_->address(), "--log_format=json"});
+  EXPECT_FALSE(third.started()) << third.log();
+  third.WaitExit(std::chrono::seconds(30));
+  int lines = 0;
+  for (absl::string_view line : absl::StrSplit(third.log(), '\n', absl::SkipEmpty())) {
+    ++lines;
+    EXPECT_TRUE(absl::StartsWith(line, "{\"ts\":\"") && absl::EndsWith(line, "}")) << line;
+  }
+  EXPECT_GE(lines, 2) << third.log();
+  EXPECT_TRUE(absl::StrContains(third.log(), "address in use")) << third.log();
+  EXPECT_TRUE(absl::StrContains(third.log(), "\"source\":\"grpc\"")) << third.log();
+
   // Every new connection reaches the first batond, which still holds the
   // lock for `holder`: no one else is granted it.
   for (int i = 0; i < 8; ++i) {
@@ -287,6 +301,8 @@ TEST_F(OperatorTest, RejectedRequestsAreLoggedAtABoundedRate) {
     EXPECT_TRUE(Answered(a->Call(ops::Acquire(id, "bad//name", kLock)),
                          grpc::StatusCode::INVALID_ARGUMENT, "name"));
   }
+  // Its whole log: the lines batond wrote may still be in the pipe.
+  batond_->SignalAndWait(SIGKILL, seconds(30));
   const std::string log = batond_->log();
   std::size_t lines = 0;
   for (std::size_t at = log.find("request rejected"); at != std::string::npos;

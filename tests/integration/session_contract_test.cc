@@ -150,8 +150,16 @@ TEST_F(SessionTest, StrictLatchKeysAndImmediateAnswers) {
   const std::string name = "t13/latch";
   v1::InstanceConfig config;
   config.set_kind(kLatch);
-  (*config.mutable_latch()->mutable_counts())["a"] = 1;
-  (*config.mutable_latch()->mutable_counts())["b"] = 2;
+  {
+    auto* entry = config.mutable_latch()->add_counts();
+    entry->set_key("a");
+    entry->set_value(1);
+  }
+  {
+    auto* entry = config.mutable_latch()->add_counts();
+    entry->set_key("b");
+    entry->set_value(2);
+  }
   ASSERT_TRUE(Declare(name, config).ok());
   auto a = NewSession("a");
   ASSERT_OPENED(a);

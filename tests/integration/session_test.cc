@@ -257,8 +257,16 @@ TEST_F(SessionTest, LatchWaitsAreAnsweredOnlyAfterTheLastCountDown) {
   const std::string name = "t3/latch";
   v1::InstanceConfig config;
   config.set_kind(kLatch);
-  (*config.mutable_latch()->mutable_counts())["a"] = 2;
-  (*config.mutable_latch()->mutable_counts())["b"] = 1;
+  {
+    auto* entry = config.mutable_latch()->add_counts();
+    entry->set_key("a");
+    entry->set_value(2);
+  }
+  {
+    auto* entry = config.mutable_latch()->add_counts();
+    entry->set_key("b");
+    entry->set_value(1);
+  }
   ASSERT_TRUE(Declare(name, config).ok());
   auto a = NewSession("a"), b = NewSession("b");
   ASSERT_OPENED(a);

@@ -912,7 +912,9 @@ class MultiCountDownLatch(_Primitive):
     def _config(self) -> common_pb2.InstanceConfig:
         return common_pb2.InstanceConfig(
             kind=self._KIND,  # type: ignore[arg-type]
-            latch=common_pb2.LatchParams(counts=self._counts))
+            latch=common_pb2.LatchParams(counts=[
+                common_pb2.LatchParams.Count(key=key.encode(), value=count)
+                for key, count in self._counts.items()]))
 
     def _take_state(self, state: common_pb2.InstanceState) -> None:
         self._broken = state.broken

@@ -91,8 +91,8 @@ class AdminServicer(object):
     def List(self, request, context):
         """List lists instances by name, in ascending byte order, a page at a time.
         Errors: INVALID_ARGUMENT "page_size" (negative), "prefix" and
-        "page_token" (not UTF-8), "page_token" (not one this server returned
-        for the same prefix and kind).
+        "page_token" (not UTF-8), "page_token" (one that does not start with
+        `prefix`, so cannot come from a listing of it).
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
