@@ -6,12 +6,15 @@ named instance in batond, which any number of clients share. See
 
 What is local and what asks the server:
 
-- Every coroutine method (``acquire``, ``wait``, ``notify_all``,
-  ``set_rate``, ``read`` ...) is one round trip on the session stream.
+- Every coroutine method (``acquire``, ``wait``, ``set_rate``, ``read``
+  ...) is one round trip on the session stream.
 - ``release()`` is synchronous, as in asyncio: it checks locally that the
   caller holds something (else ``RuntimeError``), sends the release, and
   returns a future that may be awaited for the server's answer (``await
   cond.release()`` also works, as the seed's ``async def release``).
+  ``KeyedCondition.notify``/``notify_all`` and ``PrioritySemaphore.reset``,
+  synchronous in the seed, work the same way: sent when called, their
+  future resolves to the server's answer (the number woken for a notify).
 - Properties and ``locked()`` are synchronous, so they report what this
   client knows: ``is_owner``, ``owner``, ``fence`` and ``hold`` are exact
   (this client's own holds); ``locked()``, ``bound``, ``tokens``, ``rate``,
@@ -43,7 +46,7 @@ import inspect
 import math
 from collections.abc import Awaitable, Callable, Mapping
 from types import TracebackType
-from typing import TYPE_CHECKING, ClassVar
+from typing import TYPE_CHECKING, ClassVar, TypeVar
 
 import grpc
 
@@ -71,6 +74,7 @@ InstanceState = common_pb2.InstanceState
 """What ``read()`` returns: the instance now (see common.proto)."""
 
 _FP = grpc.StatusCode.FAILED_PRECONDITION
+T = TypeVar("T")
 GiveBack = Callable[[Session, session_pb2.Response], None]
 
 
@@ -98,32 +102,67 @@ def _raise_for(response: session_pb2.Response) -> None:
     raise error
 
 
-def _checked(future: asyncio.Future[session_pb2.Response]) -> asyncio.Future[None]:
-    """A future of None that fails when ``future``'s answer is an error.
+def _answer(future: asyncio.Future[session_pb2.Response],
+            value: Callable[[session_pb2.Response], T], *, lease_lost_ok: bool = False,
+            strict_miss: bool = False) -> asyncio.Future[T]:
+    """A future of ``value(answer)`` that fails when ``future``'s answer is an error.
 
-    The answer to a release on a session that has ended is success: the
-    server released everything of the session then.
+    What the synchronous methods that send at once (``release()``,
+    ``notify()``, ``notify_all()``, ``reset()``) return:
+
+    - an error answer is raised when the future is awaited; if nobody ever
+      retrieves it, asyncio logs it ("Future exception was never
+      retrieved") when the future is dropped, as for any failed future;
+    - the session ending first (:class:`~baton.errors.LeaseLost`) is
+      success with ``lease_lost_ok`` (a release: the server released
+      everything of the session), otherwise raised when awaited but never
+      logged: the holds' ``lost`` events and the next call report it;
+    - ``strict_miss``: FAILED_PRECONDITION is a strict notify that found too
+      few waiters (:class:`~baton.errors.StrictMiss`, a ``KeyError``).
     """
-    out: asyncio.Future[None] = future.get_loop().create_future()
+    out: asyncio.Future[T] = future.get_loop().create_future()
 
     def done(f: asyncio.Future[session_pb2.Response]) -> None:
-        if out.done():
-            return
         if f.cancelled():
-            out.cancel()
-        elif (e := f.exception()) is not None:
-            if isinstance(e, errors.LeaseLost):
-                out.set_result(None)
+            if not out.done():
+                out.cancel()
+            return
+        e: BaseException | None = f.exception()  # retrieved: reported through out
+        if out.done():
+            return  # the caller cancelled it
+        if isinstance(e, errors.LeaseLost):
+            if lease_lost_ok:
+                out.set_result(None)  # type: ignore[arg-type]
             else:
                 out.set_exception(e)
-        elif f.result().status.code != 0:
+                out.exception()  # retrieved: no log, the lost events say it
+            return
+        if e is None:
             r = f.result()
-            out.set_exception(errors.from_status(r.status.code, r.status.message))
-        else:
-            out.set_result(None)
+            if r.status.code == 0:
+                out.set_result(value(r))
+                return
+            if strict_miss and r.status.code == _FP.value[0]:
+                e = errors.StrictMiss(r.status.message, _FP)
+            else:
+                e = errors.from_status(r.status.code, r.status.message)
+        out.set_exception(e)
 
     future.add_done_callback(done)
     return out
+
+
+def _checked(future: asyncio.Future[session_pb2.Response]) -> asyncio.Future[None]:
+    """A release's future: None, an error answer raised, a session end fine."""
+    return _answer(future, lambda r: None, lease_lost_ok=True)
+
+
+def _key(where: str, key: object) -> bytes:
+    """``key`` as sent: keys are str on the wire (UTF-8), not any hashable."""
+    if not isinstance(key, str):
+        raise TypeError(f"{where}: must be a str (Baton sends keys as UTF-8 text; use "
+                        f"str(key) for other hashables), got {type(key).__name__} {key!r}")
+    return key.encode()
 
 
 def _done() -> asyncio.Future[None]:
@@ -238,6 +277,21 @@ class _Primitive:
         if check:
             _raise_for(response)
         return response, session
+
+    def _send_now(self, request: session_pb2.Request, value: Callable[[session_pb2.Response], T],
+                  **answer: bool) -> asyncio.Future[T]:
+        """Sends ``request`` now and returns the future of its answer (see _answer).
+
+        Sent at once on the open session; with none open yet, or the
+        instance still to declare, as soon as that is done (a task does it).
+        """
+        session = self._client._session_now
+        if session is None or session.ended or self._declared_epoch != session.server_epoch:
+            async def later() -> session_pb2.Response:
+                response, _ = await self._call(request, check=False)
+                return response
+            return _answer(asyncio.ensure_future(later()), value, **answer)
+        return _answer(session.submit(request), value, **answer)
 
     def _read_owner(self) -> str | None:
         return None
@@ -583,39 +637,54 @@ class KeyedCondition(_Lock):
                     return
                 raise
 
-    async def notify(self, key: str, n: int = 1, strict: bool = False) -> int:
-        """Wakes up to ``n`` waiters of ``key``, oldest first; returns how many.
+    def notify(self, key: str, n: int = 1, strict: bool = False) -> asyncio.Future[int]:
+        """Wakes up to ``n`` waiters of ``key``, oldest first.
+
+        Synchronous, as the seed's: the notify is sent when called, and needs
+        no ``await``. The returned future, which may be awaited, resolves to
+        how many were woken, or raises the server's error. An error nobody
+        awaits is logged by asyncio ("Future exception was never
+        retrieved"), as for any failed future.
 
         Raises:
-            KeyError: ``strict`` and fewer than ``n`` were waiting
-                (:class:`~baton.errors.StrictMiss`; those found are woken).
-            RuntimeError: the current task does not hold the lock.
-            ValueError: ``n`` < 1.
+            RuntimeError: the current task does not hold the lock (at once,
+                as ``asyncio.Condition.notify``; from the future if the
+                server finds it, e.g. the lock was just lost).
+            TypeError: ``key`` is not a str.
+            ValueError: ``n`` is not an int >= 1.
+            KeyError: from the future: ``strict`` and fewer than ``n`` were
+                waiting (:class:`~baton.errors.StrictMiss`; those found are
+                woken).
         """
-        owner_key, _ = self._held_hold("notify()")
+        data = _key("KeyedCondition.notify(key)", key)
+        if not isinstance(n, int) or isinstance(n, bool) or n < 1:
+            raise errors.InvalidArgument(f"KeyedCondition.notify(n): must be an int >= 1, got {n!r}",
+                                         grpc.StatusCode.INVALID_ARGUMENT)
+        owner_key, hold = self._held_hold("notify()")
         request = self._request(owner_key)
-        request.notify.key = key.encode()
+        request.notify.key = data
         request.notify.n = n
         request.notify.strict = strict
-        response, _ = await self._call(request, check=False)
-        if strict and response.status.code == _FP.value[0]:
-            raise errors.StrictMiss(response.status.message, _FP)
-        _raise_for(response)
-        return response.count
+        return _answer(hold._session.submit(request), lambda r: r.count, strict_miss=strict)
 
-    async def notify_all(self, key: str | None = None) -> int:
-        """Wakes every waiter of ``key`` (of all keys when None); returns how many.
+    def notify_all(self, key: str | None = None) -> asyncio.Future[int]:
+        """Wakes every waiter of ``key`` (of all keys when None).
+
+        Synchronous, as the seed's: sent when called; the returned future
+        resolves to how many were woken (the seed's return value) or raises
+        the server's error (see :meth:`notify`).
 
         Raises:
             RuntimeError: the current task does not hold the lock.
+            TypeError: ``key`` is neither a str nor None.
         """
-        owner_key, _ = self._held_hold("notify_all()")
+        data = None if key is None else _key("KeyedCondition.notify_all(key)", key)
+        owner_key, hold = self._held_hold("notify_all()")
         request = self._request(owner_key)
         request.notify_all.SetInParent()
-        if key is not None:
-            request.notify_all.key = key.encode()
-        response, _ = await self._call(request)
-        return response.count
+        if data is not None:
+            request.notify_all.key = data
+        return _answer(hold._session.submit(request), lambda r: r.count)
 
     async def wait_all(self, timeout: float | None = None) -> None:
         """Waits until every ``wait`` pending now has been notified or has left.
@@ -873,11 +942,17 @@ class PrioritySemaphore(_Semaphore):
         """
         return self._release(strict)
 
-    async def reset(self) -> None:
-        """Revokes every permit out (theirs are marked lost) and restores the pool."""
+    def reset(self) -> asyncio.Future[None]:
+        """Revokes every permit out (theirs are marked lost) and restores the pool.
+
+        Synchronous, as the seed's: sent when called (once the session is
+        open), no ``await`` needed. The returned future, which may be
+        awaited, resolves to None once the server has done it, or raises
+        its error (logged by asyncio if never retrieved).
+        """
         request = self._request()
         request.reset.SetInParent()
-        await self._call(request)
+        return self._send_now(request, lambda r: None)
 
 
 # ---------------------------------------------------------------------------

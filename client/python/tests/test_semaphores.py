@@ -82,3 +82,20 @@ async def test_semaphore_permits_belong_to_the_client(batond: Batond, name: str)
 
         await asyncio.create_task(other_task_releases())
         assert not (await sem.read()).locked
+
+
+async def test_priority_semaphore_reset_sends_without_await(batond: Batond, name: str) -> None:
+    """The seed's reset() is synchronous: called without await it must still
+    revoke; the returned future, if awaited, is the server's answer."""
+    async with baton.connect(batond.address) as a, baton.connect(batond.address) as b:
+        holder, sem = a.PrioritySemaphore(name, value=1), b.PrioritySemaphore(name, value=1)
+        await holder.acquire()
+        await sem.declare()
+        sem.reset()  # no await
+        await asyncio.wait_for(holder.lost.wait(), 5)
+        assert isinstance(holder.hold.lost_reason, baton.Aborted)  # type: ignore[union-attr]
+        assert await sem.reset() is None
+        fresh = b.PrioritySemaphore(name, value=1)
+        done = fresh.reset()  # before any session work on this handle: sent once declared
+        assert await asyncio.wait_for(done, 5) is None
+        assert (await sem.read()).available == 1
