@@ -612,19 +612,28 @@ class KeyedCondition(_Lock):
             raise asyncio.CancelledError()
         _raise_for(response)
 
-    async def wait_for(self, key: str, predicate: Callable[[], bool | Awaitable[bool]],
-                       per_wait_timeout: float | None = None) -> None:
-        """Waits on ``key`` until ``predicate()`` is true, checking after each wake-up.
+    async def wait_for(self, key: str, pred: Callable[[], bool | Awaitable[bool]] | None = None,
+                       per_wait_timeout: float | None = None, *,
+                       predicate: Callable[[], bool | Awaitable[bool]] | None = None) -> None:
+        """Waits on ``key`` until ``pred()`` is true, checking after each wake-up.
 
-        The lock must be held; ``predicate`` may be a plain function or return
+        The lock must be held; ``pred`` may be a plain function or return
         an awaitable. A wait that ends unnotified (its ``per_wait_timeout``)
-        re-checks once, then raises.
+        re-checks once, then raises. ``predicate=`` is an older keyword
+        name of ``pred``.
 
         Raises:
             TimeoutError: a wait timed out and the predicate is still false.
+            TypeError: ``key`` is not a str, or no predicate (or two) given.
         """
+        if (pred is None) == (predicate is None):
+            raise TypeError("KeyedCondition.wait_for() takes one predicate: pred "
+                            "(or its older keyword name, predicate)")
+        test = pred if pred is not None else predicate
+        assert test is not None
+
         async def check() -> bool:
-            result = predicate()
+            result = test()
             if inspect.isawaitable(result):
                 result = await result
             return bool(result)

@@ -192,3 +192,17 @@ async def test_notify_checks_the_lock_at_once(batond: Batond, name: str) -> None
         async with cond:
             with pytest.raises(ValueError):
                 cond.notify("k", n=0)
+
+
+async def test_wait_for_takes_the_seeds_parameter_names(batond: Batond, name: str) -> None:
+    """The seed: wait_for(key, pred, per_wait_timeout)."""
+    async with baton.connect(batond.address) as client:
+        cond = client.KeyedCondition(name)
+        async with cond:
+            await cond.wait_for("k", pred=lambda: True, per_wait_timeout=1)
+            await cond.wait_for(key="k", pred=lambda: True)
+            await cond.wait_for("k", predicate=lambda: True)  # the older name still works
+            with pytest.raises(TimeoutError):
+                await cond.wait_for("k", pred=lambda: False, per_wait_timeout=0.01)
+            with pytest.raises(TypeError):
+                await cond.wait_for("k")
