@@ -531,7 +531,8 @@ class PriorityRLock(_Lock):
 class KeyedCondition(_Lock):
     """A condition variable with a FIFO lock of its own and waiters by key.
 
-    Keys are strings. ``wait`` releases the lock while waiting and holds it
+    Keys are str (not any hashable, as in the seed: the wire carries
+    text); another type raises ``TypeError``. ``wait`` releases the lock while waiting and holds it
     again when it returns (also when it raises TimeoutError or is
     cancelled), as ``asyncio.Condition`` does.
 
@@ -581,10 +582,12 @@ class KeyedCondition(_Lock):
                 held again).
             RuntimeError: the current task does not hold the lock.
             LeaseLost: the session ended (the lock is not held).
+            TypeError: ``key`` is not a str.
         """
+        data = _key("KeyedCondition.wait(key)", key)
         owner_key, hold = self._held_hold("wait()")
         request = self._request(owner_key)
-        request.condition_wait.key = key.encode()
+        request.condition_wait.key = data
         _timeout(request.condition_wait, timeout)
         session = hold._session
         future = session.submit(request)
@@ -631,6 +634,7 @@ class KeyedCondition(_Lock):
                             "(or its older keyword name, predicate)")
         test = pred if pred is not None else predicate
         assert test is not None
+        _key("KeyedCondition.wait_for(key)", key)
 
         async def check() -> bool:
             result = test()
@@ -971,6 +975,9 @@ class PrioritySemaphore(_Semaphore):
 class MultiCountDownLatch(_Primitive):
     """Count-down counters by key, fixed at declaration; waits hold nothing.
 
+    Keys are non-empty str (not any hashable, as in the seed: the wire
+    carries text); another type raises ``TypeError``.
+
     Example::
 
         latch = client.MultiCountDownLatch("deploy/42", {"migrations": 1, "caches": 3})
@@ -985,8 +992,7 @@ class MultiCountDownLatch(_Primitive):
     def __init__(self, client: Client, name: str, counts: Mapping[str, int]) -> None:
         super().__init__(client, name)
         for key, count in counts.items():
-            if not isinstance(key, str):
-                raise TypeError(f"counts: keys must be str, got {type(key).__name__}")
+            _key("MultiCountDownLatch(counts) key", key)
             if not isinstance(count, int) or count < 0:
                 raise errors.InvalidArgument(f'counts["{key}"]: must be an int >= 0, got {count!r}',
                                              grpc.StatusCode.INVALID_ARGUMENT)
@@ -1018,9 +1024,11 @@ class MultiCountDownLatch(_Primitive):
         Raises:
             KeyError: ``strict`` and ``key`` is unknown.
             RuntimeError: ``strict`` and the counter is finished already.
+            TypeError: ``key`` is not a str.
         """
+        data = _key("MultiCountDownLatch.count_down(key)", key)
         request = self._request()
-        request.count_down.key = key.encode()
+        request.count_down.key = data
         request.count_down.strict = strict
         await self._call(request)
 
@@ -1036,9 +1044,11 @@ class MultiCountDownLatch(_Primitive):
         Raises:
             KeyError: ``strict`` and ``key`` is unknown.
             TimeoutError: not zero within ``timeout`` seconds.
+            TypeError: ``key`` is not a str.
         """
+        data = _key("MultiCountDownLatch.wait(key)", key)
         request = self._request()
-        request.latch_wait.key = key.encode()
+        request.latch_wait.key = data
         request.latch_wait.strict = strict
         _timeout(request.latch_wait, timeout)
         await self._call(request)

@@ -206,3 +206,20 @@ async def test_wait_for_takes_the_seeds_parameter_names(batond: Batond, name: st
                 await cond.wait_for("k", pred=lambda: False, per_wait_timeout=0.01)
             with pytest.raises(TypeError):
                 await cond.wait_for("k")
+
+
+async def test_keys_must_be_str(batond: Batond, name: str) -> None:
+    """The seed takes any hashable key; the wire takes text: a clear TypeError."""
+    async with baton.connect(batond.address) as client:
+        cond = client.KeyedCondition(name)
+        latch = client.MultiCountDownLatch(name + "l", {"a": 1})
+        async with cond:
+            for call in (lambda: cond.wait(1), lambda: cond.wait_for(1, lambda: False),
+                         lambda: cond.notify(1), lambda: cond.notify_all(("a", 1)),
+                         lambda: latch.count_down(1), lambda: latch.wait(b"a")):
+                with pytest.raises(TypeError, match=r"\(key\): must be a str"):
+                    await call()
+            cond.assert_locked()
+        with pytest.raises(TypeError, match="must be a str"):
+            client.MultiCountDownLatch(name + "m", {1: 1})  # type: ignore[dict-item]
+        assert dict((await latch.read()).counts) == {"a": 1}
