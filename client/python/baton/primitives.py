@@ -1157,6 +1157,16 @@ class AdvancedRateLimit(_Primitive):
         request.rate_release.tokens = tokens
         await self._call(request)
 
+    def update_tokens_lock_held(self) -> None:
+        """Does nothing: the server brings the bucket up to date itself.
+
+        The seed's hook to refill its local bucket before an operation. In
+        Baton the bucket lives in batond, which refills it on every
+        operation (and on its own timer for queued waiters), so there is
+        nothing to refresh here without a round trip. ``tokens`` stays as
+        last seen; ``await limit.read()`` asks the server.
+        """
+
     async def set_rate(self, new: float) -> None:
         """Changes the refill rate live; capacity becomes max(capacity, new)."""
         request = self._request()

@@ -94,3 +94,14 @@ async def test_rate_limit_timeout(batond: Batond, name: str) -> None:
         await limit.acquire()
         with pytest.raises(TimeoutError):
             await limit.acquire(timeout=0.05)
+
+
+async def test_rate_limit_update_tokens_lock_held_is_a_no_op(batond: Batond, name: str) -> None:
+    """The seed's public hook exists; the server keeps the bucket up to date."""
+    async with baton.connect(batond.address) as client:
+        limit = client.AdvancedRateLimit(name, rate=1, capacity=3)
+        await limit.acquire()
+        tokens = limit.tokens
+        assert limit.update_tokens_lock_held() is None
+        assert limit.tokens == tokens  # as last seen: no round trip
+        assert (await limit.read()).tokens >= tokens
