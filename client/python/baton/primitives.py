@@ -1075,13 +1075,15 @@ class AdvancedRateLimit(_Primitive):
 
     Declared with (rate, capacity, fair) if absent. ``fair`` (the default)
     is strict FIFO; unfair serves the smallest queued request first and lets
-    newcomers in whenever they fit (a large request may starve). Tokens are
-    consumed: ``async with limit:`` takes one token and gives nothing back.
+    newcomers in whenever they fit (a large request may starve). ``async
+    with limit:`` takes one token and gives it back on exit (the seed's
+    ``__aexit__`` calls ``release()``): it bounds how many bodies run at
+    once, refill aside. To spend tokens, ``await limit.acquire()`` alone.
 
     Example::
 
         limit = client.AdvancedRateLimit("api/search", rate=100, capacity=200)
-        async with limit:              # one token
+        async with limit:              # one token, given back on exit
             await call_api()
         await limit.acquire(tokens=5, timeout=2)
     """
@@ -1206,4 +1208,6 @@ class AdvancedRateLimit(_Primitive):
 
     async def __aexit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
                         tb: TracebackType | None) -> None:
-        return None
+        # As the seed's LockMixin: release() the token taken on entry. Sent,
+        # not awaited (as a lock's release); an error is logged by asyncio.
+        self.release()
