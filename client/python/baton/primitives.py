@@ -33,8 +33,8 @@ crossed the cancel is given back.
 Lease loss is never turned into a cancellation of your code: ``async with
 lock:`` keeps running its body when the session ends. The hold's ``lost``
 event is set instead (``lock.lost``), and the release at the end of the body
-is then a quiet no-op. A body that must stop awaits ``lock.lost.wait()``
-alongside its work, or checks it and passes ``lock.fence`` to the store.
+is then a quiet no-op. A body that must stop awaits ``lock.lost`` (an
+awaitable ``asyncio.Event``) alongside its work, or checks it and passes ``lock.fence`` to the store.
 
 Threading: like every asyncio object, use them from their client's loop.
 """
@@ -53,7 +53,7 @@ import grpc
 from baton import errors
 from baton._proto.baton.v1 import common_pb2, session_pb2
 from baton._session import Session, duration
-from baton.holds import Hold
+from baton.holds import Hold, LostEvent
 
 if TYPE_CHECKING:
     from baton.client import Client
@@ -422,8 +422,10 @@ class _Lock(_Primitive):
         return hold.fence if hold is not None else None
 
     @property
-    def lost(self) -> asyncio.Event:
+    def lost(self) -> LostEvent:
         """Set when the current task's hold is taken away by the server.
+
+        An ``asyncio.Event`` that can also be awaited: ``await lock.lost``.
 
         Raises:
             RuntimeError: the current task holds nothing here.
@@ -821,8 +823,10 @@ class _Semaphore(_Primitive):
         return hold.fence if hold is not None else None
 
     @property
-    def lost(self) -> asyncio.Event:
+    def lost(self) -> LostEvent:
         """Set when :attr:`hold` is taken away (session end, reset, delete).
+
+        An ``asyncio.Event`` that can also be awaited: ``await sem.lost``.
 
         Raises:
             RuntimeError: this client holds no permit.
