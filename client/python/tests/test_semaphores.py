@@ -99,3 +99,54 @@ async def test_priority_semaphore_reset_sends_without_await(batond: Batond, name
         done = fresh.reset()  # before any session work on this handle: sent once declared
         assert await asyncio.wait_for(done, 5) is None
         assert (await sem.read()).available == 1
+
+
+@pytest.mark.parametrize("kind", ["DynamicBoundedSemaphore", "PrioritySemaphore"])
+async def test_cancel_queued_acquire_withdraws_the_wait(batond: Batond, name: str, kind: str) -> None:
+    async with baton.connect(batond.address) as a, baton.connect(batond.address) as b:
+        holder, sem = getattr(a, kind)(name, value=1), getattr(b, kind)(name, value=1)
+        await holder.acquire()
+        task = asyncio.create_task(sem.acquire())
+        await asyncio.sleep(0)
+        assert (await sem.read()).waiter_count == 1
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+        assert (await sem.read()).waiter_count == 0  # the cancel went before the read
+        assert sem.permits == 0
+        holder.release()
+        state = await holder.read()
+        assert not state.locked and state.held == 0 and state.available == 1
+
+
+@pytest.mark.parametrize("kind", ["DynamicBoundedSemaphore", "PrioritySemaphore"])
+async def test_cancel_crossing_a_grant_gives_the_permit_back(batond: Batond, name: str,
+                                                             kind: str) -> None:
+    """Cancels a queued acquire at every step of the hand-over: whichever way
+    the race goes, no permit stays held and nobody is queued."""
+    async with baton.connect(batond.address) as client:
+        sem = getattr(client, kind)(name, value=1)
+        outcomes = set()
+
+        async def waiter() -> None:
+            await sem.acquire()
+            sem.release()
+
+        for steps in range(16):
+            await sem.acquire()
+            task = asyncio.create_task(waiter())
+            await asyncio.sleep(0)  # the waiter sends its acquire and queues
+            sem.release()
+            for _ in range(steps):  # event-loop steps, not time
+                await asyncio.sleep(0)
+            task.cancel()
+            try:
+                await task
+                outcomes.add("granted")
+            except asyncio.CancelledError:
+                outcomes.add("cancelled")
+            await sem.read()  # a crossing grant's give-back goes before the next read
+            state = await sem.read()
+            assert state.held == 0 and state.waiter_count == 0, (steps, state)
+            assert sem.permits == 0
+        assert "cancelled" in outcomes
