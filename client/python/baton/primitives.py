@@ -165,6 +165,10 @@ def _key(where: str, key: object) -> bytes:
     return key.encode()
 
 
+# Tasks sending a request once the session is open (see _Primitive._send_now).
+_background: set[asyncio.Task[session_pb2.Response]] = set()
+
+
 def _done() -> asyncio.Future[None]:
     future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
     future.set_result(None)
@@ -186,6 +190,9 @@ class _Primitive:
         self._state: common_pb2.InstanceState | None = None
         self._declared_epoch = -1
         self._declaring: asyncio.Future[None] | None = None
+        # Requests of synchronous methods issued before the session was
+        # ready: the first caller to get it ready sends them (in order).
+        self._unsent: list[tuple[session_pb2.Request, asyncio.Future[session_pb2.Response]]] = []
 
     @property
     def name(self) -> str:
@@ -218,6 +225,17 @@ class _Primitive:
         await self._session()
 
     async def _session(self) -> Session:
+        """The open session, with the instance declared in it.
+
+        Sends what synchronous methods queued meanwhile (``_unsent``) before
+        returning, so that they keep their place before the caller's request.
+        """
+        session = await self._declared_session()
+        if self._unsent:
+            self._submit_unsent(session)
+        return session
+
+    async def _declared_session(self) -> Session:
         session = self._client._session_now
         if session is None or session.ended:
             session = await self._client._session()
@@ -261,7 +279,8 @@ class _Primitive:
         server; an OK answer that crossed the cancel goes to ``give_back``.
         """
         session = self._client._session_now
-        if session is None or session.ended or self._declared_epoch != session.server_epoch:
+        if (session is None or session.ended or self._declared_epoch != session.server_epoch
+                or self._unsent):
             session = await self._session()
         future = session.submit(
             request, late_grant=None if give_back is None else (lambda r: give_back(session, r)))
@@ -286,12 +305,44 @@ class _Primitive:
         instance still to declare, as soon as that is done (a task does it).
         """
         session = self._client._session_now
-        if session is None or session.ended or self._declared_epoch != session.server_epoch:
-            async def later() -> session_pb2.Response:
-                response, _ = await self._call(request, check=False)
-                return response
-            return _answer(asyncio.ensure_future(later()), value, **answer)
-        return _answer(session.submit(request), value, **answer)
+        if (session is not None and not session.ended and self._declared_epoch == session.server_epoch
+                and not self._unsent):
+            return _answer(session.submit(request), value, **answer)
+        response: asyncio.Future[session_pb2.Response] = asyncio.get_running_loop().create_future()
+        self._unsent.append((request, response))
+        if len(self._unsent) == 1:
+            task = asyncio.ensure_future(self._send_unsent())
+            _background.add(task)  # the loop keeps only weak references to tasks
+            task.add_done_callback(_background.discard)
+        return _answer(response, value, **answer)
+
+    async def _send_unsent(self) -> None:
+        """Opens the session and declares, which sends ``_unsent`` (see _session)."""
+        try:
+            await self._session()
+        except BaseException as e:
+            unsent, self._unsent = self._unsent, []
+            for _, response in unsent:
+                if isinstance(e, asyncio.CancelledError):
+                    response.cancel()
+                elif not response.done():
+                    response.set_exception(e)
+
+    def _submit_unsent(self, session: Session) -> None:
+        """Sends what _send_now queued, in order, before the caller's own request."""
+        unsent, self._unsent = self._unsent, []
+        for request, response in unsent:
+            def forward(f: asyncio.Future[session_pb2.Response],
+                        response: asyncio.Future[session_pb2.Response] = response) -> None:
+                if response.done():
+                    return
+                if f.cancelled():
+                    response.cancel()
+                elif (e := f.exception()) is not None:
+                    response.set_exception(e)
+                else:
+                    response.set_result(f.result())
+            session.submit(request).add_done_callback(forward)
 
     def _read_owner(self) -> str | None:
         return None
@@ -776,27 +827,16 @@ class _Semaphore(_Primitive):
                      else errors.NotHeld)
             raise error(f"{self._KIND_NAME} {self._name!r}: released too many times "
                         f"(this client holds no permit)", _FP)
-        if hold is not None:
-            hold._forget()
-            if hold.is_lost or hold._session.ended:
-                return _done()
-            session: Session | None = hold._session
-        else:
-            session = self._client._session_now
-            if session is None or session.ended:
-                # Non-strict release with no session: it needs one; go async.
-                return asyncio.ensure_future(self._release_later())
         request = self._request()
         request.release.SetInParent()
         if not strict:
             request.release.strict = False
-        assert session is not None
-        return _checked(session.submit(request))
-
-    async def _release_later(self) -> None:
-        request = self._request()
-        request.release.strict = False
-        await self._call(request)
+        if hold is None:  # non-strict, no permit: a new one joins the pool
+            return self._send_now(request, lambda r: None, lease_lost_ok=True)
+        hold._forget()
+        if hold.is_lost or hold._session.ended:
+            return _done()
+        return _checked(hold._session.submit(request))
 
     def locked(self) -> bool:
         """Whether an acquire would wait, as last seen (``await read()`` asks)."""
@@ -867,7 +907,6 @@ class DynamicBoundedSemaphore(_Semaphore):
     def __init__(self, client: Client, name: str, value: int = 1) -> None:
         super().__init__(client, name, value)
         self._bound = value
-        self._bound_tasks: set[asyncio.Task[None]] = set()
 
     def _on_declared(self, config: common_pb2.InstanceConfig) -> None:
         self._bound = config.semaphore.value
@@ -899,14 +938,19 @@ class DynamicBoundedSemaphore(_Semaphore):
 
     @bound.setter
     def bound(self, value: int) -> None:
-        """Sets the bound on the server in the background (see set_bound)."""
-        if not isinstance(value, int) or value < 0:
+        """Sets the bound on the server (see set_bound), without waiting for the answer.
+
+        Sent when set (once the session is open), so it goes before any
+        later call: ``db.bound = 8; await db.set_bound(2)`` leaves 2. An
+        error answer is logged by asyncio, there being nobody to raise it to.
+        """
+        if not isinstance(value, int) or isinstance(value, bool) or value < 0:
             raise errors.InvalidArgument(f"bound: must be an int >= 0, got {value!r}",
                                          grpc.StatusCode.INVALID_ARGUMENT)
         self._bound = value
-        task = asyncio.ensure_future(self.set_bound(value))
-        self._bound_tasks.add(task)
-        task.add_done_callback(self._bound_tasks.discard)
+        request = self._request()
+        request.set_bound.bound = value
+        self._send_now(request, lambda r: None)
 
     async def set_bound(self, bound: int) -> None:
         """Changes the bound live: raising it wakes waiters, lowering takes nothing back.
@@ -1151,17 +1195,9 @@ class AdvancedRateLimit(_Primitive):
 
     def release(self, tokens: float = 1.0) -> asyncio.Future[None]:
         """Adds ``tokens`` to the bucket (up to capacity); awaitable for the answer."""
-        session = self._client._session_now
-        if session is None or session.ended or self._declared_epoch != session.server_epoch:
-            return asyncio.ensure_future(self._release_later(tokens))
         request = self._request()
         request.rate_release.tokens = tokens
-        return _checked(session.submit(request))
-
-    async def _release_later(self, tokens: float) -> None:
-        request = self._request()
-        request.rate_release.tokens = tokens
-        await self._call(request)
+        return self._send_now(request, lambda r: None, lease_lost_ok=True)
 
     def update_tokens_lock_held(self) -> None:
         """Does nothing: the server brings the bucket up to date itself.

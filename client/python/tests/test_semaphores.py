@@ -150,3 +150,20 @@ async def test_cancel_crossing_a_grant_gives_the_permit_back(batond: Batond, nam
             assert state.held == 0 and state.waiter_count == 0, (steps, state)
             assert sem.permits == 0
         assert "cancelled" in outcomes
+
+
+async def test_bound_setter_keeps_call_order(batond: Batond, name: str) -> None:
+    """db.bound = 8 then await db.set_bound(2): the later call wins."""
+    async with baton.connect(batond.address) as client:
+        db = client.DynamicBoundedSemaphore(name, value=4)
+        await db.declare()
+        db.bound = 8
+        await db.set_bound(2)
+        assert (await db.read()).bound == 2 and db.bound == 2
+        fresh = client.DynamicBoundedSemaphore(name + "f", value=4)
+        fresh.bound = 6  # before any session work on this handle: sent once declared
+        assert (await fresh.read()).bound == 6
+        pool = client.PrioritySemaphore(name + "p", value=3)
+        pool.release(strict=False)  # before the declaration: queued behind it, not before
+        state = await pool.read()
+        assert state.pool == 4 and state.available == 4
