@@ -1125,8 +1125,8 @@ class AdvancedRateLimit(_Primitive):
     is strict FIFO; unfair serves the smallest queued request first and lets
     newcomers in whenever they fit (a large request may starve). ``async
     with limit:`` takes one token and gives it back on exit (the seed's
-    ``__aexit__`` calls ``release()``): it bounds how many bodies run at
-    once, refill aside. To spend tokens, ``await limit.acquire()`` alone.
+    ``__aexit__`` calls ``release()``): the block waits for a token but does
+    not spend it. To spend tokens, ``await limit.acquire()`` alone.
 
     Example::
 
