@@ -34,7 +34,8 @@ Lease loss is never turned into a cancellation of your code: ``async with
 lock:`` keeps running its body when the session ends. The hold's ``lost``
 event is set instead (``lock.lost``), and the release at the end of the body
 is then a quiet no-op. A body that must stop awaits ``lock.lost`` (an
-awaitable ``asyncio.Event``) alongside its work, or checks it and passes ``lock.fence`` to the store.
+awaitable ``asyncio.Event``) alongside its work, or checks it and passes
+``lock.fence`` to the store.
 
 Threading: like every asyncio object, use them from their client's loop.
 """
@@ -585,9 +586,9 @@ class KeyedCondition(_Lock):
     """A condition variable with a FIFO lock of its own and waiters by key.
 
     Keys are str (not any hashable, as in the seed: the wire carries
-    text); another type raises ``TypeError``. ``wait`` releases the lock while waiting and holds it
-    again when it returns (also when it raises TimeoutError or is
-    cancelled), as ``asyncio.Condition`` does.
+    text); another type raises ``TypeError``. ``wait`` releases the lock
+    while waiting and holds it again when it returns (also when it raises
+    TimeoutError or is cancelled), as ``asyncio.Condition`` does.
 
     Example::
 
