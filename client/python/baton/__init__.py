@@ -31,7 +31,7 @@ from baton.errors import (
     Unavailable,
     WaitTimeout,
 )
-from baton.holds import Hold
+from baton.holds import Hold, LostEvent
 from baton.primitives import (
     AdvancedRateLimit,
     DynamicBoundedSemaphore,
@@ -59,6 +59,7 @@ __all__ = [
     "InvalidArgument",
     "KeyedCondition",
     "LeaseLost",
+    "LostEvent",
     "MultiCountDownLatch",
     "NotFound",
     "NotHeld",

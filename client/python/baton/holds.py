@@ -3,12 +3,24 @@
 from __future__ import annotations
 
 import asyncio
-from typing import TYPE_CHECKING
+from collections.abc import Generator
+from typing import TYPE_CHECKING, Any
 
 from baton.errors import BatonError
 
 if TYPE_CHECKING:
     from baton._session import Session
+
+
+class LostEvent(asyncio.Event):
+    """The ``lost`` event of a hold: an ``asyncio.Event`` you can also await.
+
+    ``await hold.lost`` is ``await hold.lost.wait()`` (returns True once the
+    hold is lost); ``is_set()`` and ``wait()`` work as on any Event.
+    """
+
+    def __await__(self) -> Generator[Any, None, bool]:
+        return self.wait().__await__()
 
 
 class Hold:
@@ -19,7 +31,7 @@ class Hold:
     deleted, or a semaphore was reset. ``lost`` is then set and
     ``lost_reason`` says why. The client never cancels your code behind your
     back: a task that must stop when its lock goes away awaits
-    ``hold.lost.wait()`` (or checks ``hold.lost.is_set()`` before each
+    ``hold.lost`` (or checks ``hold.lost.is_set()`` before each
     write, better still passing ``fence`` along to the store).
 
     Used from the event loop's thread only.
@@ -42,7 +54,7 @@ class Hold:
         #: The task that acquired it.
         self.task = task
         #: Set when the hold was taken away by the server.
-        self.lost = asyncio.Event()
+        self.lost = LostEvent()
         #: Why it was lost: a LeaseLost, or an Aborted for a revocation.
         self.lost_reason: BatonError | None = None
         self._session = session

@@ -6,12 +6,15 @@ named instance in batond, which any number of clients share. See
 
 What is local and what asks the server:
 
-- Every coroutine method (``acquire``, ``wait``, ``notify_all``,
-  ``set_rate``, ``read`` ...) is one round trip on the session stream.
+- Every coroutine method (``acquire``, ``wait``, ``set_rate``, ``read``
+  ...) is one round trip on the session stream.
 - ``release()`` is synchronous, as in asyncio: it checks locally that the
   caller holds something (else ``RuntimeError``), sends the release, and
   returns a future that may be awaited for the server's answer (``await
   cond.release()`` also works, as the seed's ``async def release``).
+  ``KeyedCondition.notify``/``notify_all`` and ``PrioritySemaphore.reset``,
+  synchronous in the seed, work the same way: sent when called, their
+  future resolves to the server's answer (the number woken for a notify).
 - Properties and ``locked()`` are synchronous, so they report what this
   client knows: ``is_owner``, ``owner``, ``fence`` and ``hold`` are exact
   (this client's own holds); ``locked()``, ``bound``, ``tokens``, ``rate``,
@@ -30,8 +33,9 @@ crossed the cancel is given back.
 Lease loss is never turned into a cancellation of your code: ``async with
 lock:`` keeps running its body when the session ends. The hold's ``lost``
 event is set instead (``lock.lost``), and the release at the end of the body
-is then a quiet no-op. A body that must stop awaits ``lock.lost.wait()``
-alongside its work, or checks it and passes ``lock.fence`` to the store.
+is then a quiet no-op. A body that must stop awaits ``lock.lost`` (an
+awaitable ``asyncio.Event``) alongside its work, or checks it and passes
+``lock.fence`` to the store.
 
 Threading: like every asyncio object, use them from their client's loop.
 """
@@ -43,14 +47,14 @@ import inspect
 import math
 from collections.abc import Awaitable, Callable, Mapping
 from types import TracebackType
-from typing import TYPE_CHECKING, ClassVar
+from typing import TYPE_CHECKING, ClassVar, TypeVar
 
 import grpc
 
 from baton import errors
 from baton._proto.baton.v1 import common_pb2, session_pb2
 from baton._session import Session, duration
-from baton.holds import Hold
+from baton.holds import Hold, LostEvent
 
 if TYPE_CHECKING:
     from baton.client import Client
@@ -71,6 +75,7 @@ InstanceState = common_pb2.InstanceState
 """What ``read()`` returns: the instance now (see common.proto)."""
 
 _FP = grpc.StatusCode.FAILED_PRECONDITION
+T = TypeVar("T")
 GiveBack = Callable[[Session, session_pb2.Response], None]
 
 
@@ -98,32 +103,71 @@ def _raise_for(response: session_pb2.Response) -> None:
     raise error
 
 
-def _checked(future: asyncio.Future[session_pb2.Response]) -> asyncio.Future[None]:
-    """A future of None that fails when ``future``'s answer is an error.
+def _answer(future: asyncio.Future[session_pb2.Response],
+            value: Callable[[session_pb2.Response], T], *, lease_lost_ok: bool = False,
+            strict_miss: bool = False) -> asyncio.Future[T]:
+    """A future of ``value(answer)`` that fails when ``future``'s answer is an error.
 
-    The answer to a release on a session that has ended is success: the
-    server released everything of the session then.
+    What the synchronous methods that send at once (``release()``,
+    ``notify()``, ``notify_all()``, ``reset()``) return:
+
+    - an error answer is raised when the future is awaited; if nobody ever
+      retrieves it, asyncio logs it ("Future exception was never
+      retrieved") when the future is dropped, as for any failed future;
+    - the session ending first (:class:`~baton.errors.LeaseLost`) is
+      success with ``lease_lost_ok`` (a release: the server released
+      everything of the session), otherwise raised when awaited but never
+      logged: the holds' ``lost`` events and the next call report it;
+    - ``strict_miss``: FAILED_PRECONDITION is a strict notify that found too
+      few waiters (:class:`~baton.errors.StrictMiss`, a ``KeyError``).
     """
-    out: asyncio.Future[None] = future.get_loop().create_future()
+    out: asyncio.Future[T] = future.get_loop().create_future()
 
     def done(f: asyncio.Future[session_pb2.Response]) -> None:
-        if out.done():
-            return
         if f.cancelled():
-            out.cancel()
-        elif (e := f.exception()) is not None:
-            if isinstance(e, errors.LeaseLost):
-                out.set_result(None)
+            if not out.done():
+                out.cancel()
+            return
+        e: BaseException | None = f.exception()  # retrieved: reported through out
+        if out.done():
+            return  # the caller cancelled it
+        if isinstance(e, errors.LeaseLost):
+            if lease_lost_ok:
+                out.set_result(None)  # type: ignore[arg-type]
             else:
                 out.set_exception(e)
-        elif f.result().status.code != 0:
+                out.exception()  # retrieved: no log, the lost events say it
+            return
+        if e is None:
             r = f.result()
-            out.set_exception(errors.from_status(r.status.code, r.status.message))
-        else:
-            out.set_result(None)
+            if r.status.code == 0:
+                out.set_result(value(r))
+                return
+            if strict_miss and r.status.code == _FP.value[0]:
+                e = errors.StrictMiss(r.status.message, _FP)
+            else:
+                e = errors.from_status(r.status.code, r.status.message)
+        out.set_exception(e)
 
     future.add_done_callback(done)
     return out
+
+
+def _checked(future: asyncio.Future[session_pb2.Response]) -> asyncio.Future[None]:
+    """A release's future: None, an error answer raised, a session end fine."""
+    return _answer(future, lambda r: None, lease_lost_ok=True)
+
+
+def _key(where: str, key: object) -> bytes:
+    """``key`` as sent: keys are str on the wire (UTF-8), not any hashable."""
+    if not isinstance(key, str):
+        raise TypeError(f"{where}: must be a str (Baton sends keys as UTF-8 text; use "
+                        f"str(key) for other hashables), got {type(key).__name__} {key!r}")
+    return key.encode()
+
+
+# Tasks sending a request once the session is open (see _Primitive._send_now).
+_background: set[asyncio.Task[session_pb2.Response]] = set()
 
 
 def _done() -> asyncio.Future[None]:
@@ -147,6 +191,9 @@ class _Primitive:
         self._state: common_pb2.InstanceState | None = None
         self._declared_epoch = -1
         self._declaring: asyncio.Future[None] | None = None
+        # Requests of synchronous methods issued before the session was
+        # ready: the first caller to get it ready sends them (in order).
+        self._unsent: list[tuple[session_pb2.Request, asyncio.Future[session_pb2.Response]]] = []
 
     @property
     def name(self) -> str:
@@ -179,6 +226,17 @@ class _Primitive:
         await self._session()
 
     async def _session(self) -> Session:
+        """The open session, with the instance declared in it.
+
+        Sends what synchronous methods queued meanwhile (``_unsent``) before
+        returning, so that they keep their place before the caller's request.
+        """
+        session = await self._declared_session()
+        if self._unsent:
+            self._submit_unsent(session)
+        return session
+
+    async def _declared_session(self) -> Session:
         session = self._client._session_now
         if session is None or session.ended:
             session = await self._client._session()
@@ -222,7 +280,8 @@ class _Primitive:
         server; an OK answer that crossed the cancel goes to ``give_back``.
         """
         session = self._client._session_now
-        if session is None or session.ended or self._declared_epoch != session.server_epoch:
+        if (session is None or session.ended or self._declared_epoch != session.server_epoch
+                or self._unsent):
             session = await self._session()
         future = session.submit(
             request, late_grant=None if give_back is None else (lambda r: give_back(session, r)))
@@ -238,6 +297,53 @@ class _Primitive:
         if check:
             _raise_for(response)
         return response, session
+
+    def _send_now(self, request: session_pb2.Request, value: Callable[[session_pb2.Response], T],
+                  **answer: bool) -> asyncio.Future[T]:
+        """Sends ``request`` now and returns the future of its answer (see _answer).
+
+        Sent at once on the open session; with none open yet, or the
+        instance still to declare, as soon as that is done (a task does it).
+        """
+        session = self._client._session_now
+        if (session is not None and not session.ended and self._declared_epoch == session.server_epoch
+                and not self._unsent):
+            return _answer(session.submit(request), value, **answer)
+        response: asyncio.Future[session_pb2.Response] = asyncio.get_running_loop().create_future()
+        self._unsent.append((request, response))
+        if len(self._unsent) == 1:
+            task = asyncio.ensure_future(self._send_unsent())
+            _background.add(task)  # the loop keeps only weak references to tasks
+            task.add_done_callback(_background.discard)
+        return _answer(response, value, **answer)
+
+    async def _send_unsent(self) -> None:
+        """Opens the session and declares, which sends ``_unsent`` (see _session)."""
+        try:
+            await self._session()
+        except BaseException as e:
+            unsent, self._unsent = self._unsent, []
+            for _, response in unsent:
+                if isinstance(e, asyncio.CancelledError):
+                    response.cancel()
+                elif not response.done():
+                    response.set_exception(e)
+
+    def _submit_unsent(self, session: Session) -> None:
+        """Sends what _send_now queued, in order, before the caller's own request."""
+        unsent, self._unsent = self._unsent, []
+        for request, response in unsent:
+            def forward(f: asyncio.Future[session_pb2.Response],
+                        response: asyncio.Future[session_pb2.Response] = response) -> None:
+                if response.done():
+                    return
+                if f.cancelled():
+                    response.cancel()
+                elif (e := f.exception()) is not None:
+                    response.set_exception(e)
+                else:
+                    response.set_result(f.result())
+            session.submit(request).add_done_callback(forward)
 
     def _read_owner(self) -> str | None:
         return None
@@ -368,8 +474,10 @@ class _Lock(_Primitive):
         return hold.fence if hold is not None else None
 
     @property
-    def lost(self) -> asyncio.Event:
+    def lost(self) -> LostEvent:
         """Set when the current task's hold is taken away by the server.
+
+        An ``asyncio.Event`` that can also be awaited: ``await lock.lost``.
 
         Raises:
             RuntimeError: the current task holds nothing here.
@@ -477,9 +585,10 @@ class PriorityRLock(_Lock):
 class KeyedCondition(_Lock):
     """A condition variable with a FIFO lock of its own and waiters by key.
 
-    Keys are strings. ``wait`` releases the lock while waiting and holds it
-    again when it returns (also when it raises TimeoutError or is
-    cancelled), as ``asyncio.Condition`` does.
+    Keys are str (not any hashable, as in the seed: the wire carries
+    text); another type raises ``TypeError``. ``wait`` releases the lock
+    while waiting and holds it again when it returns (also when it raises
+    TimeoutError or is cancelled), as ``asyncio.Condition`` does.
 
     Example::
 
@@ -527,10 +636,12 @@ class KeyedCondition(_Lock):
                 held again).
             RuntimeError: the current task does not hold the lock.
             LeaseLost: the session ended (the lock is not held).
+            TypeError: ``key`` is not a str.
         """
+        data = _key("KeyedCondition.wait(key)", key)
         owner_key, hold = self._held_hold("wait()")
         request = self._request(owner_key)
-        request.condition_wait.key = key.encode()
+        request.condition_wait.key = data
         _timeout(request.condition_wait, timeout)
         session = hold._session
         future = session.submit(request)
@@ -558,19 +669,29 @@ class KeyedCondition(_Lock):
             raise asyncio.CancelledError()
         _raise_for(response)
 
-    async def wait_for(self, key: str, predicate: Callable[[], bool | Awaitable[bool]],
-                       per_wait_timeout: float | None = None) -> None:
-        """Waits on ``key`` until ``predicate()`` is true, checking after each wake-up.
+    async def wait_for(self, key: str, pred: Callable[[], bool | Awaitable[bool]] | None = None,
+                       per_wait_timeout: float | None = None, *,
+                       predicate: Callable[[], bool | Awaitable[bool]] | None = None) -> None:
+        """Waits on ``key`` until ``pred()`` is true, checking after each wake-up.
 
-        The lock must be held; ``predicate`` may be a plain function or return
+        The lock must be held; ``pred`` may be a plain function or return
         an awaitable. A wait that ends unnotified (its ``per_wait_timeout``)
-        re-checks once, then raises.
+        re-checks once, then raises. ``predicate=`` is an older keyword
+        name of ``pred``.
 
         Raises:
             TimeoutError: a wait timed out and the predicate is still false.
+            TypeError: ``key`` is not a str, or no predicate (or two) given.
         """
+        if (pred is None) == (predicate is None):
+            raise TypeError("KeyedCondition.wait_for() takes one predicate: pred "
+                            "(or its older keyword name, predicate)")
+        test = pred if pred is not None else predicate
+        assert test is not None
+        _key("KeyedCondition.wait_for(key)", key)
+
         async def check() -> bool:
-            result = predicate()
+            result = test()
             if inspect.isawaitable(result):
                 result = await result
             return bool(result)
@@ -583,39 +704,54 @@ class KeyedCondition(_Lock):
                     return
                 raise
 
-    async def notify(self, key: str, n: int = 1, strict: bool = False) -> int:
-        """Wakes up to ``n`` waiters of ``key``, oldest first; returns how many.
+    def notify(self, key: str, n: int = 1, strict: bool = False) -> asyncio.Future[int]:
+        """Wakes up to ``n`` waiters of ``key``, oldest first.
+
+        Synchronous, as the seed's: the notify is sent when called, and needs
+        no ``await``. The returned future, which may be awaited, resolves to
+        how many were woken, or raises the server's error. An error nobody
+        awaits is logged by asyncio ("Future exception was never
+        retrieved"), as for any failed future.
 
         Raises:
-            KeyError: ``strict`` and fewer than ``n`` were waiting
-                (:class:`~baton.errors.StrictMiss`; those found are woken).
-            RuntimeError: the current task does not hold the lock.
-            ValueError: ``n`` < 1.
+            RuntimeError: the current task does not hold the lock (at once,
+                as ``asyncio.Condition.notify``; from the future if the
+                server finds it, e.g. the lock was just lost).
+            TypeError: ``key`` is not a str.
+            ValueError: ``n`` is not an int >= 1.
+            KeyError: from the future: ``strict`` and fewer than ``n`` were
+                waiting (:class:`~baton.errors.StrictMiss`; those found are
+                woken).
         """
-        owner_key, _ = self._held_hold("notify()")
+        data = _key("KeyedCondition.notify(key)", key)
+        if not isinstance(n, int) or isinstance(n, bool) or n < 1:
+            raise errors.InvalidArgument(f"KeyedCondition.notify(n): must be an int >= 1, got {n!r}",
+                                         grpc.StatusCode.INVALID_ARGUMENT)
+        owner_key, hold = self._held_hold("notify()")
         request = self._request(owner_key)
-        request.notify.key = key.encode()
+        request.notify.key = data
         request.notify.n = n
         request.notify.strict = strict
-        response, _ = await self._call(request, check=False)
-        if strict and response.status.code == _FP.value[0]:
-            raise errors.StrictMiss(response.status.message, _FP)
-        _raise_for(response)
-        return response.count
+        return _answer(hold._session.submit(request), lambda r: r.count, strict_miss=strict)
 
-    async def notify_all(self, key: str | None = None) -> int:
-        """Wakes every waiter of ``key`` (of all keys when None); returns how many.
+    def notify_all(self, key: str | None = None) -> asyncio.Future[int]:
+        """Wakes every waiter of ``key`` (of all keys when None).
+
+        Synchronous, as the seed's: sent when called; the returned future
+        resolves to how many were woken (the seed's return value) or raises
+        the server's error (see :meth:`notify`).
 
         Raises:
             RuntimeError: the current task does not hold the lock.
+            TypeError: ``key`` is neither a str nor None.
         """
-        owner_key, _ = self._held_hold("notify_all()")
+        data = None if key is None else _key("KeyedCondition.notify_all(key)", key)
+        owner_key, hold = self._held_hold("notify_all()")
         request = self._request(owner_key)
         request.notify_all.SetInParent()
-        if key is not None:
-            request.notify_all.key = key.encode()
-        response, _ = await self._call(request)
-        return response.count
+        if data is not None:
+            request.notify_all.key = data
+        return _answer(hold._session.submit(request), lambda r: r.count)
 
     async def wait_all(self, timeout: float | None = None) -> None:
         """Waits until every ``wait`` pending now has been notified or has left.
@@ -692,27 +828,16 @@ class _Semaphore(_Primitive):
                      else errors.NotHeld)
             raise error(f"{self._KIND_NAME} {self._name!r}: released too many times "
                         f"(this client holds no permit)", _FP)
-        if hold is not None:
-            hold._forget()
-            if hold.is_lost or hold._session.ended:
-                return _done()
-            session: Session | None = hold._session
-        else:
-            session = self._client._session_now
-            if session is None or session.ended:
-                # Non-strict release with no session: it needs one; go async.
-                return asyncio.ensure_future(self._release_later())
         request = self._request()
         request.release.SetInParent()
         if not strict:
             request.release.strict = False
-        assert session is not None
-        return _checked(session.submit(request))
-
-    async def _release_later(self) -> None:
-        request = self._request()
-        request.release.strict = False
-        await self._call(request)
+        if hold is None:  # non-strict, no permit: a new one joins the pool
+            return self._send_now(request, lambda r: None, lease_lost_ok=True)
+        hold._forget()
+        if hold.is_lost or hold._session.ended:
+            return _done()
+        return _checked(hold._session.submit(request))
 
     def locked(self) -> bool:
         """Whether an acquire would wait, as last seen (``await read()`` asks)."""
@@ -739,8 +864,10 @@ class _Semaphore(_Primitive):
         return hold.fence if hold is not None else None
 
     @property
-    def lost(self) -> asyncio.Event:
+    def lost(self) -> LostEvent:
         """Set when :attr:`hold` is taken away (session end, reset, delete).
+
+        An ``asyncio.Event`` that can also be awaited: ``await sem.lost``.
 
         Raises:
             RuntimeError: this client holds no permit.
@@ -781,7 +908,6 @@ class DynamicBoundedSemaphore(_Semaphore):
     def __init__(self, client: Client, name: str, value: int = 1) -> None:
         super().__init__(client, name, value)
         self._bound = value
-        self._bound_tasks: set[asyncio.Task[None]] = set()
 
     def _on_declared(self, config: common_pb2.InstanceConfig) -> None:
         self._bound = config.semaphore.value
@@ -813,14 +939,19 @@ class DynamicBoundedSemaphore(_Semaphore):
 
     @bound.setter
     def bound(self, value: int) -> None:
-        """Sets the bound on the server in the background (see set_bound)."""
-        if not isinstance(value, int) or value < 0:
+        """Sets the bound on the server (see set_bound), without waiting for the answer.
+
+        Sent when set (once the session is open), so it goes before any
+        later call: ``db.bound = 8; await db.set_bound(2)`` leaves 2. An
+        error answer is logged by asyncio, there being nobody to raise it to.
+        """
+        if not isinstance(value, int) or isinstance(value, bool) or value < 0:
             raise errors.InvalidArgument(f"bound: must be an int >= 0, got {value!r}",
                                          grpc.StatusCode.INVALID_ARGUMENT)
         self._bound = value
-        task = asyncio.ensure_future(self.set_bound(value))
-        self._bound_tasks.add(task)
-        task.add_done_callback(self._bound_tasks.discard)
+        request = self._request()
+        request.set_bound.bound = value
+        self._send_now(request, lambda r: None)
 
     async def set_bound(self, bound: int) -> None:
         """Changes the bound live: raising it wakes waiters, lowering takes nothing back.
@@ -873,11 +1004,17 @@ class PrioritySemaphore(_Semaphore):
         """
         return self._release(strict)
 
-    async def reset(self) -> None:
-        """Revokes every permit out (theirs are marked lost) and restores the pool."""
+    def reset(self) -> asyncio.Future[None]:
+        """Revokes every permit out (theirs are marked lost) and restores the pool.
+
+        Synchronous, as the seed's: sent when called (once the session is
+        open), no ``await`` needed. The returned future, which may be
+        awaited, resolves to None once the server has done it, or raises
+        its error (logged by asyncio if never retrieved).
+        """
         request = self._request()
         request.reset.SetInParent()
-        await self._call(request)
+        return self._send_now(request, lambda r: None)
 
 
 # ---------------------------------------------------------------------------
@@ -886,6 +1023,9 @@ class PrioritySemaphore(_Semaphore):
 
 class MultiCountDownLatch(_Primitive):
     """Count-down counters by key, fixed at declaration; waits hold nothing.
+
+    Keys are non-empty str (not any hashable, as in the seed: the wire
+    carries text); another type raises ``TypeError``.
 
     Example::
 
@@ -901,8 +1041,7 @@ class MultiCountDownLatch(_Primitive):
     def __init__(self, client: Client, name: str, counts: Mapping[str, int]) -> None:
         super().__init__(client, name)
         for key, count in counts.items():
-            if not isinstance(key, str):
-                raise TypeError(f"counts: keys must be str, got {type(key).__name__}")
+            _key("MultiCountDownLatch(counts) key", key)
             if not isinstance(count, int) or count < 0:
                 raise errors.InvalidArgument(f'counts["{key}"]: must be an int >= 0, got {count!r}',
                                              grpc.StatusCode.INVALID_ARGUMENT)
@@ -936,9 +1075,11 @@ class MultiCountDownLatch(_Primitive):
         Raises:
             KeyError: ``strict`` and ``key`` is unknown.
             RuntimeError: ``strict`` and the counter is finished already.
+            TypeError: ``key`` is not a str.
         """
+        data = _key("MultiCountDownLatch.count_down(key)", key)
         request = self._request()
-        request.count_down.key = key.encode()
+        request.count_down.key = data
         request.count_down.strict = strict
         await self._call(request)
 
@@ -954,9 +1095,11 @@ class MultiCountDownLatch(_Primitive):
         Raises:
             KeyError: ``strict`` and ``key`` is unknown.
             TimeoutError: not zero within ``timeout`` seconds.
+            TypeError: ``key`` is not a str.
         """
+        data = _key("MultiCountDownLatch.wait(key)", key)
         request = self._request()
-        request.latch_wait.key = key.encode()
+        request.latch_wait.key = data
         request.latch_wait.strict = strict
         _timeout(request.latch_wait, timeout)
         await self._call(request)
@@ -983,13 +1126,15 @@ class AdvancedRateLimit(_Primitive):
 
     Declared with (rate, capacity, fair) if absent. ``fair`` (the default)
     is strict FIFO; unfair serves the smallest queued request first and lets
-    newcomers in whenever they fit (a large request may starve). Tokens are
-    consumed: ``async with limit:`` takes one token and gives nothing back.
+    newcomers in whenever they fit (a large request may starve). ``async
+    with limit:`` takes one token and gives it back on exit (the seed's
+    ``__aexit__`` calls ``release()``): the block waits for a token but does
+    not spend it. To spend tokens, ``await limit.acquire()`` alone.
 
     Example::
 
         limit = client.AdvancedRateLimit("api/search", rate=100, capacity=200)
-        async with limit:              # one token
+        async with limit:              # one token, given back on exit
             await call_api()
         await limit.acquire(tokens=5, timeout=2)
     """
@@ -1053,17 +1198,19 @@ class AdvancedRateLimit(_Primitive):
 
     def release(self, tokens: float = 1.0) -> asyncio.Future[None]:
         """Adds ``tokens`` to the bucket (up to capacity); awaitable for the answer."""
-        session = self._client._session_now
-        if session is None or session.ended or self._declared_epoch != session.server_epoch:
-            return asyncio.ensure_future(self._release_later(tokens))
         request = self._request()
         request.rate_release.tokens = tokens
-        return _checked(session.submit(request))
+        return self._send_now(request, lambda r: None, lease_lost_ok=True)
 
-    async def _release_later(self, tokens: float) -> None:
-        request = self._request()
-        request.rate_release.tokens = tokens
-        await self._call(request)
+    def update_tokens_lock_held(self) -> None:
+        """Does nothing: the server brings the bucket up to date itself.
+
+        The seed's hook to refill its local bucket before an operation. In
+        Baton the bucket lives in batond, which refills it on every
+        operation (and on its own timer for queued waiters), so there is
+        nothing to refresh here without a round trip. ``tokens`` stays as
+        last seen; ``await limit.read()`` asks the server.
+        """
 
     async def set_rate(self, new: float) -> None:
         """Changes the refill rate live; capacity becomes max(capacity, new)."""
@@ -1104,4 +1251,6 @@ class AdvancedRateLimit(_Primitive):
 
     async def __aexit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
                         tb: TracebackType | None) -> None:
-        return None
+        # As the seed's LockMixin: release() the token taken on entry. Sent,
+        # not awaited (as a lock's release); an error is logged by asyncio.
+        self.release()

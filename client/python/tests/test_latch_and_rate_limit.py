@@ -50,8 +50,8 @@ async def test_rate_limit(batond: Batond, name: str) -> None:
         limit = client.AdvancedRateLimit(name, rate=20, capacity=2)
         assert limit.rate == 20 and limit.capacity == 2 and limit.fair
         async with limit:
-            pass
-        await limit.acquire()
+            pass  # its token goes back on exit
+        await limit.acquire(tokens=2)
         assert limit.tokens < 1 and limit.locked()
         with pytest.raises(TimeoutError) as info:
             await limit.acquire(timeout=0)
@@ -94,3 +94,28 @@ async def test_rate_limit_timeout(batond: Batond, name: str) -> None:
         await limit.acquire()
         with pytest.raises(TimeoutError):
             await limit.acquire(timeout=0.05)
+
+
+async def test_rate_limit_update_tokens_lock_held_is_a_no_op(batond: Batond, name: str) -> None:
+    """The seed's public hook exists; the server keeps the bucket up to date."""
+    async with baton.connect(batond.address) as client:
+        limit = client.AdvancedRateLimit(name, rate=1, capacity=3)
+        await limit.acquire()
+        tokens = limit.tokens
+        assert limit.update_tokens_lock_held() is None
+        assert limit.tokens == tokens  # as last seen: no round trip
+        assert (await limit.read()).tokens >= tokens
+
+
+async def test_rate_limit_async_with_gives_the_token_back(batond: Batond, name: str) -> None:
+    """The seed's LockMixin.__aexit__ calls release(): the token goes back."""
+    async with baton.connect(batond.address) as client:
+        limit = client.AdvancedRateLimit(name, rate=0.001, capacity=2)  # no refill to speak of
+        async with limit:
+            inside = (await limit.read()).tokens
+            assert 0.99 <= inside < 1.01
+        assert (await limit.read()).tokens >= 1.99  # the release went before the read
+        with pytest.raises(ZeroDivisionError):
+            async with limit:
+                1 / 0
+        assert (await limit.read()).tokens >= 1.99

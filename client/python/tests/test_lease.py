@@ -91,3 +91,22 @@ async def test_heartbeats_keep_an_idle_session(own_batond: Batond, name: str) ->
         await asyncio.sleep(2.5)
         assert client.session_id == session and not lock.lost.is_set()
         await lock.release()
+
+
+async def test_lost_is_awaitable(batond: Batond, name: str) -> None:
+    """hold.lost is an awaitable: `await hold.lost`, still an asyncio.Event."""
+    async with baton.connect(batond.address) as a, baton.connect(batond.address) as b:
+        lock = a.PriorityLock(name)
+        await lock.acquire()
+        lost = lock.lost
+        assert isinstance(lost, asyncio.Event) and not lost.is_set()
+        waiter = asyncio.ensure_future(lost)  # an awaitable, not only lost.wait()
+        await asyncio.sleep(0)
+        assert not waiter.done()
+        await a._session_now.close()  # type: ignore[union-attr]  # the session ends
+        assert await asyncio.wait_for(waiter, 5) is True
+        assert await lost and await lost.wait() and lock.hold.is_lost  # type: ignore[union-attr]
+        holder = b.PrioritySemaphore(name + "s")
+        await holder.acquire()
+        b.PrioritySemaphore(name + "s").reset()
+        assert await asyncio.wait_for(holder.lost, 5) is True

@@ -82,3 +82,88 @@ async def test_semaphore_permits_belong_to_the_client(batond: Batond, name: str)
 
         await asyncio.create_task(other_task_releases())
         assert not (await sem.read()).locked
+
+
+async def test_priority_semaphore_reset_sends_without_await(batond: Batond, name: str) -> None:
+    """The seed's reset() is synchronous: called without await it must still
+    revoke; the returned future, if awaited, is the server's answer."""
+    async with baton.connect(batond.address) as a, baton.connect(batond.address) as b:
+        holder, sem = a.PrioritySemaphore(name, value=1), b.PrioritySemaphore(name, value=1)
+        await holder.acquire()
+        await sem.declare()
+        sem.reset()  # no await
+        await asyncio.wait_for(holder.lost.wait(), 5)
+        assert isinstance(holder.hold.lost_reason, baton.Aborted)  # type: ignore[union-attr]
+        assert await sem.reset() is None
+        fresh = b.PrioritySemaphore(name, value=1)
+        done = fresh.reset()  # before any session work on this handle: sent once declared
+        assert await asyncio.wait_for(done, 5) is None
+        assert (await sem.read()).available == 1
+
+
+@pytest.mark.parametrize("kind", ["DynamicBoundedSemaphore", "PrioritySemaphore"])
+async def test_cancel_queued_acquire_withdraws_the_wait(batond: Batond, name: str, kind: str) -> None:
+    async with baton.connect(batond.address) as a, baton.connect(batond.address) as b:
+        holder, sem = getattr(a, kind)(name, value=1), getattr(b, kind)(name, value=1)
+        await holder.acquire()
+        task = asyncio.create_task(sem.acquire())
+        await asyncio.sleep(0)
+        assert (await sem.read()).waiter_count == 1
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+        assert (await sem.read()).waiter_count == 0  # the cancel went before the read
+        assert sem.permits == 0
+        holder.release()
+        state = await holder.read()
+        assert not state.locked and state.held == 0 and state.available == 1
+
+
+@pytest.mark.parametrize("kind", ["DynamicBoundedSemaphore", "PrioritySemaphore"])
+async def test_cancel_crossing_a_grant_gives_the_permit_back(batond: Batond, name: str,
+                                                             kind: str) -> None:
+    """Cancels a queued acquire at every step of the hand-over: whichever way
+    the race goes, no permit stays held and nobody is queued."""
+    async with baton.connect(batond.address) as client:
+        sem = getattr(client, kind)(name, value=1)
+        outcomes = set()
+
+        async def waiter() -> None:
+            await sem.acquire()
+            sem.release()
+
+        for steps in range(16):
+            await sem.acquire()
+            task = asyncio.create_task(waiter())
+            await asyncio.sleep(0)  # the waiter sends its acquire and queues
+            sem.release()
+            for _ in range(steps):  # event-loop steps, not time
+                await asyncio.sleep(0)
+            task.cancel()
+            try:
+                await task
+                outcomes.add("granted")
+            except asyncio.CancelledError:
+                outcomes.add("cancelled")
+            await sem.read()  # a crossing grant's give-back goes before the next read
+            state = await sem.read()
+            assert state.held == 0 and state.waiter_count == 0, (steps, state)
+            assert sem.permits == 0
+        assert "cancelled" in outcomes
+
+
+async def test_bound_setter_keeps_call_order(batond: Batond, name: str) -> None:
+    """db.bound = 8 then await db.set_bound(2): the later call wins."""
+    async with baton.connect(batond.address) as client:
+        db = client.DynamicBoundedSemaphore(name, value=4)
+        await db.declare()
+        db.bound = 8
+        await db.set_bound(2)
+        assert (await db.read()).bound == 2 and db.bound == 2
+        fresh = client.DynamicBoundedSemaphore(name + "f", value=4)
+        fresh.bound = 6  # before any session work on this handle: sent once declared
+        assert (await fresh.read()).bound == 6
+        pool = client.PrioritySemaphore(name + "p", value=3)
+        pool.release(strict=False)  # before the declaration: queued behind it, not before
+        state = await pool.read()
+        assert state.pool == 4 and state.available == 4
