@@ -161,8 +161,13 @@ class RlsService::Call final
  public:
   explicit Call(CallPool* pool) : pool_(pool), arena_(block_, sizeof block_) {}
 
-  // Start() makes the call's request and response on the arena.
+  // Start() empties the arena and makes the call's request and response
+  // on it. The arena is reset here, on the gRPC thread that is about to
+  // fill it, not in Release(): a protobuf Arena hands its first block to
+  // the thread that resets it, and any other thread allocating on it gets
+  // a block of its own from the heap.
   void Start() {
+    arena_.Reset();
     set_request(google::protobuf::Arena::CreateMessage<
                 envoy::service::ratelimit::v3::RateLimitRequest>(&arena_));
     set_response(google::protobuf::Arena::CreateMessage<
@@ -231,8 +236,7 @@ class RlsService::CallPool final
 };
 
 void RlsService::Call::Release() {
-  plan.Clear();
-  arena_.Reset();
+  plan.Clear();  // the messages stay on the arena until the next Start()
   pool_->Put(this);
 }
 
