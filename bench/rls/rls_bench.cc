@@ -193,7 +193,9 @@ struct ShouldRateLimitCalls {
 };
 
 // baton.bench.Echo/TryAcquire on baton_echo_server: answered allowed at
-// once, no work: the unary call's own cost.
+// once, no work: the unary call's own cost, on the callback API
+// (--api=callback, as batond serves ShouldRateLimit) or on the completion
+// queues (--api=cq).
 struct EchoCalls {
   using Stub = ::baton::bench::Echo::Stub;
   using Request = ::baton::v1::TryAcquireRequest;
@@ -571,7 +573,7 @@ int main(int argc, char** argv) {
     }
     if (!options.echo_cq.empty() && wanted("echo_cq")) {
       r.echo_cq = grpc_row(EchoCalls{}, shape, options.echo_cq, options.echo_cq_pid,
-                           "echo server (cq build; unary on the callback API)",
+                           "echo server (CQ API)",
                            "empty unary TryAcquire: the gRPC floor");
     }
     if (!options.baton.empty() && options.admin && wanted("admin")) {

@@ -9,9 +9,9 @@
 #   bench/rls/run_rls.sh [--smoke]
 #
 # Rows, each at N x K decisions in flight (N connections x K calls):
-#   batond ShouldRateLimit; baton_echo_server's empty unary TryAcquire, on
-#   the server built --api=callback and on the one built --api=cq (the gRPC
-#   floor; both answer unary calls on the callback API, as batond does);
+#   batond ShouldRateLimit (gRPC's callback API); baton_echo_server's empty
+#   unary TryAcquire on --api=callback (the same API) and on --api=cq (the
+#   completion-queue API): the gRPC floor, the faster of the two;
 #   batond Admin.TryAcquire on the same buckets; Redis INCRBY+EXPIRE with K
 #   requests pipelined per connection, and with one request per connection
 #   on N x K connections (ratelimit's default pool); then the same at 1x1

@@ -47,18 +47,19 @@ bool Safe(unsigned char c) {
 }
 
 // Encode() appends `text` with every byte outside Safe() written %XX.
+// Runs of safe bytes are appended whole.
 void Encode(std::string_view text, std::string* out) {
   static constexpr char kHex[] = "0123456789ABCDEF";
-  for (const char ch : text) {
-    const auto c = static_cast<unsigned char>(ch);
-    if (Safe(c)) {
-      out->push_back(ch);
-    } else {
-      out->push_back('%');
-      out->push_back(kHex[c >> 4]);
-      out->push_back(kHex[c & 0xF]);
-    }
+  std::size_t run = 0;  // where the current run of safe bytes starts
+  for (std::size_t i = 0; i < text.size(); ++i) {
+    const auto c = static_cast<unsigned char>(text[i]);
+    if (Safe(c)) continue;
+    out->append(text.data() + run, i - run);
+    const char escaped[3] = {'%', kHex[c >> 4], kHex[c & 0xF]};
+    out->append(escaped, sizeof escaped);
+    run = i + 1;
   }
+  out->append(text.data() + run, text.size() - run);
 }
 
 std::uint64_t Fnv1a64(std::string_view text) {
@@ -134,6 +135,11 @@ struct Plan {
   std::uint32_t hits = 1;
   // The rules the checks point into, held until the call is released.
   std::shared_ptr<const RlsConfig> config;
+  // Where the decision goes, so that the shard's closure carries only the
+  // plan (small enough to be stored without an allocation of its own).
+  RateLimitResponse* response = nullptr;
+  grpc::ServerUnaryReactor* reactor = nullptr;
+  const RlsOptions* options = nullptr;
 
   absl::Span<const RlsEntry> EntriesOf(const Check& check) const {
     return absl::MakeConstSpan(entries).subspan(check.first_entry, check.entry_count);
@@ -147,6 +153,9 @@ struct Plan {
     bucket_of.clear();
     hits = 1;
     config.reset();
+    response = nullptr;
+    reactor = nullptr;
+    options = nullptr;
   }
 };
 
@@ -569,6 +578,20 @@ metrics::RlsCounts* CountsFor(std::string_view domain, absl::Span<const RlsEntry
   return counts;
 }
 
+// UnitSeconds() is UnitDuration(unit) in seconds, without a Duration
+// division per request.
+double UnitSeconds(Unit unit) {
+  switch (unit) {
+    case Unit::kSecond: return 1;
+    case Unit::kMinute: return 60;
+    case Unit::kHour: return 3600;
+    case Unit::kDay: return 86400;
+    case Unit::kMonth: return 86400.0 * 30;
+    case Unit::kYear: return 86400.0 * 365;
+  }
+  return absl::ToDoubleSeconds(UnitDuration(unit));
+}
+
 // FindBucket() is the index of the bucket `name` among the plan's first
 // bucket_count, or -1.
 int FindBucket(const Plan& plan, std::string_view name) {
@@ -656,8 +679,7 @@ absl::Status MakePlan(const RateLimitRequest& request, std::shared_ptr<const Rls
       }
       candidate.descriptor = static_cast<int>(i);
       candidate.capacity = check.limit().requests_per_unit;
-      candidate.rate = check.limit().requests_per_unit /
-                       absl::ToDoubleSeconds(UnitDuration(check.limit().unit));
+      candidate.rate = check.limit().requests_per_unit / UnitSeconds(check.limit().unit);
       candidate.need = 0;
       candidate.shadow_mode = true;
       candidate.fits = false;
@@ -756,9 +778,12 @@ grpc::ServerUnaryReactor* RlsService::ShouldRateLimit(grpc::CallbackServerContex
   // the Admin service does).
   service::DeferSessionWrites defer_writes;
   runtime::EventLoop::DeferWakes run_here(runtime::EventLoop::DeferWakes::Owed::kRunHere);
-  node_->RunOn(shard_index, [plan, own_plan = std::move(own_plan), response, reactor,
-                             options = &options_](service::Node::Shard& shard) {
-    reactor->Finish(service::ToGrpcStatus(Decide(&shard.registry, *plan, *options, response)));
+  plan->response = response;
+  plan->reactor = reactor;
+  plan->options = &options_;
+  node_->RunOn(shard_index, [plan, own_plan = std::move(own_plan)](service::Node::Shard& shard) {
+    plan->reactor->Finish(
+        service::ToGrpcStatus(Decide(&shard.registry, *plan, *plan->options, plan->response)));
   });
   return reactor;
 }
