@@ -16,7 +16,9 @@
 # rule: domain bench, key user, 10^9 per minute). rls_bench first makes every
 # bucket (CG_USERS users, default 1000) and warms the row for 2 s; then the
 # counters are zeroed, the row runs CG_SECONDS (default 15) at 4x16 with no
-# warm-up, and the counters are dumped: the dump's total over the calls
+# warm-up (CG_SHAPE="CONNS INFLIGHT" changes 4x16; "1 1" leaves gRPC nothing
+# to batch, so the count is the call's alone), and the counters are dumped:
+# the dump's total over the calls
 # completed in the window (the up to 64 calls still in flight at its end are
 # counted in the instructions, not in the calls: under 2%). Everything the
 # server does in that window is counted, every thread: gRPC, the shards.
@@ -63,7 +65,8 @@ for _ in $(seq 600); do
   sleep 0.1
 done
 [[ -n $addr ]] || { echo "callgrind_per_call: the server did not start:" >&2; cat "$work/log" >&2; exit 1; }
-shape=(--users "$users" --conns 4 --inflight 16 --admin)
+read -r conns inflight <<<"${CG_SHAPE:-4 16}"
+shape=(--users "$users" --conns "$conns" --inflight "$inflight" --admin)
 if [[ $kind == batond ]]; then  # every bucket made, so that the window creates none
   "$bench" --baton "$addr" --only admin --seconds 2 --warmup 0.5 "${shape[@]}" >/dev/null
 fi
@@ -75,4 +78,4 @@ per_second=$(awk -F'|' 'NR == 1 {gsub(/[ ,]/, "", $5); print $5}' <<<"$out")
 calls=$(awk -v r="$per_second" -v s="$seconds" 'BEGIN {printf "%d", r * s + 0.5}')
 instructions=$(sed -n 's/^summary: //p' "$work/cg.out.1")
 [[ -n ${CG_KEEP:-} ]] && cp "$work/cg.out.1" "$CG_KEEP/$kind-$row.callgrind.out"
-echo "$kind $row: $calls calls, $instructions instructions, $(awk -v i="$instructions" -v c="$calls" 'BEGIN {printf "%.0f", i / c}') per call"
+echo "$kind $row ${conns}x$inflight: $calls calls, $instructions instructions, $(awk -v i="$instructions" -v c="$calls" 'BEGIN {printf "%.0f", i / c}') per call"
