@@ -8,9 +8,11 @@
 // next ServerMessage, as batond does.
 //
 // Two variants, chosen by --api:
-//   callback  one ServerBidiReactor per stream (the API batond uses);
+//   callback  one ServerBidiReactor per stream and a ServerUnaryReactor per
+//             TryAcquire (the API batond uses);
 //   cq        the async service, one completion queue and one thread per
-//             core, and a hand-written state machine per stream.
+//             core, and a hand-written state machine per stream and per
+//             TryAcquire call.
 //
 //   baton_echo_server --listen=127.0.0.1:0 --api=cq
 //   -> stderr: "echo_server: listening on 127.0.0.1:PORT (cq, 2 threads)"
@@ -152,17 +154,10 @@ class CallbackEcho final : public Echo::CallbackService {
   }
 };
 
-// The completion-queue variant's service: Session on the queues, TryAcquire
-// on the callback API as above.
-class CqEcho final
-    : public Echo::WithAsyncMethod_Session<Echo::WithCallbackMethod_TryAcquire<Echo::Service>> {
- public:
-  grpc::ServerUnaryReactor* TryAcquire(grpc::CallbackServerContext* context,
-                                       const baton::v1::TryAcquireRequest* /*request*/,
-                                       baton::v1::TryAcquireResponse* response) override {
-    return AnswerTryAcquire(context, response);
-  }
-};
+// The completion-queue variant's service: Session and TryAcquire both on
+// the queues, so that its unary calls measure the CQ API beside the
+// callback variant's.
+using CqEcho = Echo::WithAsyncMethod_Session<Echo::WithAsyncMethod_TryAcquire<Echo::Service>>;
 
 // ---------------------------------------------------------------------------
 // The completion-queue variant.
@@ -172,9 +167,40 @@ class CqSession;
 // What a completion-queue tag points to: the stream and which of its
 // operations completed.
 struct CqTag {
-  enum Kind { kAccept, kRead, kWrite, kFinish };
+  enum Kind { kAccept, kRead, kWrite, kFinish, kUnaryAccept, kUnaryFinish };
   CqSession* session;
   Kind kind;
+  class CqUnary* unary = nullptr;  // set for the kUnary* kinds instead of session
+};
+
+// One TryAcquire call on a completion queue: accepted, answered allowed at
+// once, deleted when its Finish completes. Each accepted call posts the
+// next accept first.
+class CqUnary {
+ public:
+  CqUnary(CqEcho* service, grpc::ServerCompletionQueue* cq) : service_(service), cq_(cq) {
+    service_->RequestTryAcquire(&context_, &request_, &responder_, cq_, cq_, &accept_);
+  }
+
+  void Proceed(CqTag::Kind kind, bool ok) {
+    if (kind == CqTag::kUnaryFinish || !ok) {  // done, or the server is shutting down
+      delete this;
+      return;
+    }
+    new CqUnary(service_, cq_);
+    response_.set_allowed(true);
+    responder_.Finish(response_, grpc::Status::OK, &finish_);
+  }
+
+ private:
+  CqEcho* const service_;
+  grpc::ServerCompletionQueue* const cq_;
+  grpc::ServerContext context_;
+  baton::v1::TryAcquireRequest request_;
+  baton::v1::TryAcquireResponse response_;
+  grpc::ServerAsyncResponseWriter<baton::v1::TryAcquireResponse> responder_{&context_};
+  CqTag accept_{nullptr, CqTag::kUnaryAccept, this};
+  CqTag finish_{nullptr, CqTag::kUnaryFinish, this};
 };
 
 // One stream, driven by the one thread that polls its completion queue: no
@@ -218,6 +244,9 @@ class CqSession {
       case CqTag::kFinish:
         delete this;
         return;
+      case CqTag::kUnaryAccept:
+      case CqTag::kUnaryFinish:
+        return;  // CqUnary's, never a session's
     }
   }
 
@@ -266,18 +295,29 @@ class CqSession {
 constexpr int kAcceptsAhead = 8;
 
 void PollQueue(CqEcho* service, grpc::ServerCompletionQueue* cq) {
-  for (int i = 0; i < kAcceptsAhead; ++i) new CqSession(service, cq);
+  for (int i = 0; i < kAcceptsAhead; ++i) {
+    new CqSession(service, cq);
+    new CqUnary(service, cq);
+  }
   void* tag = nullptr;
   bool ok = false;
   while (cq->Next(&tag, &ok)) {
     CqTag* done = static_cast<CqTag*>(tag);
-    done->session->Proceed(done->kind, ok);
+    if (done->unary != nullptr) {
+      done->unary->Proceed(done->kind, ok);
+    } else {
+      done->session->Proceed(done->kind, ok);
+    }
   }
 }
 
 int Main(int argc, char** argv) {
   absl::SetProgramUsageMessage("baton_echo_server --listen=HOST:PORT --api=callback|cq");
   absl::ParseCommandLine(argc, argv);
+  // As batond does: Debian's Abseil is built without NDEBUG, so every
+  // absl::Mutex lock (gRPC's own among them) would feed a deadlock-detection
+  // graph, a cost batond does not pay and a floor must not either.
+  absl::SetMutexDeadlockDetectionMode(absl::OnDeadlockCycle::kIgnore);
   const std::string api = absl::GetFlag(FLAGS_api);
   if (api != "callback" && api != "cq") {
     std::fprintf(stderr, "echo_server: --api must be callback or cq\n");

@@ -366,10 +366,16 @@ const RlsLimit* RlsConfig::Find(std::string_view domain,
   for (std::size_t i = 0; i < entries.size(); ++i) {
     const RlsEntry& entry = entries[i];
     const Rule* next = nullptr;
-    if (auto exact = level->exact.find(
-            absl::StrCat(Absl(entry.key), std::string(1, '\0'), Absl(entry.value)));
-        exact != level->exact.end()) {
-      next = exact->second.get();
+    if (!level->exact.empty()) {
+      // "key\0value", built in a buffer this thread reuses: no allocation
+      // per request once it has grown.
+      thread_local std::string key_value;
+      key_value.assign(entry.key);
+      key_value.push_back('\0');
+      key_value.append(entry.value);
+      if (auto exact = level->exact.find(Absl(key_value)); exact != level->exact.end()) {
+        next = exact->second.get();
+      }
     }
     if (next == nullptr) {
       for (const Rule::Wildcard& wildcard : level->wildcards) {

@@ -132,20 +132,33 @@ class RlsService final : public envoy::service::ratelimit::v3::RateLimitService:
   // `access`: --auth_file (nullptr: everything allowed). A caller needs
   // the `use` role on the namespace "envoy" (where the buckets live); Envoy
   // sends its token with the grpc_service's initial_metadata.
+  //
+  // The service installs its own message allocator for ShouldRateLimit:
+  // each call's request and response live on a protobuf Arena, with the
+  // call's working state (the plan, the bucket names), in a Call object
+  // taken from a pool and given back when gRPC releases the call's
+  // messages, so a request allocates nothing once the pool is warm. The
+  // service must outlive the grpc::Server it is registered with (as gRPC
+  // requires of an allocator).
   RlsService(service::Node* node, const RlsRules* rules, auth::Access* access = nullptr,
-             RlsOptions options = {})
-      : node_(node), rules_(rules), access_(access), options_(std::move(options)) {}
+             RlsOptions options = {});
+  ~RlsService() override;
 
   grpc::ServerUnaryReactor* ShouldRateLimit(
       grpc::CallbackServerContext* context,
       const envoy::service::ratelimit::v3::RateLimitRequest* request,
       envoy::service::ratelimit::v3::RateLimitResponse* response) override;
 
+  // The pooled per-call state and its allocator (rls_service.cc).
+  class Call;
+  class CallPool;
+
  private:
   service::Node* const node_;
   const RlsRules* const rules_;
   auth::Access* const access_;
   const RlsOptions options_;
+  const std::unique_ptr<CallPool> calls_;
 };
 
 }  // namespace baton::rls

@@ -233,6 +233,48 @@ TEST_F(RlsTest, DescriptorsAreDecidedAtomically) {
   EXPECT_EQ(Ask({{{"a", "1"}}}).statuses(0).limit_remaining(), 1u);
 }
 
+// More descriptors than the plan searches linearly (8): the buckets are
+// found by a hash map, a repeated one is still one bucket charged twice.
+// And the calls' pooled state (rls_service.h: the message allocator) never
+// carries one request's statuses, headers or buckets into the next.
+TEST_F(RlsTest, ManyDescriptorsAndPooledCallsAnswerEachRequestAlone) {
+  Start();
+  std::vector<Descriptor> many;
+  for (int i = 0; i < 11; ++i) many.push_back({{"bulk", absl::StrCat("v", i % 10)}});
+  RateLimitResponse first = Ask(many, 4);
+  ASSERT_EQ(first.statuses_size(), 11);
+  EXPECT_EQ(first.overall_code(), RateLimitResponse::OK);
+  EXPECT_EQ(first.statuses(0).limit_remaining(), 2u);  // v0 twice: 8 of 10
+  EXPECT_EQ(first.statuses(1).limit_remaining(), 6u);
+  EXPECT_EQ(first.statuses(10).limit_remaining(), 2u);
+  EXPECT_EQ(Header(first, "x-ratelimit-remaining"), "2");
+  // v0 has 2 left: 4 more for each of its two descriptors is over, and
+  // nothing is charged.
+  RateLimitResponse over = Ask(many, 4);
+  EXPECT_EQ(over.overall_code(), RateLimitResponse::OVER_LIMIT);
+  EXPECT_EQ(over.statuses(0).code(), RateLimitResponse::OVER_LIMIT);
+  EXPECT_EQ(over.statuses(1).code(), RateLimitResponse::OK);
+  EXPECT_EQ(over.statuses(1).limit_remaining(), 6u);
+  // Smaller requests after the large ones: their own statuses only, and no
+  // headers when no descriptor is limited.
+  for (int round = 0; round < 20; ++round) {
+    RateLimitResponse unlimited = Ask({{{"internal", "x"}}});
+    ASSERT_EQ(unlimited.statuses_size(), 1);
+    EXPECT_EQ(unlimited.statuses(0).limit_remaining(), kUnlimitedRemaining);
+    EXPECT_FALSE(unlimited.statuses(0).has_current_limit());
+    EXPECT_EQ(unlimited.response_headers_to_add_size(), 0);
+    RateLimitResponse one = Ask({{{"bulk", "v5"}}});
+    ASSERT_EQ(one.statuses_size(), 1);
+    EXPECT_EQ(one.statuses(0).current_limit().requests_per_unit(), 10u);
+    EXPECT_EQ(one.response_headers_to_add_size(), 3);
+  }
+  // v5 had 6 left: the rounds took them, the rest were refused.
+  RateLimitResponse last = Ask({{{"bulk", "v5"}}});
+  EXPECT_EQ(last.overall_code(), RateLimitResponse::OVER_LIMIT);
+  EXPECT_EQ(last.statuses(0).limit_remaining(), 0u);
+  EXPECT_EQ(Header(last, "x-ratelimit-remaining"), "0");
+}
+
 TEST_F(RlsTest, ShadowModeAnswersOkButCounts) {
   Start();
   RateLimitResponse first = Ask({{{"shadow", "s"}}});
