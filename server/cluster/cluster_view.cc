@@ -89,6 +89,22 @@ absl::Time ClusterView::lease_proven_until() const {
   return lease_proven_until_;
 }
 
+void ClusterView::Registered(std::int64_t revision) {
+  absl::MutexLock lock(&mutex_);
+  own_ack_floor_ = std::max(own_ack_floor_, revision + 1);
+}
+
+void ClusterView::AckWriteStarted() {
+  absl::MutexLock lock(&mutex_);
+  ack_write_unanswered_ = true;
+}
+
+void ClusterView::AckWritten(std::int64_t revision) {
+  absl::MutexLock lock(&mutex_);
+  ack_write_unanswered_ = false;
+  own_ack_floor_ = std::max(own_ack_floor_, revision);
+}
+
 std::vector<std::string> ClusterView::SeenIdsLocked() const {
   std::vector<std::string> ids;
   ids.reserve(members_.size());
@@ -138,7 +154,8 @@ absl::StatusOr<std::uint64_t> ClusterView::Admit(std::string_view name) const {
   }
   // Rule 3: this node's own acknowledgement, seen back from etcd.
   const auto own = acks_.find(node_id_);
-  if (own == acks_.end() || OwnerOf(own->second.node_ids, name) != node_id_) {
+  if (own == acks_.end() || ack_write_unanswered_ || own->second.revision < own_ack_floor_ ||
+      OwnerOf(own->second.node_ids, name) != node_id_) {
     return absl::UnavailableError(absl::StrCat(
         "name '", Absl(name), "' is being handed over to node ", node_id_, "; retry"));
   }

@@ -11,8 +11,8 @@
 //     2. under the member list it has applied (revoked every hold on names
 //        it does not own under it), rendezvous hashing gives `name` to it;
 //     3. its own acknowledgement in etcd (the member list it applied,
-//        written after applying it, and seen back on its watch) gives
-//        `name` to it too; and
+//        written after applying it, and seen back on its watch: the
+//        latest it wrote, on its current lease) gives `name` to it too; and
 //     4. no other node's acknowledgement gives `name` to that node.
 //   An instance is deleted (its holds revoked, HoldRevoked notices, its
 //   waits failed) when the node applies a member list under which it does
@@ -103,6 +103,17 @@ class ClusterView {
   void SetLeaseProvenUntil(absl::Time until, bool reset = false);
   absl::Time lease_proven_until() const;
 
+  // Registered() records that this node's member key was put at
+  // `revision` (a new lease): only an acknowledgement written after it
+  // counts for rule 3. AckWriteStarted() and AckWritten() bracket each
+  // write of this node's acknowledgement: until the watch has delivered
+  // the latest one written (or the one being written, whose revision is
+  // unknown until it answers), rule 3 holds nothing (an acknowledgement
+  // seen may be older than one written since, which gave names up).
+  void Registered(std::int64_t revision);
+  void AckWriteStarted();
+  void AckWritten(std::int64_t revision);
+
   // --- Applying.
 
   // Target() is the member list this node must apply now: the members
@@ -148,6 +159,10 @@ class ClusterView {
   std::int64_t revision_ ABSL_GUARDED_BY(mutex_) = 0;
   absl::Time lease_proven_until_ ABSL_GUARDED_BY(mutex_) = absl::InfinitePast();
   std::vector<std::string> applied_ ABSL_GUARDED_BY(mutex_);
+  // Rule 3 counts this node's acknowledgement only from this revision on,
+  // and not while a write of it is unanswered.
+  std::int64_t own_ack_floor_ ABSL_GUARDED_BY(mutex_) = 0;
+  bool ack_write_unanswered_ ABSL_GUARDED_BY(mutex_) = false;
 };
 
 }  // namespace baton::cluster

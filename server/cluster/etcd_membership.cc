@@ -153,6 +153,7 @@ absl::Status EtcdMembership::Register(absl::Duration timeout) {
     }
   }
   const absl::Duration ttl = absl::Seconds(granted.ttl());
+  view_->Registered(put_response.header().revision());
   {
     absl::MutexLock lock(&mutex_);
     lease_id_ = granted.id();
@@ -218,8 +219,15 @@ absl::Status EtcdMembership::WriteAck(const std::vector<std::string>& node_ids) 
   etcdserverpb::PutResponse response;
   grpc::ClientContext context;
   SetDeadline(&context, options_.lease_ttl / 4);
+  // Unanswered, the write may still land: until one is answered, this
+  // node's acknowledgement admits nothing (ClusterView rule 3).
+  view_->AckWriteStarted();
   const absl::Status status = FromGrpc(endpoint->kv->Put(&context, put, &response), "Put ack");
-  if (!status.ok()) Rotate(endpoint);
+  if (!status.ok()) {
+    Rotate(endpoint);
+    return status;
+  }
+  view_->AckWritten(response.header().revision());
   return status;
 }
 
