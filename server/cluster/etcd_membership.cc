@@ -15,9 +15,19 @@
 namespace baton::cluster {
 
 struct EtcdMembership::Endpoint {
+  // etcd back after a restart is reconnected to within a second, not after
+  // gRPC's default backoff (up to two minutes): the node must prove its
+  // lease again before it may grant.
+  static grpc::ChannelArguments ChannelArguments() {
+    grpc::ChannelArguments args;
+    args.SetInt(GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS, 100);
+    args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, 1000);
+    return args;
+  }
   explicit Endpoint(const std::string& target)
       : address(target),
-        channel(grpc::CreateChannel(target, grpc::InsecureChannelCredentials())),
+        channel(grpc::CreateCustomChannel(target, grpc::InsecureChannelCredentials(),
+                                          ChannelArguments())),
         kv(etcdserverpb::KV::NewStub(channel)),
         lease(etcdserverpb::Lease::NewStub(channel)),
         watch(etcdserverpb::Watch::NewStub(channel)) {}

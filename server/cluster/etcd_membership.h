@@ -97,7 +97,6 @@ class EtcdMembership {
   absl::Status WriteAck(const std::vector<std::string>& node_ids);
   // Snapshot(): range the cluster's keys into the view; its revision.
   absl::StatusOr<std::int64_t> Snapshot();
-  Endpoint& Current() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mutex_);
   std::shared_ptr<Endpoint> CurrentEndpoint();
   void Rotate(const std::shared_ptr<Endpoint>& failed);
   std::string Prefix() const;
