@@ -23,6 +23,8 @@ test_packages=(
   # The TLS tests make their certificates with the openssl command
   # (tests/testing/make_test_certs.sh; deploy/test.sh too).
   openssl
+  # The cluster tests (ctest -L cluster) start an etcd 3.4 of their own.
+  etcd-server
 )
 
 packages=("${run_packages[@]}")

@@ -117,6 +117,22 @@ ABSL_FLAG(FlagDuration, tls_reload_interval, FlagDuration{absl::Seconds(5)},
           "how often the --tls_* files are re-read (whole seconds, 1s to 24h): a rotated "
           "certificate is served to new connections, and connections already up keep "
           "their sessions");
+ABSL_FLAG(std::string, cluster_etcd, "",
+          "join a cluster of batond nodes on etcd (v3 API): HOST:PORT[,HOST:PORT...] of its "
+          "client URLs. Each name is served by one node (rendezvous hashing over the members); "
+          "the durable store is off in a cluster. Empty: this batond runs alone");
+ABSL_FLAG(std::string, cluster_name, "baton",
+          "the cluster's name: its keys in etcd are under --cluster_key_prefix/NAME/");
+ABSL_FLAG(std::string, cluster_key_prefix, "/baton", "where in etcd the clusters keep their keys");
+ABSL_FLAG(std::string, cluster_node_id, "",
+          "this node's id in the cluster, unique (letters, digits, '.', '_', '-'; at most 64); "
+          "empty: the host name");
+ABSL_FLAG(std::string, cluster_advertise, "",
+          "HOST:PORT where clients and the other nodes reach this node; empty: --listen with "
+          "its port (required when --listen is a wildcard address)");
+ABSL_FLAG(FlagDuration, cluster_lease_ttl, FlagDuration{absl::Seconds(5)},
+          "TTL of this node's etcd lease (whole seconds, 2s to 60s): a node that dies has its "
+          "names served by others after at most this plus about a second");
 ABSL_FLAG(int64_t, metrics_max_label_values, 1000,
           "most (domain, key) label sets of the rate-limit metrics; later ones count as "
           "domain=\"other\", key=\"other\"");

@@ -34,6 +34,7 @@
 #include <sstream>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include "absl/flags/flag.h"
 #include "absl/strings/ascii.h"
@@ -49,12 +50,15 @@
 #include "server/auth/access.h"
 #include "server/auth/tls.h"
 #include "server/batond/flags.h"
+#include "server/cluster/cluster_view.h"
+#include "server/cluster/etcd_membership.h"
 #include "server/log/log.h"
 #include "server/metrics/counters.h"
 #include "server/metrics/exposition.h"
 #include "server/metrics/http_server.h"
 #include "server/runtime/clock.h"
 #include "server/service/admin_service.h"
+#include "server/service/cluster_binding.h"
 #include "server/service/fence_store.h"
 #include "server/service/session_service.h"
 #include "server/service/node.h"
@@ -587,10 +591,60 @@ int main(int argc, char** argv) {
   // Each namespace's instances count against its quota (outlives the node).
   QuotaAccounting accounting(&access);
 
+  // A cluster on etcd (README, "A cluster on etcd"): checked before anything
+  // starts; a bad value is exit 2 naming the flag.
+  const std::string cluster_etcd = absl::GetFlag(FLAGS_cluster_etcd);
+  const bool in_cluster = !cluster_etcd.empty();
+  std::vector<std::string> etcd_endpoints;
+  std::string cluster_node_id = absl::GetFlag(FLAGS_cluster_node_id);
+  const std::string cluster_name = absl::GetFlag(FLAGS_cluster_name);
+  const absl::Duration cluster_ttl = absl::GetFlag(FLAGS_cluster_lease_ttl).value;
+  if (in_cluster) {
+    absl::StatusOr<std::vector<std::string>> endpoints =
+        baton::cluster::ParseEndpoints(cluster_etcd, "--cluster_etcd");
+    if (!endpoints.ok()) {
+      std::fprintf(stderr, "batond: %s\n", std::string(endpoints.status().message()).c_str());
+      return 2;
+    }
+    etcd_endpoints = *std::move(endpoints);
+    if (cluster_node_id.empty()) {
+      char host[256] = {};
+      if (gethostname(host, sizeof(host) - 1) == 0) cluster_node_id = host;
+    }
+    auto id_char = [](char c) {
+      return absl::ascii_isalnum(static_cast<unsigned char>(c)) || c == '.' || c == '_' ||
+             c == '-';
+    };
+    if (cluster_node_id.empty() || cluster_node_id.size() > 64 ||
+        !std::all_of(cluster_node_id.begin(), cluster_node_id.end(), id_char)) {
+      std::fprintf(stderr,
+                   "batond: --cluster_node_id must be 1 to 64 letters, digits, '.', '_' or "
+                   "'-', got '%s'\n",
+                   cluster_node_id.c_str());
+      return 2;
+    }
+    if (cluster_name.empty() || cluster_name.size() > 64 ||
+        !std::all_of(cluster_name.begin(), cluster_name.end(), id_char)) {
+      std::fprintf(stderr,
+                   "batond: --cluster_name must be 1 to 64 letters, digits, '.', '_' or "
+                   "'-', got '%s'\n",
+                   cluster_name.c_str());
+      return 2;
+    }
+    if (cluster_ttl < absl::Seconds(2) || cluster_ttl > absl::Seconds(60) ||
+        cluster_ttl != absl::Seconds(absl::ToInt64Seconds(cluster_ttl))) {
+      std::fprintf(stderr,
+                   "batond: --cluster_lease_ttl must be whole seconds from 2s to 60s, got %s\n",
+                   absl::FormatDuration(cluster_ttl).c_str());
+      return 2;
+    }
+  }
+
   // The store of what outlives a run (server/store), in --data_dir/state.
+  // Not in a cluster: a name's state lives with its owner of the moment.
   const std::string data_dir = absl::GetFlag(FLAGS_data_dir);
   std::unique_ptr<baton::store::Store> store;
-  if (absl::GetFlag(FLAGS_durable) && !data_dir.empty()) {
+  if (absl::GetFlag(FLAGS_durable) && !data_dir.empty() && !in_cluster) {
     absl::StatusOr<std::unique_ptr<baton::store::Store>> opened =
         baton::store::Store::Open(absl::StrCat(data_dir, "/state"));
     if (!opened.ok()) {
@@ -621,7 +675,9 @@ int main(int argc, char** argv) {
                                    : std::max(1u, std::thread::hardware_concurrency());
   options.registry.idle_eviction = absl::GetFlag(FLAGS_idle_eviction).value;
   options.registry.max_instances = static_cast<std::size_t>(max_instances);
-  options.fence_base = fences->fence_base();
+  // In a cluster, fences come from etcd's revisions instead
+  // (server/cluster/cluster_view.h): (revision << 32) + a counter.
+  options.fence_base = in_cluster ? 0 : fences->fence_base();
   options.store = store.get();
   baton::runtime::Clock* clock = baton::runtime::SteadyClock::Get();
   baton::service::Node node(options, clock);
@@ -666,6 +722,14 @@ int main(int argc, char** argv) {
   baton::service::AdminService admin(
       &node, [&sessions](uint64_t id) { return sessions.ClientName(id); }, &access);
   admin.set_max_key_bytes(session_options.max_key_bytes);
+  std::unique_ptr<baton::cluster::ClusterView> cluster_view;
+  std::unique_ptr<baton::core::Registry::Admission> cluster_admission;
+  if (in_cluster) {
+    cluster_view =
+        std::make_unique<baton::cluster::ClusterView>(cluster_node_id, cluster_name, clock);
+    cluster_admission = baton::service::BindCluster(&node, cluster_view.get());
+    admin.set_cluster(cluster_view.get());
+  }
 
   if (tls.enabled()) {
     baton::log::Info("tls on", {{"certificate", baton::auth::CertificateSummary(tls.cert_file)},
@@ -789,6 +853,39 @@ int main(int argc, char** argv) {
   }
   sessions.Start();
   const std::string host = listen.substr(0, listen.rfind(':'));
+  std::unique_ptr<baton::cluster::EtcdMembership> membership;
+  if (in_cluster) {
+    std::string advertise = absl::GetFlag(FLAGS_cluster_advertise);
+    if (advertise.empty()) {
+      if (host.empty() || host == "0.0.0.0" || host == "[::]" || host == "::") {
+        std::fprintf(stderr, "batond: --cluster_advertise is required when --listen=%s is a "
+                             "wildcard address: set the HOST:PORT clients reach this node at\n",
+                     listen.c_str());
+        server->Shutdown(std::chrono::system_clock::now());
+        node.Shutdown();
+        return 2;
+      }
+      advertise = absl::StrCat(host, ":", port);
+    }
+    baton::cluster::EtcdMembership::Options membership_options;
+    membership_options.endpoints = etcd_endpoints;
+    membership_options.key_prefix = absl::GetFlag(FLAGS_cluster_key_prefix);
+    membership_options.lease_ttl = cluster_ttl;
+    membership_options.address = advertise;
+    membership = std::make_unique<baton::cluster::EtcdMembership>(
+        membership_options, cluster_view.get(), clock,
+        baton::service::ClusterApplier(&node, cluster_view.get()));
+    if (absl::Status joined = membership->Start(absl::Seconds(10)); !joined.ok()) {
+      baton::log::Error("cannot join the cluster", {{"status", joined}});
+      server->Shutdown(std::chrono::system_clock::now());
+      node.Shutdown();
+      return 1;
+    }
+    baton::log::Info("cluster joined", {{"cluster", cluster_name},
+                                        {"node", cluster_node_id},
+                                        {"advertise", advertise},
+                                        {"etcd", cluster_etcd}});
+  }
   // Scripts and tests wait for "listening on HOST:PORT".
   baton::log::Info(absl::StrCat("listening on ", host, ":", port),
                    {{"shards", node.shard_count()},
@@ -862,6 +959,9 @@ int main(int argc, char** argv) {
   metrics_server.Stop();
   server->Wait();
   if (rls_server != nullptr) rls_server->Wait();
+  // Every session has ended: this node grants nothing now, so it may leave
+  // (its names move at once instead of after the lease's TTL).
+  if (membership != nullptr) membership->Stop();
   node.CheckpointKeptState(/*wait=*/true);  // the bucket levels at shutdown
   if (absl::Status persisted = fences->Persist(HighestFence(node)); !persisted.ok()) {
     baton::log::Error("persisting fences failed", {{"status", persisted}});

@@ -741,10 +741,15 @@ absl::StatusOr<Instance*> Registry::Create(std::string_view name,
         absl::StrCat("instances per shard must be at most ",
                      options_.max_instances, "; cannot create ", Quoted(name)));
   }
-  if (accounting_ != nullptr) BATON_RETURN_IF_ERROR(accounting_->Created(name));
   // Above every fence granted on this shard, also by earlier instances of
-  // the same name that were deleted or evicted.
-  const std::uint64_t base = fence_floor_;
+  // the same name that were deleted or evicted (and, in a cluster, above
+  // every fence an earlier owner of the name granted).
+  std::uint64_t base = fence_floor_;
+  if (admission_ != nullptr) {
+    BATON_ASSIGN_OR_RETURN(const std::uint64_t floor, admission_->Admit(name));
+    base = std::max(base, floor);
+  }
+  if (accounting_ != nullptr) BATON_RETURN_IF_ERROR(accounting_->Created(name));
   const absl::Time now = loop_->Now();
   Instance::Ptr instance;
   switch (config.kind) {

@@ -439,6 +439,23 @@ class Registry {
   // `accounting` must outlive the registry.
   void set_accounting(Accounting* accounting) { accounting_ = accounting; }
 
+  // Admission is asked before any instance is created (Declare(),
+  // GetOrCreate(), a reload after eviction): a cluster's node may create
+  // only the names it may grant now (server/cluster/cluster_view.h). An
+  // error refuses the creation and is returned as is; OK carries a floor
+  // for the new instance's fences (they start above it and above the
+  // registry's own floor). Called on the shard's thread; must not call
+  // back into the registry.
+  class Admission {
+   public:
+    virtual ~Admission() = default;
+    virtual absl::StatusOr<std::uint64_t> Admit(std::string_view name) = 0;
+  };
+  // set_admission() sets it for the instances to come (nullptr: every
+  // creation is admitted, as in a batond that runs alone). `admission`
+  // must outlive the registry.
+  void set_admission(Admission* admission) { admission_ = admission; }
+
   // ForEach() calls `fn` with every instance, in name order. `fn` must not
   // create or remove instances. O(instances).
   void ForEach(absl::FunctionRef<void(Instance&)> fn) const {
@@ -548,6 +565,7 @@ class Registry {
   std::uint64_t fence_floor_;
   RevocationCallback revocation_callback_;
   Accounting* accounting_ = nullptr;
+  Admission* admission_ = nullptr;
 
   EvictHook evict_hook_;
   // Called from Find(), which is const: bringing an evicted instance back

@@ -3,6 +3,8 @@
 #include "server/service/admin_service.h"
 
 #include <algorithm>
+#include <chrono>
+#include <functional>
 #include <cmath>
 #include <memory>
 #include <optional>
@@ -31,6 +33,9 @@ namespace {
 using grpc::ServerUnaryReactor;
 
 absl::string_view Absl(std::string_view s) { return {s.data(), s.size()}; }
+
+// The metadata of a call one node forwarded to another (its node id).
+constexpr char kForwardedKey[] = "baton-forwarded-by";
 
 // CutUtf8() is the longest prefix of the UTF-8 `text` of at most `max_bytes`
 // that does not end inside a character.
@@ -265,6 +270,13 @@ ServerUnaryReactor* AdminService::Declare(grpc::CallbackServerContext* context,
     audit.Done(config.status());
     return Finish(reactor, config.status());
   }
+  if (Forward(context, request->name(), request, response, reactor,
+              [](v1::Admin::Stub* stub, grpc::ClientContext* client, const auto* q, auto* a,
+                 std::function<void(grpc::Status)> done) {
+                stub->async()->Declare(client, q, a, std::move(done));
+              })) {
+    return reactor;
+  }
   node_->Run(request->name(), [request, response, reactor, audit = std::move(audit),
                                config = *std::move(config)](Node::Shard& shard) {
     const bool existed = shard.registry.Find(request->name()) != nullptr;
@@ -296,6 +308,13 @@ ServerUnaryReactor* AdminService::Describe(grpc::CallbackServerContext* context,
   }
   if (absl::Status valid = core::ValidateName(request->name()); !valid.ok()) {
     return Finish(reactor, valid);
+  }
+  if (Forward(context, request->name(), request, response, reactor,
+              [](v1::Admin::Stub* stub, grpc::ClientContext* client, const auto* q, auto* a,
+                 std::function<void(grpc::Status)> done) {
+                stub->async()->Describe(client, q, a, std::move(done));
+              })) {
+    return reactor;
   }
   node_->Run(request->name(), [this, request, response, reactor](Node::Shard& shard) {
     core::Instance* instance = shard.registry.Find(request->name());
@@ -426,6 +445,13 @@ ServerUnaryReactor* AdminService::Delete(grpc::CallbackServerContext* context,
     audit.Done(valid);
     return Finish(reactor, valid);
   }
+  if (Forward(context, request->name(), request, response, reactor,
+              [](v1::Admin::Stub* stub, grpc::ClientContext* client, const auto* q, auto* a,
+                 std::function<void(grpc::Status)> done) {
+                stub->async()->Delete(client, q, a, std::move(done));
+              })) {
+    return reactor;
+  }
   node_->Run(request->name(), [request, response, reactor,
                                audit = std::move(audit)](Node::Shard& shard) {
     core::Instance* instance = shard.registry.Find(request->name());
@@ -471,6 +497,13 @@ ServerUnaryReactor* AdminService::SetRate(grpc::CallbackServerContext* context,
     audit.Done(rate);
     return Finish(context->DefaultReactor(), rate);
   }
+  if (ServerUnaryReactor* forwarded = Forward(context, request->name(), request, response, nullptr,
+              [](v1::Admin::Stub* stub, grpc::ClientContext* client, const auto* q, auto* a,
+                 std::function<void(grpc::Status)> done) {
+                stub->async()->SetRate(client, q, a, std::move(done));
+              })) {
+    return forwarded;
+  }
   return OnInstanceOf<core::RateLimiter>(
       node_, context, request->name(), "AdvancedRateLimit",
       [request, response, audit](core::RateLimiter& limiter, Node::Shard& shard,
@@ -501,6 +534,13 @@ ServerUnaryReactor* AdminService::SetBound(grpc::CallbackServerContext* context,
     audit.Done(bad);
     return Finish(context->DefaultReactor(), bad);
   }
+  if (ServerUnaryReactor* forwarded = Forward(context, request->name(), request, response, nullptr,
+              [](v1::Admin::Stub* stub, grpc::ClientContext* client, const auto* q, auto* a,
+                 std::function<void(grpc::Status)> done) {
+                stub->async()->SetBound(client, q, a, std::move(done));
+              })) {
+    return forwarded;
+  }
   return OnInstanceOf<core::DynamicBoundedSemaphore>(
       node_, context, request->name(), "DynamicBoundedSemaphore",
       [request, response, audit](core::DynamicBoundedSemaphore& semaphore, Node::Shard& shard,
@@ -525,6 +565,13 @@ ServerUnaryReactor* AdminService::Reset(grpc::CallbackServerContext* context,
       !allowed.ok()) {
     audit.Done(allowed);
     return Finish(context->DefaultReactor(), allowed);
+  }
+  if (ServerUnaryReactor* forwarded = Forward(context, request->name(), request, response, nullptr,
+              [](v1::Admin::Stub* stub, grpc::ClientContext* client, const auto* q, auto* a,
+                 std::function<void(grpc::Status)> done) {
+                stub->async()->Reset(client, q, a, std::move(done));
+              })) {
+    return forwarded;
   }
   return OnInstanceOf<core::PrioritySemaphore>(
       node_, context, request->name(), "PrioritySemaphore",
@@ -553,6 +600,13 @@ ServerUnaryReactor* AdminService::TryAcquire(grpc::CallbackServerContext* contex
       return Finish(context->DefaultReactor(), tokens);
     }
   }
+  if (ServerUnaryReactor* forwarded = Forward(context, request->name(), request, response, nullptr,
+              [](v1::Admin::Stub* stub, grpc::ClientContext* client, const auto* q, auto* a,
+                 std::function<void(grpc::Status)> done) {
+                stub->async()->TryAcquire(client, q, a, std::move(done));
+              })) {
+    return forwarded;
+  }
   return OnInstanceOf<core::RateLimiter>(
       node_, context, request->name(), "AdvancedRateLimit",
       [request, response](core::RateLimiter& limiter, Node::Shard& shard,
@@ -564,6 +618,60 @@ ServerUnaryReactor* AdminService::TryAcquire(grpc::CallbackServerContext* contex
                                        response, reactor));
         return std::nullopt;
       });
+}
+
+template <typename Request, typename Response, typename Call>
+ServerUnaryReactor* AdminService::Forward(grpc::CallbackServerContext* context,
+                                          std::string_view name, const Request* request,
+                                          Response* response, ServerUnaryReactor* reactor,
+                                          Call call) {
+  if (cluster_ == nullptr) return nullptr;
+  const auto& metadata = context->client_metadata();
+  // One hop at most: the owner answers, even if it disagrees.
+  if (metadata.find(kForwardedKey) != metadata.end()) return nullptr;
+  const std::optional<cluster::Member> owner = cluster_->OwnerElsewhere(name);
+  if (!owner.has_value()) return nullptr;
+  if (reactor == nullptr) reactor = context->DefaultReactor();
+  std::shared_ptr<v1::Admin::Stub> stub = StubFor(owner->address);
+  auto client = std::make_shared<grpc::ClientContext>();
+  const auto cap = std::chrono::system_clock::now() + std::chrono::seconds(60);
+  client->set_deadline(std::min(context->deadline(), cap));
+  client->AddMetadata(kForwardedKey, cluster_->node_id());
+  for (const char* key : {"authorization", "baton-client-name"}) {
+    if (auto it = metadata.find(key); it != metadata.end()) {
+      client->AddMetadata(key, std::string(it->second.data(), it->second.size()));
+    }
+  }
+  call(stub.get(), client.get(), request, response,
+       [client, stub, reactor](grpc::Status status) { reactor->Finish(status); });
+  return reactor;
+}
+
+std::shared_ptr<v1::Admin::Stub> AdminService::StubFor(const std::string& address) {
+  absl::MutexLock lock(&stubs_mutex_);
+  std::shared_ptr<v1::Admin::Stub>& stub = stubs_[address];
+  if (stub == nullptr) {
+    stub = v1::Admin::NewStub(grpc::CreateChannel(address, grpc::InsecureChannelCredentials()));
+  }
+  return stub;
+}
+
+ServerUnaryReactor* AdminService::Cluster(grpc::CallbackServerContext* context,
+                                          const v1::ClusterRequest* /*request*/,
+                                          v1::ClusterResponse* response) {
+  ServerUnaryReactor* reactor = context->DefaultReactor();
+  if (cluster_ != nullptr) {
+    response->set_cluster_name(cluster_->cluster_name());
+    response->set_node_id(cluster_->node_id());
+    std::int64_t revision = 0;
+    for (const cluster::Member& member : cluster_->Members(&revision)) {
+      v1::ClusterMember* out = response->add_members();
+      out->set_node_id(member.node_id);
+      out->set_address(member.address);
+    }
+    response->set_revision(revision);
+  }
+  return Finish(reactor, absl::OkStatus());
 }
 
 }  // namespace baton::service

@@ -8,6 +8,11 @@
 // (Node::Run) and returns at once: a reaction never blocks, and the
 // instance is only touched by its shard's thread, which finishes the call.
 // List asks every shard and merges their pages.
+//
+// In a cluster (set_cluster()), a call that names an instance another node
+// owns is forwarded to that node (once: a forwarded call is never forwarded
+// again), with the caller's deadline, `authorization` and client name; its
+// answer is the owner's. List lists this node's instances only.
 
 #ifndef BATON_SERVER_SERVICE_ADMIN_SERVICE_H_
 #define BATON_SERVER_SERVICE_ADMIN_SERVICE_H_
@@ -17,9 +22,13 @@
 #include <string_view>
 #include <utility>
 
+#include "absl/base/thread_annotations.h"
+#include "absl/container/flat_hash_map.h"
 #include "absl/functional/any_invocable.h"
+#include "absl/synchronization/mutex.h"
 #include "baton/v1/admin.grpc.pb.h"
 #include "server/auth/access.h"
+#include "server/cluster/cluster_view.h"
 #include "server/service/node.h"
 
 namespace baton::service {
@@ -66,12 +75,34 @@ class AdminService final : public v1::Admin::CallbackService {
   grpc::ServerUnaryReactor* TryAcquire(grpc::CallbackServerContext* context,
                                        const v1::TryAcquireRequest* request,
                                        v1::TryAcquireResponse* response) override;
+  grpc::ServerUnaryReactor* Cluster(grpc::CallbackServerContext* context,
+                                    const v1::ClusterRequest* request,
+                                    v1::ClusterResponse* response) override;
+
+  // set_cluster() makes this node's Admin service a cluster member's:
+  // Cluster answers `view`'s members and calls are forwarded to their
+  // owner. Before the server starts; `view` outlives the service.
+  void set_cluster(const cluster::ClusterView* view) { cluster_ = view; }
 
  private:
+  // Forward() forwards the call naming `name` to its owner when that is
+  // another node, and then returns the reactor the owner's answer will
+  // finish (`reactor`, or the context's DefaultReactor() when null);
+  // nullptr when the call is this node's. `call` starts it on a stub.
+  template <typename Request, typename Response, typename Call>
+  grpc::ServerUnaryReactor* Forward(grpc::CallbackServerContext* context, std::string_view name,
+               const Request* request, Response* response, grpc::ServerUnaryReactor* reactor,
+               Call call);
+  std::shared_ptr<v1::Admin::Stub> StubFor(const std::string& address);
+
   Node* const node_;
   const ClientNameOf client_name_of_;
   auth::Access* const access_;
   std::uint32_t max_key_bytes_ = 256;
+  const cluster::ClusterView* cluster_ = nullptr;
+  absl::Mutex stubs_mutex_;
+  absl::flat_hash_map<std::string, std::shared_ptr<v1::Admin::Stub>> stubs_
+      ABSL_GUARDED_BY(stubs_mutex_);
 };
 
 }  // namespace baton::service

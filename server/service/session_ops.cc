@@ -13,7 +13,9 @@
 #include <string_view>
 #include <utility>
 
+#include "absl/strings/cord.h"
 #include "absl/strings/str_cat.h"
+#include "server/cluster/cluster_view.h"
 #include "server/core/instance_name.h"
 #include "server/metrics/counters.h"
 #include "server/service/proto_convert.h"
@@ -109,11 +111,19 @@ absl::Status CheckKey(std::string_view key, std::string_view field,
   return core::ValidateUtf8(key, field);
 }
 
+void SetStatus(const absl::Status& status, v1::Status* out) {
+  out->set_code(static_cast<std::int32_t>(status.code()));
+  out->set_message(std::string(status.message()));
+  // In a cluster: the owner of the name, for the client to follow.
+  if (absl::optional<absl::Cord> redirect = status.GetPayload(cluster::kRedirectTypeUrl)) {
+    out->mutable_redirect()->ParseFromString(std::string(*redirect));
+  }
+}
+
 v1::Response ErrorResponse(std::uint64_t id, const absl::Status& status) {
   v1::Response response;
   response.set_id(id);
-  response.mutable_status()->set_code(static_cast<std::int32_t>(status.code()));
-  response.mutable_status()->set_message(std::string(status.message()));
+  SetStatus(status, response.mutable_status());
   return response;
 }
 
@@ -433,8 +443,7 @@ void AnswerWait(ShardSession* ss, std::uint64_t id, const WaitAnswer& wait,
     const absl::Status status =
         wait.op == v1::Request::kRateAcquire ? WithField(result.status, "rate_acquire.tokens")
                                              : result.status;
-    response.mutable_status()->set_code(static_cast<std::int32_t>(status.code()));
-    response.mutable_status()->set_message(std::string(status.message()));
+    session_internal::SetStatus(status, response.mutable_status());
   }
   switch (wait.op) {
     case v1::Request::kAcquire:

@@ -52,6 +52,8 @@ bool IsWait(OpCase op);
 // CheckKey() checks a client-chosen key: at most `max_key_bytes`, UTF-8.
 absl::Status CheckKey(std::string_view key, std::string_view field,
                       std::uint32_t max_key_bytes);
+// SetStatus() writes `status` into `out`, with its redirect, if any.
+void SetStatus(const absl::Status& status, v1::Status* out);
 // ErrorResponse() answers request `id` with `status`.
 v1::Response ErrorResponse(std::uint64_t id, const absl::Status& status);
 

@@ -54,6 +54,11 @@ class AdminStub(object):
                 request_serializer=baton_dot_v1_dot_admin__pb2.TryAcquireRequest.SerializeToString,
                 response_deserializer=baton_dot_v1_dot_admin__pb2.TryAcquireResponse.FromString,
                 )
+        self.Cluster = channel.unary_unary(
+                '/baton.v1.Admin/Cluster',
+                request_serializer=baton_dot_v1_dot_admin__pb2.ClusterRequest.SerializeToString,
+                response_deserializer=baton_dot_v1_dot_admin__pb2.ClusterResponse.FromString,
+                )
 
 
 class AdminServicer(object):
@@ -154,6 +159,18 @@ class AdminServicer(object):
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def Cluster(self, request, context):
+        """Cluster tells the nodes of the cluster this batond belongs to, as it
+        sees them (batond --cluster_etcd): clients route each name to its owner
+        by rendezvous hashing over the members' node ids (README, "A cluster on
+        etcd"). A batond that runs alone answers no members.
+        In a cluster, the calls above that name an instance are forwarded to
+        the instance's owner when this node does not own it.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_AdminServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -196,6 +213,11 @@ def add_AdminServicer_to_server(servicer, server):
                     servicer.TryAcquire,
                     request_deserializer=baton_dot_v1_dot_admin__pb2.TryAcquireRequest.FromString,
                     response_serializer=baton_dot_v1_dot_admin__pb2.TryAcquireResponse.SerializeToString,
+            ),
+            'Cluster': grpc.unary_unary_rpc_method_handler(
+                    servicer.Cluster,
+                    request_deserializer=baton_dot_v1_dot_admin__pb2.ClusterRequest.FromString,
+                    response_serializer=baton_dot_v1_dot_admin__pb2.ClusterResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -340,5 +362,22 @@ class Admin(object):
         return grpc.experimental.unary_unary(request, target, '/baton.v1.Admin/TryAcquire',
             baton_dot_v1_dot_admin__pb2.TryAcquireRequest.SerializeToString,
             baton_dot_v1_dot_admin__pb2.TryAcquireResponse.FromString,
+            options, channel_credentials,
+            insecure, call_credentials, compression, wait_for_ready, timeout, metadata)
+
+    @staticmethod
+    def Cluster(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(request, target, '/baton.v1.Admin/Cluster',
+            baton_dot_v1_dot_admin__pb2.ClusterRequest.SerializeToString,
+            baton_dot_v1_dot_admin__pb2.ClusterResponse.FromString,
             options, channel_credentials,
             insecure, call_credentials, compression, wait_for_ready, timeout, metadata)
