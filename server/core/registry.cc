@@ -581,6 +581,10 @@ absl::StatusOr<Instance*> Registry::Declare(std::string_view name,
 absl::StatusOr<Instance*> Registry::GetOrCreate(std::string_view name,
                                                 Kind kind) {
   BATON_RETURN_IF_ERROR(ValidateName(name));
+  return GetOrCreateValidated(name, kind);
+}
+
+absl::StatusOr<Instance*> Registry::GetOrCreateValidated(std::string_view name, Kind kind) {
   if (Instance* existing = Find(name)) {
     if (existing->kind() != kind) {
       return absl::FailedPreconditionError(absl::StrCat(

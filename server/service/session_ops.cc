@@ -655,7 +655,9 @@ void SessionState::Execute(ShardSession* ss, Prepared& prepared) {
   }
 
   core::Registry& registry = ss->shard().registry;
-  absl::StatusOr<core::Instance*> found = registry.GetOrCreate(request.name(), prepared.kind);
+  // Check() validated the name on the gRPC thread.
+  absl::StatusOr<core::Instance*> found =
+      registry.GetOrCreateValidated(request.name(), prepared.kind);
   if (!found.ok()) {
     ss->Answer(ErrorResponse(id, found.status()));
     return;

@@ -3,6 +3,7 @@
 #include "server/core/instance_name.h"
 
 #include <string>
+#include <vector>
 
 #include "gtest/gtest.h"
 
@@ -25,6 +26,38 @@ TEST(ValidateNameTest, OrdinaryNamesAreValid) {
         "日本語/ジョブ", "emoji-😀", "~!@#$%^&*()_+-={}[]|\\:;\"'<>,.?", "a.b/..c/d..",
         "...", "api:v1/limit@eu-west-1", "\xEE\x80\x80" /* private use U+E000 */}) {
     EXPECT_TRUE(ValidateName(name).ok()) << name;
+  }
+}
+
+// Every name of up to 6 bytes over "a./ " against the grammar, computed here
+// the slow way: ValidateName()'s one-pass fast path for plain ASCII names
+// must agree with it, on valid and invalid names alike.
+bool ByTheGrammar(const std::string& name) {
+  if (name.empty() || name.find(' ') != std::string::npos) return false;
+  std::size_t start = 0;
+  while (true) {
+    const std::size_t slash = name.find('/', start);
+    const std::string segment =
+        name.substr(start, slash == std::string::npos ? std::string::npos : slash - start);
+    if (segment.empty() || segment == "." || segment == "..") return false;
+    if (slash == std::string::npos) return true;
+    start = slash + 1;
+  }
+}
+
+TEST(ValidateNameTest, EveryShortNameOverASmallAlphabetFollowsTheGrammar) {
+  const std::string alphabet = "a./ ";
+  std::vector<std::string> names = {""};
+  for (int length = 1; length <= 6; ++length) {
+    std::vector<std::string> longer;
+    for (const std::string& name : names) {
+      if (static_cast<int>(name.size()) != length - 1) continue;
+      for (const char c : alphabet) longer.push_back(name + c);
+    }
+    names.insert(names.end(), longer.begin(), longer.end());
+  }
+  for (const std::string& name : names) {
+    EXPECT_EQ(ValidateName(name).ok(), ByTheGrammar(name)) << "'" << name << "'";
   }
 }
 
