@@ -344,7 +344,7 @@ namespace {
 // It takes the owner key out of `prepared`.
 core::Waiter WaiterFor(core::Instance* instance, Prepared& prepared, core::Session* session,
                        runtime::CancellationSignal* cancel) {
-  const v1::Request& request = prepared.request;
+  const v1::Request& request = *prepared.request;
   core::WaitOptions options{.session = session,
                             .owner_key = std::move(prepared.owner_key),
                             .timeout = prepared.timeout,
@@ -391,7 +391,7 @@ runtime::Task<core::WaitResult> ConditionWaitFor(core::Instance* instance, Prepa
                             .owner_key = std::move(prepared.owner_key),
                             .timeout = prepared.timeout,
                             .cancel = cancel};
-  std::string key = std::move(*prepared.request.mutable_condition_wait()->mutable_key());
+  std::string key = std::move(*prepared.request->mutable_condition_wait()->mutable_key());
   return instance->As<core::KeyedCondition>()->Wait(std::move(options), std::move(key));
 }
 
@@ -407,7 +407,7 @@ struct WaitAnswer {
 };
 
 WaitAnswer WaitAnswerOf(const Prepared& prepared) {
-  return {.op = prepared.request.op_case(),
+  return {.op = prepared.request->op_case(),
           .try_once = prepared.timeout.has_value() && *prepared.timeout <= absl::ZeroDuration(),
           .kind = prepared.kind,
           .dispatched_ns = prepared.dispatched_ns};
@@ -529,7 +529,7 @@ class RunWait final : public core::WaitCallback {
   RunWait(std::shared_ptr<SessionState> self, ShardSession* ss, const WaitStart& start)
       : self_(std::move(self)),
         ss_(ss),
-        pending_{.id = start.prepared->request.id()},
+        pending_{.id = start.prepared->request->id()},
         waiter_(WaiterFor(start.instance, *start.prepared, &ss->session, &pending_.cancel)) {
     ss_->waits.insert(&pending_);
   }
@@ -609,7 +609,7 @@ WaitTask RunConditionWait(std::shared_ptr<SessionState> self, ShardSession* ss,
   static_cast<void>(self);
   WaitAnswer wait = WaitAnswerOf(*start.prepared);
   wait.dispatched_ns = 0;  // a wait for a notify: not in the request-duration histogram
-  PendingWait pending{.id = start.prepared->request.id()};
+  PendingWait pending{.id = start.prepared->request->id()};
   ss->waits.insert(&pending);
   runtime::Task<core::WaitResult> task =
       ConditionWaitFor(start.instance, *start.prepared, &ss->session, &pending.cancel);
@@ -621,7 +621,7 @@ WaitTask RunConditionWait(std::shared_ptr<SessionState> self, ShardSession* ss,
 }  // namespace
 
 void SessionState::Execute(ShardSession* ss, Prepared& prepared) {
-  v1::Request& request = prepared.request;
+  v1::Request& request = *prepared.request;
   const std::uint64_t id = request.id();
   const OpCase op = request.op_case();
   // The request-duration histogram: answered in this call unless it is a
