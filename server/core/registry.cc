@@ -667,7 +667,8 @@ absl::StatusOr<Registry::ListPage> Registry::List(
 }
 
 void Registry::Touch(Instance* instance) {
-  instance->Touch(loop_->Now());
+  // Read once per pass of the loop, not per request: a use is a use.
+  instance->Touch(loop_->NowInPass());
 }
 
 std::uint64_t Registry::HighestFence() const {

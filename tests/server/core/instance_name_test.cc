@@ -2,6 +2,7 @@
 
 #include "server/core/instance_name.h"
 
+#include <random>
 #include <string>
 #include <vector>
 
@@ -58,6 +59,28 @@ TEST(ValidateNameTest, EveryShortNameOverASmallAlphabetFollowsTheGrammar) {
   }
   for (const std::string& name : names) {
     EXPECT_EQ(ValidateName(name).ok(), ByTheGrammar(name)) << "'" << name << "'";
+  }
+}
+
+// Longer names (the check goes eight bytes at a time): random ones over a
+// few characters, and every word boundary of a plain name broken once.
+TEST(ValidateNameTest, LongerNamesFollowTheGrammar) {
+  std::mt19937 random(16);
+  const std::string alphabet = "ab./";
+  for (int n = 0; n < 20000; ++n) {
+    std::string name(1 + random() % 40, 'a');
+    for (char& c : name) c = alphabet[random() % alphabet.size()];
+    EXPECT_EQ(ValidateName(name).ok(), ByTheGrammar(name)) << "'" << name << "'";
+  }
+  const std::string plain = "loadgen/12345/lock/3/15/and/more/segments";
+  ASSERT_TRUE(ValidateName(plain).ok());
+  for (std::size_t i = 0; i < plain.size(); ++i) {
+    for (const char c : {'/', '.', ' ', '\x7f', '\x01'}) {
+      std::string name = plain;
+      name[i] = c;
+      EXPECT_EQ(ValidateName(name).ok(), ByTheGrammar(name) && c != '\x7f' && c != '\x01')
+          << "'" << name << "'";
+    }
   }
 }
 
