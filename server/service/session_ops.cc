@@ -416,8 +416,12 @@ WaitAnswer WaitAnswerOf(const Prepared& prepared) {
 // AnswerWait() answers a wait with how it ended.
 void AnswerWait(ShardSession* ss, std::uint64_t id, const WaitAnswer& wait,
                 const core::WaitResult& result) {
-  v1::Response response;
-  response.set_id(id);
+  // Built in place among the turn's answers, unless it must wait for kept
+  // state (a latch's wait reports its counts).
+  const bool durable = wait.kind == core::Kind::kMultiCountDownLatch;
+  v1::Response held;
+  v1::Response& response = durable ? held : *ss->AddAnswer(id);
+  if (durable) held.set_id(id);
   const absl::StatusCode code = result.status.code();
   metrics::SessionCounters& counters = metrics::Session();
   const std::size_t shard = ss->shard().index;
@@ -459,11 +463,7 @@ void AnswerWait(ShardSession* ss, std::uint64_t id, const WaitAnswer& wait,
   }
   // A latch's wait reports its counts, which are kept state: it goes once
   // they are durable.
-  if (wait.kind == core::Kind::kMultiCountDownLatch) {
-    ss->AnswerWhenDurable(std::move(response));
-    return;
-  }
-  ss->Answer(std::move(response));
+  if (durable) ss->AnswerWhenDurable(std::move(held));
 }
 
 // WaitTask is the coroutine of one condition_wait (RunConditionWait): it

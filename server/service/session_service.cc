@@ -950,8 +950,15 @@ void SessionState::PumpLocked() {
 // SessionState, shard side.
 
 void ShardSession::Answer(v1::Response response) {
-  answers_.push_back(std::move(response));
+  answers_.Add()->Swap(&response);
   ScheduleFlush();
+}
+
+v1::Response* ShardSession::AddAnswer(std::uint64_t id) {
+  v1::Response* response = answers_.Add();
+  response->set_id(id);
+  ScheduleFlush();
+  return response;
 }
 
 void ShardSession::AnswerWhenDurable(v1::Response response) {
@@ -1012,7 +1019,7 @@ void SessionState::Flush(ShardSession* ss) {
   Locked lock(this);
   PartsRunLocked(ss->parts_run_);
   ss->parts_run_.clear();
-  for (v1::Response& response : ss->answers_) {
+  for (const v1::Response& response : ss->answers_) {
     const auto it = pending_.find(response.id());
     if (it != pending_.end()) {
       if (it->second.wait) {
@@ -1023,9 +1030,17 @@ void SessionState::Flush(ShardSession* ss) {
       }
       pending_.erase(it);
     }
-    if (phase_ != Phase::kFinishing) next_.add_responses()->Swap(&response);
   }
-  ss->answers_.clear();
+  if (phase_ != Phase::kFinishing) {
+    if (next_.responses_size() == 0) {
+      // The answers become the next write's as they are (a swap of the
+      // fields; the turn gets the write's cleared elements to reuse).
+      next_.mutable_responses()->Swap(&ss->answers_);
+    } else {
+      for (v1::Response& response : ss->answers_) next_.add_responses()->Swap(&response);
+    }
+  }
+  ss->answers_.Clear();
   for (v1::Notice& notice : ss->notices_) {
     if (phase_ != Phase::kFinishing) next_.add_notices()->Swap(&notice);
   }

@@ -127,6 +127,10 @@ class ShardSession {
   // Answer() queues `response` (of a registered request) to go out at the
   // end of this turn of the loop, with every other answer of the turn.
   void Answer(v1::Response response);
+  // AddAnswer() is Answer() built in place: a cleared Response (reused from
+  // an earlier turn) with `id` set, queued the same way, for the caller to
+  // fill in before the turn ends.
+  v1::Response* AddAnswer(std::uint64_t id);
   // AnswerWhenDurable() is Answer() once every change of kept state on this
   // shard so far is durable (kept_state.h); Answer() at once when none is
   // pending or nothing is kept. If the store fails, the answer becomes
@@ -141,7 +145,10 @@ class ShardSession {
 
   SessionState* const state_;
   Node::Shard* const shard_;
-  std::vector<v1::Response> answers_;
+  // This turn's answers. A RepeatedPtrField, not a vector: its cleared
+  // elements are reused by the next turn, and Flush() hands them to the
+  // next write whole when it has none yet (a swap).
+  google::protobuf::RepeatedPtrField<v1::Response> answers_;
   std::vector<v1::Notice> notices_;
   // The messages (by SessionState's message number) whose part for this
   // shard ran this turn: the flush tells the stream they are done here.
