@@ -3,8 +3,10 @@
 # (both variants), Redis and etcd (bench/run_comparison.sh, which runs
 # bench/peers/run_peers.sh), then the scale and memory rows
 # (bench/scale/run_scale.sh), Envoy's rate limit on batond against Redis
-# (bench/rls/run_rls.sh, where hiredis is installed); then the performance targets computed from the rows
-# (bench/targets.awk) with the ratios Baton/echo, Baton/Redis, Baton/etcd.
+# (bench/rls/run_rls.sh, where hiredis is installed); then the performance
+# targets computed from the rows (bench/targets.awk), each echo
+# target against the faster echo server of its case, with the ratios
+# Baton/echo, Baton/Redis, Baton/etcd.
 #
 #   bench/run_all.sh [--smoke] [--results FILE]
 #
@@ -138,7 +140,7 @@ report() {
   else
     echo "- every run succeeded"
   fi
-  echo "- baseline: echo-cq, the bare gRPC echo server on the completion-queue API (the faster of the two echo servers in our runs); echo-cb (the callback API) is shown beside it"
+  echo "- baseline: for each case, the faster (more messages/s at that sessions x in flight) of the two bare gRPC echo servers, echo-cb (the callback API, which batond uses by default) and echo-cq (the completion-queue API); the other is shown beside it"
   echo
   echo "Noisy machine: the load generator shares the 2 cores with the server (and whatever else runs); compare ratios within one run, and prefer server CPU per op to ops/s."
   echo

@@ -581,6 +581,10 @@ absl::StatusOr<Instance*> Registry::Declare(std::string_view name,
 absl::StatusOr<Instance*> Registry::GetOrCreate(std::string_view name,
                                                 Kind kind) {
   BATON_RETURN_IF_ERROR(ValidateName(name));
+  return GetOrCreateValidated(name, kind);
+}
+
+absl::StatusOr<Instance*> Registry::GetOrCreateValidated(std::string_view name, Kind kind) {
   if (Instance* existing = Find(name)) {
     if (existing->kind() != kind) {
       return absl::FailedPreconditionError(absl::StrCat(
@@ -694,7 +698,8 @@ absl::StatusOr<Registry::ListPage> Registry::List(
 }
 
 void Registry::Touch(Instance* instance) {
-  instance->Touch(loop_->Now());
+  // Read once per pass of the loop, not per request: a use is a use.
+  instance->Touch(loop_->NowInPass());
 }
 
 std::uint64_t Registry::HighestFence() const {

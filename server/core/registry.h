@@ -393,6 +393,10 @@ class Registry {
   // GetOrCreate() returns the instance `name` if it is a `kind`, or creates
   // it with the defaults of `kind` (see the file comment). Touches it.
   absl::StatusOr<Instance*> GetOrCreate(std::string_view name, Kind kind);
+  // GetOrCreateValidated() is GetOrCreate() for a name that passed
+  // ValidateName() already (the Session stream checks every request's name
+  // on the gRPC thread): the name is not scanned a second time.
+  absl::StatusOr<Instance*> GetOrCreateValidated(std::string_view name, Kind kind);
 
   // Find() returns the instance `name`, or nullptr. Does not touch it. An
   // instance evicted to a store comes back (see set_eviction_hooks()); a

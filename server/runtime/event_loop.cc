@@ -132,13 +132,19 @@ std::size_t EventLoop::FireDue() {
 
 std::size_t EventLoop::RunUntilIdle() {
   std::size_t total = 0;
+  const bool outer = !in_pass_;  // a callback may run the loop's work itself
+  in_pass_ = true;
   while (true) {
+    pass_now_read_ = false;
     std::size_t step = TakePosted();
     step += RunReady();
     step += FireDue();
-    if (step == 0) return total;
+    if (step == 0) break;
     total += step;
   }
+  pass_now_read_ = false;
+  if (outer) in_pass_ = false;
+  return total;
 }
 
 absl::Time EventLoop::NextTimer() const {

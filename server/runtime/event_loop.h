@@ -52,6 +52,19 @@ class EventLoop {
 
   Clock& clock() const { return *clock_; }
   absl::Time Now() const { return clock_->Now(); }
+  // NowInPass() is Now() read once per pass over the loop's work (at its
+  // first call in the pass; a pass takes what was posted, runs the run
+  // queue, fires the timers due), for bookkeeping that needs no more
+  // precision than that, on every request: when an instance was last used.
+  // Outside the loop's work, Now(). From the loop's work.
+  absl::Time NowInPass() {
+    if (!in_pass_) return clock_->Now();
+    if (!pass_now_read_) {
+      pass_now_ = clock_->Now();
+      pass_now_read_ = true;
+    }
+    return pass_now_;
+  }
 
   // --- From the loop's work only (inside a turn). ---
 
@@ -188,6 +201,10 @@ class EventLoop {
   // another thread take a turn.
   bool in_run_ = false;
   std::uint64_t last_sequence_ = 0;
+  // NowInPass(): inside RunUntilIdle(), and the time read in this pass.
+  bool in_pass_ = false;
+  bool pass_now_read_ = false;
+  absl::Time pass_now_;
 
   mutable absl::Mutex mu_;
   std::vector<absl::AnyInvocable<void()>> inbox_ ABSL_GUARDED_BY(mu_);

@@ -354,7 +354,7 @@ namespace {
 // It takes the owner key out of `prepared`.
 core::Waiter WaiterFor(core::Instance* instance, Prepared& prepared, core::Session* session,
                        runtime::CancellationSignal* cancel) {
-  const v1::Request& request = prepared.request;
+  const v1::Request& request = *prepared.request;
   core::WaitOptions options{.session = session,
                             .owner_key = std::move(prepared.owner_key),
                             .timeout = prepared.timeout,
@@ -401,7 +401,7 @@ runtime::Task<core::WaitResult> ConditionWaitFor(core::Instance* instance, Prepa
                             .owner_key = std::move(prepared.owner_key),
                             .timeout = prepared.timeout,
                             .cancel = cancel};
-  std::string key = std::move(*prepared.request.mutable_condition_wait()->mutable_key());
+  std::string key = std::move(*prepared.request->mutable_condition_wait()->mutable_key());
   return instance->As<core::KeyedCondition>()->Wait(std::move(options), std::move(key));
 }
 
@@ -417,7 +417,7 @@ struct WaitAnswer {
 };
 
 WaitAnswer WaitAnswerOf(const Prepared& prepared) {
-  return {.op = prepared.request.op_case(),
+  return {.op = prepared.request->op_case(),
           .try_once = prepared.timeout.has_value() && *prepared.timeout <= absl::ZeroDuration(),
           .kind = prepared.kind,
           .dispatched_ns = prepared.dispatched_ns};
@@ -426,8 +426,12 @@ WaitAnswer WaitAnswerOf(const Prepared& prepared) {
 // AnswerWait() answers a wait with how it ended.
 void AnswerWait(ShardSession* ss, std::uint64_t id, const WaitAnswer& wait,
                 const core::WaitResult& result) {
-  v1::Response response;
-  response.set_id(id);
+  // Built in place among the turn's answers, unless it must wait for kept
+  // state (a latch's wait reports its counts).
+  const bool durable = wait.kind == core::Kind::kMultiCountDownLatch;
+  v1::Response held;
+  v1::Response& response = durable ? held : *ss->AddAnswer(id);
+  if (durable) held.set_id(id);
   const absl::StatusCode code = result.status.code();
   metrics::SessionCounters& counters = metrics::Session();
   const std::size_t shard = ss->shard().index;
@@ -468,11 +472,7 @@ void AnswerWait(ShardSession* ss, std::uint64_t id, const WaitAnswer& wait,
   }
   // A latch's wait reports its counts, which are kept state: it goes once
   // they are durable.
-  if (wait.kind == core::Kind::kMultiCountDownLatch) {
-    ss->AnswerWhenDurable(std::move(response));
-    return;
-  }
-  ss->Answer(std::move(response));
+  if (durable) ss->AnswerWhenDurable(std::move(held));
 }
 
 // WaitTask is the coroutine of one condition_wait (RunConditionWait): it
@@ -538,7 +538,7 @@ class RunWait final : public core::WaitCallback {
   RunWait(std::shared_ptr<SessionState> self, ShardSession* ss, const WaitStart& start)
       : self_(std::move(self)),
         ss_(ss),
-        pending_{.id = start.prepared->request.id()},
+        pending_{.id = start.prepared->request->id()},
         waiter_(WaiterFor(start.instance, *start.prepared, &ss->session, &pending_.cancel)) {
     ss_->waits.insert(&pending_);
   }
@@ -618,7 +618,7 @@ WaitTask RunConditionWait(std::shared_ptr<SessionState> self, ShardSession* ss,
   static_cast<void>(self);
   WaitAnswer wait = WaitAnswerOf(*start.prepared);
   wait.dispatched_ns = 0;  // a wait for a notify: not in the request-duration histogram
-  PendingWait pending{.id = start.prepared->request.id()};
+  PendingWait pending{.id = start.prepared->request->id()};
   ss->waits.insert(&pending);
   runtime::Task<core::WaitResult> task =
       ConditionWaitFor(start.instance, *start.prepared, &ss->session, &pending.cancel);
@@ -630,7 +630,7 @@ WaitTask RunConditionWait(std::shared_ptr<SessionState> self, ShardSession* ss,
 }  // namespace
 
 void SessionState::Execute(ShardSession* ss, Prepared& prepared) {
-  v1::Request& request = prepared.request;
+  v1::Request& request = *prepared.request;
   const std::uint64_t id = request.id();
   const OpCase op = request.op_case();
   // The request-duration histogram: answered in this call unless it is a
@@ -664,7 +664,9 @@ void SessionState::Execute(ShardSession* ss, Prepared& prepared) {
   }
 
   core::Registry& registry = ss->shard().registry;
-  absl::StatusOr<core::Instance*> found = registry.GetOrCreate(request.name(), prepared.kind);
+  // Check() validated the name on the gRPC thread.
+  absl::StatusOr<core::Instance*> found =
+      registry.GetOrCreateValidated(request.name(), prepared.kind);
   if (!found.ok()) {
     ss->Answer(ErrorResponse(id, found.status()));
     return;

@@ -408,7 +408,30 @@ void SessionState::Count() {
   counted_ = true;
 }
 
+namespace session_internal {
+
+MessagePart::~MessagePart() {
+  if (requests_ != nullptr && requests_->parts.fetch_sub(1, std::memory_order_acq_rel) == 1) {
+    state_->RecycleRequests(requests_);
+  }
+}
+
+}  // namespace session_internal
+
+void SessionState::RecycleRequests(session_internal::MessageRequests* requests) {
+  // A message of many requests is not kept: its cleared Requests would sit
+  // with an idle session.
+  constexpr int kMaxKeptRequests = 64;
+  if (requests->requests.size() > kMaxKeptRequests) {
+    delete requests;
+    return;
+  }
+  requests->requests.Clear();
+  delete spare_requests_.exchange(requests, std::memory_order_acq_rel);
+}
+
 SessionState::~SessionState() {
+  delete spare_requests_.load(std::memory_order_relaxed);
   // Waits the shards never answered (the process is ending) are uncounted
   // from their namespaces here.
   for (const auto& [id, pending] : pending_) {
@@ -576,13 +599,17 @@ void SessionState::Dispatch(google::protobuf::RepeatedPtrField<v1::Request>* req
 
 void SessionState::DispatchAndRun(google::protobuf::RepeatedPtrField<v1::Request>* requests) {
   const SessionService::Options& o = options();
-  // Batches by shard, in the order of the message.
+  // Batches by shard, in the order of the message; each has room for the
+  // whole message (one allocation, not one per doubling).
   std::vector<std::pair<std::size_t, std::vector<Prepared>>> batches;
   auto batch_for = [&](std::size_t shard) -> std::vector<Prepared>& {
     for (auto& [index, batch] : batches) {
       if (index == shard) return batch;
     }
-    return batches.emplace_back(shard, std::vector<Prepared>()).second;
+    if (batches.empty()) batches.reserve(std::min<std::size_t>(node_->shard_count(), 4));
+    std::vector<Prepared>& batch = batches.emplace_back(shard, std::vector<Prepared>()).second;
+    batch.reserve(static_cast<std::size_t>(requests->size()));
+    return batch;
   };
 
   // The batches are posted under mu_ (ordered before any End() of the
@@ -641,7 +668,7 @@ void SessionState::DispatchAndRun(google::protobuf::RepeatedPtrField<v1::Request
       pending_.emplace(
           id, PendingRequest{.shard = static_cast<std::uint32_t>(shard), .wait = false});
       Prepared& prepared = batch_for(shard).emplace_back();
-      prepared.request = std::move(request);
+      prepared.request = &request;
       prepared.dispatched_ns = dispatched_ns;
       continue;
     }
@@ -669,7 +696,7 @@ void SessionState::DispatchAndRun(google::protobuf::RepeatedPtrField<v1::Request
     pending_.emplace(id, PendingRequest{
                              .shard = static_cast<std::uint32_t>(shard), .ns = ns, .wait = wait});
     if (wait) ++waits_;
-    prepared.request = std::move(request);
+    prepared.request = &request;
     batch_for(shard).push_back(std::move(prepared));
   }
   // Only a message that can be answered in part is tracked (see
@@ -682,11 +709,24 @@ void SessionState::DispatchAndRun(google::protobuf::RepeatedPtrField<v1::Request
                            .parts = static_cast<std::uint32_t>(batches.size()),
                            .answered = rejected});
   }
+  if (batches.empty()) {
+    PumpLocked();
+    return;
+  }
+  // The requests go to the shards whole: a swap, with the Request objects
+  // (and the pointers to them in the batches) left where they are. The
+  // reactor's message gets the cleared requests of an earlier message to
+  // parse the next one into.
+  session_internal::MessageRequests* taken = spare_requests_.exchange(nullptr);
+  if (taken == nullptr) taken = new session_internal::MessageRequests;
+  taken->requests.Swap(requests);
+  taken->parts.store(static_cast<std::uint32_t>(batches.size()), std::memory_order_relaxed);
   // Posting under mu_ orders every batch before the End() of the session.
   for (auto& [index, batch] : batches) {
-    node_->RunOn(index, [self = shared_from_this(), part_of = tracked ? message : 0,
+    node_->RunOn(index, [part = session_internal::MessagePart(shared_from_this(), taken),
+                         part_of = tracked ? message : 0,
                          batch = std::move(batch)](Node::Shard& shard) mutable {
-      self->RunBatch(shard, part_of, batch);
+      part.state()->RunBatch(shard, part_of, batch);
     });
   }
   PumpLocked();
@@ -913,8 +953,15 @@ void SessionState::PumpLocked() {
 // SessionState, shard side.
 
 void ShardSession::Answer(v1::Response response) {
-  answers_.push_back(std::move(response));
+  answers_.Add()->Swap(&response);
   ScheduleFlush();
+}
+
+v1::Response* ShardSession::AddAnswer(std::uint64_t id) {
+  v1::Response* response = answers_.Add();
+  response->set_id(id);
+  ScheduleFlush();
+  return response;
 }
 
 void ShardSession::AnswerWhenDurable(v1::Response response) {
@@ -975,7 +1022,7 @@ void SessionState::Flush(ShardSession* ss) {
   Locked lock(this);
   PartsRunLocked(ss->parts_run_);
   ss->parts_run_.clear();
-  for (v1::Response& response : ss->answers_) {
+  for (const v1::Response& response : ss->answers_) {
     const auto it = pending_.find(response.id());
     if (it != pending_.end()) {
       if (it->second.wait) {
@@ -986,9 +1033,17 @@ void SessionState::Flush(ShardSession* ss) {
       }
       pending_.erase(it);
     }
-    if (phase_ != Phase::kFinishing) next_.add_responses()->Swap(&response);
   }
-  ss->answers_.clear();
+  if (phase_ != Phase::kFinishing) {
+    if (next_.responses_size() == 0) {
+      // The answers become the next write's as they are (a swap of the
+      // fields; the turn gets the write's cleared elements to reuse).
+      next_.mutable_responses()->Swap(&ss->answers_);
+    } else {
+      for (v1::Response& response : ss->answers_) next_.add_responses()->Swap(&response);
+    }
+  }
+  ss->answers_.Clear();
   for (v1::Notice& notice : ss->notices_) {
     if (phase_ != Phase::kFinishing) next_.add_notices()->Swap(&notice);
   }

@@ -15,6 +15,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "absl/base/thread_annotations.h"
@@ -58,15 +59,50 @@ void SetStatus(const absl::Status& status, v1::Status* out);
 v1::Response ErrorResponse(std::uint64_t id, const absl::Status& status);
 
 // A request that passed the checks that need no instance, on its way to
-// the shard that owns its instance.
+// the shard that owns its instance. `request` points into the
+// MessageRequests of its message, which outlives the batch's run.
 struct Prepared {
-  v1::Request request;
+  v1::Request* request = nullptr;
   core::Kind kind = core::Kind::kPriorityLock;
   std::string owner_key;
   std::optional<absl::Duration> timeout;
   // When the message was dispatched (metrics::NowNanos()), for the
   // request-duration histogram.
   std::int64_t dispatched_ns = 0;
+};
+
+// MessageRequests is the requests of one ClientMessage on their way to the
+// shards: taken out of the reactor's message whole (one swap, where moving
+// each Request out cost a Request, its name's string and their frees per
+// request), and handed back to the session once every shard has run its
+// part. The next message is then parsed into the same Request objects,
+// whose strings keep their buffers (protobuf reuses cleared elements).
+struct MessageRequests {
+  google::protobuf::RepeatedPtrField<v1::Request> requests;
+  // Shards yet to run their part.
+  std::atomic<std::uint32_t> parts{0};
+};
+
+// MessagePart is one shard's part of a MessageRequests, and the session it
+// belongs to (which it keeps alive): when the last part of a message is
+// destroyed (its batch has run, or its loop dropped it), the requests go
+// back to the session (SessionState::RecycleRequests). Move-only.
+class MessagePart {
+ public:
+  MessagePart(std::shared_ptr<SessionState> state, MessageRequests* requests)
+      : state_(std::move(state)), requests_(requests) {}
+  MessagePart(MessagePart&& other) noexcept
+      : state_(std::move(other.state_)), requests_(std::exchange(other.requests_, nullptr)) {}
+  MessagePart(const MessagePart&) = delete;
+  MessagePart& operator=(const MessagePart&) = delete;
+  MessagePart& operator=(MessagePart&&) = delete;
+  ~MessagePart();
+
+  SessionState* state() const { return state_.get(); }
+
+ private:
+  std::shared_ptr<SessionState> state_;
+  MessageRequests* requests_;
 };
 
 }  // namespace session_internal
@@ -93,6 +129,10 @@ class ShardSession {
   // Answer() queues `response` (of a registered request) to go out at the
   // end of this turn of the loop, with every other answer of the turn.
   void Answer(v1::Response response);
+  // AddAnswer() is Answer() built in place: a cleared Response (reused from
+  // an earlier turn) with `id` set, queued the same way, for the caller to
+  // fill in before the turn ends.
+  v1::Response* AddAnswer(std::uint64_t id);
   // AnswerWhenDurable() is Answer() once every change of kept state on this
   // shard so far is durable (kept_state.h); Answer() at once when none is
   // pending or nothing is kept. If the store fails, the answer becomes
@@ -107,7 +147,10 @@ class ShardSession {
 
   SessionState* const state_;
   Node::Shard* const shard_;
-  std::vector<v1::Response> answers_;
+  // This turn's answers. A RepeatedPtrField, not a vector: its cleared
+  // elements are reused by the next turn, and Flush() hands them to the
+  // next write whole when it has none yet (a swap).
+  google::protobuf::RepeatedPtrField<v1::Response> answers_;
   std::vector<v1::Notice> notices_;
   // The messages (by SessionState's message number) whose part for this
   // shard ran this turn: the flush tells the stream they are done here.
@@ -224,6 +267,10 @@ class SessionState : public std::enable_shared_from_this<SessionState> {
   // tracked message `part_of` (0: of a message not tracked, see unrun_).
   void RunBatch(Node::Shard& shard, std::uint64_t part_of,
                 std::vector<session_internal::Prepared>& batch);
+  // RecycleRequests() takes back the requests of a message every shard has
+  // run (MessagePart): kept for the next message to parse into, or freed.
+  // Any thread.
+  void RecycleRequests(session_internal::MessageRequests* requests);
   // Flush() hands what `ss` answered this turn to the stream.
   void Flush(ShardSession* ss);
 
@@ -360,6 +407,10 @@ class SessionState : public std::enable_shared_from_this<SessionState> {
   std::int64_t lease_warned_for_ = 0;
 
   std::atomic<std::int64_t> last_heard_nanos_{0};
+
+  // A MessageRequests whose requests have run, cleared, for the next
+  // message (RecycleRequests(), DispatchAndRun()); nullptr when none.
+  std::atomic<session_internal::MessageRequests*> spare_requests_{nullptr};
 
   mutable absl::Mutex mu_;
   Reactor* reactor_ ABSL_GUARDED_BY(mu_) = nullptr;

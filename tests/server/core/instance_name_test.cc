@@ -2,7 +2,9 @@
 
 #include "server/core/instance_name.h"
 
+#include <random>
 #include <string>
+#include <vector>
 
 #include "gtest/gtest.h"
 
@@ -25,6 +27,60 @@ TEST(ValidateNameTest, OrdinaryNamesAreValid) {
         "日本語/ジョブ", "emoji-😀", "~!@#$%^&*()_+-={}[]|\\:;\"'<>,.?", "a.b/..c/d..",
         "...", "api:v1/limit@eu-west-1", "\xEE\x80\x80" /* private use U+E000 */}) {
     EXPECT_TRUE(ValidateName(name).ok()) << name;
+  }
+}
+
+// Every name of up to 6 bytes over "a./ " against the grammar, computed here
+// the slow way: ValidateName()'s one-pass fast path for plain ASCII names
+// must agree with it, on valid and invalid names alike.
+bool ByTheGrammar(const std::string& name) {
+  if (name.empty() || name.find(' ') != std::string::npos) return false;
+  std::size_t start = 0;
+  while (true) {
+    const std::size_t slash = name.find('/', start);
+    const std::string segment =
+        name.substr(start, slash == std::string::npos ? std::string::npos : slash - start);
+    if (segment.empty() || segment == "." || segment == "..") return false;
+    if (slash == std::string::npos) return true;
+    start = slash + 1;
+  }
+}
+
+TEST(ValidateNameTest, EveryShortNameOverASmallAlphabetFollowsTheGrammar) {
+  const std::string alphabet = "a./ ";
+  std::vector<std::string> names = {""};
+  for (int length = 1; length <= 6; ++length) {
+    std::vector<std::string> longer;
+    for (const std::string& name : names) {
+      if (static_cast<int>(name.size()) != length - 1) continue;
+      for (const char c : alphabet) longer.push_back(name + c);
+    }
+    names.insert(names.end(), longer.begin(), longer.end());
+  }
+  for (const std::string& name : names) {
+    EXPECT_EQ(ValidateName(name).ok(), ByTheGrammar(name)) << "'" << name << "'";
+  }
+}
+
+// Longer names (the check goes eight bytes at a time): random ones over a
+// few characters, and every word boundary of a plain name broken once.
+TEST(ValidateNameTest, LongerNamesFollowTheGrammar) {
+  std::mt19937 random(16);
+  const std::string alphabet = "ab./";
+  for (int n = 0; n < 20000; ++n) {
+    std::string name(1 + random() % 40, 'a');
+    for (char& c : name) c = alphabet[random() % alphabet.size()];
+    EXPECT_EQ(ValidateName(name).ok(), ByTheGrammar(name)) << "'" << name << "'";
+  }
+  const std::string plain = "loadgen/12345/lock/3/15/and/more/segments";
+  ASSERT_TRUE(ValidateName(plain).ok());
+  for (std::size_t i = 0; i < plain.size(); ++i) {
+    for (const char c : {'/', '.', ' ', '\x7f', '\x01'}) {
+      std::string name = plain;
+      name[i] = c;
+      EXPECT_EQ(ValidateName(name).ok(), ByTheGrammar(name) && c != '\x7f' && c != '\x01')
+          << "'" << name << "'";
+    }
   }
 }
 
