@@ -330,7 +330,8 @@ class Client:
         """The link to the node at ``address``, made on first use."""
         link = self._links.get(address)
         if link is None or link.closed:
-            self._check_open()
+            if self._closed:
+                raise errors.Unavailable("the Baton client is closed", grpc.StatusCode.UNAVAILABLE)
             link = self._new_link(address, node_id)
             self._links[address] = link
         elif node_id and not link.node_id:

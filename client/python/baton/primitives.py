@@ -117,6 +117,17 @@ def _reroutable(response: session_pb2.Response) -> bool:
                                            and status.HasField("redirect"))
 
 
+def _unreachable(client: Client, error: errors.Unavailable) -> bool:
+    """Whether ``error``, from opening a session in a cluster, is worth a retry elsewhere."""
+    return (client._cluster and not client._closed
+            and not isinstance(error, errors.Unauthenticated))
+
+
+def _unavailable(error: errors.BatonError) -> session_pb2.Response:
+    """An UNAVAILABLE answer standing for a node that could not be reached."""
+    return session_pb2.Response(status=common_pb2.Status(code=_UNAVAILABLE, message=str(error)))
+
+
 def _wait_of(request: session_pb2.Request) -> Any:
     """The operation of ``request`` if it waits (it has a ``timeout``), else None."""
     op = request.WhichOneof("op")
@@ -345,11 +356,18 @@ class _Primitive:
         In a cluster, a redirect or an UNAVAILABLE answer sends it again
         (see _reroute).
         """
-        session = self._ready()
-        if session is None:
-            session = await self._session()
         client = self._client
+        session = self._ready()
+        if session is None and not client._cluster:
+            session = await self._session()
         sent_at = asyncio.get_running_loop().time() if client._cluster else 0.0
+        if session is None:
+            try:
+                session = await self._session()
+            except errors.Unavailable as e:
+                if not _unreachable(client, e):
+                    raise
+                return await self._reroute(request, _unavailable(e), give_back, sent_at)
         response = await _send(session, request, give_back)
         if response.status.code != 0 and client._cluster and _reroutable(response):
             response, session = await self._reroute(request, response, give_back, sent_at)
@@ -387,10 +405,9 @@ class _Primitive:
         redirects: list[str] = []
         session: Session | None = None
         backoff = BACKOFF_FIRST
-        unreachable: errors.BatonError | None = None
         while True:
-            status = response.status if unreachable is None else None
-            if status is not None and status.code == _FP.value[0] and status.HasField("redirect"):
+            status = response.status
+            if status.code == _FP.value[0] and status.HasField("redirect"):
                 redirects.append(status.redirect.node_id or status.redirect.address)
                 if len(redirects) > _MAX_REDIRECTS:
                     raise errors.TooManyRedirects(
@@ -399,10 +416,8 @@ class _Primitive:
                         f"retry later", grpc.StatusCode.UNAVAILABLE)
                 link = client._follow(status.redirect)
                 self._link, self._link_version = link, client._members_version
-            elif status is None or status.code == _UNAVAILABLE:
+            elif status.code == _UNAVAILABLE:
                 if loop.time() + backoff > deadline:
-                    if unreachable is not None:
-                        raise unreachable
                     _raise_for(response)
                 await asyncio.sleep(backoff)
                 backoff = min(2 * backoff, BACKOFF_MAX)
@@ -416,11 +431,10 @@ class _Primitive:
             try:
                 session = await self._session(link)
             except errors.Unavailable as e:
-                if client._closed or isinstance(e, errors.Unauthenticated):
+                if not _unreachable(client, e):
                     raise
-                unreachable = e  # the node is down, or left: ask again, retry
+                response = _unavailable(e)  # the node is down, or left: ask again, retry
                 continue
-            unreachable = None
             response = await _send(session, request, give_back)
 
     def _send_now(self, request: session_pb2.Request, value: Callable[[session_pb2.Response], T],
