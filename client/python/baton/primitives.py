@@ -357,10 +357,38 @@ class _Primitive:
         (see _reroute).
         """
         client = self._client
-        session = self._ready()
-        if session is None and not client._cluster:
+        link = self._link
+        session = link.session_now if link is not None else None
+        if (session is None or session.ended or self._link_version != client._members_version
+                or self._declared_link is not link or self._declared_epoch != session.server_epoch
+                or self._unsent):
+            session = None
+        if client._cluster:
+            return await self._call_routed(request, session, give_back, check)
+        if session is None:
             session = await self._session()
-        sent_at = asyncio.get_running_loop().time() if client._cluster else 0.0
+        # The lone batond's path, kept lean: _send inlined.
+        future = session.submit(
+            request, late_grant=None if give_back is None else (lambda r: give_back(session, r)))
+        try:
+            response = await future
+        except asyncio.CancelledError:
+            if future.cancelled():
+                session.cancel(request.id)
+            elif (give_back is not None and future.exception() is None
+                  and future.result().status.code == 0):
+                give_back(session, future.result())  # answered, but the task was cancelled
+            raise
+        if check:
+            _raise_for(response)
+        return response, session
+
+    async def _call_routed(self, request: session_pb2.Request, session: Session | None,
+                           give_back: GiveBack | None,
+                           check: bool) -> tuple[session_pb2.Response, Session]:
+        """_call in a cluster: to the owner's session, rerouted if need be."""
+        client = self._client
+        sent_at = asyncio.get_running_loop().time()
         if session is None:
             try:
                 session = await self._session()
@@ -369,7 +397,7 @@ class _Primitive:
                     raise
                 return await self._reroute(request, _unavailable(e), give_back, sent_at)
         response = await _send(session, request, give_back)
-        if response.status.code != 0 and client._cluster and _reroutable(response):
+        if response.status.code != 0 and _reroutable(response):
             response, session = await self._reroute(request, response, give_back, sent_at)
         if check:
             _raise_for(response)
