@@ -192,6 +192,7 @@ class Client:
         #: Grows at every change of the member list (primitives cache their route).
         self._members_version = 0
         self._refreshing: asyncio.Future[None] | None = None
+        self._refresh_scheduled = False
         self._refreshed_at = -_MIN_REFRESH_INTERVAL
         #: Redirects followed so far (a cluster's node named another owner).
         self.redirects = 0
@@ -360,8 +361,19 @@ class Client:
         return self._link(redirect.address, redirect.node_id)
 
     def _refresh_soon(self) -> None:
-        if self._refreshing is None and not self._closed:
-            _background(self._refresh_members())
+        """Asks for the members in the background, once the minimum interval allows."""
+        if not self._refresh_scheduled and not self._closed:
+            self._refresh_scheduled = True
+            _background(self._refresh_later())
+
+    async def _refresh_later(self) -> None:
+        try:
+            wait = self._refreshed_at + _MIN_REFRESH_INTERVAL - asyncio.get_running_loop().time()
+            if wait > 0:
+                await asyncio.sleep(wait)  # the bounded rate: later, not never
+            await self._refresh_members()
+        finally:
+            self._refresh_scheduled = False
 
     def _session_ended(self, link: NodeLink, reason: errors.LeaseLost) -> None:
         """A node's session ended by itself: the node may have left; ask again."""
@@ -393,8 +405,8 @@ class Client:
                         admin_pb2.ClusterRequest(),
                         timeout=min(self._connect_timeout, _REFRESH_TIMEOUT),
                         metadata=self._metadata or None)
-                except grpc.aio.AioRpcError:
-                    continue
+                except (grpc.aio.AioRpcError, grpc.aio.UsageError):
+                    continue  # down, or closed meanwhile: the next one
                 if response.members:
                     self._apply_members(response)
                     break

@@ -420,16 +420,16 @@ class _Primitive:
         row, then TooManyRedirects); UNAVAILABLE, or a node that cannot be
         reached, is retried with backoff after asking for the members again,
         until the request's own timeout (counted from ``sent_at``; the
-        client's connect_timeout when it has none). A wait's timeout is cut
-        to what is left of it.
+        client's connect_timeout from now when it has none). A wait's
+        timeout is cut to what is left of it.
         """
         client = self._client
         loop = asyncio.get_running_loop()
         wait = _wait_of(request)
         if wait is not None and wait.HasField("timeout"):
             deadline = sent_at + wait.timeout.ToNanoseconds() / 1e9
-        else:
-            deadline = sent_at + client._connect_timeout
+        else:  # from now: a wait without a timeout may have waited long already
+            deadline = loop.time() + client._connect_timeout
         redirects: list[str] = []
         session: Session | None = None
         backoff = BACKOFF_FIRST
