@@ -37,6 +37,12 @@ is then a quiet no-op. A body that must stop awaits ``lock.lost`` (an
 awaitable ``asyncio.Event``) alongside its work, or checks it and passes
 ``lock.fence`` to the store.
 
+Routing (a cluster of batond nodes): each handle sends to the node that
+owns its name, as the client computes it from the members; a redirect or
+UNAVAILABLE answer, which batond gives only when it did nothing, sends the
+request again (``_Primitive._reroute``). A hold stays with the session of
+the node that granted it; its release goes there.
+
 Threading: like every asyncio object, use them from their client's loop.
 """
 
