@@ -94,6 +94,18 @@ async def test_a_stale_member_list_follows_the_redirect(cluster: Cluster) -> Non
         assert client.redirects == before
 
 
+async def test_endless_redirects_end_in_an_error(cluster: Cluster) -> None:
+    async with baton.connect(cluster.address("a")) as client:
+        name = names_by_owner(client, "loop", 1)["b"][0]
+        wrong = client._link(cluster.address("a"))
+        # A client that, whatever it is told, sends to a node that redirects.
+        client._link_for = lambda _: wrong  # type: ignore[method-assign]
+        client._follow = lambda _: wrong  # type: ignore[method-assign]
+        with pytest.raises(baton.TooManyRedirects, match="redirected 5 times"):
+            await client.RLock(name).acquire(timeout=1)
+        assert not await listed_on(cluster.address("a"), name)
+
+
 async def test_mutual_exclusion_between_clients_seeded_on_different_nodes(
         cluster: Cluster) -> None:
     # The second client's first seed does not answer: the next one does.
@@ -124,6 +136,22 @@ async def test_mutual_exclusion_between_clients_seeded_on_different_nodes(
 
         await asyncio.gather(*(worker(c) for c in (x, y, x, y)))
         assert x.redirects == y.redirects == 0
+
+
+async def test_a_node_gone_from_the_members_loses_its_holds(cluster: Cluster) -> None:
+    async with baton.connect(cluster.address("a")) as client:
+        by_owner = names_by_owner(client, "gone", 1)
+        on_b, on_c = client.RLock(by_owner["b"][0]), client.RLock(by_owner["c"][0])
+        await on_b.acquire(timeout=5)
+        await on_c.acquire(timeout=5)
+        # As if Cluster had answered without b (a node that lost its etcd lease).
+        answer = admin_pb2.ClusterResponse(revision=client._revision + 1, members=[
+            admin_pb2.ClusterMember(node_id=i, address=cluster.address(i)) for i in ("a", "c")])
+        client._apply_members(answer)
+        assert on_b.hold.is_lost and not on_c.hold.is_lost  # type: ignore[union-attr]
+        assert "left the Baton cluster" in str(on_b.hold.lost_reason)  # type: ignore[union-attr]
+        on_b.release()  # a quiet no-op: lost
+        await on_c.release()
 
 
 async def test_a_killed_node_loses_its_holds_only(cluster: Cluster) -> None:
