@@ -17,7 +17,9 @@ import pytest
 import baton
 from baton._proto.baton.v1 import admin_pb2, admin_pb2_grpc
 
-from conftest import Cluster
+from conftest import ETCD, Cluster
+
+pytestmark = pytest.mark.skipif(not ETCD.exists(), reason=f"{ETCD} is not installed (etcd-server)")
 
 
 def names_by_owner(client: baton.Client, prefix: str, per_node: int) -> dict[str, list[str]]:
