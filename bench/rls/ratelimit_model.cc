@@ -53,15 +53,12 @@
 #include "envoy/service/ratelimit/v3/rls.grpc.pb.h"
 #include "grpcpp/grpcpp.h"
 
-ABSL_FLAG(std::string, listen, "127.0.0.1:0",
-          "address to listen on; port 0 picks a free one");
+ABSL_FLAG(std::string, listen, "127.0.0.1:0", "address to listen on; port 0 picks a free one");
 ABSL_FLAG(std::string, redis_host, "127.0.0.1", "Redis host");
 ABSL_FLAG(int, redis_port, 6379, "Redis port");
-ABSL_FLAG(int, pool, 10,
-          "Redis connections (envoyproxy/ratelimit's REDIS_POOL_SIZE)");
+ABSL_FLAG(int, pool, 10, "Redis connections (envoyproxy/ratelimit's REDIS_POOL_SIZE)");
 ABSL_FLAG(std::string, key, "user", "the rule's descriptor key");
-ABSL_FLAG(uint64_t, requests_per_unit, 1000000000,
-          "the rule's limit per window");
+ABSL_FLAG(uint64_t, requests_per_unit, 1000000000, "the rule's limit per window");
 ABSL_FLAG(int64_t, unit_seconds, 60, "the rule's window, seconds");
 
 namespace baton::bench {
@@ -73,13 +70,13 @@ using ::envoy::service::ratelimit::v3::RateLimitService;
 
 // The pooled Redis connections: a call takes one for its round trip.
 class Pool {
-public:
+ public:
   explicit Pool(int size) {
     const std::string host = absl::GetFlag(FLAGS_redis_host);
     const timeval timeout{5, 0};
     for (int i = 0; i < size; ++i) {
-      redisContext *redis = redisConnectWithTimeout(
-          host.c_str(), absl::GetFlag(FLAGS_redis_port), timeout);
+      redisContext *redis =
+          redisConnectWithTimeout(host.c_str(), absl::GetFlag(FLAGS_redis_port), timeout);
       if (redis == nullptr || redis->err) {
         std::fprintf(stderr, "ratelimit_model: connection %d to Redis: %s\n", i,
                      redis ? redis->errstr : "cannot allocate");
@@ -100,10 +97,8 @@ public:
     free_.push_back(redis);
   }
 
-private:
-  bool HasFree() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
-    return !free_.empty();
-  }
+ private:
+  bool HasFree() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return !free_.empty(); }
 
   absl::Mutex mu_;
   std::vector<redisContext *> free_ ABSL_GUARDED_BY(mu_);
@@ -111,24 +106,20 @@ private:
 
 // Decides `request` on `redis` as the fixed-window cache does; false when
 // Redis answered an error.
-bool Decide(const RateLimitRequest &request, redisContext *redis,
-            RateLimitResponse *response) {
+bool Decide(const RateLimitRequest &request, redisContext *redis, RateLimitResponse *response) {
   static const std::string rule_key = absl::GetFlag(FLAGS_key);
   static const std::uint64_t limit = absl::GetFlag(FLAGS_requests_per_unit);
   static const std::int64_t unit = absl::GetFlag(FLAGS_unit_seconds);
   static const std::string expire = std::to_string(unit);
   thread_local std::string key;
-  thread_local std::vector<int> limited; // the descriptors the rule matched
+  thread_local std::vector<int> limited;  // the descriptors the rule matched
   const std::int64_t now = static_cast<std::int64_t>(std::time(nullptr));
   const std::int64_t window = now / unit * unit;
-  const std::uint32_t hits =
-      request.hits_addend() == 0 ? 1 : request.hits_addend();
+  const std::uint32_t hits = request.hits_addend() == 0 ? 1 : request.hits_addend();
   limited.clear();
   for (int i = 0; i < request.descriptors_size(); ++i) {
     const auto &descriptor = request.descriptors(i);
-    if (descriptor.entries_size() == 0 ||
-        descriptor.entries(0).key() != rule_key)
-      continue;
+    if (descriptor.entries_size() == 0 || descriptor.entries(0).key() != rule_key) continue;
     key = request.domain();
     for (const auto &entry : descriptor.entries()) {
       key += '_';
@@ -139,8 +130,7 @@ bool Decide(const RateLimitRequest &request, redisContext *redis,
     key += '_';
     key += std::to_string(window);
     redisAppendCommand(redis, "INCRBY %b %u", key.data(), key.size(), hits);
-    redisAppendCommand(redis, "EXPIRE %b %s", key.data(), key.size(),
-                       expire.c_str());
+    redisAppendCommand(redis, "EXPIRE %b %s", key.data(), key.size(), expire.c_str());
     limited.push_back(i);
   }
   response->set_overall_code(RateLimitResponse::OK);
@@ -149,7 +139,7 @@ bool Decide(const RateLimitRequest &request, redisContext *redis,
   for (int i = 0; i < request.descriptors_size(); ++i) {
     auto *status = response->add_statuses();
     if (next >= limited.size() || limited[next] != i) {
-      status->set_code(RateLimitResponse::OK); // no rule: not limited
+      status->set_code(RateLimitResponse::OK);  // no rule: not limited
       continue;
     }
     ++next;
@@ -165,13 +155,10 @@ bool Decide(const RateLimitRequest &request, redisContext *redis,
     } else {
       const auto after = static_cast<std::uint64_t>(incr->integer);
       const bool over = after > limit;
-      status->set_code(over ? RateLimitResponse::OVER_LIMIT
-                            : RateLimitResponse::OK);
-      if (over)
-        response->set_overall_code(RateLimitResponse::OVER_LIMIT);
+      status->set_code(over ? RateLimitResponse::OVER_LIMIT : RateLimitResponse::OK);
+      if (over) response->set_overall_code(RateLimitResponse::OVER_LIMIT);
       status->mutable_current_limit()->set_requests_per_unit(
-          static_cast<std::uint32_t>(
-              std::min<std::uint64_t>(limit, UINT32_MAX)));
+          static_cast<std::uint32_t>(std::min<std::uint64_t>(limit, UINT32_MAX)));
       status->set_limit_remaining(static_cast<std::uint32_t>(
           std::min<std::uint64_t>(over ? 0 : limit - after, UINT32_MAX)));
       status->mutable_duration_until_reset()->set_seconds(window + unit - now);
@@ -186,29 +173,27 @@ bool Decide(const RateLimitRequest &request, redisContext *redis,
 // its Redis round trip, as a Go handler's goroutine does (no hand-off to
 // another thread, which would add two wake-ups per call).
 class ModelService final : public RateLimitService::CallbackService {
-public:
+ public:
   explicit ModelService(Pool *pool) : pool_(pool) {}
 
-  grpc::ServerUnaryReactor *
-  ShouldRateLimit(grpc::CallbackServerContext *context,
-                  const RateLimitRequest *request,
-                  RateLimitResponse *response) override {
+  grpc::ServerUnaryReactor *ShouldRateLimit(grpc::CallbackServerContext *context,
+                                            const RateLimitRequest *request,
+                                            RateLimitResponse *response) override {
     redisContext *redis = pool_->Take();
     const bool ok = Decide(*request, redis, response);
     pool_->Give(redis);
     grpc::ServerUnaryReactor *reactor = context->DefaultReactor();
     reactor->Finish(ok ? grpc::Status::OK
-                       : grpc::Status(grpc::StatusCode::UNAVAILABLE,
-                                      "redis answered an error"));
+                       : grpc::Status(grpc::StatusCode::UNAVAILABLE, "redis answered an error"));
     return reactor;
   }
 
-private:
+ private:
   Pool *pool_;
 };
 
-} // namespace
-} // namespace baton::bench
+}  // namespace
+}  // namespace baton::bench
 
 int main(int argc, char **argv) {
   absl::ParseCommandLine(argc, argv);
@@ -220,8 +205,7 @@ int main(int argc, char **argv) {
 
   const int pool = absl::GetFlag(FLAGS_pool);
   if (pool < 1 || pool > 1024) {
-    std::fprintf(
-        stderr, "ratelimit_model: --pool must be in [1, 1024], got %d\n", pool);
+    std::fprintf(stderr, "ratelimit_model: --pool must be in [1, 1024], got %d\n", pool);
     return 2;
   }
   baton::bench::Pool connections(pool);
@@ -229,8 +213,7 @@ int main(int argc, char **argv) {
 
   int port = 0;
   grpc::ServerBuilder builder;
-  builder.AddListeningPort(absl::GetFlag(FLAGS_listen),
-                           grpc::InsecureServerCredentials(), &port);
+  builder.AddListeningPort(absl::GetFlag(FLAGS_listen), grpc::InsecureServerCredentials(), &port);
   builder.RegisterService(&service);
   std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
   if (server == nullptr || port == 0) {
@@ -240,8 +223,7 @@ int main(int argc, char **argv) {
   }
   std::string address = absl::GetFlag(FLAGS_listen);
   address = address.substr(0, address.rfind(':')) + ":" + std::to_string(port);
-  std::fprintf(stderr, "ratelimit_model: listening on %s (pool %d)\n",
-               address.c_str(), pool);
+  std::fprintf(stderr, "ratelimit_model: listening on %s (pool %d)\n", address.c_str(), pool);
   int signal = 0;
   sigwait(&signals, &signal);
   server->Shutdown(std::chrono::system_clock::now());
