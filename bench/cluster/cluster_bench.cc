@@ -62,6 +62,8 @@ ABSL_FLAG(absl::Duration, duration, absl::Seconds(5), "measurement window per ru
 ABSL_FLAG(absl::Duration, warmup, absl::Seconds(1), "before each window");
 ABSL_FLAG(int, describes, 1000, "Describe calls each way");
 ABSL_FLAG(int, rounds, 1, "lone-then-cluster rounds per shape");
+ABSL_FLAG(bool, same_depth, true,
+          "also run the lone batond with the cluster's requests per stream (SxF as S*nxF/n)");
 ABSL_FLAG(bool, failover, true, "end with the failover measurement (kills a node)");
 
 namespace baton::bench {
@@ -258,6 +260,7 @@ int Main() {
       "| what | shape | ops/s | batond CPU (cores) | ops/s per core | client CPU (cores) "
       "| errors |\n| --- | --- | --- | --- | --- | --- | --- |\n");
   std::vector<std::pair<Row, Row>> pairs;
+  std::vector<std::pair<std::string, double>> diluted_ratios;
   for (absl::string_view shape : absl::StrSplit(absl::GetFlag(FLAGS_shapes), ',')) {
     std::pair<std::string, std::string> parts = absl::StrSplit(shape, 'x');
     int sessions = 0, in_flight = 0;
@@ -279,6 +282,20 @@ int Main() {
                     row->client_cores, static_cast<unsigned long long>(row->errors));
       }
       pairs.emplace_back(alone, routed);
+      // The cluster's streams carry a third of each client's requests, so
+      // a third as many per message: the lone batond at that depth per
+      // stream (S*n streams of F/n) tells batching from routing.
+      if (absl::GetFlag(FLAGS_same_depth) && in_flight >= static_cast<int>(nodes.size())) {
+        const int n = static_cast<int>(nodes.size());
+        Row diluted = RunLocks("lone", {lone}, lone_pids, sessions * n, in_flight / n, round);
+        std::printf(
+            "| lock acquire+release, one lone batond, the cluster's depth per stream | "
+            "%s | %.0f | %.2f | %.0f | %.2f | %llu |\n",
+            diluted.shape.c_str(), diluted.ops_per_s, diluted.server_cores, diluted.per_core(),
+            diluted.client_cores, static_cast<unsigned long long>(diluted.errors));
+        diluted_ratios.push_back(
+            {alone.shape, diluted.per_core() > 0 ? routed.per_core() / diluted.per_core() : 0});
+      }
     }
   }
   std::printf(
@@ -288,6 +305,11 @@ int Main() {
     std::printf("| %s | %.2f | %.2f |\n", alone.shape.c_str(),
                 alone.ops_per_s > 0 ? routed.ops_per_s / alone.ops_per_s : 0,
                 alone.per_core() > 0 ? routed.per_core() / alone.per_core() : 0);
+  }
+
+  for (const auto& [shape, ratio] : diluted_ratios) {
+    std::printf("| %s, against the lone batond at the cluster's depth per stream | | %.2f |\n",
+                shape.c_str(), ratio);
   }
 
   // Describe: a lock of a node that is not the seed, asked of the seed.

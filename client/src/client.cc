@@ -566,12 +566,14 @@ void NodeSession::OnStreamDone(SessionStream* stream, const grpc::Status& status
     }
     holds_.clear();
   }
-  // Pending calls of an open session fail: a wait may have been granted
-  // just before the end, and the end released it; only the caller may
-  // decide to try again. Those of a session that never opened were not
-  // sent: in a cluster they may go elsewhere.
+  // Pending calls of an open session fail: a count-down or a notify may
+  // have been done, a wait granted just before the end (and released by
+  // it); only the caller may decide to try again. In a cluster, those of a
+  // session that never opened were not sent, and an acquire's grant, if
+  // any, went with the session: they go to the name's owner (the node may
+  // be gone), as if sent now.
   for (auto& [id, call] : pending) {
-    if (!was_open && call->Movable() && client_->clustered()) {
+    if ((was_open ? call->Undone() : call->Movable()) && client_->clustered()) {
       client_->Unsent(std::move(call), last_failure);
     } else {
       client_->Complete(call, reason);

@@ -185,6 +185,14 @@ class Call {
   bool Movable() const {
     return pinned == nullptr && flavor != Flavor::kConditionWait && !request.has_cancel();
   }
+  // Undone() is true for a Movable() request whose every effect ends with
+  // the session it was sent on (an acquire: the end of a session releases
+  // what it was granted), or that has none (a read, a latch's wait): when
+  // that session ends before the answer, it may be sent again elsewhere.
+  bool Undone() const {
+    return Movable() && (request.has_acquire() || request.has_read() ||
+                         request.has_latch_wait() || request.has_wait_all());
+  }
 };
 
 // NodeSession is the client's session with one batond node: its channel,
@@ -329,8 +337,9 @@ class ClientImpl : public std::enable_shared_from_this<ClientImpl> {
   // redirect or UNAVAILABLE, or could not send, and sends it on, or
   // completes it with `status`.
   void Refused(std::shared_ptr<Call> call, const v1::Status& status);
-  // Unsent() takes back a Movable() call whose session ended before it was
-  // sent, in a cluster: the node may have gone, the call goes to the owner.
+  // Unsent() takes back, in a cluster, a Movable() call whose session ended
+  // before it was sent, or an Undone() one whose session ended before its
+  // answer: the node may have gone; the call goes to the name's owner.
   void Unsent(std::shared_ptr<Call> call, absl::Status status);
   // SessionEnded() hears that a session with a node ended.
   void SessionEnded(NodeSession* node, bool was_open);
