@@ -717,9 +717,9 @@ void ClientImpl::Start(std::shared_ptr<Call> call, std::coroutine_handle<> conti
   if (call->pinned != nullptr || !clustered()) {
     // Alone, or a release on the session of its hold: no routing.
     NodeSession* node = call->pinned != nullptr ? call->pinned : home_;
-    {
+    if (call->stop_callback.has_value()) {
       absl::MutexLock lock(&call->mu);
-      call->node = node;
+      call->node = node;  // for a cancel
     }
     absl::Status refused;
     if (!node->Send(call, &refused)) Complete(call, std::move(refused));
@@ -738,6 +738,8 @@ NodeSession* ClientImpl::Route(const Call& call) {
 }
 
 NodeSession* ClientImpl::NodeLocked(const std::string& node_id, const std::string& address) {
+  // No session starts once Shutdown() has begun: home_ refuses the call.
+  if (shutdown_) return home_;
   NodeSession*& node = by_id_[node_id];
   // A node that moved (a pod with a new address) gets a new session; the
   // node at options.address keeps its own, whatever name it advertises.
@@ -1031,6 +1033,17 @@ absl::StatusOr<std::unique_ptr<Client>> Client::Connect(ClientOptions options) {
   if (!credentials.ok()) return credentials.status();
   if (absl::Status token = internal::CheckToken(options.token, "token"); !token.ok()) {
     return token;
+  }
+  if (options.handoff_timeout < absl::ZeroDuration()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("handoff_timeout: must be >= 0, got ",
+                     absl::FormatDuration(options.handoff_timeout)));
+  }
+  for (std::size_t i = 0; i < options.seeds.size(); ++i) {
+    if (options.seeds[i].empty()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("seeds[", i, "]: an empty address (expected host:port of a node)"));
+    }
   }
   // options.address, then each seed: the first node that opens a session.
   std::vector<std::string> addresses = {options.address};

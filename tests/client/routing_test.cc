@@ -12,6 +12,7 @@
 #include <string>
 #include <vector>
 
+#include "baton/client.h"
 #include "gtest/gtest.h"
 #include "server/cluster/cluster_view.h"
 
@@ -106,6 +107,18 @@ TEST(RetryBackoffTest, DoublesFrom20MsTo250Ms) {
   EXPECT_EQ(RetryBackoff(4), absl::Milliseconds(160));
   EXPECT_EQ(RetryBackoff(5), absl::Milliseconds(250));
   EXPECT_EQ(RetryBackoff(1000), absl::Milliseconds(250));
+}
+
+TEST(ConnectTest, BadClusterOptionsAreRefusedNamingTheFieldBeforeDialing) {
+  absl::StatusOr<std::unique_ptr<Client>> client =
+      Client::Connect({.address = "unix:/nonexistent", .handoff_timeout = absl::Seconds(-1)});
+  EXPECT_EQ(client.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_NE(client.status().message().find("handoff_timeout"), absl::string_view::npos)
+      << client.status();
+  client = Client::Connect({.address = "unix:/nonexistent", .seeds = {"a:1", ""}});
+  EXPECT_EQ(client.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_NE(client.status().message().find("seeds[1]"), absl::string_view::npos)
+      << client.status();
 }
 
 }  // namespace
