@@ -256,6 +256,16 @@ int Main() {
   }
   const std::vector<long> lone_pids = {absl::GetFlag(FLAGS_lone_pid)};
 
+  // At rest: what the nodes spend on etcd (keepalives, the watch) and
+  // timers, against the lone batond's timers.
+  {
+    const double lone_before = CpuOf(lone_pids);
+    const double cluster_before = CpuOf(cluster_pids);
+    absl::SleepFor(absl::Seconds(2));
+    std::printf("batond CPU at rest (2 s, no client): lone %.3f cores, %zu nodes %.3f cores\n\n",
+                (CpuOf(lone_pids) - lone_before) / 2, nodes.size(),
+                (CpuOf(cluster_pids) - cluster_before) / 2);
+  }
   std::printf(
       "| what | shape | ops/s | batond CPU (cores) | ops/s per core | client CPU (cores) "
       "| errors |\n| --- | --- | --- | --- | --- | --- | --- |\n");
