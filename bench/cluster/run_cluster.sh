@@ -13,9 +13,9 @@
 # etcd (/usr/bin/etcd, a temporary data dir, free loopback ports), three
 # batond nodes on it (--shards=2 --cluster_lease_ttl=2s) and one lone
 # batond (--shards=2), runs bench/cluster/cluster_bench.cc, and stops what
-# it started. A full run takes about 40 s once built (two shapes, 5 s
+# it started. A full run takes about 60 s once built (two shapes, 5 s
 # windows, each against the lone batond and the cluster); --smoke runs
-# 1 s windows at 2x4. Exit status 1 when the run failed.
+# 1 s windows at 2x4 (about 15 s). Exit status 1 when the run failed.
 #
 # The machine's cores are shared by the nodes, etcd and the client: read
 # the ratios of one run, not the absolute figures.
