@@ -67,6 +67,10 @@ namespace baton::internal {
 class NodeSession;
 class SessionStream;
 
+// A status of the wire (baton.v1.Status, a gRPC status) as an absl::Status.
+absl::Status FromProto(const v1::Status& status);
+absl::Status FromGrpc(const grpc::Status& status);
+
 // Conversions of google.protobuf.Duration (saturating).
 void SetDuration(absl::Duration d, google::protobuf::Duration* out);
 absl::Duration ToDuration(const google::protobuf::Duration& d);
