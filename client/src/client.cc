@@ -377,6 +377,10 @@ void ClientImpl::Refused(std::shared_ptr<Call> call, const v1::Status& answer) {
   const absl::Status status = FromProto(answer);
   switch (OnAnswer(answer, call->redirects)) {
     case AnswerAction::kFollowRedirect: {
+      if (answer.redirect().address().empty()) {  // no address to go to: ask again
+        RetryLater(std::move(call), status);
+        return;
+      }
       ++call->redirects;
       if (call->first_sent == absl::InfinitePast()) call->first_sent = absl::Now();
       NodeSession* node;
