@@ -12,13 +12,17 @@
 #   batond ShouldRateLimit (gRPC's callback API); baton_echo_server's empty
 #   unary TryAcquire on --api=callback (the same API) and on --api=cq (the
 #   completion-queue API): the gRPC floor, the faster of the two;
-#   batond Admin.TryAcquire on the same buckets; Redis INCRBY+EXPIRE with K
+#   batond Admin.TryAcquire on the same buckets; rls_ratelimit_model, the
+#   whole path of envoyproxy/ratelimit (ShouldRateLimit on C++ gRPC, then
+#   INCRBY+EXPIRE on a pool of 10 Redis connections: what batond replaces,
+#   its CPU counted with Redis's); Redis INCRBY+EXPIRE with K
 #   requests pipelined per connection, and with one request per connection
 #   on N x K connections (ratelimit's default pool); then the same at 1x1
 #   (not in --smoke); then an over-limit row (a rule of a few requests per
 #   second over a few users: most answers OVER_LIMIT) whose OK count is
 #   checked against the token bucket's figure; then the ratios Baton/floor
-#   (the faster echo server), Baton/Admin.TryAcquire and Baton/Redis.
+#   (the faster echo server), Baton/Admin.TryAcquire, Baton/ratelimit model
+#   and Baton/Redis.
 #
 # Default: 5 s per row (1 s warm-up) at 4 connections x 16 in flight, 10,000
 # distinct users, about 1.5 min; --smoke: 1 s (0.3 s warm-up) at 2x2, 100
@@ -35,7 +39,7 @@
 # domains: bench (descriptor key user with no value: one bucket per user,
 # requests_per_unit 1,000,000,000 per minute, so every request is allowed)
 # and bench_over (key user, 100 per second; --smoke 20); two
-# baton_echo_server; redis-server without persistence. Binaries come from
+# baton_echo_server; rls_ratelimit_model; redis-server without persistence. Binaries come from
 # $BATON_BUILD_DIR (default build/), built there (bench/common/build.sh)
 # unless BATON_BENCH_PREBUILT=1. Needs redis-server and libhiredis-dev
 # installed (bench/peers/run_peers.sh installs them).
@@ -73,19 +77,20 @@ unit=minute
 unit_seconds=60
 
 command -v redis-server >/dev/null || { log "redis-server is not installed"; exit 1; }
-bench_build run_rls "$build" "$root" batond baton_echo_server rls_bench
+bench_build run_rls "$build" "$root" batond baton_echo_server rls_bench rls_ratelimit_model
 batond=${RLS_BATOND:-$build/server/batond/batond}
 echo_server=$build/bench/echo/baton_echo_server
 rls_bench=$build/bench/rls/rls_bench
+model=$build/bench/rls/rls_ratelimit_model
 # Like bench/peers/run_peers.sh: rls_bench is built only where hiredis is, so
 # a prebuilt tree (CI's) may lack it; build just it when hiredis is there.
 if [[ ! -x $rls_bench && -f $build/CMakeCache.txt ]] && pkg-config --exists hiredis 2>/dev/null; then
   log "building rls_bench in $build"
   cmake "$build" >/dev/null  # again, so that it finds hiredis if just installed
-  cmake --build "$build" --target rls_bench >&2
+  cmake --build "$build" --target rls_bench rls_ratelimit_model >&2
 fi
-[[ -x $batond && -x $rls_bench && -x $echo_server ]] ||
-  { log "missing $batond, $echo_server or $rls_bench (libhiredis-dev?)"; exit 1; }
+[[ -x $batond && -x $rls_bench && -x $echo_server && -x $model ]] ||
+  { log "missing $batond, $echo_server, $rls_bench or $model (libhiredis-dev?)"; exit 1; }
 
 work=$(mktemp -d /dev/shm/baton-rls.XXXXXX)
 pids=()
@@ -156,6 +161,13 @@ for _ in $(seq 100); do
 done
 redis_version=$(redis-server --version | sed -n 's/.* v=\([^ ]*\).*/\1/p')
 
+# envoyproxy/ratelimit's whole path on the same Redis, with its default pool.
+"$model" --listen=127.0.0.1:0 --redis_port="$redis_port" --pool=10 --key=user \
+  --requests_per_unit="$rpu" --unit_seconds="$unit_seconds" 2>"$work/model.log" &
+model_pid=$!
+pids+=("$model_pid")
+model_addr=$(wait_listening "$work/model.log" "$model_pid")
+
 load_before=$(cut -d' ' -f1-3 /proc/loadavg)
 start=$(date -u)
 status=0
@@ -167,6 +179,8 @@ table=$("$rls_bench" --header --baton "$baton_addr" --baton_pid "$baton_pid" --a
   --over_domain bench_over --over_users "$over_users" --over_requests_per_unit "$over_rpu" \
   --over_unit_seconds 1 "${extra[@]}" \
   --redis_port "$redis_port" --redis_pid "$redis_pid" --redis_label "redis $redis_version" \
+  --model "$model_addr" --model_pids "$model_pid,$redis_pid" \
+  --model_label "ratelimit model (C++ gRPC + redis $redis_version, pool 10)" \
   --conns "$conns" --inflight "$inflight" --seconds "$seconds" --warmup "$warmup" \
   --users "$users" --domain bench --key user --requests_per_unit "$rpu" \
   --unit_seconds "$unit_seconds") || status=$?
@@ -178,7 +192,7 @@ echo "- machine: $(nproc) cores, $(sed -n 's/^model name\s*: //p' /proc/cpuinfo 
 echo "- command: \`bench/rls/run_rls.sh$( ((smoke)) && echo ' --smoke')\` ($seconds s per row after $warmup s warm-up, $conns connections x $inflight in flight$( ((also_1x1)) && echo ', and 1x1'), $users users uniform)"
 echo "- load average (1, 5, 15 min): $load_before before, $load_after after"
 echo "- batond: $batond"
-echo "- servers: batond --shards=2 (rules: domain bench, key user, $rpu per $unit; domain bench_over, key user, $over_rpu per second, $over_users users); baton_echo_server --api=callback and --api=cq; redis-server $redis_version, no persistence; loopback, sharing the cores with the client"
+echo "- servers: batond --shards=2 (rules: domain bench, key user, $rpu per $unit; domain bench_over, key user, $over_rpu per second, $over_users users); baton_echo_server --api=callback and --api=cq; rls_ratelimit_model (envoyproxy/ratelimit's path: gRPC, then INCRBY+EXPIRE on a pool of 10 Redis connections); redis-server $redis_version, no persistence; loopback, sharing the cores with the client"
 echo
 echo "$table"
 ((status == 0)) || log "rls_bench failed ($status)"

@@ -117,6 +117,9 @@ class Session:
         self.server_version = ""
         # The holds granted in this session, to mark lost when it ends.
         self.holds: set[Hold] = set()
+        #: Called once with the reason when the stream ends (the client's
+        #: router refreshes the cluster's members then).
+        self.on_end: Callable[[errors.LeaseLost], None] | None = None
 
     @property
     def ended(self) -> bool:
@@ -310,6 +313,18 @@ class Session:
         for task in self._tasks:
             if task is not asyncio.current_task():
                 task.cancel()
+        if self.on_end is not None:
+            self.on_end(reason)
+
+    def abandon(self, reason: errors.LeaseLost) -> None:
+        """Ends the session at once, for ``reason``: its node left the cluster.
+
+        Every hold is marked lost with ``reason`` and the stream is cancelled
+        (the server, if it still runs, releases everything).
+        """
+        self._end(reason)
+        if self._call is not None:
+            self._call.cancel()
 
     async def close(self) -> None:
         """Ends the session: half-closes, lets the server answer, then cancels.

@@ -18,6 +18,10 @@ RESOURCE_EXHAUSTED     :class:`ResourceExhausted`
 UNAVAILABLE            :class:`Unavailable`
 =====================  ===============================================
 
+In a cluster, a redirect is followed and UNAVAILABLE retried by the client
+itself (within the call's timeout); what is left of them surfaces as
+:class:`Unavailable` and :class:`TooManyRedirects`.
+
 :class:`LeaseLost` is raised by operations that were pending, or are
 issued, on a session that ended: everything that session held was released
 by the server.
@@ -39,6 +43,7 @@ __all__ = [
     "ReleasedTooManyTimes",
     "ResourceExhausted",
     "StrictMiss",
+    "TooManyRedirects",
     "Unavailable",
     "WaitTimeout",
     "from_status",
@@ -127,6 +132,15 @@ class ResourceExhausted(BatonError):
 
 class Unavailable(BatonError):
     """The server is draining or cannot be reached (UNAVAILABLE)."""
+
+
+class TooManyRedirects(Unavailable):
+    """In a cluster, the nodes kept redirecting a request to one another.
+
+    Each redirect says that node did nothing with the request; after a few
+    in a row the client stops: the nodes disagree on the members for now
+    (one joining or leaving). Retrying later is safe.
+    """
 
 
 class Unauthenticated(Unavailable, PermissionError):

@@ -37,6 +37,12 @@ is then a quiet no-op. A body that must stop awaits ``lock.lost`` (an
 awaitable ``asyncio.Event``) alongside its work, or checks it and passes
 ``lock.fence`` to the store.
 
+Routing (a cluster of batond nodes): each handle sends to the node that
+owns its name, as the client computes it from the members; a redirect or
+UNAVAILABLE answer, which batond gives only when it did nothing, sends the
+request again (``_Primitive._reroute``). A hold stays with the session of
+the node that granted it; its release goes there.
+
 Threading: like every asyncio object, use them from their client's loop.
 """
 
@@ -47,12 +53,13 @@ import inspect
 import math
 from collections.abc import Awaitable, Callable, Mapping
 from types import TracebackType
-from typing import TYPE_CHECKING, ClassVar, TypeVar
+from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 
 import grpc
 
 from baton import errors
 from baton._proto.baton.v1 import common_pb2, session_pb2
+from baton._node import BACKOFF_FIRST, BACKOFF_MAX, NodeLink
 from baton._session import Session, duration
 from baton.holds import Hold, LostEvent
 
@@ -75,6 +82,12 @@ InstanceState = common_pb2.InstanceState
 """What ``read()`` returns: the instance now (see common.proto)."""
 
 _FP = grpc.StatusCode.FAILED_PRECONDITION
+_UNAVAILABLE = grpc.StatusCode.UNAVAILABLE.value[0]
+# Redirects followed in a row for one request before giving up (a cluster
+# whose nodes disagree on the members for longer than that).
+_MAX_REDIRECTS = 4
+# The operations that wait, whose `timeout` field is the caller's.
+_WAITS = ("acquire", "rate_acquire", "latch_wait", "wait_all", "condition_wait")
 T = TypeVar("T")
 GiveBack = Callable[[Session, session_pb2.Response], None]
 
@@ -101,6 +114,50 @@ def _raise_for(response: session_pb2.Response) -> None:
     if isinstance(error, errors.WaitTimeout) and response.HasField("retry_after"):
         error.retry_after = response.retry_after.ToNanoseconds() / 1e9
     raise error
+
+
+def _reroutable(response: session_pb2.Response) -> bool:
+    """A cluster's answer that the request should go elsewhere, or again."""
+    status = response.status
+    return status.code == _UNAVAILABLE or (status.code == _FP.value[0]
+                                           and status.HasField("redirect"))
+
+
+def _unreachable(client: Client, error: errors.Unavailable) -> bool:
+    """Whether ``error``, from opening a session in a cluster, is worth a retry elsewhere."""
+    return (client._cluster and not client._closed
+            and not isinstance(error, errors.Unauthenticated))
+
+
+def _unavailable(error: errors.BatonError) -> session_pb2.Response:
+    """An UNAVAILABLE answer standing for a node that could not be reached."""
+    return session_pb2.Response(status=common_pb2.Status(code=_UNAVAILABLE, message=str(error)))
+
+
+def _wait_of(request: session_pb2.Request) -> Any:
+    """The operation of ``request`` if it waits (it has a ``timeout``), else None."""
+    op = request.WhichOneof("op")
+    return getattr(request, op) if op in _WAITS else None
+
+
+async def _send(session: Session, request: session_pb2.Request,
+                give_back: GiveBack | None) -> session_pb2.Response:
+    """Submits ``request`` on ``session`` and returns its answer.
+
+    If the awaiting task is cancelled, the request is cancelled on the
+    server; an OK answer that crossed the cancel goes to ``give_back``.
+    """
+    future = session.submit(
+        request, late_grant=None if give_back is None else (lambda r: give_back(session, r)))
+    try:
+        return await future
+    except asyncio.CancelledError:
+        if future.cancelled():
+            session.cancel(request.id)
+        elif (give_back is not None and future.exception() is None
+              and future.result().status.code == 0):
+            give_back(session, future.result())  # answered, but the task was cancelled
+        raise
 
 
 def _answer(future: asyncio.Future[session_pb2.Response],
@@ -189,6 +246,12 @@ class _Primitive:
         self._name = name
         self._name_bytes = name.encode()
         self._state: common_pb2.InstanceState | None = None
+        # Where requests go: the owner's node (a cluster) or the lone batond,
+        # as of the client's member list _link_version.
+        self._link: NodeLink | None = None
+        self._link_version = -1
+        # Declared on this node, in this server epoch (-1: not yet).
+        self._declared_link: NodeLink | None = None
         self._declared_epoch = -1
         self._declaring: asyncio.Future[None] | None = None
         # Requests of synchronous methods issued before the session was
@@ -225,34 +288,41 @@ class _Primitive:
         """
         await self._session()
 
-    async def _session(self) -> Session:
-        """The open session, with the instance declared in it.
+    def _route(self) -> NodeLink:
+        """The node this name's requests go to now (its owner in a cluster)."""
+        client = self._client
+        self._link = client._link_for(self._name_bytes)
+        self._link_version = client._members_version
+        return self._link
+
+    async def _session(self, link: NodeLink | None = None) -> Session:
+        """The open session of ``link`` (default: the route), with the instance declared.
 
         Sends what synchronous methods queued meanwhile (``_unsent``) before
         returning, so that they keep their place before the caller's request.
         """
-        session = await self._declared_session()
+        session = await self._declared_session(link or self._route())
         if self._unsent:
             self._submit_unsent(session)
         return session
 
-    async def _declared_session(self) -> Session:
-        session = self._client._session_now
+    async def _declared_session(self, link: NodeLink) -> Session:
+        session = link.session_now
         if session is None or session.ended:
-            session = await self._client._session()
-        if self._declared_epoch == session.server_epoch:
+            session = await link.session()
+        if self._declared_link is link and self._declared_epoch == session.server_epoch:
             return session
         config = self._config()
         if config is None:
-            self._declared_epoch = session.server_epoch
+            self._declared_link, self._declared_epoch = link, session.server_epoch
             return session
         if self._declaring is None:
             self._declaring = asyncio.get_running_loop().create_future()
             declaring = self._declaring
             try:
-                response = await self._client._declare(self._name, config)
+                response = await self._client._declare(link, self._name, config)
                 self._on_declared(response.config)
-                self._declared_epoch = session.server_epoch
+                self._declared_link, self._declared_epoch = link, session.server_epoch
                 declaring.set_result(None)
             except BaseException as e:
                 declaring.set_exception(e)
@@ -262,6 +332,17 @@ class _Primitive:
                 self._declaring = None
         else:
             await asyncio.shield(self._declaring)
+        return session
+
+    def _ready(self) -> Session | None:
+        """The session to send on at once (routed, open, declared), or None."""
+        link = self._link
+        if link is None or self._link_version != self._client._members_version:
+            return None
+        session = link.session_now
+        if (session is None or session.ended or self._declared_link is not link
+                or self._declared_epoch != session.server_epoch or self._unsent):
+            return None
         return session
 
     # --- Calls. ---
@@ -278,11 +359,21 @@ class _Primitive:
 
         If the awaiting task is cancelled, the request is cancelled on the
         server; an OK answer that crossed the cancel goes to ``give_back``.
+        In a cluster, a redirect or an UNAVAILABLE answer sends it again
+        (see _reroute).
         """
-        session = self._client._session_now
-        if (session is None or session.ended or self._declared_epoch != session.server_epoch
+        client = self._client
+        link = self._link
+        session = link.session_now if link is not None else None
+        if (session is None or session.ended or self._link_version != client._members_version
+                or self._declared_link is not link or self._declared_epoch != session.server_epoch
                 or self._unsent):
+            session = None
+        if client._cluster:
+            return await self._call_routed(request, session, give_back, check)
+        if session is None:
             session = await self._session()
+        # The lone batond's path, kept lean: _send inlined.
         future = session.submit(
             request, late_grant=None if give_back is None else (lambda r: give_back(session, r)))
         try:
@@ -298,6 +389,88 @@ class _Primitive:
             _raise_for(response)
         return response, session
 
+    async def _call_routed(self, request: session_pb2.Request, session: Session | None,
+                           give_back: GiveBack | None,
+                           check: bool) -> tuple[session_pb2.Response, Session]:
+        """_call in a cluster: to the owner's session, rerouted if need be."""
+        client = self._client
+        sent_at = asyncio.get_running_loop().time()
+        if session is None:
+            try:
+                session = await self._session()
+            except errors.Unavailable as e:
+                if not _unreachable(client, e):
+                    raise
+                return await self._reroute(request, _unavailable(e), give_back, sent_at)
+        response = await _send(session, request, give_back)
+        if response.status.code != 0 and _reroutable(response):
+            response, session = await self._reroute(request, response, give_back, sent_at)
+        if check:
+            _raise_for(response)
+        return response, session
+
+    async def _reroute(self, request: session_pb2.Request, response: session_pb2.Response,
+                       give_back: GiveBack | None,
+                       sent_at: float) -> tuple[session_pb2.Response, Session]:
+        """Sends ``request`` again after a redirect or UNAVAILABLE (a cluster).
+
+        Both answers say the node did nothing: a redirect comes from a node
+        that does not own the name and refused to create it, UNAVAILABLE
+        from one that cannot grant it yet (it is being handed over, or the
+        node cannot prove its lease), or from a wait that ended, ungranted,
+        when its instance moved. So the request can go again without
+        granting twice. (A session that ends under a request is another
+        matter: that fails with LeaseLost, never sent again.)
+
+        A redirect goes to the node it names (at most _MAX_REDIRECTS in a
+        row, then TooManyRedirects); UNAVAILABLE, or a node that cannot be
+        reached, is retried with backoff after asking for the members again,
+        until the request's own timeout (counted from ``sent_at``; the
+        client's connect_timeout from now when it has none). A wait's
+        timeout is cut to what is left of it.
+        """
+        client = self._client
+        loop = asyncio.get_running_loop()
+        wait = _wait_of(request)
+        if wait is not None and wait.HasField("timeout"):
+            deadline = sent_at + wait.timeout.ToNanoseconds() / 1e9
+        else:  # from now: a wait without a timeout may have waited long already
+            deadline = loop.time() + client._connect_timeout
+        redirects: list[str] = []
+        session: Session | None = None
+        backoff = BACKOFF_FIRST
+        while True:
+            status = response.status
+            if status.code == _FP.value[0] and status.HasField("redirect"):
+                redirects.append(status.redirect.node_id or status.redirect.address)
+                if len(redirects) > _MAX_REDIRECTS:
+                    raise errors.TooManyRedirects(
+                        f"{self._KIND_NAME} {self._name!r}: redirected {len(redirects)} times "
+                        f"({' -> '.join(redirects)}): the nodes disagree on who owns it; "
+                        f"retry later", grpc.StatusCode.UNAVAILABLE)
+                link = client._follow(status.redirect)
+                self._link, self._link_version = link, client._members_version
+            elif status.code == _UNAVAILABLE:
+                if loop.time() + backoff > deadline:
+                    _raise_for(response)
+                await asyncio.sleep(backoff)
+                backoff = min(2 * backoff, BACKOFF_MAX)
+                await client._refresh_members()
+                link = self._route()
+            else:
+                assert session is not None
+                return response, session
+            if wait is not None and wait.HasField("timeout"):
+                wait.timeout.CopyFrom(duration(max(0.0, deadline - loop.time())))
+            try:
+                session = await self._session(link)
+            except errors.Unavailable as e:
+                if not _unreachable(client, e):
+                    raise
+                response = _unavailable(e)  # the node is down, or left: ask again, retry
+                continue
+            response = await _send(session, request, give_back)
+
     def _send_now(self, request: session_pb2.Request, value: Callable[[session_pb2.Response], T],
                   **answer: bool) -> asyncio.Future[T]:
         """Sends ``request`` now and returns the future of its answer (see _answer).
@@ -305,10 +478,9 @@ class _Primitive:
         Sent at once on the open session; with none open yet, or the
         instance still to declare, as soon as that is done (a task does it).
         """
-        session = self._client._session_now
-        if (session is not None and not session.ended and self._declared_epoch == session.server_epoch
-                and not self._unsent):
-            return _answer(session.submit(request), value, **answer)
+        session = self._ready()
+        if session is not None:
+            return _answer(self._submit(session, request), value, **answer)
         response: asyncio.Future[session_pb2.Response] = asyncio.get_running_loop().create_future()
         self._unsent.append((request, response))
         if len(self._unsent) == 1:
@@ -316,6 +488,43 @@ class _Primitive:
             _background.add(task)  # the loop keeps only weak references to tasks
             task.add_done_callback(_background.discard)
         return _answer(response, value, **answer)
+
+    def _submit(self, session: Session,
+                request: session_pb2.Request) -> asyncio.Future[session_pb2.Response]:
+        """``session.submit(request)``; in a cluster, its answer rerouted if need be."""
+        future = session.submit(request)
+        if not self._client._cluster:
+            return future
+        loop = asyncio.get_running_loop()
+        sent_at = loop.time()
+        out: asyncio.Future[session_pb2.Response] = loop.create_future()
+
+        async def reroute(response: session_pb2.Response) -> None:
+            try:
+                response, _ = await self._reroute(request, response, None, sent_at)
+            except BaseException as e:  # noqa: BLE001 (handed to the caller's future)
+                if not out.done():
+                    out.set_exception(e)
+                return
+            if not out.done():
+                out.set_result(response)
+
+        def done(f: asyncio.Future[session_pb2.Response]) -> None:
+            if out.done():
+                return
+            if f.cancelled():
+                out.cancel()
+            elif (e := f.exception()) is not None:
+                out.set_exception(e)
+            elif f.result().status.code != 0 and _reroutable(f.result()):
+                task = asyncio.ensure_future(reroute(f.result()))
+                _background.add(task)
+                task.add_done_callback(_background.discard)
+            else:
+                out.set_result(f.result())
+
+        future.add_done_callback(done)
+        return out
 
     async def _send_unsent(self) -> None:
         """Opens the session and declares, which sends ``_unsent`` (see _session)."""
@@ -343,7 +552,7 @@ class _Primitive:
                     response.set_exception(e)
                 else:
                     response.set_result(f.result())
-            session.submit(request).add_done_callback(forward)
+            self._submit(session, request).add_done_callback(forward)
 
     def _read_owner(self) -> str | None:
         return None
