@@ -331,6 +331,49 @@ int RunHealth(Invocation& invocation) {
                 absl::OkStatus());
 }
 
+int RunCluster(Invocation& invocation) {
+  if (!invocation.ok()) return invocation.UsageError();
+  absl::StatusOr<Admin> admin = Admin::Open(invocation.global);
+  if (!admin.ok()) return ReportFailure(invocation.global, "cluster", admin.status());
+  v1::ClusterResponse response;
+  const absl::Status status =
+      admin->Call(&v1::Admin::Stub::Cluster, v1::ClusterRequest(), &response);
+  if (!status.ok()) return ReportFailure(invocation.global, "cluster", status);
+  if (invocation.global.json) {
+    std::vector<std::string> members;
+    for (const v1::ClusterMember& member : response.members()) {
+      members.push_back(JsonObject()
+                            .String("node_id", member.node_id())
+                            .String("address", member.address())
+                            .str());
+    }
+    PrintLine(JsonObject()
+                  .String("cluster", response.cluster_name())
+                  .String("node_id", response.node_id())
+                  .Integer("revision", response.revision())
+                  .Raw("members", JsonArray(members))
+                  .str());
+    return kExitOk;
+  }
+  if (response.members().empty()) {
+    std::printf("batond at %s runs alone (no --cluster_etcd)\n", invocation.global.address.c_str());
+    return kExitOk;
+  }
+  std::printf("cluster %s: %d members (etcd revision %lld), asked node %s\n",
+              response.cluster_name().c_str(), response.members_size(),
+              static_cast<long long>(response.revision()), response.node_id().c_str());
+  std::size_t width = std::string_view("NODE").size();
+  for (const v1::ClusterMember& member : response.members()) {
+    width = std::max(width, member.node_id().size());
+  }
+  std::printf("%-*s  %s\n", static_cast<int>(width), "NODE", "ADDRESS");
+  for (const v1::ClusterMember& member : response.members()) {
+    std::printf("%-*s  %s%s\n", static_cast<int>(width), member.node_id().c_str(),
+                member.address().c_str(), member.node_id() == response.node_id() ? "  *" : "");
+  }
+  return kExitOk;
+}
+
 int RunLatchDeclare(Invocation& invocation) {
   v1::DeclareRequest request;
   if (invocation.ok()) {

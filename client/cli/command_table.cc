@@ -308,6 +308,20 @@ std::vector<CommandSpec> MakeCommands() {
                     "reached\n",
       .run = RunHealth,
   });
+  commands.push_back({
+      .name = "cluster",
+      .arguments = "",
+      .summary = "show the nodes of batond's cluster",
+      .description = "Asks batond (any node) for the members of its cluster (batond "
+                     "--cluster_etcd): each node's id and the address its clients reach it "
+                     "at; * marks the node asked. A batond that runs alone says so. The "
+                     "commands that take a lock, a permit or a wait send it to the node "
+                     "that owns NAME, whichever node --addr names; the others are "
+                     "forwarded there by the node asked.",
+      .examples = {"baton cluster", "baton --addr 10.0.0.2:7070 cluster --json"},
+      .exit_codes = "  0  shown\n  1  a server error\n  69 batond cannot be reached\n",
+      .run = RunCluster,
+  });
   return commands;
 }
 

@@ -141,6 +141,7 @@ int RunSetRate(Invocation& invocation);
 int RunSetBound(Invocation& invocation);
 int RunReset(Invocation& invocation);
 int RunHealth(Invocation& invocation);
+int RunCluster(Invocation& invocation);
 int RunRateLimit(Invocation& invocation);
 int RunLatchDeclare(Invocation& invocation);
 // The commands (session_commands.cc).

@@ -22,13 +22,17 @@ using internal::ToDuration;
 namespace {
 
 // SetTimeout() writes the effective timeout of a wait: the call's, else the
-// client's default; an infinite one is left absent (wait forever).
+// client's default; an infinite one is left absent (wait forever). The call
+// remembers it, for a resend in a cluster.
 void SetTimeout(const CallOptions& options, const ClientOptions& client,
-                google::protobuf::Duration* (*mutable_timeout)(v1::Request&), v1::Request& r) {
+                google::protobuf::Duration* (*mutable_timeout)(v1::Request&), Call& call) {
   absl::Duration timeout = options.timeout.value_or(client.default_timeout);
+  call.timeout_field = mutable_timeout;
+  call.timeout = timeout;
   if (timeout == absl::InfiniteDuration()) return;
   if (timeout < absl::ZeroDuration()) timeout = absl::ZeroDuration();
-  SetDuration(timeout, mutable_timeout(r));
+  call.timeout = timeout;
+  SetDuration(timeout, mutable_timeout(call.request));
 }
 
 // A call answered already, with `status`: awaiting it does not suspend.
@@ -158,13 +162,16 @@ std::shared_ptr<Call> DeclareCall(ClientImpl* client, const std::string& name,
     ClientImpl* client = self->client;
     // Shutdown() waits for the call's end: `client` outlives the callback.
     client->BeginUnary();
-    client->admin().async()->Declare(
-        &unary->context, &unary->request, &unary->response,
-        [unary, self = std::move(self), client](grpc::Status status) {
-          client->Complete(self, absl::Status(static_cast<absl::StatusCode>(status.error_code()),
-                                              status.error_message()));
-          client->EndUnary();
-        });
+    // Straight to the owner in a cluster (any node would forward it).
+    client->AdminFor(unary->request.name())
+        .async()
+        ->Declare(&unary->context, &unary->request, &unary->response,
+                  [unary, self = std::move(self), client](grpc::Status status) {
+                    client->Complete(
+                        self, absl::Status(static_cast<absl::StatusCode>(status.error_code()),
+                                           status.error_message()));
+                    client->EndUnary();
+                  });
   };
   return call;
 }
@@ -371,7 +378,7 @@ Op<Hold> AcquireOp(std::shared_ptr<Call> call, std::int64_t priority,
                    const CallOptions& options) {
   call->flavor = Call::Flavor::kHold;
   call->request.mutable_acquire()->set_priority(priority);
-  SetTimeout(options, call->client->options(), &AcquireTimeout, call->request);
+  SetTimeout(options, call->client->options(), &AcquireTimeout, *call);
   return Op<Hold>(std::move(call), &ToHold);
 }
 
@@ -405,7 +412,7 @@ Op<Done> RateLimiter::Declare(double rate, std::optional<double> capacity, bool 
 Op<RateDecision> RateLimiter::Acquire(double tokens, CallOptions options) {
   std::shared_ptr<Call> call = NewCall(options);
   call->request.mutable_rate_acquire()->set_tokens(tokens);
-  SetTimeout(options, call->client->options(), &RateAcquireTimeout, call->request);
+  SetTimeout(options, call->client->options(), &RateAcquireTimeout, *call);
   return Op<RateDecision>(std::move(call), &ToRateDecision);
 }
 
@@ -542,7 +549,7 @@ Op<ConditionWake> KeyedCondition::Wait(std::string key, CallOptions options) {
   std::shared_ptr<Call> call = NewCall(options);
   call->flavor = Call::Flavor::kConditionWait;
   call->request.mutable_condition_wait()->set_key(std::move(key));
-  SetTimeout(options, call->client->options(), &ConditionWaitTimeout, call->request);
+  SetTimeout(options, call->client->options(), &ConditionWaitTimeout, *call);
   return Op<ConditionWake>(std::move(call), &ToConditionWake);
 }
 Op<std::int64_t> KeyedCondition::Notify(std::string key, std::int64_t n, bool strict,
@@ -564,7 +571,7 @@ Op<std::int64_t> KeyedCondition::NotifyAll(std::optional<std::string> key,
 Op<Done> KeyedCondition::WaitAll(CallOptions options) {
   std::shared_ptr<Call> call = NewCall(options);
   call->request.mutable_wait_all();
-  SetTimeout(options, call->client->options(), &WaitAllTimeout, call->request);
+  SetTimeout(options, call->client->options(), &WaitAllTimeout, *call);
   return Op<Done>(std::move(call), &ToDone);
 }
 Op<bool> KeyedCondition::Locked() { return ReadOp(NewCall({}), &ToLocked); }
@@ -649,13 +656,13 @@ Op<Done> MultiCountDownLatch::Wait(std::string key, bool strict, CallOptions opt
   std::shared_ptr<Call> call = NewCall(options);
   call->request.mutable_latch_wait()->set_key(std::move(key));
   call->request.mutable_latch_wait()->set_strict(strict);
-  SetTimeout(options, call->client->options(), &LatchWaitTimeout, call->request);
+  SetTimeout(options, call->client->options(), &LatchWaitTimeout, *call);
   return Op<Done>(std::move(call), &ToDone);
 }
 Op<Done> MultiCountDownLatch::WaitAll(CallOptions options) {
   std::shared_ptr<Call> call = NewCall(options);
   call->request.mutable_wait_all();
-  SetTimeout(options, call->client->options(), &WaitAllTimeout, call->request);
+  SetTimeout(options, call->client->options(), &WaitAllTimeout, *call);
   return Op<Done>(std::move(call), &ToDone);
 }
 Op<bool> MultiCountDownLatch::Broken() { return ReadOp(NewCall({}), &ToBroken); }

@@ -5,6 +5,17 @@
 // operation of every handle travels on its one stream, and what is issued in
 // the same instant goes out in one message.
 //
+// Clusters (batond --cluster_etcd): connected to any node, the client learns
+// the members from it (Admin.Cluster) and sends each operation straight to
+// the node that owns its name, on one session per node, opened on first
+// use. A node that is not the owner answers with a redirect, which the
+// client follows (and refreshes its member list); while a name is handed
+// over between nodes it retries, within the operation's timeout and
+// ClientOptions::handoff_timeout. Every hold belongs to the session of its
+// node: a node that fails or leaves makes its holds lost, as below; holds
+// on the other nodes are kept. Against a batond that runs alone nothing of
+// this runs.
+//
 // Example (a coroutine of yours):
 //   auto client = baton::Client::Connect({.address = "127.0.0.1:7070"});
 //   if (!client.ok()) return client.status();
@@ -57,6 +68,7 @@
 #include <stop_token>
 #include <string>
 #include <utility>
+#include <vector>
 
 #include "absl/functional/any_invocable.h"
 #include "absl/status/status.h"
@@ -104,8 +116,11 @@ struct TlsOptions {
 };
 
 struct ClientOptions {
-  // host:port of batond.
+  // host:port of batond; in a cluster, of any node.
   std::string address = "127.0.0.1:7070";
+  // In a cluster: more nodes, tried in turn by Connect() when `address`
+  // cannot be reached (then options().address names the one reached).
+  std::vector<std::string> seeds;
   // TLS or mTLS; plaintext when tls.on() is false.
   TlsOptions tls;
   // The bearer token for a batond with --auth_file, sent as
@@ -125,6 +140,11 @@ struct ClientOptions {
   absl::Duration lease = absl::ZeroDuration();
   // The timeout of waits whose call sets none. Infinite: wait until granted.
   absl::Duration default_timeout = absl::InfiniteDuration();
+  // In a cluster: how long a request is sent again while its name is being
+  // handed over between nodes (the owner answers UNAVAILABLE, or cannot be
+  // reached) before it fails UNAVAILABLE; a wait's timeout bounds it too,
+  // and a try-once (timeout zero) is not sent again.
+  absl::Duration handoff_timeout = absl::Seconds(15);
   // Where coroutines resume and callbacks run; empty: the client's own
   // dispatcher thread.
   Executor executor;
@@ -271,13 +291,19 @@ class Client {
   Client(const Client&) = delete;
   Client& operator=(const Client&) = delete;
 
-  // The session's id and the server's epoch (0 while reconnecting).
+  // The session's id and the server's epoch (0 while reconnecting); in a
+  // cluster, those of the session with the node at options().address.
   std::uint64_t session_id() const;
   std::uint64_t server_epoch() const;
   const ClientOptions& options() const;
 
-  // Heartbeat-free liveness: true while a session is open.
+  // Heartbeat-free liveness: true while a session is open (in a cluster,
+  // the one with the node at options().address).
   bool connected() const;
+
+  // In a cluster: the members the client routes by now (node id and
+  // address, ascending ids); empty for a batond that runs alone.
+  std::vector<std::pair<std::string, std::string>> members() const;
 
   internal::ClientImpl& impl() { return *impl_; }
 
