@@ -24,6 +24,7 @@
 #include "absl/time/time.h"
 #include "server/core/registry.h"
 #include "server/runtime/clock.h"
+#include "server/runtime/record_pool.h"
 #include "server/runtime/shard_set.h"
 #include "server/service/kept_state.h"
 #include "server/store/store.h"
@@ -77,6 +78,11 @@ class Node {
     // The hook that keeps this shard's declared and changed instances in
     // the store; nullptr when nothing is kept.
     const std::unique_ptr<KeptState> kept;
+    // The records of the Session stream's queued waits on this shard
+    // (session_ops.cc's RunWait, which checks that it fits in
+    // kWaitRecordBytes): what a million queued waiters cost.
+    static constexpr std::size_t kWaitRecordBytes = 184;
+    runtime::RecordPool wait_records{kWaitRecordBytes};
   };
   using ShardFn = absl::AnyInvocable<void(Shard&)>;
 

@@ -8,6 +8,7 @@
 #include <coroutine>
 #include <cstdlib>
 #include <exception>
+#include <new>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -144,6 +145,14 @@ using session_internal::SetDuration;
 absl::StatusOr<std::optional<absl::Duration>> TimeoutOf(
     bool has, const google::protobuf::Duration& d, std::string_view op) {
   if (!has) return std::optional<absl::Duration>();
+  // A valid timeout (every one but a client's bug) is read without the
+  // field's name, which only an error message needs: no string is built
+  // per request. The same bounds as DurationOf()'s.
+  const std::int64_t s = d.seconds();
+  const std::int32_t n = d.nanos();
+  if (s >= 0 && s <= kMaxDurationSeconds && n >= 0 && n <= 999'999'999) {
+    return std::optional<absl::Duration>(absl::Seconds(s) + absl::Nanoseconds(n));
+  }
   absl::StatusOr<absl::Duration> timeout =
       DurationOf(d, absl::StrCat(Absl(op), ".timeout"));
   if (!timeout.ok()) return timeout.status();
@@ -523,7 +532,9 @@ class RunWait final : public core::WaitCallback {
   // allocations here can throw): noexcept.
   // The session lives while it does: the batch that runs it holds it.
   static void Start(ShardSession* ss, const WaitStart& start, const WaitAnswer& wait) noexcept {
-    auto* run = new RunWait(ss, start);
+    static_assert(sizeof(RunWait) <= Node::Shard::kWaitRecordBytes && alignof(RunWait) <= 8,
+                  "a wait's record fits its shard's pool's blocks");
+    auto* run = new (ss->shard().wait_records.Allocate()) RunWait(ss, start);
     if (run->waiter_.Begin(run)) {
       // Answered at once: it was never pending on the shard, and nothing
       // could cancel it meanwhile (a cancel runs in a later request).
@@ -560,7 +571,8 @@ class RunWait final : public core::WaitCallback {
   void Finish(const WaitAnswer& wait, bool queued) noexcept {
     ShardSession* const ss = this->ss();
     FinishWait(ss, pending_, wait, waiter_, queued);
-    delete this;
+    this->~RunWait();
+    runtime::RecordPool::Free(this);
     if (queued) ss->RemoveQueuedWait();  // may destroy the session: last
   }
 
@@ -572,8 +584,8 @@ class RunWait final : public core::WaitCallback {
   core::Waiter waiter_;
 };
 
-// A queued wait is what a million waiters cost (bench/scale): the record and
-// its malloc header fit a 192-byte chunk. The figure is for 64-bit
+// A queued wait is what a million waiters cost (bench/scale): the record is
+// a 184-byte block of its shard's pool (Node::Shard::wait_records). The figure is for 64-bit
 // libstdc++.
 static_assert(sizeof(void*) != 8 || sizeof(std::string) != 32 ||
                   sizeof(RunWait<v1::Request::kAcquire, core::Kind::kPriorityLock>) <= 184,
