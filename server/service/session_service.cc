@@ -20,6 +20,7 @@
 #include "server/metrics/counters.h"
 #include "server/runtime/cancellation.h"
 #include "server/runtime/event_loop.h"
+#include "server/runtime/memory_release.h"
 #include "server/runtime/task.h"
 #include "server/runtime/timer_heap.h"
 #include "server/service/proto_convert.h"
@@ -423,6 +424,13 @@ void SessionState::RecycleRequests(session_internal::MessageRequests* requests) 
   // with an idle session.
   constexpr int kMaxKeptRequests = 64;
   if (requests->requests.size() > kMaxKeptRequests) {
+    // Such messages come in bursts (a client queueing many waits at once),
+    // parsed faster than they run: once the burst is over, what their
+    // requests held is handed back to the system (memory_release.h). About
+    // a Request, its op's message and its name's buffer each.
+    constexpr std::size_t kBytesPerRequest = sizeof(v1::Request) + 96;
+    runtime::BurstRelease::Global().Note(static_cast<std::size_t>(requests->requests.size()) *
+                                         kBytesPerRequest);
     delete requests;
     return;
   }
