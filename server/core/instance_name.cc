@@ -167,6 +167,14 @@ bool IsPlainName(std::string_view name) {
     std::uint64_t w;
     if (name.size() - i >= 8) {
       std::memcpy(&w, name.data() + i, 8);  // one load
+    } else if (std::endian::native == std::endian::little && i >= 8) {
+      // The last bytes: the name's last 8 (one load, overlapping the word
+      // before), shifted down to drop those checked already, and padded
+      // with 'a' above, as below.
+      const std::size_t rest = name.size() - i;  // 1 to 7
+      std::memcpy(&w, name.data() + name.size() - 8, 8);
+      const unsigned shift = static_cast<unsigned>(8 * (8 - rest));
+      w = (w >> shift) | ((kOnes * 'a') << (64 - shift));
     } else {
       char tail[8] = {'a', 'a', 'a', 'a', 'a', 'a', 'a', 'a'};  // padded with 'a'
       for (std::size_t k = 0; k < name.size() - i; ++k) tail[k] = name[i + k];

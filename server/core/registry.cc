@@ -546,6 +546,7 @@ Registry::~Registry() {
   loop_->CancelTimer(&sweep_timer_);
   const absl::Status shutdown = absl::AbortedError("shard shutting down");
   for (const Instance::Ptr& instance : instances_) instance->primitive()->Close(shutdown);
+  by_hash_.clear();
   instances_.clear();
 }
 
@@ -585,7 +586,12 @@ absl::StatusOr<Instance*> Registry::GetOrCreate(std::string_view name,
 }
 
 absl::StatusOr<Instance*> Registry::GetOrCreateValidated(std::string_view name, Kind kind) {
-  if (Instance* existing = Find(name)) {
+  return GetOrCreateValidated(name, runtime::NameHash(name), kind);
+}
+
+absl::StatusOr<Instance*> Registry::GetOrCreateValidated(std::string_view name, std::uint64_t hash,
+                                                         Kind kind) {
+  if (Instance* existing = Find(name, hash)) {
     if (existing->kind() != kind) {
       return absl::FailedPreconditionError(absl::StrCat(
           "name ", Quoted(name), " is a ", Absl(KindName(existing->kind())),
@@ -609,8 +615,15 @@ absl::StatusOr<Instance*> Registry::GetOrCreateValidated(std::string_view name, 
 }
 
 Instance* Registry::Find(std::string_view name) const {
-  auto it = instances_.find(name);
-  if (it != instances_.end()) return it->get();
+  return Find(name, runtime::NameHash(name));
+}
+
+Instance* Registry::Find(std::string_view name, std::uint64_t hash) const {
+  if (const auto found = by_hash_.find(NameKey{.name = name, .hash = hash});
+      found != by_hash_.end()) {
+    return *found;
+  }
+  if (stored_.empty()) return nullptr;
   const auto stored = stored_.find(name);
   if (stored == stored_.end() || reload_hook_ == nullptr) return nullptr;
   // Out of stored_ before the hook runs: restoring the instance looks the
@@ -622,8 +635,8 @@ Instance* Registry::Find(std::string_view name) const {
     stored_.emplace(std::move(stored_name), kind);
     return nullptr;
   }
-  it = instances_.find(name);
-  return it == instances_.end() ? nullptr : it->get();
+  const auto found = by_hash_.find(NameKey{.name = name, .hash = hash});
+  return found == by_hash_.end() ? nullptr : *found;
 }
 
 absl::Status Registry::Delete(std::string_view name,
@@ -788,6 +801,7 @@ absl::StatusOr<Instance*> Registry::Create(std::string_view name,
   }
   Instance* const raw = instance.get();
   raw->primitive()->set_revocation_sink(&revocations_);
+  by_hash_.insert(raw);
   instances_.insert(std::move(instance));
   ArmSweep();
   return raw;
@@ -796,6 +810,7 @@ absl::StatusOr<Instance*> Registry::Create(std::string_view name,
 Registry::InstanceMap::iterator Registry::Remove(InstanceMap::iterator it) {
   fence_floor_ = std::max(fence_floor_, (*it)->last_fence());
   if (accounting_ != nullptr) accounting_->Removed((*it)->name());
+  by_hash_.erase(it->get());
   return instances_.erase(it);
 }
 

@@ -73,8 +73,8 @@
 #ifndef BATON_SERVER_CORE_REGISTRY_H_
 #define BATON_SERVER_CORE_REGISTRY_H_
 
-#include <cstddef>
 #include <array>
+#include <cstddef>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -87,6 +87,7 @@
 
 #include "absl/container/btree_map.h"
 #include "absl/container/btree_set.h"
+#include "absl/container/flat_hash_set.h"
 #include "absl/functional/any_invocable.h"
 #include "absl/functional/function_ref.h"
 #include "absl/status/status.h"
@@ -100,6 +101,7 @@
 #include "server/core/priority_semaphore.h"
 #include "server/core/rate_limiter.h"
 #include "server/runtime/event_loop.h"
+#include "server/runtime/shard_set.h"
 #include "server/runtime/timer_heap.h"
 
 namespace baton::core {
@@ -397,11 +399,18 @@ class Registry {
   // ValidateName() already (the Session stream checks every request's name
   // on the gRPC thread): the name is not scanned a second time.
   absl::StatusOr<Instance*> GetOrCreateValidated(std::string_view name, Kind kind);
+  // The same for a name whose runtime::NameHash() the caller computed
+  // already (the Session stream hashes it once, to choose the shard): the
+  // name is neither scanned nor hashed again. `hash` must be NameHash(name).
+  absl::StatusOr<Instance*> GetOrCreateValidated(std::string_view name, std::uint64_t hash,
+                                                 Kind kind);
 
   // Find() returns the instance `name`, or nullptr. Does not touch it. An
   // instance evicted to a store comes back (see set_eviction_hooks()); a
   // miss on a name that was never evicted costs no call to the hook.
   Instance* Find(std::string_view name) const;
+  // Find() of a name whose runtime::NameHash() is `hash`.
+  Instance* Find(std::string_view name, std::uint64_t hash) const;
 
   // Delete() closes the instance `name` with `reason` (its holders are
   // revoked and reported, its waiters fail with `reason`), then removes it;
@@ -552,6 +561,34 @@ class Registry {
     }
   };
   using InstanceMap = absl::btree_set<Instance::Ptr, ByName>;
+  // The same instances by their names' hashes, for the lookups of every
+  // request (a few probes, no string compares down a tree): 8-byte slots of
+  // pointers, about 10 to 20 bytes per instance with the control bytes.
+  // The hash is runtime::NameHash() (FNV-1a, the shard's), mixed so that
+  // every bit of it counts in the table's probe sequence and tags.
+  struct NameKey {
+    std::string_view name;
+    std::uint64_t hash;
+  };
+  struct ByHash {
+    using is_transparent = void;
+    static std::size_t Mix(std::uint64_t hash) {
+      hash ^= hash >> 32;
+      hash *= 0x9e3779b97f4a7c15ULL;
+      return static_cast<std::size_t>(hash ^ (hash >> 29));
+    }
+    static std::string_view NameOf(const Instance* instance) { return instance->name(); }
+    static std::string_view NameOf(const NameKey& key) { return key.name; }
+    std::size_t operator()(const Instance* instance) const {
+      return Mix(runtime::NameHash(instance->name()));
+    }
+    std::size_t operator()(const NameKey& key) const { return Mix(key.hash); }
+    template <typename A, typename B>
+    bool operator()(const A& a, const B& b) const {
+      return NameOf(a) == NameOf(b);
+    }
+  };
+  using HashIndex = absl::flat_hash_set<Instance*, ByHash, ByHash>;
 
   // Remove() raises the fence floor to the instance's last fence and erases
   // it, returning the next; the instance must be closed.
@@ -579,8 +616,10 @@ class Registry {
   // store. Find() moves a name back (hence mutable, as reload_hook_).
   mutable absl::btree_map<std::string, Kind, std::less<>> stored_;
   Revocations revocations_{this};
-  // Ordered, for List().
+  // Ordered, for List(); owns the instances.
   InstanceMap instances_;
+  // Every instance of instances_, by hash, for Find().
+  HashIndex by_hash_;
   SweepTimer sweep_timer_{this};
 };
 

@@ -17,6 +17,7 @@
 #ifndef BATON_SERVER_RUNTIME_CANCELLATION_H_
 #define BATON_SERVER_RUNTIME_CANCELLATION_H_
 
+#include <cstdint>
 #include <cstdlib>
 
 namespace baton::runtime {
@@ -38,39 +39,47 @@ class CancellationSignal {
   CancellationSignal(const CancellationSignal&) = delete;
   CancellationSignal& operator=(const CancellationSignal&) = delete;
   ~CancellationSignal() {
-    if (listener_ != nullptr) std::abort();  // a wait still listens
+    if (listener() != nullptr) std::abort();  // a wait still listens
   }
 
-  bool cancelled() const { return cancelled_; }
+  bool cancelled() const { return (state_ & kCancelled) != 0; }
 
   // Cancel() marks the signal cancelled and tells the listener, if any.
   // Later calls do nothing.
   void Cancel() {
-    if (cancelled_) return;
-    cancelled_ = true;
-    if (CancellationListener* listener = listener_) {
-      listener_ = nullptr;
-      listener->OnCancel();
-    }
+    if (cancelled()) return;
+    CancellationListener* const listener = this->listener();
+    state_ = kCancelled;
+    if (listener != nullptr) listener->OnCancel();
   }
 
   // Listen() makes `listener` the one to tell; there may be only one at a
   // time. Returns false (and does not register) when already cancelled.
   bool Listen(CancellationListener* listener) {
-    if (listener_ != nullptr) std::abort();
-    if (cancelled_) return false;
-    listener_ = listener;
+    if (this->listener() != nullptr) std::abort();
+    if (cancelled()) return false;
+    state_ = reinterpret_cast<std::uintptr_t>(listener);
     return true;
   }
 
   // StopListening() unregisters `listener` if it is the current one.
   void StopListening(CancellationListener* listener) {
-    if (listener_ == listener) listener_ = nullptr;
+    if (this->listener() == listener) state_ &= kCancelled;
   }
 
  private:
-  bool cancelled_ = false;
-  CancellationListener* listener_ = nullptr;
+  // One word, since every queued wait has a signal (a million waits are
+  // what bench/scale measures): the listener's address, whose lowest bit
+  // is free (a listener is a polymorphic object, so at least pointer
+  // aligned), or kCancelled.
+  static constexpr std::uintptr_t kCancelled = 1;
+  static_assert(alignof(CancellationListener) > 1);
+
+  CancellationListener* listener() const {
+    return reinterpret_cast<CancellationListener*>(state_ & ~kCancelled);
+  }
+
+  std::uintptr_t state_ = 0;
 };
 
 }  // namespace baton::runtime

@@ -95,14 +95,17 @@ bool EventLoop::InLoopThread() const {
 }
 
 std::size_t EventLoop::TakePosted() {
-  std::vector<absl::AnyInvocable<void()>> posted;
+  // taken_ is empty here: the swap leaves the inbox its buffer, so that a
+  // post does not allocate a new one each time the loop takes the last.
   {
     absl::MutexLock lock(&mu_);
-    posted.swap(inbox_);
+    taken_.swap(inbox_);
     woken_ = false;
   }
-  for (auto& fn : posted) ready_.push_back(Item{nullptr, std::move(fn)});
-  return posted.size();
+  const std::size_t taken = taken_.size();
+  for (auto& fn : taken_) ready_.push_back(Item{nullptr, std::move(fn)});
+  taken_.clear();
+  return taken;
 }
 
 std::size_t EventLoop::RunReady() {

@@ -196,6 +196,9 @@ class EventLoop {
   void TakeTurn();
   void ReleaseTurn() { turn_taken_.store(false, std::memory_order_release); }
   std::deque<Item> ready_;
+  // What TakePosted() took from the inbox last; empty between its calls,
+  // kept for its buffer (the inbox and it trade buffers).
+  std::vector<absl::AnyInvocable<void()>> taken_;
   TimerHeap timers_;
   // True while Run() is on (set and read within turns): only then may
   // another thread take a turn.

@@ -8,15 +8,6 @@ namespace baton::runtime {
 
 namespace {
 
-std::uint64_t Fnv1a64(std::string_view bytes) {
-  std::uint64_t hash = 0xcbf29ce484222325ULL;
-  for (unsigned char c : bytes) {
-    hash ^= c;
-    hash *= 0x100000001b3ULL;
-  }
-  return hash;
-}
-
 // Lamping and Veach, "A Fast, Minimal Memory, Consistent Hash Algorithm".
 std::int32_t JumpConsistentHash(std::uint64_t key, std::int32_t buckets) {
   std::int64_t b = -1;
@@ -33,10 +24,35 @@ std::int32_t JumpConsistentHash(std::uint64_t key, std::int32_t buckets) {
 
 }  // namespace
 
+std::uint64_t NameHash(std::string_view name) {
+  constexpr std::uint64_t kPrime = 0x100000001b3ULL;
+  std::uint64_t hash = 0xcbf29ce484222325ULL;
+  const auto* p = reinterpret_cast<const unsigned char*>(name.data());
+  std::size_t n = name.size();
+  // Eight bytes a round: the multiplications stay serial (FNV-1a's), the
+  // loop's own instructions are an eighth.
+  for (; n >= 8; n -= 8, p += 8) {
+    hash = (hash ^ p[0]) * kPrime;
+    hash = (hash ^ p[1]) * kPrime;
+    hash = (hash ^ p[2]) * kPrime;
+    hash = (hash ^ p[3]) * kPrime;
+    hash = (hash ^ p[4]) * kPrime;
+    hash = (hash ^ p[5]) * kPrime;
+    hash = (hash ^ p[6]) * kPrime;
+    hash = (hash ^ p[7]) * kPrime;
+  }
+  for (; n > 0; --n, ++p) hash = (hash ^ *p) * kPrime;
+  return hash;
+}
+
+std::size_t ShardIndexForHash(std::uint64_t hash, std::size_t shard_count) {
+  if (shard_count <= 1) return 0;
+  return static_cast<std::size_t>(JumpConsistentHash(hash, static_cast<std::int32_t>(shard_count)));
+}
+
 std::size_t ShardIndexFor(std::string_view name, std::size_t shard_count) {
   if (shard_count <= 1) return 0;
-  return static_cast<std::size_t>(
-      JumpConsistentHash(Fnv1a64(name), static_cast<std::int32_t>(shard_count)));
+  return ShardIndexForHash(NameHash(name), shard_count);
 }
 
 ShardSet::ShardSet(std::size_t shard_count, Clock* clock) {

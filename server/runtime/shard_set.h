@@ -35,6 +35,15 @@ namespace baton::runtime {
 // to the same shard in every process and on every platform.
 std::size_t ShardIndexFor(std::string_view name, std::size_t shard_count);
 
+// NameHash() is the 64-bit FNV-1a hash of `name`'s bytes, the hash
+// ShardIndexFor() places by: computed once per request, it also finds the
+// name in its shard's registry (core::Registry's hash index).
+std::uint64_t NameHash(std::string_view name);
+
+// ShardIndexForHash() is ShardIndexFor() of a name whose NameHash() is
+// `hash`.
+std::size_t ShardIndexForHash(std::uint64_t hash, std::size_t shard_count);
+
 class ShardSet {
  public:
   // `shard_count` must be at least 1.

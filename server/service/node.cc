@@ -46,11 +46,6 @@ void Node::Run(std::string_view name, ShardFn fn) {
   RunOn(ShardIndexOf(name), std::move(fn));
 }
 
-void Node::RunOn(std::size_t index, ShardFn fn) {
-  Shard* shard = state_[index].get();
-  shards_.shard(index).Post([shard, fn = std::move(fn)]() mutable { fn(*shard); });
-}
-
 absl::StatusOr<std::size_t> Node::LoadKeptState(store::Store& store, absl::Time wall_now) {
   // One thread reads the store in key order and hands the records to their
   // shards in chunks, which decode and create them in parallel with the

@@ -24,6 +24,7 @@
 #include "absl/time/time.h"
 #include "server/core/registry.h"
 #include "server/runtime/clock.h"
+#include "server/runtime/record_pool.h"
 #include "server/runtime/shard_set.h"
 #include "server/service/kept_state.h"
 #include "server/store/store.h"
@@ -77,14 +78,26 @@ class Node {
     // The hook that keeps this shard's declared and changed instances in
     // the store; nullptr when nothing is kept.
     const std::unique_ptr<KeptState> kept;
+    // The records of the Session stream's queued waits on this shard
+    // (session_ops.cc's RunWait, which checks that it fits in
+    // kWaitRecordBytes): what a million queued waiters cost.
+    static constexpr std::size_t kWaitRecordBytes = 184;
+    runtime::RecordPool wait_records{kWaitRecordBytes};
   };
   using ShardFn = absl::AnyInvocable<void(Shard&)>;
 
   // Run() runs `fn(shard)` on the shard that owns `name`.
   void Run(std::string_view name, ShardFn fn);
 
-  // RunOn() runs `fn(shard)` on shard `index`.
-  void RunOn(std::size_t index, ShardFn fn);
+  // RunOn() runs `fn(shard)` on shard `index`. `fn` is any callable
+  // taking a Shard& (a ShardFn too); it is posted as one closure, so a
+  // lambda costs one allocation at most, not one for the ShardFn and one
+  // for the closure that calls it.
+  template <typename Fn>
+  void RunOn(std::size_t index, Fn&& fn) {
+    Shard* shard = state_[index].get();
+    shards_.shard(index).Post([shard, fn = std::forward<Fn>(fn)]() mutable { fn(*shard); });
+  }
 
   // LoadKeptState() creates, on their shards, the instances kept in
   // `store` (kept_state.h) and returns how many. The shards must be
@@ -106,6 +119,22 @@ class Node {
   // its ShardKeyOf().
   std::size_t ShardIndexOf(std::string_view name) const {
     return runtime::ShardIndexFor(ShardKeyOf(name), shards_.size());
+  }
+
+  // Where a name lives: its shard, and its runtime::NameHash(), by which
+  // that shard's registry finds it (Registry::GetOrCreateValidated()).
+  struct Placement {
+    std::size_t shard = 0;
+    std::uint64_t hash = 0;
+  };
+  // Place() is ShardIndexOf() and the name's hash, the name's bytes read
+  // once (twice under "envoy/", whose shard key is a prefix).
+  Placement Place(std::string_view name) const {
+    const std::uint64_t hash = runtime::NameHash(name);
+    const std::string_view key = ShardKeyOf(name);
+    return {.shard = key.size() == name.size() ? runtime::ShardIndexForHash(hash, shards_.size())
+                                               : runtime::ShardIndexFor(key, shards_.size()),
+            .hash = hash};
   }
 
   // ShardKeyOf() is the part of `name` that places it on a shard: the whole

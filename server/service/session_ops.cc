@@ -8,6 +8,7 @@
 #include <coroutine>
 #include <cstdlib>
 #include <exception>
+#include <new>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -144,6 +145,14 @@ using session_internal::SetDuration;
 absl::StatusOr<std::optional<absl::Duration>> TimeoutOf(
     bool has, const google::protobuf::Duration& d, std::string_view op) {
   if (!has) return std::optional<absl::Duration>();
+  // A valid timeout (every one but a client's bug) is read without the
+  // field's name, which only an error message needs: no string is built
+  // per request. The same bounds as DurationOf()'s.
+  const std::int64_t s = d.seconds();
+  const std::int32_t n = d.nanos();
+  if (s >= 0 && s <= kMaxDurationSeconds && n >= 0 && n <= 999'999'999) {
+    return std::optional<absl::Duration>(absl::Seconds(s) + absl::Nanoseconds(n));
+  }
   absl::StatusOr<absl::Duration> timeout =
       DurationOf(d, absl::StrCat(Absl(op), ".timeout"));
   if (!timeout.ok()) return timeout.status();
@@ -343,7 +352,8 @@ absl::Status SessionState::Check(const v1::Request& request, Prepared* prepared)
   }
   if (!timeout.ok()) return timeout.status();
   prepared->timeout = *timeout;
-  prepared->owner_key = request.has_owner_key() ? request.owner_key() : default_owner_key_;
+  prepared->owner_key = request.has_owner_key() ? std::string_view(request.owner_key())
+                                                : std::string_view(default_owner_key_);
   return absl::OkStatus();
 }
 
@@ -356,7 +366,7 @@ core::Waiter WaiterFor(core::Instance* instance, Prepared& prepared, core::Sessi
                        runtime::CancellationSignal* cancel) {
   const v1::Request& request = *prepared.request;
   core::WaitOptions options{.session = session,
-                            .owner_key = std::move(prepared.owner_key),
+                            .owner_key = std::string(prepared.owner_key),
                             .timeout = prepared.timeout,
                             .cancel = cancel};
   switch (request.op_case()) {
@@ -398,7 +408,7 @@ runtime::Task<core::WaitResult> ConditionWaitFor(core::Instance* instance, Prepa
                                                  core::Session* session,
                                                  runtime::CancellationSignal* cancel) {
   core::WaitOptions options{.session = session,
-                            .owner_key = std::move(prepared.owner_key),
+                            .owner_key = std::string(prepared.owner_key),
                             .timeout = prepared.timeout,
                             .cancel = cancel};
   std::string key = std::move(*prepared.request->mutable_condition_wait()->mutable_key());
@@ -429,9 +439,9 @@ void AnswerWait(ShardSession* ss, std::uint64_t id, const WaitAnswer& wait,
   // Built in place among the turn's answers, unless it must wait for kept
   // state (a latch's wait reports its counts).
   const bool durable = wait.kind == core::Kind::kMultiCountDownLatch;
-  v1::Response held;
-  v1::Response& response = durable ? held : *ss->AddAnswer(id);
-  if (durable) held.set_id(id);
+  std::optional<v1::Response> held;  // made only when it must wait
+  if (durable) held.emplace().set_id(id);
+  v1::Response& response = durable ? *held : *ss->AddAnswer(id);
   const absl::StatusCode code = result.status.code();
   metrics::SessionCounters& counters = metrics::Session();
   const std::size_t shard = ss->shard().index;
@@ -472,7 +482,7 @@ void AnswerWait(ShardSession* ss, std::uint64_t id, const WaitAnswer& wait,
   }
   // A latch's wait reports its counts, which are kept state: it goes once
   // they are durable.
-  if (durable) ss->AnswerWhenDurable(std::move(held));
+  if (durable) ss->AnswerWhenDurable(std::move(*held));
 }
 
 // WaitTask is the coroutine of one condition_wait (RunConditionWait): it
@@ -491,8 +501,9 @@ struct WaitTask {
 
 // FinishWait() answers a wait that `waiter` ran.
 void FinishWait(ShardSession* ss, const PendingWait& pending, const WaitAnswer& wait,
-                core::Waiter& waiter) {
-  ss->waits.erase(pending.id);
+                core::Waiter& waiter, bool queued) {
+  // A cancel takes the wait out of the list itself (Execute()).
+  if (queued) ss->waits.erase(pending.id);
   const core::WaitResult result = waiter.await_resume();
   AnswerWait(ss, pending.id, wait, result);
 }
@@ -519,10 +530,21 @@ class RunWait final : public core::WaitCallback {
   // Start() runs the wait; `start` is read here only.
   // Like a coroutine's body, it has no one to report an exception to (the
   // allocations here can throw): noexcept.
-  static void Start(std::shared_ptr<SessionState> self, ShardSession* ss,
-                    const WaitStart& start, const WaitAnswer& wait) noexcept {
-    auto* run = new RunWait(std::move(self), ss, start);
-    if (run->waiter_.Begin(run)) run->Finish(wait);  // answered at once
+  // The session lives while it does: the batch that runs it holds it.
+  static void Start(ShardSession* ss, const WaitStart& start, const WaitAnswer& wait) noexcept {
+    static_assert(sizeof(RunWait) <= Node::Shard::kWaitRecordBytes && alignof(RunWait) <= 8,
+                  "a wait's record fits its shard's pool's blocks");
+    auto* run = new (ss->shard().wait_records.Allocate()) RunWait(ss, start);
+    if (run->waiter_.Begin(run)) {
+      // Answered at once: it was never pending on the shard, and nothing
+      // could cancel it meanwhile (a cancel runs in a later request).
+      run->Finish(wait, /*queued=*/false);
+      return;
+    }
+    // Queued: from now on a cancel finds it by id, and the session lives
+    // until it is answered.
+    ss->waits.insert(&run->pending_);
+    ss->AddQueuedWait();
   }
 
   // A wait answered later queued, so it was not a try-once one (a timeout
@@ -531,80 +553,82 @@ class RunWait final : public core::WaitCallback {
   // wait's time is how long others held, not batond's latency (and the
   // record has no room for a timestamp).
   void OnWaitDone(core::Waiter&) override {
-    Finish({.op = kOp, .try_once = false, .kind = kKind, .dispatched_ns = 0});
+    Finish({.op = kOp, .try_once = false, .kind = kKind, .dispatched_ns = 0}, /*queued=*/true);
   }
 
  private:
-  RunWait(std::shared_ptr<SessionState> self, ShardSession* ss, const WaitStart& start)
-      : self_(std::move(self)),
-        ss_(ss),
-        pending_{.id = start.prepared->request->id()},
-        waiter_(WaiterFor(start.instance, *start.prepared, &ss->session, &pending_.cancel)) {
-    ss_->waits.insert(&pending_);
+  RunWait(ShardSession* ss, const WaitStart& start)
+      : pending_{.id = start.prepared->request->id()},
+        waiter_(WaiterFor(start.instance, *start.prepared, ss, &pending_.cancel)) {}
+
+  // The shard session is the waiter's session.
+  ShardSession* ss() const { return static_cast<ShardSession*>(waiter_.session()); }
+
+  // Finish() answers the wait and frees the record; `queued`: the wait
+  // queued (it is in its shard session's waits, and counted there). An
+  // exception here has no one to report to (as in a coroutine's frame): a
+  // bug, so noexcept.
+  void Finish(const WaitAnswer& wait, bool queued) noexcept {
+    ShardSession* const ss = this->ss();
+    FinishWait(ss, pending_, wait, waiter_, queued);
+    this->~RunWait();
+    runtime::RecordPool::Free(this);
+    if (queued) ss->RemoveQueuedWait();  // may destroy the session: last
   }
 
-  // Finish() answers the wait and frees the record. An exception here has
-  // no one to report to (as in a coroutine's frame): a bug, so noexcept.
-  void Finish(const WaitAnswer& wait) noexcept {
-    FinishWait(ss_, pending_, wait, waiter_);
-    delete this;
-  }
-
-  // `self_` keeps the session (and `ss_`) alive for as long as the wait
-  // runs; destroyed last. `pending_` outlives `waiter_`, which listens to
-  // its signal.
-  std::shared_ptr<SessionState> self_;
-  ShardSession* const ss_;
+  // A queued wait keeps the session (and its ShardSession) alive through
+  // its count there (ShardSession::AddQueuedWait()), not by a shared_ptr
+  // of its own: 16 bytes less per queued wait. `pending_` outlives
+  // `waiter_`, which listens to its signal.
   PendingWait pending_;
   core::Waiter waiter_;
 };
 
-// A queued wait is what a million waiters cost (bench/scale): the record and
-// its malloc header fit a 224-byte chunk. The figure is for 64-bit
+// A queued wait is what a million waiters cost (bench/scale): the record is
+// a 184-byte block of its shard's pool (Node::Shard::wait_records). The figure is for 64-bit
 // libstdc++.
 static_assert(sizeof(void*) != 8 || sizeof(std::string) != 32 ||
-                  sizeof(RunWait<v1::Request::kAcquire, core::Kind::kPriorityLock>) <= 216,
+                  sizeof(RunWait<v1::Request::kAcquire, core::Kind::kPriorityLock>) <= 184,
               "RunWait grew: see bench/scale (memory per queued waiter)");
 
 // StartWaitOf() starts the RunWait of op kOp on an instance of `kind`.
 template <OpCase kOp>
-void StartWaitOf(std::shared_ptr<SessionState> self, ShardSession* ss, const WaitStart& start,
-                 const WaitAnswer& wait) {
+void StartWaitOf(ShardSession* ss, const WaitStart& start, const WaitAnswer& wait) {
   using K = core::Kind;
   switch (wait.kind) {
     case K::kAdvancedRateLimit:
-      return RunWait<kOp, K::kAdvancedRateLimit>::Start(std::move(self), ss, start, wait);
+      return RunWait<kOp, K::kAdvancedRateLimit>::Start(ss, start, wait);
     case K::kDynamicBoundedSemaphore:
-      return RunWait<kOp, K::kDynamicBoundedSemaphore>::Start(std::move(self), ss, start, wait);
+      return RunWait<kOp, K::kDynamicBoundedSemaphore>::Start(ss, start, wait);
     case K::kKeyedCondition:
-      return RunWait<kOp, K::kKeyedCondition>::Start(std::move(self), ss, start, wait);
+      return RunWait<kOp, K::kKeyedCondition>::Start(ss, start, wait);
     case K::kMultiCountDownLatch:
-      return RunWait<kOp, K::kMultiCountDownLatch>::Start(std::move(self), ss, start, wait);
+      return RunWait<kOp, K::kMultiCountDownLatch>::Start(ss, start, wait);
     case K::kPriorityLock:
-      return RunWait<kOp, K::kPriorityLock>::Start(std::move(self), ss, start, wait);
+      return RunWait<kOp, K::kPriorityLock>::Start(ss, start, wait);
     case K::kPriorityRLock:
-      return RunWait<kOp, K::kPriorityRLock>::Start(std::move(self), ss, start, wait);
+      return RunWait<kOp, K::kPriorityRLock>::Start(ss, start, wait);
     case K::kPrioritySemaphore:
-      return RunWait<kOp, K::kPrioritySemaphore>::Start(std::move(self), ss, start, wait);
+      return RunWait<kOp, K::kPrioritySemaphore>::Start(ss, start, wait);
     case K::kRLock:
-      return RunWait<kOp, K::kRLock>::Start(std::move(self), ss, start, wait);
+      return RunWait<kOp, K::kRLock>::Start(ss, start, wait);
   }
   std::abort();  // every kind is above
 }
 
 // StartWait() starts the RunWait of a wait request other than
 // condition_wait.
-void StartWait(std::shared_ptr<SessionState> self, ShardSession* ss, const WaitStart& start) {
+void StartWait(ShardSession* ss, const WaitStart& start) {
   const WaitAnswer wait = WaitAnswerOf(*start.prepared);
   switch (wait.op) {
     case v1::Request::kAcquire:
-      return StartWaitOf<v1::Request::kAcquire>(std::move(self), ss, start, wait);
+      return StartWaitOf<v1::Request::kAcquire>(ss, start, wait);
     case v1::Request::kRateAcquire:
-      return StartWaitOf<v1::Request::kRateAcquire>(std::move(self), ss, start, wait);
+      return StartWaitOf<v1::Request::kRateAcquire>(ss, start, wait);
     case v1::Request::kLatchWait:
-      return StartWaitOf<v1::Request::kLatchWait>(std::move(self), ss, start, wait);
+      return StartWaitOf<v1::Request::kLatchWait>(ss, start, wait);
     case v1::Request::kWaitAll:
-      return StartWaitOf<v1::Request::kWaitAll>(std::move(self), ss, start, wait);
+      return StartWaitOf<v1::Request::kWaitAll>(ss, start, wait);
     default:
       // Execute() starts waits for IsWait() operations only.
       std::abort();
@@ -621,7 +645,7 @@ WaitTask RunConditionWait(std::shared_ptr<SessionState> self, ShardSession* ss,
   PendingWait pending{.id = start.prepared->request->id()};
   ss->waits.insert(&pending);
   runtime::Task<core::WaitResult> task =
-      ConditionWaitFor(start.instance, *start.prepared, &ss->session, &pending.cancel);
+      ConditionWaitFor(start.instance, *start.prepared, ss, &pending.cancel);
   const core::WaitResult result = co_await std::move(task);
   ss->waits.erase(pending.id);
   AnswerWait(ss, pending.id, wait, result);
@@ -666,7 +690,7 @@ void SessionState::Execute(ShardSession* ss, Prepared& prepared) {
   core::Registry& registry = ss->shard().registry;
   // Check() validated the name on the gRPC thread.
   absl::StatusOr<core::Instance*> found =
-      registry.GetOrCreateValidated(request.name(), prepared.kind);
+      registry.GetOrCreateValidated(request.name(), prepared.name_hash, prepared.kind);
   if (!found.ok()) {
     ss->Answer(ErrorResponse(id, found.status()));
     return;
@@ -678,15 +702,21 @@ void SessionState::Execute(ShardSession* ss, Prepared& prepared) {
     if (op == v1::Request::kConditionWait) {
       RunConditionWait(shared_from_this(), ss, start);
     } else {
-      StartWait(shared_from_this(), ss, start);
+      StartWait(ss, start);
     }
     return;
   }
 
-  const core::Session* session = &ss->session;
-  const std::string& owner = prepared.owner_key;
-  v1::Response response;
-  response.set_id(id);
+  const core::Session* session = ss;
+  const std::string_view owner = prepared.owner_key;
+  // The answer's fields besides its id and status (read, notify,
+  // notify_all), made only by those: the others' answers are built in
+  // place among the turn's (ShardSession::AddAnswer()).
+  std::optional<v1::Response> payload;
+  const auto answer = [&]() -> v1::Response& {
+    if (!payload.has_value()) payload.emplace().set_id(id);
+    return *payload;
+  };
   absl::Status status;
   switch (op) {
     case v1::Request::kRelease:
@@ -709,7 +739,7 @@ void SessionState::Execute(ShardSession* ss, Prepared& prepared) {
       break;
     case v1::Request::kRead: {
       const core::InstanceSnapshot snapshot = instance->Describe();
-      v1::InstanceState* state = response.mutable_state();
+      v1::InstanceState* state = answer().mutable_state();
       StateToProto(snapshot, state);
       if (IsLock(prepared.kind)) {
         state->set_is_owner(static_cast<core::PriorityMutex*>(instance->primitive())
@@ -749,7 +779,7 @@ void SessionState::Execute(ShardSession* ss, Prepared& prepared) {
       absl::StatusOr<std::int64_t> count = instance->As<core::KeyedCondition>()->Notify(
           session, owner, n.key(), n.has_n() ? n.n() : 1, n.strict());
       if (count.ok()) {
-        response.set_count(*count);
+        answer().set_count(*count);
       } else {
         status = WithField(count.status(), "notify.n");
       }
@@ -761,7 +791,7 @@ void SessionState::Execute(ShardSession* ss, Prepared& prepared) {
       absl::StatusOr<std::int64_t> count =
           instance->As<core::KeyedCondition>()->NotifyAll(session, owner, key);
       if (count.ok()) {
-        response.set_count(*count);
+        answer().set_count(*count);
       } else {
         status = count.status();
       }
@@ -784,15 +814,19 @@ void SessionState::Execute(ShardSession* ss, Prepared& prepared) {
   if (KeptState* kept = ss->shard().kept.get(); kept != nullptr) {
     if (status.ok() && ChangesKeptState(op)) kept->Changed(request.name());
     if (kept->Pending(request.name())) {
-      ss->AnswerWhenDurable(status.ok() ? std::move(response) : ErrorResponse(id, status));
+      ss->AnswerWhenDurable(status.ok() ? std::move(answer()) : ErrorResponse(id, status));
       return;
     }
   }
   if (!status.ok()) {
-    ss->Answer(ErrorResponse(id, status));
+    session_internal::SetStatus(status, ss->AddAnswer(id)->mutable_status());
     return;
   }
-  ss->Answer(std::move(response));
+  if (payload.has_value()) {
+    ss->Answer(std::move(*payload));
+    return;
+  }
+  ss->AddAnswer(id);
 }
 
 }  // namespace baton::service

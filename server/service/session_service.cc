@@ -1,7 +1,6 @@
 // Copyright 2026 The Baton Authors.
 
 #include "server/service/session_service.h"
-#include "server/metrics/counters.h"
 
 #include <algorithm>
 #include <atomic>
@@ -14,11 +13,14 @@
 #include <vector>
 
 #include "absl/container/flat_hash_map.h"
+#include "absl/container/inlined_vector.h"
 #include "absl/strings/str_cat.h"
 #include "server/auth/grpc_credentials.h"
 #include "server/core/instance_name.h"
-#include "server/runtime/event_loop.h"
+#include "server/metrics/counters.h"
 #include "server/runtime/cancellation.h"
+#include "server/runtime/event_loop.h"
+#include "server/runtime/memory_release.h"
 #include "server/runtime/task.h"
 #include "server/runtime/timer_heap.h"
 #include "server/service/proto_convert.h"
@@ -43,8 +45,7 @@ constexpr std::size_t kMaxClientNameBytes = 256;
 
 // The writes decided on while a DeferSessionWrites lives on this thread, or
 // null: they are started at its end.
-thread_local std::vector<std::pair<SessionService::Reactor*, const v1::ServerMessage*>>*
-    writes_after_turns = nullptr;
+thread_local DeferSessionWrites::Writes* writes_after_turns = nullptr;
 
 // CutUtf8() is the longest prefix of valid UTF-8 `text` of at most `max`
 // bytes that ends on a character boundary.
@@ -423,6 +424,13 @@ void SessionState::RecycleRequests(session_internal::MessageRequests* requests) 
   // with an idle session.
   constexpr int kMaxKeptRequests = 64;
   if (requests->requests.size() > kMaxKeptRequests) {
+    // Such messages come in bursts (a client queueing many waits at once),
+    // parsed faster than they run: once the burst is over, what their
+    // requests held is handed back to the system (memory_release.h). About
+    // a Request, its op's message and its name's buffer each.
+    constexpr std::size_t kBytesPerRequest = sizeof(v1::Request) + 96;
+    runtime::BurstRelease::Global().Note(static_cast<std::size_t>(requests->requests.size()) *
+                                         kBytesPerRequest);
     delete requests;
     return;
   }
@@ -601,12 +609,11 @@ void SessionState::DispatchAndRun(google::protobuf::RepeatedPtrField<v1::Request
   const SessionService::Options& o = options();
   // Batches by shard, in the order of the message; each has room for the
   // whole message (one allocation, not one per doubling).
-  std::vector<std::pair<std::size_t, std::vector<Prepared>>> batches;
+  absl::InlinedVector<std::pair<std::size_t, std::vector<Prepared>>, 2> batches;
   auto batch_for = [&](std::size_t shard) -> std::vector<Prepared>& {
     for (auto& [index, batch] : batches) {
       if (index == shard) return batch;
     }
-    if (batches.empty()) batches.reserve(std::min<std::size_t>(node_->shard_count(), 4));
     std::vector<Prepared>& batch = batches.emplace_back(shard, std::vector<Prepared>()).second;
     batch.reserve(static_cast<std::size_t>(requests->size()));
     return batch;
@@ -637,36 +644,45 @@ void SessionState::DispatchAndRun(google::protobuf::RepeatedPtrField<v1::Request
                                     " requests in one ClientMessage")));
       continue;
     }
-    if (pending_.contains(id)) {
+    // One probe of pending_ per request: its entry is made here, and taken
+    // out again if the request is refused below.
+    const auto [entry, fresh] = pending_.try_emplace(id);
+    if (!fresh) {
       RejectLocked(id, op_name, absl::AlreadyExistsError(absl::StrCat(
                                     "id: request ", id, " of this session is still pending")));
       continue;
     }
+    const auto refuse = [&, entry = entry](const absl::Status& status) {
+      pending_.erase(entry);
+      RejectLocked(id, op_name, status);
+    };
     if (draining_ && op != v1::Request::kCancel) {
-      RejectLocked(id, op_name, absl::UnavailableError(
-                                    "server draining: finish up and open a new session "
-                                    "on another server"));
+      refuse(absl::UnavailableError(
+          "server draining: finish up and open a new session on another server"));
       continue;
     }
-    // A cancel frees what it cancels: it is let in above the limit.
-    if (pending_.size() >= o.max_pending_requests && op != v1::Request::kCancel) {
-      RejectLocked(id, op_name, absl::ResourceExhaustedError(absl::StrCat(
-                                    "max_pending_requests: the session has ", pending_.size(),
-                                    " requests unanswered, the server's limit")));
+    // A cancel frees what it cancels: it is let in above the limit. (The
+    // request's own entry is not counted.)
+    if (const std::size_t unanswered = pending_.size() - 1;
+        unanswered >= o.max_pending_requests && op != v1::Request::kCancel) {
+      refuse(absl::ResourceExhaustedError(
+          absl::StrCat("max_pending_requests: the session has ", unanswered,
+                       " requests unanswered, the server's limit")));
       continue;
     }
     if (op == v1::Request::kCancel) {
       const auto target = pending_.find(request.cancel().request_id());
-      if (target == pending_.end()) {
+      // A cancel of its own id finds no request: it is not pending yet.
+      if (target == pending_.end() || target == entry) {
+        pending_.erase(entry);
         *next_.add_responses() = ErrorResponse(
             id, absl::NotFoundError(absl::StrCat("cancel.request_id: no request ",
                                                  request.cancel().request_id(),
                                                  " of this session is pending")));
         continue;
       }
-      const std::size_t shard = target->second.shard;
-      pending_.emplace(
-          id, PendingRequest{.shard = static_cast<std::uint32_t>(shard), .wait = false});
+      const std::uint32_t shard = target->second.shard;
+      entry->second = PendingRequest{.shard = shard, .wait = false};
       Prepared& prepared = batch_for(shard).emplace_back();
       prepared.request = &request;
       prepared.dispatched_ns = dispatched_ns;
@@ -675,29 +691,31 @@ void SessionState::DispatchAndRun(google::protobuf::RepeatedPtrField<v1::Request
     Prepared prepared;
     prepared.dispatched_ns = dispatched_ns;
     if (absl::Status checked = Check(request, &prepared); !checked.ok()) {
-      RejectLocked(id, op_name, checked);
+      refuse(checked);
       continue;
     }
     const bool wait = IsWait(op);
     if (wait && waits_ >= o.max_waits_per_session) {
-      RejectLocked(id, op_name, absl::ResourceExhaustedError(absl::StrCat(
-                                    "max_waits_per_session: the session has ", waits_,
-                                    " waits pending, the server's limit")));
+      refuse(
+          absl::ResourceExhaustedError(absl::StrCat("max_waits_per_session: the session has ",
+                                                    waits_, " waits pending, the server's limit")));
       continue;
     }
     std::uint16_t ns = 0;
     if (caller_ != nullptr) {
       if (absl::Status admitted = AdmitLocked(request, wait, &ns); !admitted.ok()) {
-        RejectLocked(id, op_name, admitted);
+        refuse(admitted);
         continue;
       }
     }
-    const std::size_t shard = node_->ShardIndexOf(request.name());
-    pending_.emplace(id, PendingRequest{
-                             .shard = static_cast<std::uint32_t>(shard), .ns = ns, .wait = wait});
+    // The name is hashed once: for its shard, and for its registry there.
+    const Node::Placement placement = node_->Place(request.name());
+    entry->second = PendingRequest{
+        .shard = static_cast<std::uint32_t>(placement.shard), .ns = ns, .wait = wait};
     if (wait) ++waits_;
     prepared.request = &request;
-    batch_for(shard).push_back(std::move(prepared));
+    prepared.name_hash = placement.hash;
+    batch_for(placement.shard).push_back(std::move(prepared));
   }
   // Only a message that can be answered in part is tracked (see
   // HeldLocked()): one with parts on several shards, or with rejections
@@ -991,7 +1009,12 @@ void ShardSession::ScheduleFlush() {
   if (flush_scheduled_) return;
   flush_scheduled_ = true;
   // After everything this turn of the loop resumes: one flush carries all.
-  shard_->loop->Defer([self = state_->shared_from_this(), this] { self->Flush(this); });
+  // The closure holds the session by a pointer to this part of it (an
+  // aliasing shared_ptr, 16 bytes): it fits in the AnyInvocable itself,
+  // with no allocation per flush.
+  shard_->loop->Defer([self = std::shared_ptr<ShardSession>(state_->shared_from_this(), this)] {
+    self->state_->Flush(self.get());
+  });
 }
 
 void SessionState::PartsRunLocked(const std::vector<std::uint64_t>& messages) {
@@ -1074,7 +1097,7 @@ void SessionState::RunBatch(Node::Shard& shard, std::uint64_t part_of,
 void SessionState::EndOnShard(Node::Shard& shard) {
   if (std::unique_ptr<ShardSession>& ss = shards_[shard.index]; ss != nullptr) {
     tables_[shard.index]->sessions.erase(id_);
-    ss->session.End();
+    ss->End();
   }
   if (shard.index == home_shard_) shard.loop->CancelTimer(&lease_timer_);
   // The waits that End() failed resume on this loop and answer (their

@@ -59,6 +59,7 @@
 #include "absl/base/thread_annotations.h"
 #include "absl/container/flat_hash_map.h"
 #include "absl/container/flat_hash_set.h"
+#include "absl/container/inlined_vector.h"
 #include "absl/status/status.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
@@ -225,6 +226,10 @@ class SessionService final {
 // outermost starts them); stack only.
 class DeferSessionWrites {
  public:
+  // The writes to start; room for a few without an allocation.
+  using Writes =
+      absl::InlinedVector<std::pair<SessionService::Reactor*, const v1::ServerMessage*>, 4>;
+
   DeferSessionWrites();
   DeferSessionWrites(const DeferSessionWrites&) = delete;
   DeferSessionWrites& operator=(const DeferSessionWrites&) = delete;
@@ -232,7 +237,7 @@ class DeferSessionWrites {
 
  private:
   const bool outer_;
-  std::vector<std::pair<SessionService::Reactor*, const v1::ServerMessage*>> writes_;
+  Writes writes_;
 };
 
 // LocalStream is one Session stream with no gRPC call under it, for tests

@@ -64,7 +64,13 @@ v1::Response ErrorResponse(std::uint64_t id, const absl::Status& status);
 struct Prepared {
   v1::Request* request = nullptr;
   core::Kind kind = core::Kind::kPriorityLock;
-  std::string owner_key;
+  // The request's owner key, or the session's default: a view of the
+  // request's field (which lives as long as `request`) or of the
+  // session's default key (constant once the session is open).
+  std::string_view owner_key;
+  // The name's runtime::NameHash(), computed to choose the shard, and
+  // reused to find the instance in its registry.
+  std::uint64_t name_hash = 0;
   std::optional<absl::Duration> timeout;
   // When the message was dispatched (metrics::NowNanos()), for the
   // request-duration histogram.
@@ -117,10 +123,13 @@ struct PendingWait {
   runtime::CancellationSignal cancel;
 };
 
-class ShardSession {
+// It is the session's core::Session on this shard (its holds and waits
+// there): a wait's record finds it from its waiter's session (RunWait keeps
+// no pointer of its own).
+class ShardSession : public core::Session {
  public:
   ShardSession(SessionState* state, Node::Shard* shard, std::uint64_t id)
-      : state_(state), shard_(shard), session(id) {}
+      : core::Session(id), state_(state), shard_(shard) {}
   ShardSession(const ShardSession&) = delete;
   ShardSession& operator=(const ShardSession&) = delete;
 
@@ -141,6 +150,13 @@ class ShardSession {
   // Tell() queues a notice the same way.
   void Tell(v1::Notice notice);
 
+  // AddQueuedWait() counts a wait that queued (a RunWait record): while
+  // any is counted, the session is kept alive, by one reference here.
+  // RemoveQueuedWait() uncounts it; the last may destroy the session, and
+  // this with it: call it last.
+  void AddQueuedWait();
+  void RemoveQueuedWait();
+
  private:
   friend class SessionState;
   void ScheduleFlush();
@@ -156,9 +172,10 @@ class ShardSession {
   // shard ran this turn: the flush tells the stream they are done here.
   std::vector<std::uint64_t> parts_run_;
   bool flush_scheduled_ = false;
+  std::size_t queued_waits_ = 0;
+  std::shared_ptr<SessionState> keep_alive_;
 
  public:
-  core::Session session;
   // The waits pending on this shard, found by request id, for Cancel. A set
   // of pointers into the waits' frames: 8 bytes a slot, not the 16 of a
   // map from id to signal.
@@ -475,6 +492,16 @@ class SessionState : public std::enable_shared_from_this<SessionState> {
   // A normal end (the client closed or cancelled): logged at debug.
   bool closed_by_client_ ABSL_GUARDED_BY(mu_) = false;
 };
+
+inline void ShardSession::AddQueuedWait() {
+  if (queued_waits_++ == 0) keep_alive_ = state_->shared_from_this();
+}
+
+inline void ShardSession::RemoveQueuedWait() {
+  if (--queued_waits_ > 0) return;
+  // Destroyed after this object's last use.
+  const std::shared_ptr<SessionState> last = std::move(keep_alive_);
+}
 
 }  // namespace baton::service
 

@@ -3,6 +3,7 @@
 #include "server/core/registry.h"
 
 #include <memory>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -10,6 +11,7 @@
 #include "absl/strings/str_format.h"
 #include "gtest/gtest.h"
 #include "server/core/instance_name.h"
+#include "server/runtime/shard_set.h"
 #include "tests/testing/loop_test.h"
 
 namespace baton::core {
@@ -687,6 +689,82 @@ TEST_F(RegistryTest, ListPageSizeDefaultsAndLimits) {
 }
 
 // --- Eviction. ---
+
+// --- The hash index (the lookups of every request). ---
+
+TEST_F(RegistryTest, LookupsByHashFindWhatTheTreeHoldsThroughCreatesDeletesAndEvictions) {
+  // Enough names to make the index grow several times, deleted and made
+  // again, evicted and made again: after every step, every name is found
+  // by Find(), by Find() with its hash and by GetOrCreateValidated() with
+  // its hash, exactly when it lives.
+  std::vector<std::string> names;
+  for (int i = 0; i < 3000; ++i) names.push_back(absl::StrCat("jobs/", i % 7, "/", i));
+  const auto check = [&](const std::set<std::string>& live) {
+    for (const std::string& name : names) {
+      const std::uint64_t hash = runtime::NameHash(name);
+      Instance* found = registry_->Find(name, hash);
+      ASSERT_EQ(found, registry_->Find(name)) << name;
+      ASSERT_EQ(found != nullptr, live.contains(name)) << name;
+      if (found != nullptr) {
+        ASSERT_EQ(found->name(), name);
+      }
+    }
+    ASSERT_EQ(registry_->size(), live.size());
+  };
+  std::set<std::string> live;
+  for (std::size_t i = 0; i < names.size(); ++i) {
+    const std::string& name = names[i];
+    absl::StatusOr<Instance*> made = registry_->GetOrCreateValidated(
+        name, runtime::NameHash(name), i % 2 == 0 ? Kind::kPriorityLock : Kind::kRLock);
+    ASSERT_TRUE(made.ok()) << made.status();
+    ASSERT_EQ((*made)->name(), name);
+    live.insert(name);
+  }
+  check(live);
+  // The same name by hash is the same instance; another kind is refused
+  // with the message GetOrCreate() gives.
+  absl::StatusOr<Instance*> again =
+      registry_->GetOrCreateValidated(names[0], runtime::NameHash(names[0]), Kind::kPriorityLock);
+  ASSERT_TRUE(again.ok());
+  EXPECT_EQ(*again, registry_->Find(names[0]));
+  absl::StatusOr<Instance*> other =
+      registry_->GetOrCreateValidated(names[0], runtime::NameHash(names[0]), Kind::kRLock);
+  EXPECT_EQ(other.status(), registry_->GetOrCreate(names[0], Kind::kRLock).status());
+  EXPECT_EQ(other.status().code(), absl::StatusCode::kFailedPrecondition);
+  // Delete every third name, then make half of those again.
+  for (std::size_t i = 0; i < names.size(); i += 3) {
+    ASSERT_TRUE(registry_->Delete(names[i], absl::OkStatus()).ok());
+    live.erase(names[i]);
+  }
+  check(live);
+  for (std::size_t i = 0; i < names.size(); i += 6) {
+    ASSERT_NE(MustGet(names[i], Kind::kPriorityLock), nullptr);
+    live.insert(names[i]);
+  }
+  check(live);
+  // Every idle lock is evicted; the index forgets them too.
+  Step(absl::Minutes(13));
+  check({});
+  ASSERT_NE(MustGet(names[5], Kind::kRLock), nullptr);
+  check({names[5]});
+}
+
+TEST_F(RegistryTest, NamesThatShareTheirHashesLowBitsAreKeptApart) {
+  // Names whose hashes agree in their low byte (the table's tag bits come
+  // from the mixed hash, not from these) are all found, each as itself.
+  std::vector<std::string> same_low_byte;
+  for (int i = 0; same_low_byte.size() < 200; ++i) {
+    std::string name = absl::StrCat("n", i);
+    if ((runtime::NameHash(name) & 0xff) == 0x2a) same_low_byte.push_back(std::move(name));
+  }
+  for (const std::string& name : same_low_byte) MustGet(name, Kind::kPriorityLock);
+  for (const std::string& name : same_low_byte) {
+    Instance* found = registry_->Find(name, runtime::NameHash(name));
+    ASSERT_NE(found, nullptr) << name;
+    EXPECT_EQ(found->name(), name);
+  }
+  EXPECT_EQ(registry_->Find("n-absent"), nullptr);
+}
 
 TEST_F(RegistryTest, IdleDefaultLockIsEvictedAfterTheIdleTimeNotBefore) {
   MustGet("idle", Kind::kPriorityLock);

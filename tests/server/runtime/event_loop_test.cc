@@ -283,5 +283,37 @@ TEST(CancellationTest, StopListeningDetaches) {
   EXPECT_EQ(listener.calls, 0);
 }
 
+TEST(CancellationTest, IsOneWordAndKeepsEachStateApart) {
+  // A queued wait has one: its cancelled flag rides in its listener's
+  // address.
+  static_assert(sizeof(CancellationSignal) == sizeof(void*));
+  CancellationSignal signal;
+  EXPECT_FALSE(signal.cancelled());
+  Listener first, second;
+  // Listen, stop, listen again with another: only the last one is told.
+  ASSERT_TRUE(signal.Listen(&first));
+  EXPECT_FALSE(signal.cancelled());
+  signal.StopListening(&second);  // not the current one: no effect
+  signal.StopListening(&first);
+  ASSERT_TRUE(signal.Listen(&second));
+  EXPECT_FALSE(signal.cancelled());
+  signal.Cancel();
+  EXPECT_EQ(first.calls, 0);
+  EXPECT_EQ(second.calls, 1);
+  EXPECT_TRUE(signal.cancelled());
+  // Cancelled stays cancelled: stopping listens to nothing, nothing more
+  // is told, and the signal is destroyed with no listener.
+  signal.StopListening(&second);
+  EXPECT_TRUE(signal.cancelled());
+  signal.Cancel();
+  EXPECT_EQ(second.calls, 1);
+  // Cancelled before anyone listens.
+  CancellationSignal early;
+  early.Cancel();
+  EXPECT_TRUE(early.cancelled());
+  EXPECT_FALSE(early.Listen(&first));
+  EXPECT_EQ(first.calls, 0);
+}
+
 }  // namespace
 }  // namespace baton::runtime

@@ -54,6 +54,25 @@ TEST(ShardIndexTest, KnownValuesDoNotChangeAcrossReleases) {
   }
 }
 
+TEST(ShardIndexTest, NameHashIsFnv1a64AndPlacesAsShardIndexFor) {
+  // FNV-1a 64's published test values (the same independent source as
+  // the placement values above).
+  EXPECT_EQ(NameHash(""), 0xcbf29ce484222325ULL);
+  EXPECT_EQ(NameHash("a"), 0xaf63dc4c8601ec8cULL);
+  EXPECT_EQ(NameHash("foobar"), 0x85944171f73967e8ULL);
+  // Every length around the 8-byte rounds, against a byte-at-a-time FNV.
+  std::string name;
+  for (int length = 0; length < 40; ++length) {
+    std::uint64_t expected = 0xcbf29ce484222325ULL;
+    for (unsigned char c : name) expected = (expected ^ c) * 0x100000001b3ULL;
+    EXPECT_EQ(NameHash(name), expected) << length;
+    for (const std::size_t shards : std::initializer_list<std::size_t>{1, 2, 3, 16, 1000}) {
+      EXPECT_EQ(ShardIndexForHash(NameHash(name), shards), ShardIndexFor(name, shards));
+    }
+    name.push_back(static_cast<char>('a' + length * 7 % 26 + (length % 3 == 0 ? 128 : 0)));
+  }
+}
+
 TEST(ShardIndexTest, GrowingTheShardCountMovesFewNames) {
   int moved = 0;
   for (int i = 0; i < 10000; ++i) {
