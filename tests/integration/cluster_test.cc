@@ -437,9 +437,13 @@ TEST_F(ClusterTest, MutualExclusionThroughAKillAndAJoin) {
   EXPECT_GT(history.size(), 100u);
   ASSERT_TRUE(failover.has_value()) << "no name of the killed node was granted again";
   // The lease's TTL (2 s), etcd's expiry check (every 500 ms), a watch
-  // round trip, the hand-off, and this client's retries: the figure is
-  // printed below; the bound leaves room for a loaded CI machine.
-  EXPECT_LT(*failover, std::chrono::seconds(5));
+  // round trip, the hand-off, and this client's retries: the figure (about
+  // 2-3.5 s) is printed below and measured by bench/cluster; a timed bound
+  // here failed at 5.02 s on two cores with two busy loops beside it. What
+  // the test asserts is that the names move by the lease's expiry at all,
+  // not by some much later event (a lease that never expires, a node that
+  // never sees the deletion): well under ten TTLs.
+  EXPECT_LT(*failover, std::chrono::seconds(20));
   std::printf("history: %zu grants, %zu names; failover from kill to first grant by a new "
               "owner: %lld ms\n",
               history.size(), by_name.size(),
