@@ -359,6 +359,7 @@ const std::vector<OptionSpec>& GlobalOptionSpecs() {
       {"token_file", "FILE",
        "read the token from FILE, trailing whitespace ignored (default: $BATON_TOKEN_FILE)"},
       {"help", "", "show help (also: baton help COMMAND)"},
+      {"version", "", "print baton's version and exit"},
   };
   return *options;
 }

@@ -118,6 +118,10 @@ int Main(std::vector<std::string> args) {
   const std::size_t at = CommandStart(args);
   for (std::size_t i = 0; i < at; ++i) {
     if (args[i] == "--help" || args[i] == "-h") return Help({});
+    if (args[i] == "--version") {
+      std::printf("baton %s\n", BATON_CLI_VERSION);
+      return kExitOk;
+    }
   }
   if (at >= args.size()) {
     if (WantsJson(args)) {

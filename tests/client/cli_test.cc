@@ -333,6 +333,15 @@ TEST_F(CliTest, HelpExplainsEachCommandWithAnExampleAndExitCodes) {
   EXPECT_EQ(Run({"help", "nothing"}).exit_code, 2);
 }
 
+// Like batond --version: what an operator checks first, no server needed.
+TEST_F(CliTest, VersionPrintsTheVersionAndExitsZero) {
+  const Result r = Run({"--version"});
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(r.out.rfind("baton ", 0), 0u) << r.out;
+  EXPECT_NE(r.out.find('.'), std::string::npos) << r.out;  // 0.1.0
+  EXPECT_EQ(r.err, "");
+}
+
 TEST_F(CliTest, RateLimitIsGrantedThenRefusedWithRetryAfter) {
   // A bucket of 2 that refills one token in 1000 s.
   const std::vector<std::string> take = {"ratelimit", "t/rl", "--rate", "0.001", "--capacity", "2"};
