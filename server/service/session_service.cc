@@ -652,7 +652,8 @@ void SessionState::DispatchAndRun(google::protobuf::RepeatedPtrField<v1::Request
                                     "id: request ", id, " of this session is still pending")));
       continue;
     }
-    const auto refuse = [&, entry = entry](const absl::Status& status) {
+    const auto refuse = [&, entry = entry](const absl::Status& status)
+                            ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
       pending_.erase(entry);
       RejectLocked(id, op_name, status);
     };
