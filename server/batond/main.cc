@@ -52,6 +52,7 @@
 #include "server/batond/flags.h"
 #include "server/cluster/cluster_view.h"
 #include "server/cluster/etcd_membership.h"
+#include "server/cluster/peer_channels.h"
 #include "server/log/log.h"
 #include "server/metrics/counters.h"
 #include "server/metrics/exposition.h"
@@ -724,11 +725,12 @@ int main(int argc, char** argv) {
   admin.set_max_key_bytes(session_options.max_key_bytes);
   std::unique_ptr<baton::cluster::ClusterView> cluster_view;
   std::unique_ptr<baton::core::Registry::Admission> cluster_admission;
+  baton::cluster::PeerChannels peers;
   if (in_cluster) {
     cluster_view =
         std::make_unique<baton::cluster::ClusterView>(cluster_node_id, cluster_name, clock);
     cluster_admission = baton::service::BindCluster(&node, cluster_view.get());
-    admin.set_cluster(cluster_view.get());
+    admin.set_cluster(cluster_view.get(), &peers);
   }
 
   if (tls.enabled()) {

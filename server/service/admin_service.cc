@@ -34,9 +34,6 @@ using grpc::ServerUnaryReactor;
 
 absl::string_view Absl(std::string_view s) { return {s.data(), s.size()}; }
 
-// The metadata of a call one node forwarded to another (its node id).
-constexpr char kForwardedKey[] = "baton-forwarded-by";
-
 // CutUtf8() is the longest prefix of the UTF-8 `text` of at most `max_bytes`
 // that does not end inside a character.
 std::string_view CutUtf8(std::string_view text, std::size_t max_bytes) {
@@ -626,22 +623,14 @@ ServerUnaryReactor* AdminService::Forward(grpc::CallbackServerContext* context,
                                           Response* response, ServerUnaryReactor* reactor,
                                           Call call) {
   if (cluster_ == nullptr) return nullptr;
-  const auto& metadata = context->client_metadata();
   // One hop at most: the owner answers, even if it disagrees.
-  if (metadata.find(kForwardedKey) != metadata.end()) return nullptr;
+  if (cluster::PeerChannels::IsForwarded(*context)) return nullptr;
   const std::optional<cluster::Member> owner = cluster_->OwnerElsewhere(name);
   if (!owner.has_value()) return nullptr;
   if (reactor == nullptr) reactor = context->DefaultReactor();
   std::shared_ptr<v1::Admin::Stub> stub = StubFor(owner->address);
   auto client = std::make_shared<grpc::ClientContext>();
-  const auto cap = std::chrono::system_clock::now() + std::chrono::seconds(60);
-  client->set_deadline(std::min(context->deadline(), cap));
-  client->AddMetadata(kForwardedKey, cluster_->node_id());
-  for (const char* key : {"authorization", "baton-client-name"}) {
-    if (auto it = metadata.find(key); it != metadata.end()) {
-      client->AddMetadata(key, std::string(it->second.data(), it->second.size()));
-    }
-  }
+  cluster::PeerChannels::PrepareForwarded(*context, cluster_->node_id(), client.get());
   call(stub.get(), client.get(), request, response,
        [client, stub, reactor](grpc::Status status) { reactor->Finish(status); });
   return reactor;
@@ -651,7 +640,7 @@ std::shared_ptr<v1::Admin::Stub> AdminService::StubFor(const std::string& addres
   absl::MutexLock lock(&stubs_mutex_);
   std::shared_ptr<v1::Admin::Stub>& stub = stubs_[address];
   if (stub == nullptr) {
-    stub = v1::Admin::NewStub(grpc::CreateChannel(address, grpc::InsecureChannelCredentials()));
+    stub = v1::Admin::NewStub(peers_->ChannelTo(address));
   }
   return stub;
 }

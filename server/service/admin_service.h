@@ -29,6 +29,7 @@
 #include "baton/v1/admin.grpc.pb.h"
 #include "server/auth/access.h"
 #include "server/cluster/cluster_view.h"
+#include "server/cluster/peer_channels.h"
 #include "server/service/node.h"
 
 namespace baton::service {
@@ -81,8 +82,12 @@ class AdminService final : public v1::Admin::CallbackService {
 
   // set_cluster() makes this node's Admin service a cluster member's:
   // Cluster answers `view`'s members and calls are forwarded to their
-  // owner. Before the server starts; `view` outlives the service.
-  void set_cluster(const cluster::ClusterView* view) { cluster_ = view; }
+  // owner through `peers`. Before the server starts; both outlive the
+  // service.
+  void set_cluster(const cluster::ClusterView* view, cluster::PeerChannels* peers) {
+    cluster_ = view;
+    peers_ = peers;
+  }
 
  private:
   // Forward() forwards the call naming `name` to its owner when that is
@@ -100,6 +105,7 @@ class AdminService final : public v1::Admin::CallbackService {
   auth::Access* const access_;
   std::uint32_t max_key_bytes_ = 256;
   const cluster::ClusterView* cluster_ = nullptr;
+  cluster::PeerChannels* peers_ = nullptr;
   absl::Mutex stubs_mutex_;
   absl::flat_hash_map<std::string, std::shared_ptr<v1::Admin::Stub>> stubs_
       ABSL_GUARDED_BY(stubs_mutex_);
