@@ -120,7 +120,8 @@ ABSL_FLAG(FlagDuration, tls_reload_interval, FlagDuration{absl::Seconds(5)},
 ABSL_FLAG(std::string, cluster_etcd, "",
           "join a cluster of batond nodes on etcd (v3 API): HOST:PORT[,HOST:PORT...] of its "
           "client URLs. Each name is served by one node (rendezvous hashing over the members); "
-          "the durable store is off in a cluster. Empty: this batond runs alone");
+          "what is kept (--durable) is kept in etcd, where a name's next owner finds it. "
+          "Empty: this batond runs alone");
 ABSL_FLAG(std::string, cluster_name, "baton",
           "the cluster's name: its keys in etcd are under --cluster_key_prefix/NAME/");
 ABSL_FLAG(std::string, cluster_key_prefix, "/baton", "where in etcd the clusters keep their keys");

@@ -51,6 +51,7 @@
 #include "server/auth/tls.h"
 #include "server/batond/flags.h"
 #include "server/cluster/cluster_view.h"
+#include "server/cluster/etcd_kept_store.h"
 #include "server/cluster/etcd_membership.h"
 #include "server/cluster/peer_channels.h"
 #include "server/log/log.h"
@@ -680,6 +681,21 @@ int main(int argc, char** argv) {
   // (server/cluster/cluster_view.h): (revision << 32) + a counter.
   options.fence_base = in_cluster ? 0 : fences->fence_base();
   options.store = store.get();
+  // In a cluster, what is kept lives in etcd, where a name's next owner
+  // finds it (server/cluster/etcd_kept_store.h); --durable=false keeps
+  // nothing there.
+  std::unique_ptr<baton::cluster::EtcdKeptStore> kept_on_etcd;
+  if (in_cluster && absl::GetFlag(FLAGS_durable)) {
+    const std::string key_prefix = absl::GetFlag(FLAGS_cluster_key_prefix);
+    baton::cluster::EtcdKeptStore::Options kept_options;
+    kept_options.endpoints = etcd_endpoints;
+    kept_options.key_prefix =
+        baton::cluster::EtcdMembership::KeptPrefixOf(key_prefix, cluster_name);
+    kept_options.ack_key =
+        baton::cluster::EtcdMembership::AckKeyOf(key_prefix, cluster_name, cluster_node_id);
+    kept_on_etcd = std::make_unique<baton::cluster::EtcdKeptStore>(std::move(kept_options));
+    options.store = kept_on_etcd.get();
+  }
   baton::runtime::Clock* clock = baton::runtime::SteadyClock::Get();
   baton::service::Node node(options, clock);
   node.Start();
@@ -874,6 +890,7 @@ int main(int argc, char** argv) {
     membership_options.key_prefix = absl::GetFlag(FLAGS_cluster_key_prefix);
     membership_options.lease_ttl = cluster_ttl;
     membership_options.address = advertise;
+    membership_options.kept = kept_on_etcd.get();
     membership = std::make_unique<baton::cluster::EtcdMembership>(
         membership_options, cluster_view.get(), clock,
         baton::service::ClusterApplier(&node, cluster_view.get()));
@@ -963,13 +980,16 @@ int main(int argc, char** argv) {
   if (rls_server != nullptr) rls_server->Wait();
   // Every session has ended: this node grants nothing now, so it may leave
   // (its names move at once instead of after the lease's TTL).
+  // The bucket levels at shutdown; in a cluster while this node is still a
+  // member (its writes to etcd are guarded by its acknowledgement).
+  node.CheckpointKeptState(/*wait=*/true);
   if (membership != nullptr) membership->Stop();
-  node.CheckpointKeptState(/*wait=*/true);  // the bucket levels at shutdown
   if (absl::Status persisted = fences->Persist(HighestFence(node)); !persisted.ok()) {
     baton::log::Error("persisting fences failed", {{"status", persisted}});
   }
   node.Shutdown();
   if (store != nullptr) store->Close();
+  if (kept_on_etcd != nullptr) kept_on_etcd->Close();
   baton::log::Info("stopped");
   return 0;
 }

@@ -115,7 +115,21 @@ std::string EtcdMembership::MemberKey(std::string_view node_id) const {
 }
 
 std::string EtcdMembership::AckKey(std::string_view node_id) const {
-  return absl::StrCat(Prefix(), "acks/", Absl(node_id));
+  return AckKeyOf(options_.key_prefix, view_->cluster_name(), node_id);
+}
+
+std::string EtcdMembership::KeptPrefix() const {
+  return KeptPrefixOf(options_.key_prefix, view_->cluster_name());
+}
+
+std::string EtcdMembership::AckKeyOf(std::string_view key_prefix, std::string_view cluster_name,
+                                     std::string_view node_id) {
+  return absl::StrCat(Absl(key_prefix), "/", Absl(cluster_name), "/acks/", Absl(node_id));
+}
+
+std::string EtcdMembership::KeptPrefixOf(std::string_view key_prefix,
+                                         std::string_view cluster_name) {
+  return absl::StrCat(Absl(key_prefix), "/", Absl(cluster_name), "/kept/");
 }
 
 std::shared_ptr<EtcdMembership::Endpoint> EtcdMembership::CurrentEndpoint() {
@@ -163,6 +177,8 @@ absl::Status EtcdMembership::Register(absl::Duration timeout) {
     }
   }
   const absl::Duration ttl = absl::Seconds(granted.ttl());
+  // The acknowledgement of an earlier lease is gone with it.
+  if (options_.kept != nullptr) options_.kept->SetAckRevision(0);
   view_->Registered(put_response.header().revision());
   {
     absl::MutexLock lock(&mutex_);
@@ -206,6 +222,7 @@ absl::Status EtcdMembership::KeepAlive() {
       absl::MutexLock lock(&mutex_);
       lease_id_ = 0;
     }
+    if (options_.kept != nullptr) options_.kept->SetAckRevision(0);
     view_->SetLeaseProvenUntil(absl::InfinitePast(), /*reset=*/true);
     return absl::NotFoundError("etcd LeaseKeepAlive: the lease is gone");
   }
@@ -238,6 +255,7 @@ absl::Status EtcdMembership::WriteAck(const std::vector<std::string>& node_ids) 
     return status;
   }
   view_->AckWritten(response.header().revision());
+  if (options_.kept != nullptr) options_.kept->SetAckRevision(response.header().revision());
   return status;
 }
 
@@ -279,16 +297,22 @@ absl::StatusOr<std::int64_t> EtcdMembership::Snapshot() {
   }
   std::vector<Member> members;
   absl::flat_hash_map<std::string, Ack> acks;
+  std::vector<std::pair<std::string, std::string>> kept;
   const std::string members_prefix = prefix + "members/";
   const std::string acks_prefix = prefix + "acks/";
+  const std::string kept_prefix = prefix + "kept/";
   for (const mvccpb::KeyValue& kv : response.kvs()) {
     const std::string_view key = kv.key();
-    if (key.substr(0, members_prefix.size()) == members_prefix) {
+    if (key.substr(0, kept_prefix.size()) == kept_prefix) {
+      kept.emplace_back(kv.key(), kv.value());
+    } else if (key.substr(0, members_prefix.size()) == members_prefix) {
       members.push_back(Member{std::string(key.substr(members_prefix.size())), kv.value()});
     } else if (key.substr(0, acks_prefix.size()) == acks_prefix) {
       acks[std::string(key.substr(acks_prefix.size()))] = ParseAck(kv.value(), kv.mod_revision());
     }
   }
+  // The records before the acknowledgements that admit their names.
+  if (options_.kept != nullptr) options_.kept->SetSnapshot(kept, response.header().revision());
   view_->SetSnapshot(std::move(members), std::move(acks), response.header().revision());
   return response.header().revision();
 }
@@ -401,6 +425,7 @@ void EtcdMembership::WatchLoop() {
   const std::string prefix = Prefix();
   const std::string members_prefix = prefix + "members/";
   const std::string acks_prefix = prefix + "acks/";
+  const std::string kept_prefix = prefix + "kept/";
   for (;;) {
     {
       absl::MutexLock lock(&mutex_);
@@ -439,7 +464,16 @@ void EtcdMembership::WatchLoop() {
           const std::string_view key = event.kv().key();
           const bool put = event.type() == mvccpb::Event::PUT;
           const std::int64_t at = event.kv().mod_revision();
-          if (key.substr(0, members_prefix.size()) == members_prefix) {
+          if (key.substr(0, kept_prefix.size()) == kept_prefix) {
+            // In etcd's order: before any later acknowledgement admits the
+            // name elsewhere.
+            if (options_.kept != nullptr) {
+              options_.kept->Apply(key,
+                                   put ? std::optional<std::string>(event.kv().value())
+                                       : std::nullopt,
+                                   at);
+            }
+          } else if (key.substr(0, members_prefix.size()) == members_prefix) {
             view_->SetMember(key.substr(members_prefix.size()),
                              put ? std::optional<std::string>(event.kv().value()) : std::nullopt,
                              at);

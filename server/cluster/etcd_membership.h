@@ -5,6 +5,7 @@
 //
 //   <prefix>/<cluster>/members/<node_id> = address      on the node's lease
 //   <prefix>/<cluster>/acks/<node_id>    = "a,b,c"      on the node's lease
+//   <prefix>/<cluster>/kept/...          kept records (etcd_kept_store.h)
 //
 // At Start() it grants a lease (TTL), puts its member key on it, reads the
 // whole <prefix>/<cluster>/ range and watches it from the next revision.
@@ -44,6 +45,7 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "server/cluster/cluster_view.h"
+#include "server/cluster/etcd_kept_store.h"
 #include "server/runtime/clock.h"
 
 namespace baton::cluster {
@@ -59,6 +61,10 @@ class EtcdMembership {
     absl::Duration lease_ttl = absl::Seconds(5);
     // The node's address for clients (the member key's value).
     std::string address;
+    // Where the cluster's kept records are (nullptr: none are kept): fed
+    // by this membership's snapshot and watch, and told the revision of
+    // each acknowledgement this node writes. Outlives the membership.
+    EtcdKeptStore* kept = nullptr;
   };
   // Applier: make `node_ids` the member list the node acts on (revoke every
   // hold on names it does not own under them), then call `done`.
@@ -77,9 +83,15 @@ class EtcdMembership {
   // Stop() stops the threads and revokes the lease. Idempotent.
   void Stop();
 
-  // MemberKey() and AckKey() are this cluster's keys of `node_id`.
+  // MemberKey() and AckKey() are this cluster's keys of `node_id`;
+  // KeptPrefix() where its kept records are (etcd_kept_store.h).
   std::string MemberKey(std::string_view node_id) const;
   std::string AckKey(std::string_view node_id) const;
+  std::string KeptPrefix() const;
+  // The same, for a cluster's keys before there is a membership.
+  static std::string AckKeyOf(std::string_view key_prefix, std::string_view cluster_name,
+                              std::string_view node_id);
+  static std::string KeptPrefixOf(std::string_view key_prefix, std::string_view cluster_name);
 
  private:
   // One etcd endpoint's channel and stubs.

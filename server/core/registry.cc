@@ -602,6 +602,9 @@ absl::StatusOr<Instance*> Registry::GetOrCreateValidated(std::string_view name, 
   }
   std::optional<InstanceConfig> config = InstanceConfig::Default(kind);
   if (!config.has_value()) {
+    // Not "declare it first" for a name another node serves, or one still
+    // on its way here with what its owner kept.
+    BATON_RETURN_IF_ERROR(Admissible(name));
     const absl::string_view needs = kind == Kind::kAdvancedRateLimit
                                         ? "its rate (capacity and fair are "
                                           "optional)"
@@ -623,6 +626,15 @@ Instance* Registry::Find(std::string_view name, std::uint64_t hash) const {
       found != by_hash_.end()) {
     return *found;
   }
+  if (reloading_) return nullptr;  // the hook's own lookup of the name it restores
+  if (reload_on_any_miss_ && reload_hook_ != nullptr && !stored_.contains(name)) {
+    reloading_ = true;
+    const bool restored = reload_hook_(name);
+    reloading_ = false;
+    if (!restored) return nullptr;
+    const auto found = by_hash_.find(NameKey{.name = name, .hash = hash});
+    return found == by_hash_.end() ? nullptr : *found;
+  }
   if (stored_.empty()) return nullptr;
   const auto stored = stored_.find(name);
   if (stored == stored_.end() || reload_hook_ == nullptr) return nullptr;
@@ -630,12 +642,25 @@ Instance* Registry::Find(std::string_view name, std::uint64_t hash) const {
   // name up again (Declare), which must not reload it a second time.
   const Kind kind = stored->second;
   std::string stored_name = std::move(stored_.extract(stored).key());
-  if (!reload_hook_(name)) {
+  reloading_ = true;
+  const bool restored = reload_hook_(name);
+  reloading_ = false;
+  if (!restored) {
     // Not restored (the hook logged why): still in the store, still listed.
     stored_.emplace(std::move(stored_name), kind);
     return nullptr;
   }
   const auto found = by_hash_.find(NameKey{.name = name, .hash = hash});
+  return found == by_hash_.end() ? nullptr : *found;
+}
+
+absl::Status Registry::Admissible(std::string_view name) const {
+  if (admission_ == nullptr) return absl::OkStatus();
+  return admission_->Admit(name).status();
+}
+
+Instance* Registry::FindLoaded(std::string_view name) const {
+  const auto found = by_hash_.find(NameKey{.name = name, .hash = runtime::NameHash(name)});
   return found == by_hash_.end() ? nullptr : *found;
 }
 

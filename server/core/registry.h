@@ -407,10 +407,13 @@ class Registry {
 
   // Find() returns the instance `name`, or nullptr. Does not touch it. An
   // instance evicted to a store comes back (see set_eviction_hooks()); a
-  // miss on a name that was never evicted costs no call to the hook.
+  // miss on a name that was never evicted costs no call to the hook,
+  // unless the store is shared (set_reload_on_any_miss()).
   Instance* Find(std::string_view name) const;
   // Find() of a name whose runtime::NameHash() is `hash`.
   Instance* Find(std::string_view name, std::uint64_t hash) const;
+  // FindLoaded() is Find() of what is in memory: it never reloads.
+  Instance* FindLoaded(std::string_view name) const;
 
   // Delete() closes the instance `name` with `reason` (its holders are
   // revoked and reported, its waiters fail with `reason`), then removes it;
@@ -468,6 +471,11 @@ class Registry {
   // creation is admitted, as in a batond that runs alone). `admission`
   // must outlive the registry.
   void set_admission(Admission* admission) { admission_ = admission; }
+  // Admissible() is OK when `name` may be created here now (always, without
+  // an admission), else the admission's refusal: what a lookup that found
+  // nothing answers in a cluster, rather than NOT_FOUND, while the name is
+  // not this node's (yet): a redirect, or UNAVAILABLE during a hand-off.
+  absl::Status Admissible(std::string_view name) const;
 
   // ForEach() calls `fn` with every instance, in name order. `fn` must not
   // create or remove instances. O(instances).
@@ -490,6 +498,12 @@ class Registry {
     evict_hook_ = std::move(evict);
     reload_hook_ = std::move(reload);
   }
+  // set_reload_on_any_miss(true): Find() asks ReloadHook about every name
+  // it misses, not only those it evicted (a cluster's node: the store is
+  // shared, and a name this node never held may have a record its
+  // previous owner kept). The hook is not asked again about a name while
+  // it restores that name.
+  void set_reload_on_any_miss(bool any) { reload_on_any_miss_ = any; }
 
   // Stored() is true when `name` was evicted to a store by EvictHook and is
   // not in memory now (Find() would bring it back).
@@ -615,6 +629,10 @@ class Registry {
   // Instances evicted through evict_hook_, by name: out of memory, in the
   // store. Find() moves a name back (hence mutable, as reload_hook_).
   mutable absl::btree_map<std::string, Kind, std::less<>> stored_;
+  bool reload_on_any_miss_ = false;
+  // While the hook restores a name (its Declare() looks the name up
+  // again, which must not reload it a second time).
+  mutable bool reloading_ = false;
   Revocations revocations_{this};
   // Ordered, for List(); owns the instances.
   InstanceMap instances_;

@@ -133,13 +133,21 @@ absl::Status NotFound(std::string_view name) {
       absl::StrCat("name: no instance named '", Absl(name), "'"));
 }
 
+// NotFoundIn() is what a lookup of `name` in `registry` that found nothing
+// answers: NOT_FOUND, unless the name is not this node's to serve now (a
+// cluster's: the admission's redirect, or UNAVAILABLE while it moves here).
+absl::Status NotFoundIn(const core::Registry& registry, std::string_view name) {
+  if (absl::Status here = registry.Admissible(name); !here.ok()) return here;
+  return NotFound(name);
+}
+
 // FindAs() finds `name` and requires it to be of the primitive type T.
 template <typename T>
 absl::StatusOr<core::Instance*> FindAs(core::Registry& registry,
                                        std::string_view name,
                                        std::string_view kind_name) {
   core::Instance* instance = registry.Find(name);
-  if (instance == nullptr) return NotFound(name);
+  if (instance == nullptr) return NotFoundIn(registry, name);
   if (instance->As<T>() == nullptr) {
     return absl::FailedPreconditionError(absl::StrCat(
         "name: '", Absl(name), "' is a ", Absl(core::KindName(instance->kind())),
@@ -316,7 +324,7 @@ ServerUnaryReactor* AdminService::Describe(grpc::CallbackServerContext* context,
   node_->Run(request->name(), [this, request, response, reactor](Node::Shard& shard) {
     core::Instance* instance = shard.registry.Find(request->name());
     if (instance == nullptr) {
-      Finish(reactor, NotFound(request->name()));
+      Finish(reactor, NotFoundIn(shard.registry, request->name()));
       return;
     }
     if (absl::Status kind = CheckKind(*instance, request->kind()); !kind.ok()) {
@@ -453,8 +461,9 @@ ServerUnaryReactor* AdminService::Delete(grpc::CallbackServerContext* context,
                                audit = std::move(audit)](Node::Shard& shard) {
     core::Instance* instance = shard.registry.Find(request->name());
     if (instance == nullptr) {
-      audit.Done(NotFound(request->name()));
-      Finish(reactor, NotFound(request->name()));
+      const absl::Status missing = NotFoundIn(shard.registry, request->name());
+      audit.Done(missing);
+      Finish(reactor, missing);
       return;
     }
     if (absl::Status kind = CheckKind(*instance, request->kind()); !kind.ok()) {

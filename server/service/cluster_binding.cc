@@ -75,9 +75,25 @@ cluster::EtcdMembership::Applier ClusterApplier(Node* node, cluster::ClusterView
           }
         });
         for (const std::string& name : moved) {
+          // A change not yet kept is kept as it is (not as a deletion).
+          if (shard.kept != nullptr) {
+            if (const core::Instance* instance = shard.registry.FindLoaded(name)) {
+              shard.kept->Release(*instance);
+            }
+          }
           (void)shard.registry.Delete(name, MovedReason(*view, sweep->node_ids, name));
         }
-        if (sweep->left.fetch_sub(1) == 1) std::move(sweep->done)();
+        auto swept = [sweep] {
+          if (sweep->left.fetch_sub(1) == 1) std::move(sweep->done)();
+        };
+        if (shard.kept == nullptr) {
+          swept();
+          return;
+        }
+        // The acknowledgement that lets other nodes take these names is
+        // written after `done`: the shard's changes go to the store first,
+        // so the new owners read them (etcd_kept_store.h).
+        shard.kept->WhenDurable([swept](const absl::Status&) { swept(); });
       });
     }
   };

@@ -80,7 +80,7 @@ absl::Status RestoreInstance(core::Registry& registry, std::string_view name,
   return absl::OkStatus();
 }
 
-KeptState::KeptState(runtime::EventLoop* loop, core::Registry* registry, store::Store* store)
+KeptState::KeptState(runtime::EventLoop* loop, core::Registry* registry, store::RecordStore* store)
     : loop_(loop),
       registry_(registry),
       store_(store),
@@ -88,10 +88,13 @@ KeptState::KeptState(runtime::EventLoop* loop, core::Registry* registry, store::
   registry_->set_eviction_hooks(
       [this](const core::Instance& instance) { return Evict(instance); },
       [this](std::string_view name) { return Reload(name); });
+  // A cluster's store: a name's previous owner may have kept it.
+  registry_->set_reload_on_any_miss(store_->shared());
 }
 
 KeptState::~KeptState() {
   registry_->set_eviction_hooks(nullptr, nullptr);
+  registry_->set_reload_on_any_miss(false);
   absl::MutexLock lock(&link_->mu);
   link_->owner = nullptr;
 }
@@ -109,7 +112,10 @@ void KeptState::ScheduleCommit() {
 }
 
 bool KeptState::Evict(const core::Instance& instance) {
-  if (!instance.kept()) return false;
+  // In a cluster an idle kept instance stays in memory (as in a batond
+  // without a store): a record out of memory would be the node's to
+  // forget when the name moves, and another node's to read back.
+  if (!instance.kept() || store_->shared()) return false;
   const absl::string_view name(instance.name().data(), instance.name().size());
   // Its state as it leaves (a bucket's level included) is what comes back.
   evicted_.insert_or_assign(name, EncodeInstance(instance, absl::Now()));
@@ -119,11 +125,27 @@ bool KeptState::Evict(const core::Instance& instance) {
 }
 
 bool KeptState::Reload(std::string_view name) {
-  // The registry calls this only for names it evicted through Evict().
+  // The registry calls this for the names it evicted through Evict(), and,
+  // with a shared store, for every name it misses.
   const absl::string_view key(name.data(), name.size());
   std::string record;
   if (auto evicted = evicted_.find(key); evicted != evicted_.end()) {
     record = evicted->second;  // not written yet: it stays in the batch
+  } else if (store_->shared()) {
+    if (dirty_.contains(key)) return false;  // deleted in this turn
+    absl::StatusOr<std::optional<std::string>> read = store_->Get(InstanceKey(name));
+    if (!read.ok() || !read->has_value()) return false;  // never kept: created as new
+    if (absl::Status restored = RestoreInstance(*registry_, name, **read, absl::Now());
+        !restored.ok()) {
+      // Not this node's name to create now (the admission's answer, which
+      // its caller gets too), unless the record is bad.
+      if (restored.code() == absl::StatusCode::kDataLoss) {
+        log::Error("kept instance not restored", {{"name", std::string(name)},
+                                                  {"status", restored}});
+      }
+      return false;
+    }
+    return true;
   } else {
     absl::StatusOr<std::optional<std::string>> read = store_->Get(InstanceKey(name));
     if (!read.ok() || !read->has_value()) {
@@ -142,9 +164,17 @@ bool KeptState::Reload(std::string_view name) {
   return true;
 }
 
+void KeptState::Release(const core::Instance& instance) {
+  const absl::string_view name(instance.name().data(), instance.name().size());
+  if (!dirty_.contains(name)) return;  // its record is written, or being written
+  evicted_.insert_or_assign(name, EncodeInstance(instance, absl::Now()));
+  dirty_.erase(name);
+  ScheduleCommit();
+}
+
 void KeptState::WhenDurable(Done done) {
   std::uint64_t sequence = 0;
-  if (!dirty_.empty()) {
+  if (!dirty_.empty() || !evicted_.empty()) {
     sequence = next_sequence_;  // this turn's batch
   } else if (submitted_ > committed_) {
     sequence = submitted_;
@@ -172,7 +202,7 @@ void KeptState::CommitTurn() {
   if (dirty_.empty() && evicted_.empty()) return;
   const std::uint64_t sequence = next_sequence_++;
   const absl::Time wall_now = absl::Now();
-  store::Store::Batch batch;
+  store::RecordStore::Batch batch;
   for (auto& [name, record] : evicted_) batch.Put(InstanceKey(name), record);
   evicted_.clear();
   for (const std::string& name : dirty_) {
@@ -180,7 +210,7 @@ void KeptState::CommitTurn() {
     // Find() would bring back an instance evicted to the store: a Stored()
     // name is not in memory, and its record is up to date.
     const bool stored = registry_->Stored(name);
-    core::Instance* instance = stored ? nullptr : registry_->Find(name);
+    core::Instance* instance = stored ? nullptr : registry_->FindLoaded(name);
     if (instance != nullptr) {
       instance->set_kept();
       batch.Put(key, EncodeInstance(*instance, wall_now));

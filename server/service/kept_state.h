@@ -49,7 +49,7 @@
 #include "absl/time/time.h"
 #include "server/core/registry.h"
 #include "server/runtime/event_loop.h"
-#include "server/store/store.h"
+#include "server/store/record_store.h"
 
 namespace baton::service {
 
@@ -75,7 +75,7 @@ class KeptState {
 
   // `loop` and `registry` are the shard's; `store` outlives this object
   // and is closed (Store::Close()) before it is destroyed.
-  KeptState(runtime::EventLoop* loop, core::Registry* registry, store::Store* store);
+  KeptState(runtime::EventLoop* loop, core::Registry* registry, store::RecordStore* store);
   KeptState(const KeptState&) = delete;
   KeptState& operator=(const KeptState&) = delete;
   ~KeptState();
@@ -84,6 +84,11 @@ class KeptState {
   // (declared, deleted, set_rate, set_bound, count_down...): its record, or
   // its deletion if it is gone by then, is written at the turn's end.
   void Changed(std::string_view name);
+
+  // Release() is told of an instance about to leave memory because its
+  // name moved to another node of the cluster: a change of it not yet
+  // written is written as it is now (its record, not its deletion).
+  void Release(const core::Instance& instance);
 
   // Pending() is true while a change of `name` is not durable yet.
   bool Pending(std::string_view name) const {
@@ -122,7 +127,7 @@ class KeptState {
 
   runtime::EventLoop* const loop_;
   core::Registry* const registry_;
-  store::Store* const store_;
+  store::RecordStore* const store_;
   std::shared_ptr<Link> link_;
   // Names changed in this turn; written by CommitTurn() at its end.
   absl::flat_hash_set<std::string> dirty_;

@@ -40,7 +40,7 @@ class Node {
     // Where each shard keeps the state no session owns (kept_state.h);
     // nullptr: nothing is kept. Outlives the Node, and is closed before
     // the Node is destroyed.
-    store::Store* store = nullptr;
+    store::RecordStore* store = nullptr;
   };
 
   Node(Options options, runtime::Clock* clock);

@@ -92,7 +92,7 @@ absl::Status Store::Write(Batch batch) {
     absl::MutexLock lock(&mu_);
     if (closed_) {
       leveldb::WriteBatch write;
-      for (const auto& op : batch.ops_) {
+      for (const auto& op : batch.ops()) {
         if (op.value.has_value()) {
           write.Put(SliceOf(op.key), SliceOf(*op.value));
         } else {
@@ -157,7 +157,7 @@ void Store::WriterLoop() {
     }
     leveldb::WriteBatch write;
     for (const Queued& queued : taken) {
-      for (const auto& op : queued.batch.ops_) {
+      for (const auto& op : queued.batch.ops()) {
         if (op.value.has_value()) {
           write.Put(SliceOf(op.key), SliceOf(*op.value));
         } else {

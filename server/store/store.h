@@ -45,6 +45,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
+#include "server/store/record_store.h"
 
 namespace leveldb {
 class DB;
@@ -52,7 +53,7 @@ class DB;
 
 namespace baton::store {
 
-class Store {
+class Store final : public RecordStore {
  public:
   struct Options {
     // sync = false skips the fsync (tests, benchmarks of the engine alone):
@@ -61,28 +62,8 @@ class Store {
     bool sync = true;
   };
 
-  // A batch of changes applied atomically. Cheap to move.
-  class Batch {
-   public:
-    void Put(std::string_view key, std::string_view value) {
-      ops_.push_back({std::string(key), std::string(value)});
-    }
-    void Delete(std::string_view key) { ops_.push_back({std::string(key), std::nullopt}); }
-    bool empty() const { return ops_.empty(); }
-    std::size_t size() const { return ops_.size(); }
-
-   private:
-    friend class Store;
-    struct Op {
-      std::string key;
-      std::optional<std::string> value;  // nullopt: delete
-    };
-    std::vector<Op> ops_;
-  };
-
-  // Done receives OK once the batch is durable, or the error that kept it
-  // from being written (then it may or may not be).
-  using Done = absl::AnyInvocable<void(const absl::Status&)>;
+  using Batch = RecordStore::Batch;
+  using Done = RecordStore::Done;
 
   // Open() opens (creating if missing) the database in `dir`, which must
   // exist or whose parent must. FAILED_PRECONDITION when another process
@@ -99,7 +80,7 @@ class Store {
   ~Store();
 
   // Get() is the value of `key`, or nullopt if it is absent.
-  absl::StatusOr<std::optional<std::string>> Get(std::string_view key) const;
+  absl::StatusOr<std::optional<std::string>> Get(std::string_view key) const override;
 
   // Scan() calls `fn` with every key starting with `prefix` and its value,
   // in key order.
@@ -115,7 +96,7 @@ class Store {
   // Commit() queues `batch` for the writer thread (see the file comment),
   // and `done` to run once it is written. After Close(), `done` runs at
   // once with FAILED_PRECONDITION, on the caller's thread.
-  void Commit(Batch batch, Done done);
+  void Commit(Batch batch, Done done) override;
 
   // Close() writes what was committed, runs the `done`s, and stops the
   // writer thread. Idempotent.

@@ -650,5 +650,158 @@ TEST_F(ClusterTest, ClientOfAKilledNodeLosesOnlyItsHoldsAndItsNamesMove) {
               new_owner.c_str(), static_cast<long long>(failover.count()));
 }
 
+// Admin calls through node `address` (forwarded to each name's owner).
+class AdminVia {
+ public:
+  explicit AdminVia(const std::string& address)
+      : stub_(v1::Admin::NewStub(
+            grpc::CreateChannel(address, grpc::InsecureChannelCredentials()))) {}
+
+  template <typename Request, typename Response, typename Method>
+  grpc::Status Call(Method method, const Request& request, Response* response) {
+    grpc::ClientContext context;
+    context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(5));
+    return (stub_.get()->*method)(&context, request, response);
+  }
+
+  grpc::Status Declare(const std::string& name, v1::InstanceConfig config) {
+    v1::DeclareRequest request;
+    request.set_name(name);
+    *request.mutable_config() = std::move(config);
+    v1::DeclareResponse response;
+    return Call(&v1::Admin::Stub::Declare, request, &response);
+  }
+
+  // Describe() retries UNAVAILABLE and redirects (a name between owners)
+  // until `deadline`.
+  grpc::Status Describe(const std::string& name, v1::DescribeResponse* response,
+                        Clock::time_point deadline) {
+    v1::DescribeRequest request;
+    request.set_name(name);
+    for (;;) {
+      response->Clear();
+      grpc::Status status = Call(&v1::Admin::Stub::Describe, request, response);
+      const bool moving = status.error_code() == grpc::StatusCode::UNAVAILABLE ||
+                          status.error_code() == grpc::StatusCode::FAILED_PRECONDITION;
+      if (!moving || Clock::now() >= deadline) return status;
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));  // the hand-off's retry
+    }
+  }
+
+ private:
+  std::unique_ptr<v1::Admin::Stub> stub_;
+};
+
+v1::InstanceConfig SemaphoreConfig(std::int64_t value) {
+  v1::InstanceConfig config;
+  config.set_kind(v1::KIND_DYNAMIC_BOUNDED_SEMAPHORE);
+  config.mutable_semaphore()->set_value(value);
+  return config;
+}
+
+// What a node kept goes to etcd and comes back on the name's next owner:
+// declared parameters, live changes and latch counts, whether the owner is
+// killed; a deleted instance stays deleted.
+TEST_F(ClusterTest, KeptStateMovesWithItsNamesWhenTheirOwnerIsKilled) {
+  for (const char* id : {"a", "b", "c"}) ASSERT_TRUE(AddNode(id).started());
+  ASSERT_TRUE(WaitForMembers({"a", "b", "c"}));
+  const std::vector<std::string> ids = {"a", "b", "c"};
+  const std::vector<std::string> names = NamesOwnedBy(ids, "b", "kept/", 4);
+  const std::string& semaphore = names[0];
+  const std::string& latch = names[1];
+  const std::string& limiter = names[2];
+  const std::string& deleted = names[3];
+  AdminVia admin(nodes_["a"]->address());
+
+  ASSERT_TRUE(admin.Declare(semaphore, SemaphoreConfig(3)).ok());
+  v1::SetBoundRequest set_bound;
+  set_bound.set_name(semaphore);
+  set_bound.set_bound(5);
+  v1::SetBoundResponse bound_set;
+  ASSERT_TRUE(admin.Call(&v1::Admin::Stub::SetBound, set_bound, &bound_set).ok());
+
+  v1::InstanceConfig latch_config;
+  latch_config.set_kind(v1::KIND_MULTI_COUNT_DOWN_LATCH);
+  for (const auto& [key, value] : {std::pair<const char*, int>{"x", 2}, {"y", 1}}) {
+    v1::LatchParams::Count* count = latch_config.mutable_latch()->add_counts();
+    count->set_key(key);
+    count->set_value(value);
+  }
+  ASSERT_TRUE(admin.Declare(latch, latch_config).ok());
+  std::unique_ptr<Client> client = ConnectTo(nodes_["a"]->address(), "kept");
+  ASSERT_NE(client, nullptr);
+  ASSERT_TRUE(MultiCountDownLatch(client.get(), latch).CountDown("x").Wait().ok());
+
+  v1::InstanceConfig limiter_config;
+  limiter_config.set_kind(v1::KIND_ADVANCED_RATE_LIMIT);
+  limiter_config.mutable_rate_limit()->set_rate(7);
+  limiter_config.mutable_rate_limit()->set_capacity(9);
+  ASSERT_TRUE(admin.Declare(limiter, limiter_config).ok());
+  v1::SetRateRequest set_rate;
+  set_rate.set_name(limiter);
+  set_rate.set_rate(11);
+  v1::SetRateResponse rate_set;
+  ASSERT_TRUE(admin.Call(&v1::Admin::Stub::SetRate, set_rate, &rate_set).ok());
+
+  ASSERT_TRUE(admin.Declare(deleted, SemaphoreConfig(4)).ok());
+  v1::DeleteRequest delete_request;
+  delete_request.set_name(deleted);
+  v1::DeleteResponse delete_response;
+  ASSERT_TRUE(admin.Call(&v1::Admin::Stub::Delete, delete_request, &delete_response).ok());
+
+  nodes_["b"]->SignalAndWait(SIGKILL, std::chrono::seconds(5));
+  const auto deadline = Clock::now() + std::chrono::seconds(15);
+  const std::vector<std::string> left = {"a", "c"};
+
+  v1::DescribeResponse described;
+  ASSERT_TRUE(admin.Describe(semaphore, &described, deadline).ok());
+  EXPECT_EQ(described.state().bound(), 5) << described.DebugString();
+  const std::string new_owner = left[*cluster::OwnerIndex(left, semaphore)];
+  EXPECT_TRUE(NodeHas(nodes_[new_owner]->address(), semaphore));
+
+  ASSERT_TRUE(admin.Describe(latch, &described, deadline).ok());
+  EXPECT_EQ(described.state().counts().at("x"), 1) << described.DebugString();
+  EXPECT_EQ(described.state().counts().at("y"), 1) << described.DebugString();
+
+  ASSERT_TRUE(admin.Describe(limiter, &described, deadline).ok());
+  EXPECT_EQ(described.state().rate(), 11) << described.DebugString();
+  EXPECT_EQ(described.state().capacity(), 11) << described.DebugString();
+
+  EXPECT_EQ(admin.Describe(deleted, &described, deadline).error_code(),
+            grpc::StatusCode::NOT_FOUND)
+      << described.DebugString();
+}
+
+// A name that moves to a node that joins keeps what its old owner kept,
+// changes made just before the move included: the old owner writes them
+// before its acknowledgement lets the new one create the name.
+TEST_F(ClusterTest, KeptStateMovesWithItsNamesToANodeThatJoins) {
+  for (const char* id : {"a", "b"}) ASSERT_TRUE(AddNode(id).started());
+  ASSERT_TRUE(WaitForMembers({"a", "b"}));
+  AdminVia admin(nodes_["a"]->address());
+  // Names that c will own once it joins.
+  const std::vector<std::string> names =
+      NamesOwnedBy({"a", "b", "c"}, "c", "kept/join/", 12);
+  for (std::size_t i = 0; i < names.size(); ++i) {
+    ASSERT_TRUE(admin.Declare(names[i], SemaphoreConfig(2)).ok()) << names[i];
+    v1::SetBoundRequest set_bound;
+    set_bound.set_name(names[i]);
+    set_bound.set_bound(static_cast<std::int64_t>(10 + i));
+    v1::SetBoundResponse bound_set;
+    ASSERT_TRUE(admin.Call(&v1::Admin::Stub::SetBound, set_bound, &bound_set).ok()) << names[i];
+  }
+  ASSERT_TRUE(AddNode("c").started());
+  ASSERT_TRUE(WaitForMembers({"a", "b", "c"}));
+  const auto deadline = Clock::now() + std::chrono::seconds(15);
+  for (std::size_t i = 0; i < names.size(); ++i) {
+    v1::DescribeResponse described;
+    const grpc::Status status = admin.Describe(names[i], &described, deadline);
+    ASSERT_TRUE(status.ok()) << names[i] << ": " << status.error_code() << " "
+                             << status.error_message();
+    EXPECT_EQ(described.state().bound(), static_cast<std::int64_t>(10 + i)) << names[i];
+    EXPECT_TRUE(NodeHas(nodes_["c"]->address(), names[i])) << names[i];
+  }
+}
+
 }  // namespace
 }  // namespace baton
