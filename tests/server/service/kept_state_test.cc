@@ -12,6 +12,7 @@
 #include <stdlib.h>
 
 #include <chrono>
+#include <map>
 #include <filesystem>
 #include <memory>
 #include <optional>
@@ -21,6 +22,7 @@
 #include <utility>
 #include <vector>
 
+#include "absl/synchronization/mutex.h"
 #include "gtest/gtest.h"
 #include "server/core/registry.h"
 #include "server/runtime/clock.h"
@@ -325,6 +327,135 @@ TEST_F(KeptStateTest, ACheckpointRecordsTheBucketsUsedSinceTheLastOne) {
   loop.Post([&] { kept.Checkpoint([&](const absl::Status&) { durable = true; }); });
   ASSERT_TRUE(RunUntil(loop, [&] { return durable; }));
   EXPECT_EQ(store->batches(), batches);
+}
+
+// A store shared with other processes (a cluster's, in etcd), in memory:
+// commits apply at once; `refuse` makes the admission refuse every name
+// (a node the name has not moved to yet).
+class SharedStore final : public store::RecordStore {
+ public:
+  absl::StatusOr<std::optional<std::string>> Get(std::string_view key) const override {
+    absl::MutexLock lock(&mu_);
+    const auto it = records_.find(std::string(key));
+    if (it == records_.end()) return std::nullopt;
+    return it->second;
+  }
+  void Commit(Batch batch, Done done) override {
+    {
+      absl::MutexLock lock(&mu_);
+      ++commits_;
+      for (const Batch::Op& op : batch.ops()) {
+        if (op.value.has_value()) {
+          records_[op.key] = *op.value;
+        } else {
+          records_.erase(op.key);
+        }
+      }
+    }
+    done(absl::OkStatus());
+  }
+  bool shared() const override { return true; }
+  void Put(const std::string& key, std::string value) {
+    absl::MutexLock lock(&mu_);
+    records_[key] = std::move(value);
+  }
+  bool Has(const std::string& key) const { return Get(key).value().has_value(); }
+
+ private:
+  mutable absl::Mutex mu_;
+  std::map<std::string, std::string> records_ ABSL_GUARDED_BY(mu_);
+  int commits_ ABSL_GUARDED_BY(mu_) = 0;
+};
+
+class Refusing final : public core::Registry::Admission {
+ public:
+  absl::StatusOr<std::uint64_t> Admit(std::string_view) override {
+    if (refuse) return absl::UnavailableError("not this node's yet");
+    return 0;
+  }
+  bool refuse = false;
+};
+
+TEST_F(KeptStateTest, WithASharedStoreAMissRestoresWhatAnotherNodeKept) {
+  runtime::EventLoop loop(&clock_);
+  SharedStore shared;
+  // What the name's previous owner kept: a semaphore declared 2, bound 7.
+  {
+    core::Registry elsewhere(&loop, 1000);
+    core::Instance* bound = elsewhere.Declare("bound", BoundConfig()).value();
+    ASSERT_TRUE(bound->As<core::DynamicBoundedSemaphore>()->SetBound(7).ok());
+    shared.Put(InstanceKey("bound"), EncodeInstance(*bound, absl::Now()));
+  }
+  core::Registry::Options options;
+  options.idle_eviction = absl::Minutes(1);
+  core::Registry registry(&loop, 1000, options);
+  Refusing admission;
+  registry.set_admission(&admission);
+  KeptState kept(&loop, &registry, &shared);
+
+  // Not this node's yet: nothing is created, and the refusal is what a
+  // lookup answers instead of NOT_FOUND.
+  admission.refuse = true;
+  EXPECT_EQ(registry.Find("bound"), nullptr);
+  EXPECT_EQ(registry.Admissible("bound").code(), absl::StatusCode::kUnavailable);
+  EXPECT_EQ(registry.GetOrCreate("latch", core::Kind::kMultiCountDownLatch).status().code(),
+            absl::StatusCode::kUnavailable);
+
+  admission.refuse = false;
+  core::Instance* restored = registry.Find("bound");
+  ASSERT_NE(restored, nullptr);
+  EXPECT_EQ(restored->As<core::DynamicBoundedSemaphore>()->bound(), 7);
+  EXPECT_EQ(restored->config(), BoundConfig());
+  // A name nobody kept is created with its defaults, as before.
+  EXPECT_EQ(registry.Find("fresh"), nullptr);
+  EXPECT_TRUE(registry.GetOrCreate("fresh", core::Kind::kPriorityLock).ok());
+  // In a cluster a kept instance stays in memory (no eviction to the
+  // store); the one at its defaults goes as before.
+  clock_.Advance(absl::Hours(1));
+  EXPECT_EQ(registry.SweepNow(), 1u);
+  EXPECT_NE(registry.FindLoaded("bound"), nullptr);
+  EXPECT_EQ(registry.FindLoaded("fresh"), nullptr);
+}
+
+TEST_F(KeptStateTest, WithASharedStoreADeleteIsNotUndoneAndAMovedNameKeepsItsChange) {
+  runtime::EventLoop loop(&clock_);
+  SharedStore shared;
+  core::Registry registry(&loop, 1000);
+  KeptState kept(&loop, &registry, &shared);
+  ASSERT_TRUE(registry.Declare("gone", BoundConfig()).ok());
+  ASSERT_TRUE(registry.Declare("moved", BoundConfig()).ok());
+  kept.Changed("gone");
+  kept.Changed("moved");
+  loop.RunUntilIdle();
+  ASSERT_TRUE(shared.Has(InstanceKey("gone")));
+  ASSERT_TRUE(shared.Has(InstanceKey("moved")));
+
+  // Deleted in this turn: a lookup in the same turn does not bring it back
+  // from the record not yet deleted, and the turn's batch deletes it.
+  ASSERT_TRUE(registry.Delete("gone", absl::OkStatus()).ok());
+  kept.Changed("gone");
+  EXPECT_EQ(registry.Find("gone"), nullptr);
+  // Changed, then moved to another node in the same turn: its record is
+  // written as changed, not deleted, and WhenDurable() waits for it.
+  core::Instance* moved = registry.FindLoaded("moved");
+  ASSERT_TRUE(moved->As<core::DynamicBoundedSemaphore>()->SetBound(9).ok());
+  kept.Changed("moved");
+  kept.Release(*moved);
+  ASSERT_TRUE(registry.Delete("moved", absl::OkStatus()).ok());
+  bool durable = false;
+  kept.WhenDurable([&](const absl::Status& status) { durable = status.ok(); });
+  EXPECT_FALSE(durable);
+  loop.RunUntilIdle();
+  EXPECT_TRUE(durable);
+  EXPECT_FALSE(shared.Has(InstanceKey("gone")));
+  ASSERT_TRUE(shared.Has(InstanceKey("moved")));
+
+  core::Registry next_owner(&loop, 1000);
+  KeptState next_kept(&loop, &next_owner, &shared);
+  core::Instance* back = next_owner.Find("moved");
+  ASSERT_NE(back, nullptr);
+  EXPECT_EQ(back->As<core::DynamicBoundedSemaphore>()->bound(), 9);
+  EXPECT_EQ(next_owner.Find("gone"), nullptr);
 }
 
 }  // namespace
