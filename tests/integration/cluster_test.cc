@@ -836,6 +836,9 @@ TEST_F(ClusterTest, ListNamesTheMembersThatDoNotAnswer) {
   EXPECT_EQ(code, 0) << out;
   EXPECT_NE(out.find(owned["a"][0]), std::string::npos) << out;
   EXPECT_NE(out.find("warning: node c of the cluster did not answer"), std::string::npos) << out;
+  auto [json_code, json] = RunCli("--addr " + nodes_["b"]->address() + " list gone/ --json");
+  EXPECT_EQ(json_code, 0) << json;
+  EXPECT_NE(json.find("\"unreachable_nodes\":[\"c\"]"), std::string::npos) << json;
   const auto kill_took = Clock::now() - kill_time;
 
   // b stopped (SIGSTOP: connected, silent): a answers within the caller's
