@@ -8,6 +8,7 @@
 #include <cstdio>
 #include <map>
 #include <memory>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -180,14 +181,37 @@ int RunList(Invocation& invocation) {
   absl::StatusOr<Admin> admin = Admin::Open(invocation.global);
   if (!admin.ok()) return ReportFailure(invocation.global, "list", admin.status());
   std::vector<v1::InstanceSummary> instances;
+  // In a cluster: the members that did not answer for some page.
+  std::set<std::string> unreachable;
   request.set_page_size(1000);
   do {
     v1::ListResponse response;
     absl::Status status = admin->Call(&v1::Admin::Stub::List, request, &response);
     if (!status.ok()) return ReportFailure(invocation.global, "list", status);
     instances.insert(instances.end(), response.instances().begin(), response.instances().end());
+    unreachable.insert(response.unreachable_nodes().begin(), response.unreachable_nodes().end());
     request.set_page_token(response.next_page_token());
   } while (!request.page_token().empty());
+  if (!unreachable.empty()) {
+    // A warning: what the reachable nodes hold is listed, and the exit
+    // code stays 0.
+    const std::string warning =
+        absl::StrCat("node", unreachable.size() > 1 ? "s " : " ", absl::StrJoin(unreachable, ", "),
+                     " of the cluster did not answer: their instances are not listed");
+    if (invocation.global.json) {
+      std::vector<std::string> ids;
+      for (const std::string& id : unreachable) ids.push_back(JsonQuote(id));
+      std::fprintf(stderr, "%s\n",
+                   JsonObject()
+                       .String("command", "list")
+                       .String("warning", warning)
+                       .Raw("unreachable_nodes", JsonArray(ids))
+                       .str()
+                       .c_str());
+    } else {
+      std::fprintf(stderr, "baton: list: warning: %s\n", warning.c_str());
+    }
+  }
 
   std::size_t width = 0;
   for (const v1::InstanceSummary& instance : instances) {

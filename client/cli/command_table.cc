@@ -233,7 +233,9 @@ std::vector<CommandSpec> MakeCommands() {
       .arguments = "[PREFIX] [--kind K]",
       .summary = "list instances (by name prefix)",
       .description = "Lists the instances whose name starts with PREFIX (every one "
-                     "without), with their kinds, in name order.",
+                     "without), with their kinds, in name order. In a cluster, any node "
+                     "lists every node's instances; nodes that do not answer are named in "
+                     "a warning on stderr (exit code 0).",
       .options = {{"kind", "K", "only this kind (PriorityLock, AdvancedRateLimit, ...)"}},
       .examples = {"baton list jobs/", "baton list --kind AdvancedRateLimit --json"},
       .exit_codes = "  0  listed (possibly nothing)\n",

@@ -366,6 +366,14 @@ std::string RenderMetrics(baton::service::Node& node,
              "Requests over a limit answered OK because of --rls_shadow_mode.", "counter");
   out.Sample("ratelimit_service_global_shadow_mode", {},
              static_cast<double>(baton::metrics::Rls().global_shadow_mode()));
+  out.Family("baton_rls_forwarded_total",
+             "Rate-limit requests forwarded to their domain's owner node (in a cluster): "
+             "answered by it, or unreachable.",
+             "counter");
+  out.Sample("baton_rls_forwarded_total", {{"result", "answered"}},
+             static_cast<double>(baton::metrics::Rls().forwarded()));
+  out.Sample("baton_rls_forwarded_total", {{"result", "unreachable"}},
+             static_cast<double>(baton::metrics::Rls().forward_failed()));
 
   RenderNamespaces(out, access, max_namespaces);
 
@@ -792,6 +800,7 @@ int main(int argc, char** argv) {
   rls_options.remaining_header = absl::GetFlag(FLAGS_rls_header_remaining);
   rls_options.reset_header = absl::GetFlag(FLAGS_rls_header_reset);
   baton::rls::RlsService rls(&node, &rls_rules, &access, rls_options);
+  if (in_cluster) rls.set_cluster(cluster_view.get(), &peers);
   builder.RegisterService(&rls);
   std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
   if (server == nullptr || port == 0) {
@@ -805,6 +814,7 @@ int main(int argc, char** argv) {
   // only; like --listen, it refuses a port something listens on already.
   const std::string rls_listen = absl::GetFlag(FLAGS_rls_listen);
   baton::rls::RlsService rls_second(&node, &rls_rules, &access, rls_options);
+  if (in_cluster) rls_second.set_cluster(cluster_view.get(), &peers);
   std::unique_ptr<grpc::Server> rls_server;
   int rls_port = 0;
   if (!rls_listen.empty()) {

@@ -47,6 +47,7 @@ void ClusterView::SetSnapshot(std::vector<Member> members,
             [](const Member& a, const Member& b) { return a.node_id < b.node_id; });
   absl::MutexLock lock(&mutex_);
   members_ = std::move(members);
+  MembersChangedLocked();
   acks_ = std::move(acks);
   revision_ = revision;
 }
@@ -66,6 +67,7 @@ void ClusterView::SetMember(std::string_view node_id, std::optional<std::string>
   } else if (found) {
     members_.erase(it);
   }
+  MembersChangedLocked();
   revision_ = std::max(revision_, revision);
 }
 
@@ -105,19 +107,16 @@ void ClusterView::AckWritten(std::int64_t revision) {
   own_ack_floor_ = std::max(own_ack_floor_, revision);
 }
 
-std::vector<std::string> ClusterView::SeenIdsLocked() const {
-  std::vector<std::string> ids;
-  ids.reserve(members_.size());
-  for (const Member& member : members_) ids.push_back(member.node_id);
-  return ids;
+void ClusterView::MembersChangedLocked() {
+  member_ids_.clear();
+  for (const Member& member : members_) member_ids_.push_back(member.node_id);
 }
 
 std::vector<std::string> ClusterView::Target() const {
   absl::MutexLock lock(&mutex_);
   if (!(clock_->Now() < lease_proven_until_)) return {};
-  std::vector<std::string> ids = SeenIdsLocked();
-  if (!Contains(ids, node_id_)) return {};
-  return ids;
+  if (!Contains(member_ids_, node_id_)) return {};
+  return member_ids_;
 }
 
 void ClusterView::SetApplied(std::vector<std::string> node_ids) {
@@ -170,9 +169,9 @@ absl::StatusOr<std::uint64_t> ClusterView::Admit(std::string_view name) const {
 }
 
 std::optional<Member> ClusterView::OwnerElsewhere(std::string_view name) const {
-  absl::MutexLock lock(&mutex_);
-  const std::vector<std::string> ids = SeenIdsLocked();
-  const std::optional<std::size_t> owner = OwnerIndex(ids, name);
+  // Shared: every Envoy rate-limit request of a cluster node asks it.
+  absl::ReaderMutexLock lock(&mutex_);
+  const std::optional<std::size_t> owner = OwnerIndex(member_ids_, name);
   if (!owner || members_[*owner].node_id == node_id_) return std::nullopt;
   return members_[*owner];
 }

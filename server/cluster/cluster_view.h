@@ -139,14 +139,16 @@ class ClusterView {
   absl::StatusOr<std::uint64_t> Admit(std::string_view name) const;
 
   // OwnerElsewhere() is the owner of `name` under the members seen when it
-  // is another node (where an Admin call is forwarded), else nullopt.
+  // is another node (where an Admin call or an Envoy rate-limit request is
+  // forwarded), else nullopt. Allocates nothing when it answers nullopt.
   std::optional<Member> OwnerElsewhere(std::string_view name) const;
 
   // Members() is the members seen, ascending by node id, and their revision.
   std::vector<Member> Members(std::int64_t* revision) const;
 
  private:
-  std::vector<std::string> SeenIdsLocked() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mutex_);
+  // MembersChangedLocked() makes member_ids_ follow members_.
+  void MembersChangedLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mutex_);
 
   const std::string node_id_;
   const std::string cluster_name_;
@@ -155,6 +157,8 @@ class ClusterView {
   mutable absl::Mutex mutex_;
   // By node id (ordered: the member list is ascending).
   std::vector<Member> members_ ABSL_GUARDED_BY(mutex_);
+  // Their node ids, in the same order (what placement takes).
+  std::vector<std::string> member_ids_ ABSL_GUARDED_BY(mutex_);
   absl::flat_hash_map<std::string, Ack> acks_ ABSL_GUARDED_BY(mutex_);
   std::int64_t revision_ ABSL_GUARDED_BY(mutex_) = 0;
   absl::Time lease_proven_until_ ABSL_GUARDED_BY(mutex_) = absl::InfinitePast();

@@ -126,6 +126,15 @@ class RlsCounters {
     return global_shadow_mode_.load(std::memory_order_relaxed);
   }
 
+  // In a cluster: requests this node forwarded to their domain's owner,
+  // `answered` by it (whatever the answer), or not (the owner unreachable,
+  // or past the deadline). The owner counts the descriptors' hits.
+  void CountForwarded(bool answered) {
+    (answered ? forwarded_ : forward_failed_).fetch_add(1, std::memory_order_relaxed);
+  }
+  std::uint64_t forwarded() const { return forwarded_.load(std::memory_order_relaxed); }
+  std::uint64_t forward_failed() const { return forward_failed_.load(std::memory_order_relaxed); }
+
  private:
   struct Entry {
     std::string domain;
@@ -139,6 +148,8 @@ class RlsCounters {
   std::vector<const Entry*> order_ ABSL_GUARDED_BY(mutex_);
   bool other_used_ ABSL_GUARDED_BY(mutex_) = false;
   std::atomic<std::uint64_t> global_shadow_mode_{0};
+  std::atomic<std::uint64_t> forwarded_{0};
+  std::atomic<std::uint64_t> forward_failed_{0};
   RlsCounts other_;
 };
 

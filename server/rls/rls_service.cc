@@ -9,6 +9,8 @@
 #include <cstdio>
 #include <limits>
 #include <memory>
+#include <optional>
+#include <string>
 #include <string_view>
 #include <utility>
 #include <vector>
@@ -514,10 +516,10 @@ absl::Status Validate(const RateLimitRequest& request) {
   return absl::OkStatus();
 }
 
-// AppendBucketName() writes BucketName() into `name` (cleared first),
+// AppendDomainPrefix() writes "envoy/<domain>/", the start of every bucket
+// name of `domain` and its placement key, into `name` (cleared first),
 // reusing its capacity.
-absl::Status AppendBucketName(std::string_view domain, absl::Span<const RlsEntry> entries,
-                              const RlsLimit* override_limit, std::string* name) {
+absl::Status AppendDomainPrefix(std::string_view domain, std::string* name) {
   name->clear();
   if (domain.empty()) return absl::InvalidArgumentError("domain: must not be empty");
   name->append("envoy/");
@@ -532,6 +534,14 @@ absl::Status AppendBucketName(std::string_view domain, absl::Span<const RlsEntry
                                                    " bytes once encoded, got ", encoded_domain));
   }
   name->push_back('/');
+  return absl::OkStatus();
+}
+
+// AppendBucketName() writes BucketName() into `name` (cleared first),
+// reusing its capacity.
+absl::Status AppendBucketName(std::string_view domain, absl::Span<const RlsEntry> entries,
+                              const RlsLimit* override_limit, std::string* name) {
+  if (absl::Status prefixed = AppendDomainPrefix(domain, name); !prefixed.ok()) return prefixed;
   const std::size_t prefix = name->size();
   for (std::size_t i = 0; i < entries.size(); ++i) {
     if (i > 0) name->push_back('/');
@@ -753,6 +763,17 @@ grpc::ServerUnaryReactor* RlsService::ShouldRateLimit(grpc::CallbackServerContex
     reactor->Finish(service::ToGrpcStatus(valid));
     return reactor;
   }
+  if (cluster_ != nullptr && !cluster::PeerChannels::IsForwarded(*context)) {
+    // The domain's owner decides it (a buffer per thread: no allocation).
+    thread_local std::string placement_key;
+    if (absl::Status valid = AppendDomainPrefix(request->domain(), &placement_key); !valid.ok()) {
+      reactor->Finish(service::ToGrpcStatus(valid));
+      return reactor;
+    }
+    if (std::optional<cluster::Member> owner = cluster_->OwnerElsewhere(placement_key)) {
+      return Forward(context, request, response, *owner);
+    }
+  }
   // The plan lives in the call's pooled state when gRPC allocated the
   // messages with calls_ (always, on a server); a call made otherwise (a
   // test driving the handler, or gRPC's default holder) gets one of its own.
@@ -786,6 +807,43 @@ grpc::ServerUnaryReactor* RlsService::ShouldRateLimit(grpc::CallbackServerContex
         service::ToGrpcStatus(Decide(&shard.registry, *plan, *plan->options, plan->response)));
   });
   return reactor;
+}
+
+grpc::ServerUnaryReactor* RlsService::Forward(grpc::CallbackServerContext* context,
+                                              const RateLimitRequest* request,
+                                              RateLimitResponse* response,
+                                              const cluster::Member& owner) {
+  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  std::shared_ptr<Stub> stub = StubFor(owner.address);
+  auto client = std::make_shared<grpc::ClientContext>();
+  cluster::PeerChannels::PrepareForwarded(*context, cluster_->node_id(), client.get());
+  // The request and the response are the call's: they live until it is
+  // finished, here, once the owner has answered.
+  stub->async()->ShouldRateLimit(
+      client.get(), request, response,
+      [client, stub, reactor, request, owner](grpc::Status status) {
+        const bool unreachable = status.error_code() == grpc::StatusCode::UNAVAILABLE ||
+                                 status.error_code() == grpc::StatusCode::DEADLINE_EXCEEDED;
+        metrics::Rls().CountForwarded(!unreachable);
+        if (status.error_code() == grpc::StatusCode::UNAVAILABLE) {
+          status = grpc::Status(
+              grpc::StatusCode::UNAVAILABLE,
+              absl::StrCat("rate-limit domain '", request->domain(),
+                           "' is decided by its owner, node ", owner.node_id, " (", owner.address,
+                           "), which is unavailable: ", status.error_message()));
+        }
+        reactor->Finish(status);
+      });
+  return reactor;
+}
+
+std::shared_ptr<RlsService::Stub> RlsService::StubFor(const std::string& address) {
+  absl::MutexLock lock(&stubs_mutex_);
+  std::shared_ptr<Stub>& stub = stubs_[address];
+  if (stub == nullptr) {
+    stub = envoy::service::ratelimit::v3::RateLimitService::NewStub(peers_->ChannelTo(address));
+  }
+  return stub;
 }
 
 }  // namespace baton::rls

@@ -29,9 +29,20 @@
 //      of the descriptor closest to its limit (an over-limit one first), as
 //      envoyproxy/ratelimit picks it.
 //
+// In a cluster (set_cluster()), a domain is decided by its owner (every
+// bucket of a domain has the placement key "envoy/<domain>/"): a node that
+// receives a request for a domain another node owns checks it (step 1's
+// INVALID_ARGUMENT) and forwards it whole to the owner (once: a forwarded
+// request is decided by the node that receives it, whatever it thinks),
+// with the caller's deadline and `authorization`, and relays the owner's
+// answer or error. An owner that cannot be reached is UNAVAILABLE naming
+// it (Envoy's failure_mode_deny decides what the request gets).
+//
 // Threading: gRPC calls ShouldRateLimit on its threads; the decision runs on
-// the domain's shard, which finishes the call. RlsRules is shared by every
-// RlsService (one per listening port) and swapped under a mutex by Reload.
+// the domain's shard, which finishes the call (a forwarded request: the
+// gRPC thread that receives the owner's answer). RlsRules is shared by
+// every RlsService (one per listening port) and swapped under a mutex by
+// Reload.
 
 #ifndef BATON_SERVER_RLS_RLS_SERVICE_H_
 #define BATON_SERVER_RLS_RLS_SERVICE_H_
@@ -42,12 +53,15 @@
 #include <string>
 #include <string_view>
 
+#include "absl/container/flat_hash_map.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/types/span.h"
 #include "envoy/service/ratelimit/v3/rls.grpc.pb.h"
 #include "server/auth/access.h"
+#include "server/cluster/cluster_view.h"
+#include "server/cluster/peer_channels.h"
 #include "server/rls/rls_config.h"
 #include "server/service/node.h"
 
@@ -149,16 +163,38 @@ class RlsService final : public envoy::service::ratelimit::v3::RateLimitService:
       const envoy::service::ratelimit::v3::RateLimitRequest* request,
       envoy::service::ratelimit::v3::RateLimitResponse* response) override;
 
+  // set_cluster() makes this a cluster member's service: a request for a
+  // domain `view` gives to another node is forwarded to it through `peers`.
+  // Before the server starts; both outlive the service.
+  void set_cluster(const cluster::ClusterView* view, cluster::PeerChannels* peers) {
+    cluster_ = view;
+    peers_ = peers;
+  }
+
   // The pooled per-call state and its allocator (rls_service.cc).
   class Call;
   class CallPool;
 
  private:
+  using Stub = envoy::service::ratelimit::v3::RateLimitService::Stub;
+
+  // Forward() sends the request to `owner` and finishes the call with its
+  // answer.
+  grpc::ServerUnaryReactor* Forward(grpc::CallbackServerContext* context,
+                                    const envoy::service::ratelimit::v3::RateLimitRequest* request,
+                                    envoy::service::ratelimit::v3::RateLimitResponse* response,
+                                    const cluster::Member& owner);
+  std::shared_ptr<Stub> StubFor(const std::string& address);
+
   service::Node* const node_;
   const RlsRules* const rules_;
   auth::Access* const access_;
   const RlsOptions options_;
   const std::unique_ptr<CallPool> calls_;
+  const cluster::ClusterView* cluster_ = nullptr;
+  cluster::PeerChannels* peers_ = nullptr;
+  absl::Mutex stubs_mutex_;
+  absl::flat_hash_map<std::string, std::shared_ptr<Stub>> stubs_ ABSL_GUARDED_BY(stubs_mutex_);
 };
 
 }  // namespace baton::rls

@@ -342,6 +342,127 @@ ServerUnaryReactor* AdminService::Describe(grpc::CallbackServerContext* context,
   return reactor;
 }
 
+// ListMerge gathers the parts of one List call (a page from each shard of
+// this node and, in a cluster, one from each other member) and answers the
+// call when the last part is in: the names of every part in order, without
+// duplicates (a name being handed over may be listed by its old and its new
+// owner), the first page_size of them, next_page_token the last name
+// answered. Each part has its first page_size names after the token, so the
+// first page_size of their union are the cluster's.
+//
+// Threading: its methods are called from shard threads and gRPC callback
+// threads; the last part to answer finishes the call, on its thread.
+class AdminService::ListMerge {
+ public:
+  struct Entry {
+    std::string name;
+    v1::Kind kind = v1::KIND_UNSPECIFIED;
+  };
+
+  ListMerge(int page_size, std::size_t parts, v1::ListResponse* response,
+            ServerUnaryReactor* reactor)
+      : page_size_(page_size), response_(response), reactor_(reactor), remaining_(parts) {}
+
+  // Add() is one shard's page of this node; `more`: the shard has names
+  // past it.
+  void Add(std::vector<Entry> entries, bool more) {
+    {
+      absl::MutexLock lock(&mu_);
+      more_ = more_ || more;
+      for (Entry& entry : entries) entries_.push_back(std::move(entry));
+    }
+    PartDone();
+  }
+  // Add() is another member's page.
+  void Add(const v1::ListResponse& page) {
+    {
+      absl::MutexLock lock(&mu_);
+      more_ = more_ || !page.next_page_token().empty();
+      for (const v1::InstanceSummary& instance : page.instances()) {
+        entries_.push_back({instance.name(), instance.kind()});
+      }
+    }
+    PartDone();
+  }
+  // LocalFailed() is a shard's error (the request's: a bad page token); it
+  // wins over any member's.
+  void LocalFailed(absl::Status status) {
+    {
+      absl::MutexLock lock(&mu_);
+      if (local_error_.ok()) local_error_ = std::move(status);
+    }
+    PartDone();
+  }
+  // PeerFailed() is another member's answer other than OK: the member is
+  // unreachable when it did not answer (UNAVAILABLE, DEADLINE_EXCEEDED,
+  // CANCELLED); any other error fails the call, naming the member.
+  void PeerFailed(const cluster::Member& peer, const grpc::Status& status) {
+    {
+      absl::MutexLock lock(&mu_);
+      switch (status.error_code()) {
+        case grpc::StatusCode::UNAVAILABLE:
+        case grpc::StatusCode::DEADLINE_EXCEEDED:
+        case grpc::StatusCode::CANCELLED:
+          unreachable_.push_back(peer.node_id);
+          break;
+        default:
+          if (peer_error_.ok()) {
+            peer_error_ = absl::Status(static_cast<absl::StatusCode>(status.error_code()),
+                                       absl::StrCat("node ", peer.node_id, " (", peer.address,
+                                                    "): ", status.error_message()));
+          }
+      }
+    }
+    PartDone();
+  }
+
+ private:
+  void PartDone() {
+    {
+      absl::MutexLock lock(&mu_);
+      if (--remaining_ > 0) return;
+    }
+    // The last part: no other thread touches this object now.
+    absl::MutexLock lock(&mu_);
+    if (!local_error_.ok() || !peer_error_.ok()) {
+      Finish(reactor_, !local_error_.ok() ? local_error_ : peer_error_);
+      return;
+    }
+    std::sort(entries_.begin(), entries_.end(),
+              [](const Entry& a, const Entry& b) { return a.name < b.name; });
+    entries_.erase(std::unique(entries_.begin(), entries_.end(),
+                               [](const Entry& a, const Entry& b) { return a.name == b.name; }),
+                   entries_.end());
+    bool more = more_;
+    if (entries_.size() > static_cast<std::size_t>(page_size_)) {
+      entries_.resize(static_cast<std::size_t>(page_size_));
+      more = true;
+    }
+    for (Entry& entry : entries_) {
+      v1::InstanceSummary* summary = response_->add_instances();
+      summary->set_name(std::move(entry.name));
+      summary->set_kind(entry.kind);
+    }
+    if (more && !entries_.empty()) {
+      response_->set_next_page_token(response_->instances(response_->instances_size() - 1).name());
+    }
+    std::sort(unreachable_.begin(), unreachable_.end());
+    for (std::string& node_id : unreachable_) response_->add_unreachable_nodes(std::move(node_id));
+    reactor_->Finish(grpc::Status::OK);
+  }
+
+  const int page_size_;
+  v1::ListResponse* const response_;
+  ServerUnaryReactor* const reactor_;
+  absl::Mutex mu_;
+  std::size_t remaining_ ABSL_GUARDED_BY(mu_);
+  bool more_ ABSL_GUARDED_BY(mu_) = false;  // some part has names past its page
+  std::vector<Entry> entries_ ABSL_GUARDED_BY(mu_);
+  std::vector<std::string> unreachable_ ABSL_GUARDED_BY(mu_);
+  absl::Status local_error_ ABSL_GUARDED_BY(mu_);
+  absl::Status peer_error_ ABSL_GUARDED_BY(mu_);
+};
+
 ServerUnaryReactor* AdminService::List(grpc::CallbackServerContext* context,
                                        const v1::ListRequest* request,
                                        v1::ListResponse* response) {
@@ -378,57 +499,68 @@ ServerUnaryReactor* AdminService::List(grpc::CallbackServerContext* context,
           ? core::Registry::kDefaultPageSize
           : std::min<int>(request->page_size(), core::Registry::kMaxPageSize);
 
-  // Every shard lists its own names; the last one to answer merges.
-  struct Gather {
-    absl::Mutex mu;
-    std::size_t remaining;
-    absl::Status error;
-    bool more = false;  // some shard has names past its page
-    std::vector<core::Registry::ListEntry> entries;
-  };
-  auto gather = std::make_shared<Gather>();
-  gather->remaining = node_->shard_count();
+  // Every shard lists its own names, and in a cluster every other member
+  // its own (ListPeers); the last part to answer merges.
+  std::vector<cluster::Member> peers;
+  if (cluster_ != nullptr && !cluster::PeerChannels::IsForwarded(*context)) {
+    std::int64_t revision = 0;
+    for (cluster::Member& member : cluster_->Members(&revision)) {
+      if (member.node_id != cluster_->node_id()) peers.push_back(std::move(member));
+    }
+  }
+  auto merge = std::make_shared<ListMerge>(page_size, node_->shard_count() + peers.size(), response,
+                                           reactor);
+  ListPeers(context, request, peers, merge);
   for (std::size_t i = 0; i < node_->shard_count(); ++i) {
     node_->RunOn(i, [=](Node::Shard& shard) {
       absl::StatusOr<core::Registry::ListPage> page = shard.registry.List(
           request->prefix(), kind, page_size, request->page_token(), visible);
-      bool last = false;
-      {
-        absl::MutexLock lock(&gather->mu);
-        if (!page.ok()) {
-          if (gather->error.ok()) gather->error = page.status();
-        } else {
-          gather->more = gather->more || !page->next_page_token.empty();
-          for (auto& entry : page->entries) {
-            gather->entries.push_back(std::move(entry));
-          }
-        }
-        last = --gather->remaining == 0;
-      }
-      if (!last) return;
-      // The last shard to answer: no other thread touches `gather` now.
-      if (!gather->error.ok()) {
-        Finish(reactor, gather->error);
+      if (!page.ok()) {
+        merge->LocalFailed(page.status());
         return;
       }
-      auto& entries = gather->entries;
-      std::sort(entries.begin(), entries.end(),
-                [](const auto& a, const auto& b) { return a.name < b.name; });
-      bool more = gather->more;
-      if (entries.size() > static_cast<std::size_t>(page_size)) {
-        entries.resize(page_size);
-        more = true;
+      std::vector<ListMerge::Entry> entries;
+      entries.reserve(page->entries.size());
+      for (auto& entry : page->entries) {
+        entries.push_back({std::move(entry.name), KindToProto(entry.kind)});
       }
-      for (const auto& entry : entries) {
-        v1::InstanceSummary* summary = response->add_instances();
-        summary->set_name(entry.name);
-        summary->set_kind(KindToProto(entry.kind));
-      }
-      if (more && !entries.empty()) response->set_next_page_token(entries.back().name);
-      reactor->Finish(grpc::Status::OK);
+      merge->Add(std::move(entries), !page->next_page_token.empty());
     });
   }
   return reactor;
+}
+
+void AdminService::ListPeers(grpc::CallbackServerContext* context, const v1::ListRequest* request,
+                             const std::vector<cluster::Member>& peers,
+                             const std::shared_ptr<ListMerge>& merge) {
+  if (peers.empty()) return;
+  // Each member gets 9/10 of the caller's time left (at most
+  // kListPeerTimeout): the answer, naming those that did not answer, leaves
+  // before the caller gives up.
+  const auto now = std::chrono::system_clock::now();
+  const auto left = context->deadline() - now;
+  const auto deadline =
+      now + std::min<std::chrono::system_clock::duration>(left - left / 10, kListPeerTimeout);
+  for (const cluster::Member& peer : peers) {
+    std::shared_ptr<v1::Admin::Stub> stub = StubFor(peer.address);
+    struct PeerCall {
+      grpc::ClientContext client;
+      v1::ListResponse page;
+    };
+    auto call = std::make_shared<PeerCall>();
+    cluster::PeerChannels::PrepareForwarded(*context, cluster_->node_id(), &call->client);
+    call->client.set_deadline(deadline);
+    // The request is the caller's: it lives until the call is finished,
+    // which is after every part has answered.
+    stub->async()->List(&call->client, request, &call->page,
+                        [merge, call, stub, peer](grpc::Status status) {
+                          if (status.ok()) {
+                            merge->Add(call->page);
+                          } else {
+                            merge->PeerFailed(peer, status);
+                          }
+                        });
+  }
 }
 
 ServerUnaryReactor* AdminService::Delete(grpc::CallbackServerContext* context,

@@ -12,15 +12,21 @@
 // In a cluster (set_cluster()), a call that names an instance another node
 // owns is forwarded to that node (once: a forwarded call is never forwarded
 // again), with the caller's deadline, `authorization` and client name; its
-// answer is the owner's. List lists this node's instances only.
+// answer is the owner's. List lists the whole cluster: this node's
+// instances and, asked concurrently (forwarded, so that each answers only
+// its own), every other member's, merged in name order; the members that
+// did not answer in time are named in the answer (unreachable_nodes).
 
 #ifndef BATON_SERVER_SERVICE_ADMIN_SERVICE_H_
 #define BATON_SERVER_SERVICE_ADMIN_SERVICE_H_
 
+#include <chrono>
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <string_view>
 #include <utility>
+#include <vector>
 
 #include "absl/base/thread_annotations.h"
 #include "absl/container/flat_hash_map.h"
@@ -90,6 +96,16 @@ class AdminService final : public v1::Admin::CallbackService {
   }
 
  private:
+  class ListMerge;
+
+  // The longest a List waits for another member's page.
+  static constexpr std::chrono::seconds kListPeerTimeout{10};
+
+  // ListPeers() asks each of `peers` for the page `request` asks (each
+  // answers with its own instances only), into `merge`; returns at once.
+  void ListPeers(grpc::CallbackServerContext* context, const v1::ListRequest* request,
+                 const std::vector<cluster::Member>& peers,
+                 const std::shared_ptr<ListMerge>& merge);
   // Forward() forwards the call naming `name` to its owner when that is
   // another node, and then returns the reactor the owner's answer will
   // finish (`reactor`, or the context's DefaultReactor() when null);

@@ -15,7 +15,11 @@
 //   - the C++ client (baton::Client) and the `baton` CLI connected to one
 //     node: locks of every node taken on their owners, mutual exclusion
 //     across clients of different seed nodes, a killed node's holds lost
-//     and its names granted again by their new owners.
+//     and its names granted again by their new owners;
+//   - Admin.List from any node lists every node's instances, paged; the
+//     members that do not answer are named;
+//   - Envoy's ShouldRateLimit sent to any node is decided by the domain's
+//     owner, on one bucket.
 
 #include <arpa/inet.h>
 #include <fcntl.h>
@@ -28,6 +32,7 @@
 #include <atomic>
 #include <chrono>
 #include <filesystem>
+#include <fstream>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -42,7 +47,9 @@
 #include "absl/synchronization/notification.h"
 #include "baton/client.h"
 #include "baton/v1/admin.grpc.pb.h"
+#include "envoy/service/ratelimit/v3/rls.grpc.pb.h"
 #include "gtest/gtest.h"
+#include "server/cluster/peer_channels.h"
 #include "server/cluster/placement.h"
 #include "tests/testing/batond_process.h"
 #include "tests/testing/session_client.h"
@@ -171,10 +178,16 @@ class ClusterTest : public ::testing::Test {
  protected:
   void SetUp() override { ASSERT_TRUE(etcd_.Ready()) << "etcd did not start: " << etcd_.last_error_; }
 
-  BatondProcess& AddNode(const std::string& id) {
-    nodes_[id] = std::make_unique<BatondProcess>(std::vector<std::string>{
-        "--shards=2", "--cluster_etcd=" + etcd_.endpoint(), "--cluster_node_id=" + id,
-        "--cluster_lease_ttl=2s", "--cluster_name=test", "--grace=0s"});
+  // AddNode() starts the node `id`, with `flags` besides the cluster's.
+  BatondProcess& AddNode(const std::string& id, std::vector<std::string> flags = {}) {
+    std::vector<std::string> all = {"--shards=2",
+                                    "--cluster_etcd=" + etcd_.endpoint(),
+                                    "--cluster_node_id=" + id,
+                                    "--cluster_lease_ttl=2s",
+                                    "--cluster_name=test",
+                                    "--grace=0s"};
+    all.insert(all.end(), flags.begin(), flags.end());
+    nodes_[id] = std::make_unique<BatondProcess>(std::move(all));
     return *nodes_[id];
   }
 
@@ -503,12 +516,13 @@ std::vector<std::string> NamesOwnedBy(const std::vector<std::string>& ids, const
   return names;
 }
 
-// NodeHas() is true when the node at `address` hosts `name` (List answers
-// only a node's own instances: nothing is forwarded).
+// NodeHas() is true when the node at `address` hosts `name` (a List marked
+// as forwarded answers only the node's own instances).
 bool NodeHas(const std::string& address, const std::string& name) {
   auto admin = v1::Admin::NewStub(grpc::CreateChannel(address, grpc::InsecureChannelCredentials()));
   grpc::ClientContext context;
   context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(2));
+  context.AddMetadata(cluster::kForwardedByKey, "test");
   v1::ListRequest request;
   request.set_prefix(name);
   v1::ListResponse response;
@@ -801,6 +815,296 @@ TEST_F(ClusterTest, KeptStateMovesWithItsNamesToANodeThatJoins) {
     EXPECT_EQ(described.state().bound(), static_cast<std::int64_t>(10 + i)) << names[i];
     EXPECT_TRUE(NodeHas(nodes_["c"]->address(), names[i])) << names[i];
   }
+}
+
+// Declared() declares `name` (a PriorityLock, or a DynamicBoundedSemaphore
+// when `semaphore`) through the node at `address`, which forwards it to the
+// owner; the refusals of a cluster that is settling after its start are
+// retried.
+bool Declared(const std::string& address, const std::string& name, bool semaphore = false) {
+  auto admin = v1::Admin::NewStub(grpc::CreateChannel(address, grpc::InsecureChannelCredentials()));
+  v1::DeclareRequest request;
+  request.set_name(name);
+  request.mutable_config()->set_kind(semaphore ? v1::KIND_DYNAMIC_BOUNDED_SEMAPHORE
+                                               : v1::KIND_PRIORITY_LOCK);
+  const auto deadline = Clock::now() + std::chrono::seconds(10);
+  while (Clock::now() < deadline) {
+    grpc::ClientContext context;
+    context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(2));
+    v1::DeclareResponse response;
+    const grpc::Status status = admin->Declare(&context, request, &response);
+    if (status.ok()) return true;
+    // UNAVAILABLE while a name is handed over, FAILED_PRECONDITION while
+    // the owner has not applied the member list yet (a redirect): the
+    // start settles within a few hundred milliseconds.
+    if (status.error_code() != grpc::StatusCode::UNAVAILABLE &&
+        status.error_code() != grpc::StatusCode::FAILED_PRECONDITION) {
+      ADD_FAILURE() << name << ": " << status.error_message();
+      return false;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));  // retry backoff
+  }
+  return false;
+}
+
+// Listing: every page of a List through one node.
+struct Listing {
+  std::vector<std::string> names;  // in the order answered
+  std::vector<v1::Kind> kinds;
+  std::vector<int> page_sizes;
+  std::set<std::string> unreachable;  // named by any page
+  grpc::Status status;
+};
+
+Listing ListAll(const std::string& address, const std::string& prefix, int page_size,
+                v1::Kind kind = v1::KIND_UNSPECIFIED,
+                std::chrono::milliseconds deadline = std::chrono::seconds(5)) {
+  auto admin = v1::Admin::NewStub(grpc::CreateChannel(address, grpc::InsecureChannelCredentials()));
+  Listing listing;
+  v1::ListRequest request;
+  request.set_prefix(prefix);
+  request.set_kind(kind);
+  request.set_page_size(page_size);
+  do {
+    grpc::ClientContext context;
+    context.set_deadline(std::chrono::system_clock::now() + deadline);
+    v1::ListResponse response;
+    listing.status = admin->List(&context, request, &response);
+    if (!listing.status.ok()) break;
+    listing.page_sizes.push_back(response.instances_size());
+    for (const v1::InstanceSummary& instance : response.instances()) {
+      listing.names.push_back(instance.name());
+      listing.kinds.push_back(instance.kind());
+    }
+    listing.unreachable.insert(response.unreachable_nodes().begin(),
+                               response.unreachable_nodes().end());
+    request.set_page_token(response.next_page_token());
+  } while (!request.page_token().empty());
+  return listing;
+}
+
+TEST_F(ClusterTest, ListFromAnyNodeListsEveryNodesInstancesInOrder) {
+  for (const char* id : {"a", "b", "c"}) ASSERT_TRUE(AddNode(id).started());
+  ASSERT_TRUE(WaitForMembers({"a", "b", "c"}));
+  const std::vector<std::string> ids = {"a", "b", "c"};
+  // On each node: 4 locks and a semaphore under list/, a lock elsewhere;
+  // all declared through a, which forwards them.
+  std::vector<std::string> expected;
+  std::vector<std::string> semaphores;
+  for (const std::string& id : ids) {
+    for (const std::string& name : NamesOwnedBy(ids, id, "list/lock-", 4)) {
+      ASSERT_TRUE(Declared(nodes_["a"]->address(), name));
+      expected.push_back(name);
+    }
+    const std::string semaphore = NamesOwnedBy(ids, id, "list/sem-", 1)[0];
+    ASSERT_TRUE(Declared(nodes_["a"]->address(), semaphore, /*semaphore=*/true));
+    expected.push_back(semaphore);
+    semaphores.push_back(semaphore);
+    ASSERT_TRUE(Declared(nodes_["a"]->address(), NamesOwnedBy(ids, id, "other/", 1)[0]));
+    // Each instance lives on its owner only.
+    EXPECT_TRUE(NodeHas(nodes_[id]->address(), semaphore));
+    for (const std::string& other : ids) {
+      if (other != id) {
+        EXPECT_FALSE(NodeHas(nodes_[other]->address(), semaphore)) << other;
+      }
+    }
+  }
+  std::sort(expected.begin(), expected.end());
+  std::sort(semaphores.begin(), semaphores.end());
+
+  for (const std::string& id : ids) {
+    // Pages of 4 across three nodes: in order, each name once, nothing else.
+    const Listing listing = ListAll(nodes_[id]->address(), "list/", 4);
+    ASSERT_TRUE(listing.status.ok()) << id << ": " << listing.status.error_message();
+    EXPECT_EQ(listing.names, expected) << "through " << id;
+    EXPECT_TRUE(listing.unreachable.empty()) << id;
+    EXPECT_EQ(listing.page_sizes, (std::vector<int>{4, 4, 4, 3})) << id;
+    // The kind is honoured on every node.
+    const Listing only =
+        ListAll(nodes_[id]->address(), "list/", 2, v1::KIND_DYNAMIC_BOUNDED_SEMAPHORE);
+    ASSERT_TRUE(only.status.ok()) << only.status.error_message();
+    EXPECT_EQ(only.names, semaphores) << "through " << id;
+    for (v1::Kind kind : only.kinds) EXPECT_EQ(kind, v1::KIND_DYNAMIC_BOUNDED_SEMAPHORE);
+  }
+  // A page token from one node resumes on another.
+  auto admin = v1::Admin::NewStub(
+      grpc::CreateChannel(nodes_["b"]->address(), grpc::InsecureChannelCredentials()));
+  grpc::ClientContext context;
+  v1::ListRequest request;
+  request.set_prefix("list/");
+  request.set_page_token(expected[6]);
+  request.set_page_size(3);
+  v1::ListResponse response;
+  ASSERT_TRUE(admin->List(&context, request, &response).ok());
+  ASSERT_EQ(response.instances_size(), 3);
+  for (int i = 0; i < 3; ++i) EXPECT_EQ(response.instances(i).name(), expected[7 + i]);
+  EXPECT_EQ(response.next_page_token(), expected[9]);
+  // A bad token is the same error as on a lone batond, not a member's.
+  grpc::ClientContext bad_context;
+  request.set_page_token("elsewhere/x");
+  const grpc::Status bad = admin->List(&bad_context, request, &response);
+  EXPECT_EQ(bad.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_EQ(bad.error_message().rfind("page_token", 0), 0u) << bad.error_message();
+}
+
+TEST_F(ClusterTest, ListNamesTheMembersThatDoNotAnswer) {
+  for (const char* id : {"a", "b", "c"}) ASSERT_TRUE(AddNode(id).started());
+  ASSERT_TRUE(WaitForMembers({"a", "b", "c"}));
+  const std::vector<std::string> ids = {"a", "b", "c"};
+  std::map<std::string, std::vector<std::string>> owned;
+  for (const std::string& id : ids) {
+    owned[id] = NamesOwnedBy(ids, id, "gone/", 3);
+    for (const std::string& name : owned[id]) ASSERT_TRUE(Declared(nodes_[id]->address(), name));
+  }
+  const auto listed = [](const Listing& listing, const std::vector<std::string>& names) {
+    for (const std::string& name : names) {
+      if (std::find(listing.names.begin(), listing.names.end(), name) == listing.names.end()) {
+        return false;
+      }
+    }
+    return true;
+  };
+  const auto none_listed = [](const Listing& listing, const std::vector<std::string>& names) {
+    for (const std::string& name : names) {
+      if (std::find(listing.names.begin(), listing.names.end(), name) != listing.names.end()) {
+        return false;
+      }
+    }
+    return true;
+  };
+
+  // c killed: until its lease runs out it is still a member, and cannot
+  // answer; a and b's instances are listed, in pages, and c is named.
+  nodes_["c"]->Signal(SIGKILL);
+  const Clock::time_point kill_time = Clock::now();
+  const Listing after_kill = ListAll(nodes_["a"]->address(), "gone/", 2);
+  ASSERT_TRUE(after_kill.status.ok()) << after_kill.status.error_message();
+  EXPECT_EQ(after_kill.unreachable, std::set<std::string>{"c"});
+  EXPECT_TRUE(listed(after_kill, owned["a"]));
+  EXPECT_TRUE(listed(after_kill, owned["b"]));
+  EXPECT_TRUE(none_listed(after_kill, owned["c"]));
+  EXPECT_TRUE(std::is_sorted(after_kill.names.begin(), after_kill.names.end()));
+  // The CLI lists them too, and warns on stderr.
+  auto [code, out] = RunCli("--addr " + nodes_["b"]->address() + " list gone/");
+  EXPECT_EQ(code, 0) << out;
+  EXPECT_NE(out.find(owned["a"][0]), std::string::npos) << out;
+  EXPECT_NE(out.find("warning: node c of the cluster did not answer"), std::string::npos) << out;
+  auto [json_code, json] = RunCli("--addr " + nodes_["b"]->address() + " list gone/ --json");
+  EXPECT_EQ(json_code, 0) << json;
+  EXPECT_NE(json.find("\"unreachable_nodes\":[\"c\"]"), std::string::npos) << json;
+  const auto kill_took = Clock::now() - kill_time;
+
+  // b stopped (SIGSTOP: connected, silent): a answers within the caller's
+  // deadline with its own instances, b named.
+  nodes_["b"]->Signal(SIGSTOP);
+  const Clock::time_point stop_time = Clock::now();
+  const Listing after_stop = ListAll(nodes_["a"]->address(), "gone/", 100, v1::KIND_UNSPECIFIED,
+                                     std::chrono::milliseconds(1500));
+  const auto stop_took = Clock::now() - stop_time;
+  ASSERT_TRUE(after_stop.status.ok()) << after_stop.status.error_message();
+  EXPECT_EQ(after_stop.unreachable.count("b"), 1u);
+  EXPECT_TRUE(listed(after_stop, owned["a"]));
+  EXPECT_TRUE(none_listed(after_stop, owned["b"]));
+  EXPECT_LT(stop_took, std::chrono::milliseconds(1500));
+  nodes_["b"]->Signal(SIGCONT);
+  std::printf(
+      "list with a killed member: %lld ms (with the CLI's); with a stopped one: %lld ms "
+      "(deadline 1500 ms)\n",
+      static_cast<long long>(
+          std::chrono::duration_cast<std::chrono::milliseconds>(kill_took).count()),
+      static_cast<long long>(
+          std::chrono::duration_cast<std::chrono::milliseconds>(stop_took).count()));
+}
+
+TEST_F(ClusterTest, ShouldRateLimitFromAnyNodeDrawsOnTheDomainOwnersBucket) {
+  using envoy::service::ratelimit::v3::RateLimitRequest;
+  using envoy::service::ratelimit::v3::RateLimitResponse;
+  using envoy::service::ratelimit::v3::RateLimitService;
+  char dir[] = "/tmp/baton-cluster-rls-XXXXXX";
+  ASSERT_NE(mkdtemp(dir), nullptr);
+  const std::string rules = std::string(dir) + "/rules.yaml";
+  std::ofstream(rules) << "domain: shared\n"
+                          "descriptors:\n"
+                          "  - key: user\n"
+                          "    rate_limit: {unit: minute, requests_per_unit: 5}\n";
+  const int rls_port = FreePort();
+  for (const char* id : {"a", "b", "c"}) {
+    std::vector<std::string> flags = {"--rls_config=" + rules};
+    if (std::string(id) == "b")
+      flags.push_back("--rls_listen=127.0.0.1:" + std::to_string(rls_port));
+    ASSERT_TRUE(AddNode(id, flags).started()) << nodes_[id]->log();
+  }
+  std::filesystem::remove_all(dir);  // read at start
+  ASSERT_TRUE(WaitForMembers({"a", "b", "c"}));
+  const std::vector<std::string> ids = {"a", "b", "c"};
+  const std::string owner = ids[*cluster::OwnerIndex(ids, "envoy/shared/user=ann")];
+  // Every node's gRPC port, and b's --rls_listen.
+  std::vector<std::string> targets;
+  for (const std::string& id : ids) targets.push_back(nodes_[id]->address());
+  targets.push_back("127.0.0.1:" + std::to_string(rls_port));
+
+  RateLimitRequest request;
+  request.set_domain("shared");
+  auto* entry = request.add_descriptors()->add_entries();
+  entry->set_key("user");
+  entry->set_value("ann");
+  const auto ask = [&](const std::string& target, RateLimitResponse* response) {
+    auto stub =
+        RateLimitService::NewStub(grpc::CreateChannel(target, grpc::InsecureChannelCredentials()));
+    // UNAVAILABLE (the domain handed over at the start) or a redirect (the
+    // owner has not applied the member list yet): nothing was charged,
+    // asked again.
+    const auto deadline = Clock::now() + std::chrono::seconds(10);
+    grpc::Status status;
+    do {
+      grpc::ClientContext context;
+      context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(2));
+      response->Clear();
+      status = stub->ShouldRateLimit(&context, request, response);
+      if (status.error_code() != grpc::StatusCode::UNAVAILABLE &&
+          status.error_code() != grpc::StatusCode::FAILED_PRECONDITION) {
+        break;
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));  // retry backoff
+    } while (Clock::now() < deadline);
+    return status;
+  };
+  // 5 per minute, whichever node is asked: 5 OK, then over the limit.
+  for (int i = 0; i < 7; ++i) {
+    const std::string& target = targets[i % targets.size()];
+    RateLimitResponse response;
+    const grpc::Status status = ask(target, &response);
+    ASSERT_TRUE(status.ok()) << target << ": " << status.error_message();
+    ASSERT_EQ(response.statuses_size(), 1);
+    EXPECT_EQ(response.overall_code(),
+              i < 5 ? RateLimitResponse::OK : RateLimitResponse::OVER_LIMIT)
+        << "request " << i << " through " << target;
+    // The owner's answer, headers included.
+    EXPECT_EQ(response.statuses(0).limit_remaining(),
+              static_cast<std::uint32_t>(std::max(4 - i, 0)))
+        << "request " << i;
+    ASSERT_EQ(response.response_headers_to_add_size(), 3) << "request " << i;
+    EXPECT_EQ(response.response_headers_to_add(1).key(), "x-ratelimit-remaining");
+    EXPECT_EQ(response.response_headers_to_add(1).value(), std::to_string(std::max(4 - i, 0)));
+  }
+  // Only the owner holds the bucket.
+  for (const std::string& id : ids) {
+    EXPECT_EQ(NodeHas(nodes_[id]->address(), "envoy/shared/user=ann"), id == owner) << id;
+  }
+
+  // The owner killed: another node answers UNAVAILABLE naming it, until
+  // the owner's lease runs out and the domain moves.
+  nodes_[owner]->Signal(SIGKILL);
+  const std::string other = owner == "a" ? "b" : "a";
+  auto stub = RateLimitService::NewStub(
+      grpc::CreateChannel(nodes_[other]->address(), grpc::InsecureChannelCredentials()));
+  grpc::ClientContext context;
+  context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(1));
+  RateLimitResponse response;
+  const grpc::Status status = stub->ShouldRateLimit(&context, request, &response);
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::UNAVAILABLE) << status.error_message();
+  EXPECT_NE(status.error_message().find("node " + owner), std::string::npos)
+      << status.error_message();
 }
 
 }  // namespace

@@ -37,10 +37,12 @@ def names_by_owner(client: baton.Client, prefix: str, per_node: int) -> dict[str
 
 
 async def listed_on(address: str, name: str) -> bool:
-    """Whether the node at ``address`` has ``name`` itself (List is not forwarded)."""
+    """Whether the node at ``address`` has ``name`` itself (a List marked as
+    forwarded lists only the node's own instances, not the cluster's)."""
     async with grpc.aio.insecure_channel(address) as channel:
         answer = await admin_pb2_grpc.AdminStub(channel).List(
-            admin_pb2.ListRequest(prefix=name.encode()), timeout=5)
+            admin_pb2.ListRequest(prefix=name.encode()), timeout=5,
+            metadata=(("baton-forwarded-by", "test"),))
     return any(i.name == name for i in answer.instances)
 
 

@@ -15,7 +15,7 @@ from baton._proto.baton.v1 import common_pb2 as baton_dot_v1_dot_common__pb2
 from google.protobuf import duration_pb2 as google_dot_protobuf_dot_duration__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x14\x62\x61ton/v1/admin.proto\x12\x08\x62\x61ton.v1\x1a\x15\x62\x61ton/v1/common.proto\x1a\x1egoogle/protobuf/duration.proto\"\x10\n\x0e\x43lusterRequest\"t\n\x0f\x43lusterResponse\x12\x14\n\x0c\x63luster_name\x18\x01 \x01(\t\x12\x0f\n\x07node_id\x18\x02 \x01(\t\x12\x10\n\x08revision\x18\x03 \x01(\x03\x12(\n\x07members\x18\x04 \x03(\x0b\x32\x17.baton.v1.ClusterMember\"1\n\rClusterMember\x12\x0f\n\x07node_id\x18\x01 \x01(\t\x12\x0f\n\x07\x61\x64\x64ress\x18\x02 \x01(\t\"H\n\x0e\x44\x65\x63lareRequest\x12\x0c\n\x04name\x18\x01 \x01(\x0c\x12(\n\x06\x63onfig\x18\x02 \x01(\x0b\x32\x18.baton.v1.InstanceConfig\"L\n\x0f\x44\x65\x63lareResponse\x12\x0f\n\x07\x63reated\x18\x01 \x01(\x08\x12(\n\x06\x63onfig\x18\x02 \x01(\x0b\x32\x18.baton.v1.InstanceConfig\"=\n\x0f\x44\x65scribeRequest\x12\x0c\n\x04name\x18\x01 \x01(\x0c\x12\x1c\n\x04kind\x18\x02 \x01(\x0e\x32\x0e.baton.v1.Kind\"\x95\x01\n\x10\x44\x65scribeResponse\x12\x0c\n\x04name\x18\x01 \x01(\t\x12(\n\x06\x63onfig\x18\x02 \x01(\x0b\x32\x18.baton.v1.InstanceConfig\x12&\n\x05state\x18\x03 \x01(\x0b\x32\x17.baton.v1.InstanceState\x12!\n\x07holders\x18\x04 \x03(\x0b\x32\x10.baton.v1.Holder\"b\n\x0bListRequest\x12\x0e\n\x06prefix\x18\x01 \x01(\x0c\x12\x1c\n\x04kind\x18\x02 \x01(\x0e\x32\x0e.baton.v1.Kind\x12\x11\n\tpage_size\x18\x03 \x01(\x05\x12\x12\n\npage_token\x18\x04 \x01(\x0c\"U\n\x0cListResponse\x12,\n\tinstances\x18\x01 \x03(\x0b\x32\x19.baton.v1.InstanceSummary\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\x0c\"=\n\x0fInstanceSummary\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x1c\n\x04kind\x18\x02 \x01(\x0e\x32\x0e.baton.v1.Kind\"K\n\rDeleteRequest\x12\x0c\n\x04name\x18\x01 \x01(\x0c\x12\x1c\n\x04kind\x18\x02 \x01(\x0e\x32\x0e.baton.v1.Kind\x12\x0e\n\x06reason\x18\x03 \x01(\x0c\"\'\n\x0e\x44\x65leteResponse\x12\x15\n\rrevoked_holds\x18\x01 \x01(\x03\",\n\x0eSetRateRequest\x12\x0c\n\x04name\x18\x01 \x01(\x0c\x12\x0c\n\x04rate\x18\x02 \x01(\x01\"1\n\x0fSetRateResponse\x12\x0c\n\x04rate\x18\x01 \x01(\x01\x12\x10\n\x08\x63\x61pacity\x18\x02 \x01(\x01\".\n\x0fSetBoundRequest\x12\x0c\n\x04name\x18\x01 \x01(\x0c\x12\r\n\x05\x62ound\x18\x02 \x01(\x03\"4\n\x10SetBoundResponse\x12\r\n\x05\x62ound\x18\x01 \x01(\x03\x12\x11\n\tavailable\x18\x02 \x01(\x03\"\x1c\n\x0cResetRequest\x12\x0c\n\x04name\x18\x01 \x01(\x0c\"9\n\rResetResponse\x12\x15\n\rrevoked_holds\x18\x01 \x01(\x03\x12\x11\n\tavailable\x18\x02 \x01(\x03\"A\n\x11TryAcquireRequest\x12\x0c\n\x04name\x18\x01 \x01(\x0c\x12\x13\n\x06tokens\x18\x02 \x01(\x01H\x00\x88\x01\x01\x42\t\n\x07_tokens\"j\n\x12TryAcquireResponse\x12\x0f\n\x07\x61llowed\x18\x01 \x01(\x08\x12\x13\n\x0btokens_left\x18\x02 \x01(\x01\x12.\n\x0bretry_after\x18\x03 \x01(\x0b\x32\x19.google.protobuf.Duration2\xc4\x04\n\x05\x41\x64min\x12>\n\x07\x44\x65\x63lare\x12\x18.baton.v1.DeclareRequest\x1a\x19.baton.v1.DeclareResponse\x12\x41\n\x08\x44\x65scribe\x12\x19.baton.v1.DescribeRequest\x1a\x1a.baton.v1.DescribeResponse\x12\x35\n\x04List\x12\x15.baton.v1.ListRequest\x1a\x16.baton.v1.ListResponse\x12;\n\x06\x44\x65lete\x12\x17.baton.v1.DeleteRequest\x1a\x18.baton.v1.DeleteResponse\x12>\n\x07SetRate\x12\x18.baton.v1.SetRateRequest\x1a\x19.baton.v1.SetRateResponse\x12\x41\n\x08SetBound\x12\x19.baton.v1.SetBoundRequest\x1a\x1a.baton.v1.SetBoundResponse\x12\x38\n\x05Reset\x12\x16.baton.v1.ResetRequest\x1a\x17.baton.v1.ResetResponse\x12G\n\nTryAcquire\x12\x1b.baton.v1.TryAcquireRequest\x1a\x1c.baton.v1.TryAcquireResponse\x12>\n\x07\x43luster\x12\x18.baton.v1.ClusterRequest\x1a\x19.baton.v1.ClusterResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x14\x62\x61ton/v1/admin.proto\x12\x08\x62\x61ton.v1\x1a\x15\x62\x61ton/v1/common.proto\x1a\x1egoogle/protobuf/duration.proto\"\x10\n\x0e\x43lusterRequest\"t\n\x0f\x43lusterResponse\x12\x14\n\x0c\x63luster_name\x18\x01 \x01(\t\x12\x0f\n\x07node_id\x18\x02 \x01(\t\x12\x10\n\x08revision\x18\x03 \x01(\x03\x12(\n\x07members\x18\x04 \x03(\x0b\x32\x17.baton.v1.ClusterMember\"1\n\rClusterMember\x12\x0f\n\x07node_id\x18\x01 \x01(\t\x12\x0f\n\x07\x61\x64\x64ress\x18\x02 \x01(\t\"H\n\x0e\x44\x65\x63lareRequest\x12\x0c\n\x04name\x18\x01 \x01(\x0c\x12(\n\x06\x63onfig\x18\x02 \x01(\x0b\x32\x18.baton.v1.InstanceConfig\"L\n\x0f\x44\x65\x63lareResponse\x12\x0f\n\x07\x63reated\x18\x01 \x01(\x08\x12(\n\x06\x63onfig\x18\x02 \x01(\x0b\x32\x18.baton.v1.InstanceConfig\"=\n\x0f\x44\x65scribeRequest\x12\x0c\n\x04name\x18\x01 \x01(\x0c\x12\x1c\n\x04kind\x18\x02 \x01(\x0e\x32\x0e.baton.v1.Kind\"\x95\x01\n\x10\x44\x65scribeResponse\x12\x0c\n\x04name\x18\x01 \x01(\t\x12(\n\x06\x63onfig\x18\x02 \x01(\x0b\x32\x18.baton.v1.InstanceConfig\x12&\n\x05state\x18\x03 \x01(\x0b\x32\x17.baton.v1.InstanceState\x12!\n\x07holders\x18\x04 \x03(\x0b\x32\x10.baton.v1.Holder\"b\n\x0bListRequest\x12\x0e\n\x06prefix\x18\x01 \x01(\x0c\x12\x1c\n\x04kind\x18\x02 \x01(\x0e\x32\x0e.baton.v1.Kind\x12\x11\n\tpage_size\x18\x03 \x01(\x05\x12\x12\n\npage_token\x18\x04 \x01(\x0c\"p\n\x0cListResponse\x12,\n\tinstances\x18\x01 \x03(\x0b\x32\x19.baton.v1.InstanceSummary\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\x0c\x12\x19\n\x11unreachable_nodes\x18\x03 \x03(\t\"=\n\x0fInstanceSummary\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x1c\n\x04kind\x18\x02 \x01(\x0e\x32\x0e.baton.v1.Kind\"K\n\rDeleteRequest\x12\x0c\n\x04name\x18\x01 \x01(\x0c\x12\x1c\n\x04kind\x18\x02 \x01(\x0e\x32\x0e.baton.v1.Kind\x12\x0e\n\x06reason\x18\x03 \x01(\x0c\"\'\n\x0e\x44\x65leteResponse\x12\x15\n\rrevoked_holds\x18\x01 \x01(\x03\",\n\x0eSetRateRequest\x12\x0c\n\x04name\x18\x01 \x01(\x0c\x12\x0c\n\x04rate\x18\x02 \x01(\x01\"1\n\x0fSetRateResponse\x12\x0c\n\x04rate\x18\x01 \x01(\x01\x12\x10\n\x08\x63\x61pacity\x18\x02 \x01(\x01\".\n\x0fSetBoundRequest\x12\x0c\n\x04name\x18\x01 \x01(\x0c\x12\r\n\x05\x62ound\x18\x02 \x01(\x03\"4\n\x10SetBoundResponse\x12\r\n\x05\x62ound\x18\x01 \x01(\x03\x12\x11\n\tavailable\x18\x02 \x01(\x03\"\x1c\n\x0cResetRequest\x12\x0c\n\x04name\x18\x01 \x01(\x0c\"9\n\rResetResponse\x12\x15\n\rrevoked_holds\x18\x01 \x01(\x03\x12\x11\n\tavailable\x18\x02 \x01(\x03\"A\n\x11TryAcquireRequest\x12\x0c\n\x04name\x18\x01 \x01(\x0c\x12\x13\n\x06tokens\x18\x02 \x01(\x01H\x00\x88\x01\x01\x42\t\n\x07_tokens\"j\n\x12TryAcquireResponse\x12\x0f\n\x07\x61llowed\x18\x01 \x01(\x08\x12\x13\n\x0btokens_left\x18\x02 \x01(\x01\x12.\n\x0bretry_after\x18\x03 \x01(\x0b\x32\x19.google.protobuf.Duration2\xc4\x04\n\x05\x41\x64min\x12>\n\x07\x44\x65\x63lare\x12\x18.baton.v1.DeclareRequest\x1a\x19.baton.v1.DeclareResponse\x12\x41\n\x08\x44\x65scribe\x12\x19.baton.v1.DescribeRequest\x1a\x1a.baton.v1.DescribeResponse\x12\x35\n\x04List\x12\x15.baton.v1.ListRequest\x1a\x16.baton.v1.ListResponse\x12;\n\x06\x44\x65lete\x12\x17.baton.v1.DeleteRequest\x1a\x18.baton.v1.DeleteResponse\x12>\n\x07SetRate\x12\x18.baton.v1.SetRateRequest\x1a\x19.baton.v1.SetRateResponse\x12\x41\n\x08SetBound\x12\x19.baton.v1.SetBoundRequest\x1a\x1a.baton.v1.SetBoundResponse\x12\x38\n\x05Reset\x12\x16.baton.v1.ResetRequest\x1a\x17.baton.v1.ResetResponse\x12G\n\nTryAcquire\x12\x1b.baton.v1.TryAcquireRequest\x1a\x1c.baton.v1.TryAcquireResponse\x12>\n\x07\x43luster\x12\x18.baton.v1.ClusterRequest\x1a\x19.baton.v1.ClusterResponseb\x06proto3')
 
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, globals())
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'baton.v1.admin_pb2', globals())
@@ -39,29 +39,29 @@ if _descriptor._USE_C_DESCRIPTORS == False:
   _LISTREQUEST._serialized_start=643
   _LISTREQUEST._serialized_end=741
   _LISTRESPONSE._serialized_start=743
-  _LISTRESPONSE._serialized_end=828
-  _INSTANCESUMMARY._serialized_start=830
-  _INSTANCESUMMARY._serialized_end=891
-  _DELETEREQUEST._serialized_start=893
-  _DELETEREQUEST._serialized_end=968
-  _DELETERESPONSE._serialized_start=970
-  _DELETERESPONSE._serialized_end=1009
-  _SETRATEREQUEST._serialized_start=1011
-  _SETRATEREQUEST._serialized_end=1055
-  _SETRATERESPONSE._serialized_start=1057
-  _SETRATERESPONSE._serialized_end=1106
-  _SETBOUNDREQUEST._serialized_start=1108
-  _SETBOUNDREQUEST._serialized_end=1154
-  _SETBOUNDRESPONSE._serialized_start=1156
-  _SETBOUNDRESPONSE._serialized_end=1208
-  _RESETREQUEST._serialized_start=1210
-  _RESETREQUEST._serialized_end=1238
-  _RESETRESPONSE._serialized_start=1240
-  _RESETRESPONSE._serialized_end=1297
-  _TRYACQUIREREQUEST._serialized_start=1299
-  _TRYACQUIREREQUEST._serialized_end=1364
-  _TRYACQUIRERESPONSE._serialized_start=1366
-  _TRYACQUIRERESPONSE._serialized_end=1472
-  _ADMIN._serialized_start=1475
-  _ADMIN._serialized_end=2055
+  _LISTRESPONSE._serialized_end=855
+  _INSTANCESUMMARY._serialized_start=857
+  _INSTANCESUMMARY._serialized_end=918
+  _DELETEREQUEST._serialized_start=920
+  _DELETEREQUEST._serialized_end=995
+  _DELETERESPONSE._serialized_start=997
+  _DELETERESPONSE._serialized_end=1036
+  _SETRATEREQUEST._serialized_start=1038
+  _SETRATEREQUEST._serialized_end=1082
+  _SETRATERESPONSE._serialized_start=1084
+  _SETRATERESPONSE._serialized_end=1133
+  _SETBOUNDREQUEST._serialized_start=1135
+  _SETBOUNDREQUEST._serialized_end=1181
+  _SETBOUNDRESPONSE._serialized_start=1183
+  _SETBOUNDRESPONSE._serialized_end=1235
+  _RESETREQUEST._serialized_start=1237
+  _RESETREQUEST._serialized_end=1265
+  _RESETRESPONSE._serialized_start=1267
+  _RESETRESPONSE._serialized_end=1324
+  _TRYACQUIREREQUEST._serialized_start=1326
+  _TRYACQUIREREQUEST._serialized_end=1391
+  _TRYACQUIRERESPONSE._serialized_start=1393
+  _TRYACQUIRERESPONSE._serialized_end=1499
+  _ADMIN._serialized_start=1502
+  _ADMIN._serialized_end=2082
 # @@protoc_insertion_point(module_scope)

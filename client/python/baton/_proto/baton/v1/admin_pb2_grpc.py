@@ -95,9 +95,17 @@ class AdminServicer(object):
 
     def List(self, request, context):
         """List lists instances by name, in ascending byte order, a page at a time.
+        In a cluster, any node lists the whole cluster: it asks every member
+        for the same page (each member lists its own instances, with its own
+        access rules for the caller) and merges them; a member that does not
+        answer in time is named in `unreachable_nodes`, and the others'
+        instances are still listed.
         Errors: INVALID_ARGUMENT "page_size" (negative), "prefix" and
         "page_token" (not UTF-8), "page_token" (one that does not start with
-        `prefix`, so cannot come from a listing of it).
+        `prefix`, so cannot come from a listing of it). In a cluster, an error
+        a member answers (other than UNAVAILABLE, DEADLINE_EXCEEDED and
+        CANCELLED, which make it unreachable) fails the call with its code,
+        the message naming the member ("node b (10.0.0.2:7070): ...").
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
