@@ -82,6 +82,39 @@ std::string TimeText(const ASN1_TIME* time) {
   return text;
 }
 
+// CheckCaFile() is OK when `path` holds at least one PEM certificate.
+absl::Status CheckCaFile(const char* flag, const std::string& path) {
+  absl::StatusOr<std::string> ca_pem = ReadFile(flag, path);
+  if (!ca_pem.ok()) return ca_pem.status();
+  Bio ca_bio = MemoryBio(*ca_pem);
+  std::unique_ptr<STACK_OF(X509_INFO), InfoStackFree> infos(
+      PEM_X509_INFO_read_bio(ca_bio.get(), nullptr, NoPassphrase, nullptr));
+  int certificates = 0;
+  for (int i = 0; infos != nullptr && i < sk_X509_INFO_num(infos.get()); ++i) {
+    if (sk_X509_INFO_value(infos.get(), i)->x509 != nullptr) ++certificates;
+  }
+  if (certificates == 0) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(flag, ": '", path,
+                     "' holds no PEM certificate (expected the CA certificates, each a block "
+                     "starting -----BEGIN CERTIFICATE-----)"));
+  }
+  return absl::OkStatus();
+}
+
+unsigned int ReloadSeconds(absl::Duration interval) {
+  return static_cast<unsigned int>(std::max(1.0, std::ceil(absl::ToDoubleSeconds(interval))));
+}
+
+// A host name or an IP address, as a certificate's SAN would hold it.
+bool IsServerName(const std::string& name) {
+  if (name.empty() || name.size() > 253) return false;
+  return std::all_of(name.begin(), name.end(), [](char c) {
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+           c == '.' || c == '-' || c == '_' || c == ':';
+  });
+}
+
 }  // namespace
 
 absl::Status CheckTlsFiles(const TlsFiles& files) {
@@ -121,23 +154,7 @@ absl::Status CheckTlsFiles(const TlsFiles& files) {
                      "' does not match the certificate in '", files.cert_file,
                      "' (--tls_cert_file)"));
   }
-  if (files.mutual()) {
-    absl::StatusOr<std::string> ca_pem = ReadFile("--tls_client_ca_file", files.client_ca_file);
-    if (!ca_pem.ok()) return ca_pem.status();
-    Bio ca_bio = MemoryBio(*ca_pem);
-    std::unique_ptr<STACK_OF(X509_INFO), InfoStackFree> infos(
-        PEM_X509_INFO_read_bio(ca_bio.get(), nullptr, NoPassphrase, nullptr));
-    int certificates = 0;
-    for (int i = 0; infos != nullptr && i < sk_X509_INFO_num(infos.get()); ++i) {
-      if (sk_X509_INFO_value(infos.get(), i)->x509 != nullptr) ++certificates;
-    }
-    if (certificates == 0) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "--tls_client_ca_file: '", files.client_ca_file,
-          "' holds no PEM certificate (expected the CA certificates, each a block starting "
-          "-----BEGIN CERTIFICATE-----)"));
-    }
-  }
+  if (files.mutual()) return CheckCaFile("--tls_client_ca_file", files.client_ca_file);
   return absl::OkStatus();
 }
 
@@ -151,10 +168,8 @@ std::string CertificateSummary(const std::string& cert_file) {
 
 std::shared_ptr<grpc::ServerCredentials> ServerCredentials(const TlsFiles& files) {
   if (!files.enabled()) return grpc::InsecureServerCredentials();
-  const auto seconds = static_cast<unsigned int>(
-      std::max(1.0, std::ceil(absl::ToDoubleSeconds(files.reload_interval))));
   auto provider = std::make_shared<grpc::experimental::FileWatcherCertificateProvider>(
-      files.key_file, files.cert_file, files.client_ca_file, seconds);
+      files.key_file, files.cert_file, files.client_ca_file, ReloadSeconds(files.reload_interval));
   grpc::experimental::TlsServerCredentialsOptions options(provider);
   options.watch_identity_key_cert_pairs();
   if (files.mutual()) {
@@ -164,6 +179,64 @@ std::shared_ptr<grpc::ServerCredentials> ServerCredentials(const TlsFiles& files
     options.set_cert_request_type(GRPC_SSL_DONT_REQUEST_CLIENT_CERTIFICATE);
   }
   return grpc::experimental::TlsServerCredentials(options);
+}
+
+absl::StatusOr<PeerTls> PeerTlsOf(const TlsFiles& files, bool in_cluster,
+                                  const std::string& cluster_ca_file,
+                                  const std::string& cluster_tls_server_name) {
+  const char* given = !cluster_ca_file.empty()           ? "--cluster_ca_file"
+                      : !cluster_tls_server_name.empty() ? "--cluster_tls_server_name"
+                                                         : nullptr;
+  if (!files.enabled() || !in_cluster) {
+    if (given == nullptr) return PeerTls{};
+    if (!files.enabled()) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          given, " needs --tls_cert_file and --tls_key_file: the nodes of a cluster call "
+                 "each other over TLS only when they serve TLS"));
+    }
+    return absl::InvalidArgumentError(absl::StrCat(
+        given, " is for the nodes of a cluster, and --cluster_etcd is not set"));
+  }
+  PeerTls tls{.cert_file = files.cert_file,
+              .key_file = files.key_file,
+              .ca_file = cluster_ca_file,
+              .server_name = cluster_tls_server_name,
+              .reload_interval = files.reload_interval};
+  const char* ca_flag = "--cluster_ca_file";
+  if (tls.ca_file.empty()) {
+    tls.ca_file = files.client_ca_file;
+    ca_flag = "--tls_client_ca_file";
+  }
+  if (tls.ca_file.empty()) {
+    return absl::InvalidArgumentError(
+        "--cluster_ca_file is required in a cluster with TLS on (--tls_cert_file): the PEM "
+        "certificates of the CAs that signed the other nodes' serving certificates, which "
+        "this node checks when it forwards a call (default: --tls_client_ca_file, not set "
+        "either)");
+  }
+  if (absl::Status ca = CheckCaFile(ca_flag, tls.ca_file); !ca.ok()) return ca;
+  if (!tls.server_name.empty() && !IsServerName(tls.server_name)) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "--cluster_tls_server_name must be a host name or an IP address, as the nodes' "
+        "certificates hold it (1 to 253 letters, digits, '.', '-', '_', ':'), got '",
+        tls.server_name.size() > 253 ? tls.server_name.substr(0, 253) + "..." : tls.server_name,
+        "'"));
+  }
+  return tls;
+}
+
+std::shared_ptr<grpc::ChannelCredentials> PeerChannelCredentials(const PeerTls& tls) {
+  if (!tls.enabled()) return grpc::InsecureChannelCredentials();
+  auto provider = std::make_shared<grpc::experimental::FileWatcherCertificateProvider>(
+      tls.key_file, tls.cert_file, tls.ca_file, ReloadSeconds(tls.reload_interval));
+  grpc::experimental::TlsChannelCredentialsOptions options;
+  options.set_certificate_provider(provider);
+  options.watch_root_certs();
+  options.watch_identity_key_cert_pairs();
+  // The peer's certificate is checked against the CAs and the name (its
+  // address's host, or tls.server_name through the channel's arguments).
+  options.set_verify_server_certs(true);
+  return grpc::experimental::TlsCredentials(options);
 }
 
 TlsFileWatch::TlsFileWatch(const TlsFiles& files) {

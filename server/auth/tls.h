@@ -15,6 +15,12 @@
 // mounted Secret at once, through a symlink; anyone else should rename new
 // files into place, key and certificate together.
 //
+// A node of a cluster calls the other nodes over TLS when it serves TLS
+// (PeerTlsOf(), PeerChannelCredentials()): it checks their certificates
+// against --cluster_ca_file (default --tls_client_ca_file) and presents its
+// own certificate and key as its client certificate, re-read as the
+// server's are.
+//
 // Threading: every function may be called from any thread; a TlsFileWatch
 // belongs to one thread (batond's main loop).
 
@@ -28,6 +34,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "grpcpp/security/credentials.h"
 #include "grpcpp/security/server_credentials.h"
 
 namespace baton::auth {
@@ -62,6 +69,39 @@ std::string CertificateSummary(const std::string& cert_file);
 // listener may share one: they then share one watcher of the files. Call
 // after CheckTlsFiles() said OK.
 std::shared_ptr<grpc::ServerCredentials> ServerCredentials(const TlsFiles& files);
+
+// PeerTls is how a node of a cluster calls the other nodes. Not enabled():
+// plaintext, as it serves.
+struct PeerTls {
+  // PEM: this node's certificate chain and key (--tls_cert_file,
+  // --tls_key_file), presented as its client certificate.
+  std::string cert_file;
+  std::string key_file;
+  // PEM: the CAs that signed the other nodes' serving certificates.
+  std::string ca_file;
+  // The name a peer's certificate must hold; empty: the host of its address.
+  std::string server_name;
+  absl::Duration reload_interval = absl::Seconds(5);
+
+  bool enabled() const { return !ca_file.empty(); }
+};
+
+// PeerTlsOf() is how this node calls its peers, from the server's `files`
+// (checked by CheckTlsFiles() already), whether it is `in_cluster`
+// (--cluster_etcd), and the flags --cluster_ca_file and
+// --cluster_tls_server_name. TLS on in a cluster: TLS to the peers, their
+// CAs from --cluster_ca_file or else --tls_client_ca_file (one of them is
+// required), checked here. Errors are INVALID_ARGUMENT naming the flag: a
+// --cluster_* TLS flag without TLS on or outside a cluster, no CA, a CA
+// file that holds no certificate, a server name that is no host name.
+absl::StatusOr<PeerTls> PeerTlsOf(const TlsFiles& files, bool in_cluster,
+                                  const std::string& cluster_ca_file,
+                                  const std::string& cluster_tls_server_name);
+
+// PeerChannelCredentials() is the credentials of the channels to the peers:
+// plaintext when !tls.enabled(), else TLS on the files of `tls`, re-read
+// every reload_interval. Pass tls.server_name to PeerChannels too.
+std::shared_ptr<grpc::ChannelCredentials> PeerChannelCredentials(const PeerTls& tls);
 
 // TlsFileWatch says when the files changed (size, time, inode: a symlink
 // swap counts), so that batond can log the rotation it serves.

@@ -87,6 +87,8 @@ ABSL_DECLARE_FLAG(std::string, cluster_key_prefix);
 ABSL_DECLARE_FLAG(std::string, cluster_node_id);
 ABSL_DECLARE_FLAG(std::string, cluster_advertise);
 ABSL_DECLARE_FLAG(baton::batond::FlagDuration, cluster_lease_ttl);
+ABSL_DECLARE_FLAG(std::string, cluster_ca_file);
+ABSL_DECLARE_FLAG(std::string, cluster_tls_server_name);
 ABSL_DECLARE_FLAG(std::string, log_level);
 ABSL_DECLARE_FLAG(std::string, log_format);
 ABSL_DECLARE_FLAG(double, log_rejections_per_second);

@@ -640,6 +640,22 @@ int main(int argc, char** argv) {
       return 2;
     }
   }
+  // TLS between the nodes: on when batond serves TLS (README, "A cluster on
+  // etcd", "TLS between the nodes").
+  absl::StatusOr<baton::auth::PeerTls> peer_tls =
+      baton::auth::PeerTlsOf(tls, in_cluster, absl::GetFlag(FLAGS_cluster_ca_file),
+                             absl::GetFlag(FLAGS_cluster_tls_server_name));
+  if (!peer_tls.ok()) {
+    std::fprintf(stderr, "batond: %s\n", std::string(peer_tls.status().message()).c_str());
+    return 2;
+  }
+  if (in_cluster && tls.mutual() && access.enabled() && access.Get()->cluster_peers().empty()) {
+    baton::log::Warn(
+        "auth file: no cluster_peers: an Admin call of a client known by its certificate, "
+        "forwarded by another node to this one, is refused here (list the nodes' "
+        "certificate names in cluster_peers)",
+        {{"path", access.path()}});
+  }
 
   // The store of what outlives a run (server/store), in --data_dir/state.
   // Not in a cluster: a name's state lives with its owner of the moment.
@@ -725,7 +741,8 @@ int main(int argc, char** argv) {
   admin.set_max_key_bytes(session_options.max_key_bytes);
   std::unique_ptr<baton::cluster::ClusterView> cluster_view;
   std::unique_ptr<baton::core::Registry::Admission> cluster_admission;
-  baton::cluster::PeerChannels peers;
+  baton::cluster::PeerChannels peers(baton::auth::PeerChannelCredentials(*peer_tls),
+                                     peer_tls->server_name);
   if (in_cluster) {
     cluster_view =
         std::make_unique<baton::cluster::ClusterView>(cluster_node_id, cluster_name, clock);
@@ -886,7 +903,8 @@ int main(int argc, char** argv) {
     baton::log::Info("cluster joined", {{"cluster", cluster_name},
                                         {"node", cluster_node_id},
                                         {"advertise", advertise},
-                                        {"etcd", cluster_etcd}});
+                                        {"etcd", cluster_etcd},
+                                        {"peers", peer_tls->enabled() ? "tls" : "plaintext"}});
   }
   // Scripts and tests wait for "listening on HOST:PORT".
   baton::log::Info(absl::StrCat("listening on ", host, ":", port),
