@@ -587,14 +587,14 @@ absl::Status Caller::Resolve() {
   if (credentials_.forwarded_names.has_value()) {
     const std::string* peer = config_->ClusterPeer(credentials_.certificate_names);
     if (peer == nullptr) {
-      status_ = absl::PermissionDeniedError(absl::StrCat(
-          kForwardedSubjectsKey,
-          ": only a node of the cluster may send it, and this "
-          "call's client certificate (",
-          credentials_.certificate_names.empty()
-              ? std::string("none")
-              : absl::StrCat("'", credentials_.certificate_names.front(), "'"),
-          ") is not one of --auth_file's cluster_peers"));
+      status_ = absl::PermissionDeniedError(
+          absl::StrCat(kForwardedSubjectsKey,
+                       ": only a node of the cluster may send it, and this "
+                       "call's client certificate (",
+                       credentials_.certificate_names.empty()
+                           ? std::string("none")
+                           : absl::StrCat("'", credentials_.certificate_names.front(), "'"),
+                       ") is not one of --auth_file's cluster_peers"));
       return status_;
     }
     via_ = *peer;
@@ -615,8 +615,7 @@ absl::Status Caller::Resolve() {
                   : absl::UnauthenticatedError(absl::StrCat(
                         "authorization: no principal of --auth_file has the client "
                         "certificate's subject '",
-                        names->front(), "'",
-                        via_.empty() ? "" : " (forwarded by a cluster node)"));
+                        names->front(), "'", via_.empty() ? "" : " (forwarded by a cluster node)"));
   } else {
     status_ = absl::UnauthenticatedError(
         "authorization: batond requires a bearer token (metadata \"authorization: Bearer "

@@ -110,8 +110,8 @@ unsigned int ReloadSeconds(absl::Duration interval) {
 bool IsServerName(const std::string& name) {
   if (name.empty() || name.size() > 253) return false;
   return std::all_of(name.begin(), name.end(), [](char c) {
-    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-           c == '.' || c == '-' || c == '_' || c == ':';
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' ||
+           c == '-' || c == '_' || c == ':';
   });
 }
 
@@ -190,12 +190,13 @@ absl::StatusOr<PeerTls> PeerTlsOf(const TlsFiles& files, bool in_cluster,
   if (!files.enabled() || !in_cluster) {
     if (given == nullptr) return PeerTls{};
     if (!files.enabled()) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          given, " needs --tls_cert_file and --tls_key_file: the nodes of a cluster call "
-                 "each other over TLS only when they serve TLS"));
+      return absl::InvalidArgumentError(
+          absl::StrCat(given,
+                       " needs --tls_cert_file and --tls_key_file: the nodes of a cluster call "
+                       "each other over TLS only when they serve TLS"));
     }
-    return absl::InvalidArgumentError(absl::StrCat(
-        given, " is for the nodes of a cluster, and --cluster_etcd is not set"));
+    return absl::InvalidArgumentError(
+        absl::StrCat(given, " is for the nodes of a cluster, and --cluster_etcd is not set"));
   }
   PeerTls tls{.cert_file = files.cert_file,
               .key_file = files.key_file,

@@ -43,6 +43,13 @@ void PeerChannels::PrepareForwarded(const grpc::ServerContextBase& server,
       client->AddMetadata(key, std::string(it->second.data(), it->second.size()));
     }
   }
+  // The owner's audit line names the caller by its user agent when it sent
+  // no client name; the forwarded call's own would be this node's.
+  if (metadata.find("baton-client-name") == metadata.end()) {
+    if (auto it = metadata.find("user-agent"); it != metadata.end()) {
+      client->AddMetadata("baton-client-name", std::string(it->second.data(), it->second.size()));
+    }
+  }
   // A token names the caller on the owner as it does here; without one, the
   // names of its certificate do (the owner sees this node's certificate).
   if (metadata.find("authorization") == metadata.end()) {

@@ -64,8 +64,9 @@ class PeerChannels {
 
   // PrepareForwarded() readies `client` to forward the call of `server`:
   // its deadline (capped at kMaxForwardedDeadline), ForwardedBy
-  // (`node_id`), the caller's `authorization` and client name, and,
-  // without `authorization`, its client certificate's names.
+  // (`node_id`), the caller's `authorization` and client name (its user
+  // agent when it sent none), and, without `authorization`, its client
+  // certificate's names.
   static void PrepareForwarded(const grpc::ServerContextBase& server, std::string_view node_id,
                                grpc::ClientContext* client);
 

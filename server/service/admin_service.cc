@@ -46,11 +46,12 @@ std::string_view CutUtf8(std::string_view text, std::size_t max_bytes) {
 
 // Audit is the log line of one Admin mutation (declare, delete, set-rate,
 // set-bound, reset): who (peer, client name), what, on which name, and the
-// result. On a call another node of the cluster forwarded, `via` is that
-// node's id (as it says) and, when its certificate vouched for the caller's
-// (cluster_peers), `via_peer` is the cluster_peers entry it matched: the
-// principal is then the caller's, and the peer the forwarding node's address. Made on the gRPC thread when the call arrives (the context may be
+// result. Made on the gRPC thread when the call arrives (the context may be
 // gone by the time the shard answers), written when the result is known.
+// On a call another node of the cluster forwarded, `via` is that node's id
+// (as it says) and, when its certificate vouched for the caller's
+// (cluster_peers), `via_peer` is the cluster_peers entry it matched: the
+// principal is then the caller's, and the peer the forwarding node's address.
 class Audit {
  public:
   Audit(grpc::CallbackServerContext* context, std::string_view what, const std::string& name)

@@ -80,7 +80,9 @@ absl::StatusOr<Members> AskCluster(const std::string& address) {
 
 class ClusterTest : public ::testing::Test {
  protected:
-  void SetUp() override { ASSERT_TRUE(etcd_.Ready()) << "etcd did not start: " << etcd_.last_error(); }
+  void SetUp() override {
+    ASSERT_TRUE(etcd_.Ready()) << "etcd did not start: " << etcd_.last_error();
+  }
 
   BatondProcess& AddNode(const std::string& id) {
     nodes_[id] = std::make_unique<BatondProcess>(std::vector<std::string>{

@@ -143,9 +143,8 @@ class ClusterTlsTest : public ::testing::Test {
         grpc::ClientContext context;
         SetDeadline(&context);
         v1::ClusterResponse response;
-        all = all && Admin(nodes_[id]->address())
-                         ->Cluster(&context, v1::ClusterRequest(), &response)
-                         .ok();
+        all = all &&
+              Admin(nodes_[id]->address())->Cluster(&context, v1::ClusterRequest(), &response).ok();
         std::vector<std::string> seen;
         for (const v1::ClusterMember& member : response.members()) {
           seen.push_back(member.node_id());
@@ -173,7 +172,7 @@ TEST_F(ClusterTlsTest, ForwardedCallsGoOverTlsAndActAsTheCallersSubject) {
       << nodes_["c"]->log();
   const std::optional<std::vector<std::string>> ids = WaitForMembers({"a", "b", "c"});
   ASSERT_TRUE(ids.has_value());
-  EXPECT_NE(nodes_["a"]->log().find("peers=tls"), std::string::npos) << nodes_["a"]->log();
+  EXPECT_NE(nodes_["a"]->log().find("peers=\"tls\""), std::string::npos) << nodes_["a"]->log();
 
   // From each node, a name another node owns: Declare and Describe there.
   for (const std::string& via : *ids) {
@@ -212,7 +211,7 @@ TEST_F(ClusterTlsTest, ForwardedCallsGoOverTlsAndActAsTheCallersSubject) {
     ASSERT_NE(line, std::string::npos) << log;
     const std::string audit = log.substr(line, log.find('\n', line) - line);
     EXPECT_NE(audit.find("tenant-admin"), std::string::npos) << audit;
-    EXPECT_NE(audit.find("via=" + via), std::string::npos) << audit;
+    EXPECT_NE(audit.find("via=\"" + via + "\""), std::string::npos) << audit;
     EXPECT_NE(audit.find("CN=baton test server"), std::string::npos) << audit;
     EXPECT_EQ(nodes_[via]->log().find(name), std::string::npos) << "not forwarded";
   }
@@ -233,8 +232,7 @@ TEST_F(ClusterTlsTest, AClientThatSendsTheForwardedSubjectsIsRefused) {
     describe.set_name("tenant/x");
     v1::DescribeResponse described;
     const grpc::Status status = admin->Describe(&context, describe, &described);
-    EXPECT_EQ(status.error_code(), grpc::StatusCode::PERMISSION_DENIED)
-        << status.error_message();
+    EXPECT_EQ(status.error_code(), grpc::StatusCode::PERMISSION_DENIED) << status.error_message();
     EXPECT_NE(status.error_message().find("baton-forwarded-subjects-bin"), std::string::npos)
         << status.error_message();
     EXPECT_NE(status.error_message().find("cluster_peers"), std::string::npos)

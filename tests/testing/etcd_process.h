@@ -57,7 +57,7 @@ inline int FreePort() {
 class EtcdProcess {
  public:
   struct Tls {
-    std::string cert_file;        // PEM, with SAN 127.0.0.1
+    std::string cert_file;  // PEM, with SAN 127.0.0.1
     std::string key_file;
     std::string trusted_ca_file;  // set: clients must present a certificate it signed
   };

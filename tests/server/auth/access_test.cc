@@ -333,9 +333,9 @@ TEST_F(AccessTest, ForwardedSubjectsCountOnlyFromAClusterPeer) {
   ASSERT_TRUE(access.Load().ok());
 
   // From a node of the cluster: the caller is who the node says.
-  Caller forwarded(&access, Credentials{.certificate_names = {"CN=batond"},
-                                        .forwarded_names = std::vector<std::string>{
-                                            "O=acme", "CN=search"}});
+  Caller forwarded(&access,
+                   Credentials{.certificate_names = {"CN=batond"},
+                               .forwarded_names = std::vector<std::string>{"O=acme", "CN=search"}});
   EXPECT_TRUE(forwarded.Allow("search-a/lock", Role::kUse).ok());
   EXPECT_EQ(forwarded.principal(), "search");
   EXPECT_EQ(forwarded.via(), "CN=batond");
@@ -363,9 +363,9 @@ TEST_F(AccessTest, ForwardedSubjectsCountOnlyFromAClusterPeer) {
   // From anyone else, the metadata is refused, never silently ignored.
   for (const std::vector<std::string>& names :
        {std::vector<std::string>{"CN=search"}, std::vector<std::string>{}}) {
-    Caller impostor(&access, Credentials{.certificate_names = names,
-                                         .forwarded_names = std::vector<std::string>{
-                                             "CN=operator,O=acme"}});
+    Caller impostor(&access,
+                    Credentials{.certificate_names = names,
+                                .forwarded_names = std::vector<std::string>{"CN=operator,O=acme"}});
     const absl::Status refused = impostor.Allow("x/lock", Role::kAdmin);
     EXPECT_EQ(refused.code(), absl::StatusCode::kPermissionDenied);
     EXPECT_THAT(refused.message(), HasSubstr("baton-forwarded-subjects-bin"));
