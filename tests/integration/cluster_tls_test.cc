@@ -205,8 +205,13 @@ TEST_F(ClusterTlsTest, ForwardedCallsGoOverTlsAndActAsTheCallersSubject) {
     ASSERT_TRUE(read.ok()) << read.error_message();
     EXPECT_EQ(described.config().rate_limit().rate(), 10);
 
-    // The owner made it, and its audit line names the caller and the node.
-    const std::string log = nodes_[owner]->log();
+    // The owner made it, and its audit line names the caller and the node
+    // (logged before the answer, read from batond's stderr soon after).
+    std::string log = nodes_[owner]->log();
+    for (int i = 0; i < 200 && log.find(name) == std::string::npos; ++i) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));  // polling the log
+      log = nodes_[owner]->log();
+    }
     const std::size_t line = log.find(name);
     ASSERT_NE(line, std::string::npos) << log;
     const std::string audit = log.substr(line, log.find('\n', line) - line);
