@@ -642,11 +642,19 @@ int main(int argc, char** argv) {
   }
   // TLS between the nodes: on when batond serves TLS (README, "A cluster on
   // etcd", "TLS between the nodes").
-  absl::StatusOr<baton::auth::PeerTls> peer_tls =
+  absl::StatusOr<baton::auth::ClientTls> peer_tls =
       baton::auth::PeerTlsOf(tls, in_cluster, absl::GetFlag(FLAGS_cluster_ca_file),
                              absl::GetFlag(FLAGS_cluster_tls_server_name));
   if (!peer_tls.ok()) {
     std::fprintf(stderr, "batond: %s\n", std::string(peer_tls.status().message()).c_str());
+    return 2;
+  }
+  absl::StatusOr<baton::auth::ClientTls> etcd_tls =
+      baton::auth::EtcdTlsOf(in_cluster, absl::GetFlag(FLAGS_cluster_etcd_ca_file),
+                             absl::GetFlag(FLAGS_cluster_etcd_cert_file),
+                             absl::GetFlag(FLAGS_cluster_etcd_key_file), tls.reload_interval);
+  if (!etcd_tls.ok()) {
+    std::fprintf(stderr, "batond: %s\n", std::string(etcd_tls.status().message()).c_str());
     return 2;
   }
   if (in_cluster && tls.mutual() && access.enabled() && access.Get()->cluster_peers().empty()) {
@@ -741,7 +749,7 @@ int main(int argc, char** argv) {
   admin.set_max_key_bytes(session_options.max_key_bytes);
   std::unique_ptr<baton::cluster::ClusterView> cluster_view;
   std::unique_ptr<baton::core::Registry::Admission> cluster_admission;
-  baton::cluster::PeerChannels peers(baton::auth::PeerChannelCredentials(*peer_tls),
+  baton::cluster::PeerChannels peers(baton::auth::ClientChannelCredentials(*peer_tls),
                                      peer_tls->server_name);
   if (in_cluster) {
     cluster_view =
@@ -890,6 +898,9 @@ int main(int argc, char** argv) {
     membership_options.endpoints = etcd_endpoints;
     membership_options.key_prefix = absl::GetFlag(FLAGS_cluster_key_prefix);
     membership_options.lease_ttl = cluster_ttl;
+    if (etcd_tls->enabled()) {
+      membership_options.credentials = baton::auth::ClientChannelCredentials(*etcd_tls);
+    }
     membership_options.address = advertise;
     membership = std::make_unique<baton::cluster::EtcdMembership>(
         membership_options, cluster_view.get(), clock,
@@ -904,7 +915,10 @@ int main(int argc, char** argv) {
                                         {"node", cluster_node_id},
                                         {"advertise", advertise},
                                         {"etcd", cluster_etcd},
-                                        {"peers", peer_tls->enabled() ? "tls" : "plaintext"}});
+                                        {"peers", peer_tls->enabled() ? "tls" : "plaintext"},
+                                        {"etcd_tls", !etcd_tls->enabled()          ? "off"
+                                                     : etcd_tls->cert_file.empty() ? "tls"
+                                                                                   : "mtls"}});
   }
   // Scripts and tests wait for "listening on HOST:PORT".
   baton::log::Info(absl::StrCat("listening on ", host, ":", port),

@@ -59,6 +59,9 @@ class EtcdMembership {
     absl::Duration lease_ttl = absl::Seconds(5);
     // The node's address for clients (the member key's value).
     std::string address;
+    // How etcd is reached (auth::ClientChannelCredentials(), from the
+    // --cluster_etcd_* TLS flags); null: plaintext.
+    std::shared_ptr<grpc::ChannelCredentials> credentials;
   };
   // Applier: make `node_ids` the member list the node acts on (revoke every
   // hold on names it does not own under them), then call `done`.

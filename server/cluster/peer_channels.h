@@ -16,7 +16,7 @@
 // listed in its --auth_file's cluster_peers (server/auth/access.h).
 //
 // With TLS on (--tls_cert_file), the channels speak TLS: credentials from
-// auth::PeerChannelCredentials() (server/auth/tls.h), and, when
+// auth::ClientChannelCredentials() (server/auth/tls.h), and, when
 // --cluster_tls_server_name is set, that name checked in every peer's
 // certificate instead of the host of its address.
 //

@@ -13,6 +13,8 @@
 //     as the node. The owner's audit line names the caller and the node;
 //   - a client with a valid certificate that sends that metadata itself is
 //     refused PERMISSION_DENIED naming it;
+//   - nodes join through etcd served over mTLS (--cluster_etcd_ca_file,
+//     --cluster_etcd_cert_file, --cluster_etcd_key_file);
 //   - TLS in a cluster without a CA for the peers, and the --cluster_* TLS
 //     flags without TLS, stop batond at start (exit 2) naming the flag.
 
@@ -253,6 +255,43 @@ TEST_F(ClusterTlsTest, AClientThatSendsTheForwardedSubjectsIsRefused) {
             grpc::StatusCode::NOT_FOUND);
 }
 
+TEST(ClusterEtcdTlsTest, NodesJoinThroughEtcdOverMutualTls) {
+  Certs certs;
+  ASSERT_TRUE(certs.made());
+  EtcdProcess etcd({.cert_file = certs.File("server.crt"),
+                    .key_file = certs.File("server.key"),
+                    .trusted_ca_file = certs.File("ca.crt")});
+  ASSERT_TRUE(etcd.Ready()) << "etcd did not start: " << etcd.last_error();
+  std::map<std::string, std::unique_ptr<BatondProcess>> nodes;
+  for (const char* id : {"a", "b"}) {
+    nodes[id] = std::make_unique<BatondProcess>(std::vector<std::string>{
+        "--shards=1", "--cluster_etcd=" + etcd.endpoint(), std::string("--cluster_node_id=") + id,
+        "--cluster_lease_ttl=2s", "--cluster_name=etcd-tls", "--grace=0s",
+        "--cluster_etcd_ca_file=" + certs.File("ca.crt"),
+        "--cluster_etcd_cert_file=" + certs.File("client.crt"),
+        "--cluster_etcd_key_file=" + certs.File("client.key")});
+    ASSERT_TRUE(nodes[id]->started()) << nodes[id]->log();
+    EXPECT_NE(nodes[id]->log().find("etcd_tls=\"mtls\""), std::string::npos) << nodes[id]->log();
+  }
+  // Each sees both: they registered and watch through etcd over mTLS.
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  bool both = false;
+  while (!both && std::chrono::steady_clock::now() < deadline) {
+    both = true;
+    for (const auto& [id, node] : nodes) {
+      auto admin = v1::Admin::NewStub(
+          grpc::CreateChannel(node->address(), grpc::InsecureChannelCredentials()));
+      grpc::ClientContext context;
+      context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(2));
+      v1::ClusterResponse response;
+      both = both && admin->Cluster(&context, v1::ClusterRequest(), &response).ok() &&
+             response.members_size() == 2;
+    }
+    if (!both) std::this_thread::sleep_for(std::chrono::milliseconds(50));  // polling
+  }
+  EXPECT_TRUE(both) << nodes["a"]->log();
+}
+
 // ExitOf() starts batond on `flags` and returns its exit code (-1 when it
 // started, or did not exit) and its log.
 int ExitOf(const std::vector<std::string>& flags, std::string* log) {
@@ -290,6 +329,16 @@ TEST(ClusterTlsFlagsTest, TlsInAClusterWithoutACaForThePeersAndStrayFlagsExit2) 
       {{etcd, tls[0], tls[1], "--tls_client_ca_file=" + certs.File("ca.crt"),
         "--cluster_tls_server_name=no spaces"},
        "--cluster_tls_server_name must be a host name"},
+      {{"--cluster_etcd_ca_file=" + certs.File("ca.crt")},
+       "--cluster_etcd_ca_file is for the nodes of a cluster"},
+      {{etcd, "--cluster_etcd_ca_file=" + certs.File("ca.crt"),
+        "--cluster_etcd_cert_file=" + certs.File("client.crt")},
+       "--cluster_etcd_key_file is not set"},
+      {{etcd, "--cluster_etcd_ca_file=" + certs.File("ca.crt"),
+        "--cluster_etcd_cert_file=" + certs.File("client.crt"),
+        "--cluster_etcd_key_file=" + certs.File("server.key")},
+       "--cluster_etcd_key_file: the key in '" + certs.File("server.key") +
+           "' does not match the certificate"},
   };
   for (const Case& c : cases) {
     std::string log;

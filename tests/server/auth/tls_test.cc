@@ -118,7 +118,7 @@ TEST_F(TlsFilesTest, PeerTlsFollowsTheServersAndEachMistakeNamesItsFlag) {
   mutual.client_ca_file = File("ca.crt");
 
   // Plaintext, or TLS alone: the peers are called as before, in plaintext.
-  absl::StatusOr<PeerTls> peer = PeerTlsOf(plain, /*in_cluster=*/true, "", "");
+  absl::StatusOr<ClientTls> peer = PeerTlsOf(plain, /*in_cluster=*/true, "", "");
   ASSERT_TRUE(peer.ok()) << peer.status();
   EXPECT_FALSE(peer->enabled());
   peer = PeerTlsOf(mutual, /*in_cluster=*/false, "", "");
@@ -167,13 +167,56 @@ TEST_F(TlsFilesTest, PeerTlsFollowsTheServersAndEachMistakeNamesItsFlag) {
   }
 }
 
+TEST_F(TlsFilesTest, EtcdTlsIsOptionalAndEachMistakeNamesItsFlag) {
+  absl::StatusOr<ClientTls> etcd = EtcdTlsOf(/*in_cluster=*/true, "", "", "", absl::Seconds(5));
+  ASSERT_TRUE(etcd.ok()) << etcd.status();
+  EXPECT_FALSE(etcd->enabled());
+  etcd = EtcdTlsOf(true, File("ca.crt"), "", "", absl::Seconds(5));
+  ASSERT_TRUE(etcd.ok()) << etcd.status();
+  EXPECT_TRUE(etcd->enabled());
+  EXPECT_EQ(etcd->cert_file, "");
+  etcd = EtcdTlsOf(true, File("ca.crt"), File("client.crt"), File("client.key"), absl::Seconds(7));
+  ASSERT_TRUE(etcd.ok()) << etcd.status();
+  EXPECT_EQ(etcd->cert_file, File("client.crt"));
+  EXPECT_EQ(etcd->reload_interval, absl::Seconds(7));
+
+  struct Case {
+    bool in_cluster;
+    std::string ca, cert, key;
+    std::string message;
+  };
+  const Case cases[] = {
+      {false, File("ca.crt"), "", "", "--cluster_etcd_ca_file is for the nodes of a cluster"},
+      {false, "", "", File("client.key"), "--cluster_etcd_key_file is for the nodes"},
+      {true, File("ca.crt"), File("client.crt"), "", "--cluster_etcd_key_file is not set"},
+      {true, File("ca.crt"), "", File("client.key"), "--cluster_etcd_cert_file is not set"},
+      {true, "", File("client.crt"), File("client.key"),
+       "--cluster_etcd_ca_file is required with --cluster_etcd_cert_file"},
+      {true, File("client.key"), "", "",
+       "--cluster_etcd_ca_file: '" + File("client.key") + "' holds no PEM certificate"},
+      {true, File("ca.crt"), File("client.crt"), File("server.key"),
+       "--cluster_etcd_key_file: the key in '" + File("server.key") +
+           "' does not match the certificate in '" + File("client.crt") +
+           "' (--cluster_etcd_cert_file)"},
+      {true, File("ca.crt"), File("client.key"), File("client.key"),
+       "--cluster_etcd_cert_file: '" + File("client.key") + "' holds no PEM certificate"},
+  };
+  for (const Case& c : cases) {
+    const absl::Status status =
+        EtcdTlsOf(c.in_cluster, c.ca, c.cert, c.key, absl::Seconds(5)).status();
+    EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument) << c.message;
+    EXPECT_NE(std::string(status.message()).find(c.message), std::string::npos)
+        << status << "\nexpected: " << c.message;
+  }
+}
+
 // Connects() is true when a channel to `port` with the peers' credentials
 // of `tls` completes its handshake with the server.
-bool Connects(int port, const PeerTls& tls) {
+bool Connects(int port, const ClientTls& tls) {
   grpc::ChannelArguments args;
   if (!tls.server_name.empty()) args.SetSslTargetNameOverride(tls.server_name);
   auto channel = grpc::CreateCustomChannel("127.0.0.1:" + std::to_string(port),
-                                           PeerChannelCredentials(tls), args);
+                                           ClientChannelCredentials(tls), args);
   const auto deadline = std::chrono::system_clock::now() + std::chrono::seconds(5);
   grpc_connectivity_state state = channel->GetState(/*try_to_connect=*/true);
   while (state != GRPC_CHANNEL_READY && state != GRPC_CHANNEL_TRANSIENT_FAILURE) {
@@ -196,18 +239,18 @@ TEST_F(TlsFilesTest, PeersPresentTheirCertificateAndCheckTheOthersName) {
   std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
   ASSERT_NE(server, nullptr);
 
-  absl::StatusOr<PeerTls> peer = PeerTlsOf(mutual, /*in_cluster=*/true, "", "");
+  absl::StatusOr<ClientTls> peer = PeerTlsOf(mutual, /*in_cluster=*/true, "", "");
   ASSERT_TRUE(peer.ok()) << peer.status();
   // The node's own certificate is accepted as a client certificate, and
   // 127.0.0.1 (the address's host) is a SAN of the server's.
   EXPECT_TRUE(Connects(port, *peer));
-  PeerTls named = *peer;
+  ClientTls named = *peer;
   named.server_name = "localhost";
   EXPECT_TRUE(Connects(port, named));
   named.server_name = "elsewhere.example";
   EXPECT_FALSE(Connects(port, named));
   // A CA that did not sign the server's certificate.
-  PeerTls stranger = *peer;
+  ClientTls stranger = *peer;
   stranger.ca_file = File("other-ca.crt");
   EXPECT_FALSE(Connects(port, stranger));
   server->Shutdown();
