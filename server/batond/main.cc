@@ -15,7 +15,8 @@
 // standard health service and server reflection. Fences stay increasing
 // across restarts through the state kept in --data_dir. With --tls_cert_file
 // and --tls_key_file every gRPC listener speaks TLS (mTLS with
-// --tls_client_ca_file), on files re-read every --tls_reload_interval;
+// --tls_client_ca_file), on files re-read every --tls_reload_interval, and
+// in a cluster the node calls its peers over TLS too (--cluster_ca_file);
 // /metrics stays plain HTTP.
 
 #include <arpa/inet.h>
