@@ -126,8 +126,11 @@ absl::Status CheckCaFile(const char* flag, const std::string& path) {
   return absl::OkStatus();
 }
 
+// ReloadSeconds() is `interval` as gRPC's file watcher counts it: whole
+// seconds, rounded up, from 1 s to a day (an unchecked "inf" included).
 unsigned int ReloadSeconds(absl::Duration interval) {
-  return static_cast<unsigned int>(std::max(1.0, std::ceil(absl::ToDoubleSeconds(interval))));
+  const double seconds = std::ceil(absl::ToDoubleSeconds(interval));
+  return static_cast<unsigned int>(std::clamp(seconds, 1.0, 86400.0));
 }
 
 // A host name or an IP address, as a certificate's SAN would hold it.

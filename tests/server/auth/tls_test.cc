@@ -254,6 +254,25 @@ TEST_F(TlsFilesTest, PeersPresentTheirCertificateAndCheckTheOthersName) {
   stranger.ca_file = File("other-ca.crt");
   EXPECT_FALSE(Connects(port, stranger));
   server->Shutdown();
+
+  // A server without mTLS (etcd without --client-cert-auth): the CA alone,
+  // no client certificate, and an "inf" reload interval kept in range.
+  int plain_port = 0;
+  grpc::CallbackGenericService no_calls_either;
+  grpc::ServerBuilder tls_only;
+  tls_only.AddListeningPort(
+      "127.0.0.1:0",
+      ServerCredentials({.cert_file = File("server.crt"), .key_file = File("server.key")}),
+      &plain_port);
+  tls_only.RegisterCallbackGenericService(&no_calls_either);
+  std::unique_ptr<grpc::Server> etcd_like = tls_only.BuildAndStart();
+  ASSERT_NE(etcd_like, nullptr);
+  ClientTls anonymous = *peer;
+  anonymous.cert_file.clear();
+  anonymous.key_file.clear();
+  anonymous.reload_interval = absl::InfiniteDuration();
+  EXPECT_TRUE(Connects(plain_port, anonymous));
+  etcd_like->Shutdown();
 }
 
 }  // namespace
