@@ -11,6 +11,8 @@
 //     carries in baton-forwarded-subjects-bin: the node's own subject is
 //     listed in cluster_peers but has no grant, so the call could not pass
 //     as the node. The owner's audit line names the caller and the node;
+//   - a node checks its peers' certificates for --cluster_tls_server_name
+//     when set: one that lacks the name is not called (UNAVAILABLE);
 //   - a client with a valid certificate that sends that metadata itself is
 //     refused PERMISSION_DENIED naming it;
 //   - nodes join through etcd served over mTLS (--cluster_etcd_ca_file,
@@ -222,6 +224,38 @@ TEST_F(ClusterTlsTest, ForwardedCallsGoOverTlsAndActAsTheCallersSubject) {
     EXPECT_NE(audit.find("CN=baton test server"), std::string::npos) << audit;
     EXPECT_EQ(nodes_[via]->log().find(name), std::string::npos) << "not forwarded";
   }
+}
+
+TEST_F(ClusterTlsTest, APeerWhoseCertificateLacksTheServerNameIsNotCalled) {
+  ASSERT_TRUE(AddNode("a").started()) << nodes_["a"]->log();
+  ASSERT_TRUE(AddNode("x", {"--cluster_tls_server_name=elsewhere.example"}).started())
+      << nodes_["x"]->log();
+  const std::optional<std::vector<std::string>> ids = WaitForMembers({"a", "x"});
+  ASSERT_TRUE(ids.has_value());
+  std::string name;
+  for (int i = 0; name.empty() || (*ids)[*cluster::OwnerIndex(*ids, name)] != "a"; ++i) {
+    name = "tenant/owned-by-a-" + std::to_string(i);
+  }
+  // x checks a's certificate for a name it does not hold: no call goes.
+  grpc::ClientContext context;
+  SetDeadline(&context);
+  v1::DescribeRequest describe;
+  describe.set_name(name);
+  v1::DescribeResponse described;
+  const grpc::Status status =
+      Admin(nodes_["x"]->address())->Describe(&context, describe, &described);
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::UNAVAILABLE) << status.error_message();
+  EXPECT_NE(status.error_message().find("Hostname Verification"), std::string::npos)
+      << status.error_message();
+  // a, which checks x's for 127.0.0.1, calls it.
+  for (int i = 0; (*ids)[*cluster::OwnerIndex(*ids, name)] != "x"; ++i) {
+    name = "tenant/owned-by-x-" + std::to_string(i);
+  }
+  grpc::ClientContext forwarded;
+  SetDeadline(&forwarded);
+  describe.set_name(name);
+  EXPECT_EQ(Admin(nodes_["a"]->address())->Describe(&forwarded, describe, &described).error_code(),
+            grpc::StatusCode::NOT_FOUND);
 }
 
 TEST_F(ClusterTlsTest, AClientThatSendsTheForwardedSubjectsIsRefused) {
