@@ -270,6 +270,26 @@ class AccessConfig::Parser {
     return absl::OkStatus();
   }
 
+  absl::Status ClusterPeers(const YAML::Node& list, AccessConfig* config) const {
+    if (auto s = Strings(list, "cluster_peers", &config->cluster_peers_); !s.ok()) return s;
+    for (std::size_t i = 0; i < config->cluster_peers_.size(); ++i) {
+      const std::string at = absl::StrCat("cluster_peers[", i, "]");
+      if (config->cluster_peers_[i].empty()) {
+        return Error(list[i], at,
+                     "must not be empty (a cluster node's certificate name: its subject, "
+                     "\"CN=<common name>\", or a SAN)");
+      }
+      for (std::size_t j = 0; j < i; ++j) {
+        if (config->cluster_peers_[j] == config->cluster_peers_[i]) {
+          return Error(list[i], at,
+                       absl::StrCat("'", config->cluster_peers_[i], "' is listed twice (also ",
+                                    "cluster_peers[", j, "])"));
+        }
+      }
+    }
+    return absl::OkStatus();
+  }
+
  private:
   const std::string_view file_;
 };
@@ -289,13 +309,18 @@ absl::StatusOr<AccessConfig> AccessConfig::Parse(std::string_view yaml, std::str
       return absl::InvalidArgumentError(
           absl::StrCat(Absl(file), ":1: the file is empty: it needs principals"));
     }
-    if (auto s = parser.Keys(root, "", {"principals", "quotas"}); !s.ok()) return s;
+    if (auto s = parser.Keys(root, "", {"principals", "quotas", "cluster_peers"}); !s.ok()) {
+      return s;
+    }
     if (!root["principals"]) {
       return parser.Error(root, "principals", "is required: a list of who may connect");
     }
     if (auto s = parser.Principals(root["principals"], &config); !s.ok()) return s;
     if (root["quotas"]) {
       if (auto s = parser.QuotaMap(root["quotas"], &config); !s.ok()) return s;
+    }
+    if (root["cluster_peers"]) {
+      if (auto s = parser.ClusterPeers(root["cluster_peers"], &config); !s.ok()) return s;
     }
   } catch (const YAML::Exception& e) {
     return absl::InvalidArgumentError(
@@ -346,6 +371,13 @@ const Principal* AccessConfig::ByName(std::string_view name) const {
 const Quotas* AccessConfig::QuotasOf(std::string_view ns) const {
   if (auto it = quotas_.find(Absl(ns)); it != quotas_.end()) return &it->second;
   return default_quotas_.has_value() ? &*default_quotas_ : nullptr;
+}
+
+const std::string* AccessConfig::ClusterPeer(const std::vector<std::string>& names) const {
+  for (const std::string& peer : cluster_peers_) {
+    if (std::find(names.begin(), names.end(), peer) != names.end()) return &peer;
+  }
+  return nullptr;
 }
 
 bool Permits(const Principal& principal, std::string_view ns, Role role) {
@@ -544,9 +576,29 @@ absl::Status Caller::Resolve() {
   generation_ = generation;
   config_ = access_->Get();
   principal_ = nullptr;
+  via_.clear();
   if (config_ == nullptr) {
     status_ = absl::UnavailableError("--auth_file is not loaded");
     return status_;
+  }
+  // Whose certificate names count: the caller's own, or, on a call a
+  // cluster peer forwarded, those of the caller it forwarded for.
+  const std::vector<std::string>* names = &credentials_.certificate_names;
+  if (credentials_.forwarded_names.has_value()) {
+    const std::string* peer = config_->ClusterPeer(credentials_.certificate_names);
+    if (peer == nullptr) {
+      status_ = absl::PermissionDeniedError(
+          absl::StrCat(kForwardedSubjectsKey,
+                       ": only a node of the cluster may send it, and this "
+                       "call's client certificate (",
+                       credentials_.certificate_names.empty()
+                           ? std::string("none")
+                           : absl::StrCat("'", credentials_.certificate_names.front(), "'"),
+                       ") is not one of --auth_file's cluster_peers"));
+      return status_;
+    }
+    via_ = *peer;
+    names = &*credentials_.forwarded_names;
   }
   if (!credentials_.malformed.empty()) {
     status_ = absl::UnauthenticatedError(credentials_.malformed);
@@ -556,14 +608,14 @@ absl::Status Caller::Resolve() {
                   ? absl::OkStatus()
                   : absl::UnauthenticatedError(
                         "authorization: the bearer token is not one of --auth_file's");
-  } else if (!credentials_.certificate_names.empty()) {
-    principal_ = config_->BySubject(credentials_.certificate_names);
+  } else if (!names->empty()) {
+    principal_ = config_->BySubject(*names);
     status_ = principal_ != nullptr
                   ? absl::OkStatus()
                   : absl::UnauthenticatedError(absl::StrCat(
                         "authorization: no principal of --auth_file has the client "
                         "certificate's subject '",
-                        credentials_.certificate_names.front(), "'"));
+                        names->front(), "'", via_.empty() ? "" : " (forwarded by a cluster node)"));
   } else {
     status_ = absl::UnauthenticatedError(
         "authorization: batond requires a bearer token (metadata \"authorization: Bearer "
@@ -594,6 +646,8 @@ std::function<bool(std::string_view)> Caller::Visible() const {
     return Permits(*principal, NamespaceOf(name), Role::kUse);
   };
 }
+
+std::string Caller::via() const { return via_; }
 
 std::string Caller::principal() const {
   return principal_ != nullptr ? principal_->name : std::string();

@@ -25,6 +25,16 @@
 //   quotas:                               # per namespace; "*" for those not listed
 //     payments: {sessions: 200, instances: 10000, waiters: 5000, requests_per_second: 20000}
 //     "*": {sessions: 50, instances: 1000, waiters: 1000, requests_per_second: 2000}
+//   cluster_peers: ["CN=batond"]          # the client certificates of a cluster's nodes
+//
+// Cluster peers. A node of a cluster forwards an Admin call to the name's
+// owner with the caller's certificate names in the metadata
+// "baton-forwarded-subjects-bin" (grpc_credentials.h). The owner takes them
+// as the caller's, instead of the forwarding node's own certificate, only
+// when that certificate (the immediate peer, verified by mTLS) has a name
+// listed in cluster_peers; from anyone else the metadata is refused,
+// PERMISSION_DENIED naming it. A cluster peer needs no principal and no
+// grant: what a forwarded call may do is what its caller may do.
 //
 // Roles: `use` is every Session operation and the Admin reads (Describe,
 // List, TryAcquire) and Envoy's ShouldRateLimit (namespace "envoy");
@@ -71,6 +81,11 @@
 
 namespace baton::auth {
 
+// The metadata key of the caller's certificate names on a call one cluster
+// node forwarded to another (binary: a name may hold any byte; one value
+// per name). See "Cluster peers" above.
+inline constexpr char kForwardedSubjectsKey[] = "baton-forwarded-subjects-bin";
+
 // NamespaceOf() is the namespace of the instance `name` (see above).
 std::string_view NamespaceOf(std::string_view name);
 
@@ -116,13 +131,18 @@ class AccessConfig {
   const Principal* ByName(std::string_view name) const;
   // QuotasOf() is the quotas of `ns` (its own, or "*"'s); nullptr: none.
   const Quotas* QuotasOf(std::string_view ns) const;
+  // ClusterPeer() is the entry of cluster_peers that is one of `names` (a
+  // certificate's names), nullptr when none is.
+  const std::string* ClusterPeer(const std::vector<std::string>& names) const;
 
   const std::vector<Principal>& principals() const { return principals_; }
+  const std::vector<std::string>& cluster_peers() const { return cluster_peers_; }
   std::size_t short_tokens() const { return short_tokens_; }
 
  private:
   class Parser;
   std::vector<Principal> principals_;
+  std::vector<std::string> cluster_peers_;
   absl::flat_hash_map<std::string, Quotas> quotas_;
   std::optional<Quotas> default_quotas_;
   std::size_t short_tokens_ = 0;  // tokens under 16 bytes, warned about
@@ -204,6 +224,10 @@ struct Credentials {
   std::vector<std::string> certificate_names;
   // A malformed authorization header: UNAUTHENTICATED with this message.
   std::string malformed;
+  // Set when the call carries "baton-forwarded-subjects-bin": the names of
+  // the original caller's certificate, as the forwarding node saw them
+  // (possibly none). Trusted only from a cluster peer (see above).
+  std::optional<std::vector<std::string>> forwarded_names;
 };
 
 // Access is the file in force (or none: everything allowed) and the usage
@@ -265,6 +289,9 @@ class Caller {
 
   // The principal's name ("" when none, or access control is off).
   std::string principal() const;
+  // via() is, for a call a cluster peer forwarded with its caller's
+  // certificate names, the cluster_peers entry that peer matched; "" otherwise.
+  std::string via() const;
   // Visible() is a predicate, safe on any thread, true for the names in
   // the namespaces the caller may use now; nullptr when access control is
   // off. Call after Authenticate() succeeded.
@@ -277,6 +304,7 @@ class Caller {
   const Credentials credentials_;
   std::shared_ptr<const AccessConfig> config_;
   const Principal* principal_ = nullptr;
+  std::string via_;
   std::uint64_t generation_ = 0;
   absl::Status status_;
 };

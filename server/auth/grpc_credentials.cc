@@ -41,20 +41,33 @@ Credentials CredentialsOf(const grpc::ServerContextBase& context) {
       }
     }
   }
-  const std::shared_ptr<const grpc::AuthContext> auth = context.auth_context();
-  if (auth != nullptr && auth->IsPeerAuthenticated()) {
-    for (const grpc::string_ref& subject :
-         auth->FindPropertyValues(GRPC_X509_SUBJECT_PROPERTY_NAME)) {
-      credentials.certificate_names.emplace_back(subject.data(), subject.size());
-    }
-    for (const grpc::string_ref& cn : auth->FindPropertyValues(GRPC_X509_CN_PROPERTY_NAME)) {
-      credentials.certificate_names.push_back("CN=" + std::string(cn.data(), cn.size()));
-    }
-    for (const grpc::string_ref& san : auth->FindPropertyValues(GRPC_X509_SAN_PROPERTY_NAME)) {
-      credentials.certificate_names.emplace_back(san.data(), san.size());
+  credentials.certificate_names = CertificateNamesOf(context);
+  const auto [forwarded, forwarded_end] = metadata.equal_range(kForwardedSubjectsKey);
+  if (forwarded != forwarded_end) {
+    credentials.forwarded_names.emplace();
+    for (auto it = forwarded; it != forwarded_end; ++it) {
+      if (it->second.empty()) continue;
+      credentials.forwarded_names->emplace_back(it->second.data(), it->second.size());
     }
   }
   return credentials;
+}
+
+std::vector<std::string> CertificateNamesOf(const grpc::ServerContextBase& context) {
+  std::vector<std::string> names;
+  const std::shared_ptr<const grpc::AuthContext> auth = context.auth_context();
+  if (auth == nullptr || !auth->IsPeerAuthenticated()) return names;
+  for (const grpc::string_ref& subject :
+       auth->FindPropertyValues(GRPC_X509_SUBJECT_PROPERTY_NAME)) {
+    names.emplace_back(subject.data(), subject.size());
+  }
+  for (const grpc::string_ref& cn : auth->FindPropertyValues(GRPC_X509_CN_PROPERTY_NAME)) {
+    names.push_back("CN=" + std::string(cn.data(), cn.size()));
+  }
+  for (const grpc::string_ref& san : auth->FindPropertyValues(GRPC_X509_SAN_PROPERTY_NAME)) {
+    names.emplace_back(san.data(), san.size());
+  }
+  return names;
 }
 
 }  // namespace baton::auth

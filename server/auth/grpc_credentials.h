@@ -5,6 +5,13 @@
 // certificate (subject, "CN=<common name>", subject alternative names), as
 // gRPC's auth context carries them after a verified mTLS handshake.
 //
+// A call one cluster node forwarded to another also carries the names of
+// the original caller's certificate, in kForwardedSubjectsKey (one value
+// per name), which the forwarding node sets from CertificateNamesOf() of
+// the call it received. CredentialsOf() reads them into
+// Credentials::forwarded_names; Caller trusts them only when the immediate
+// peer's certificate is one of --auth_file's cluster_peers (access.h).
+//
 // Example:
 //   auth::Caller caller(access, auth::CredentialsOf(*context));
 //   if (absl::Status s = caller.Allow(request->name(), auth::Role::kAdmin); !s.ok()) ...
@@ -16,11 +23,18 @@
 
 #include <grpcpp/server_context.h>
 
+#include <string>
+#include <vector>
+
 #include "server/auth/access.h"
 
 namespace baton::auth {
 
 Credentials CredentialsOf(const grpc::ServerContextBase& context);
+
+// CertificateNamesOf() is the names of the verified client certificate of
+// `context` (subject, "CN=<common name>", SANs), empty without one.
+std::vector<std::string> CertificateNamesOf(const grpc::ServerContextBase& context);
 
 }  // namespace baton::auth
 

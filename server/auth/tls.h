@@ -15,6 +15,16 @@
 // mounted Secret at once, through a symlink; anyone else should rename new
 // files into place, key and certificate together.
 //
+// batond's own calls out go over TLS too, on ClientTls files re-read as
+// the server's are (ClientChannelCredentials()):
+//   - a node of a cluster calls the other nodes over TLS when it serves TLS
+//     (PeerTlsOf()): it checks their certificates against --cluster_ca_file
+//     (default --tls_client_ca_file) and presents its own certificate and
+//     key as its client certificate;
+//   - it calls etcd over TLS when --cluster_etcd_ca_file (and, for etcd's
+//     --client-cert-auth, --cluster_etcd_cert_file and --cluster_etcd_key_file)
+//     are set (EtcdTlsOf()).
+//
 // Threading: every function may be called from any thread; a TlsFileWatch
 // belongs to one thread (batond's main loop).
 
@@ -28,6 +38,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "grpcpp/security/credentials.h"
 #include "grpcpp/security/server_credentials.h"
 
 namespace baton::auth {
@@ -62,6 +73,52 @@ std::string CertificateSummary(const std::string& cert_file);
 // listener may share one: they then share one watcher of the files. Call
 // after CheckTlsFiles() said OK.
 std::shared_ptr<grpc::ServerCredentials> ServerCredentials(const TlsFiles& files);
+
+// ClientTls is how batond calls a server (another node, etcd). Not
+// enabled(): plaintext.
+struct ClientTls {
+  // PEM: the client certificate chain and key batond presents; both empty:
+  // none.
+  std::string cert_file;
+  std::string key_file;
+  // PEM: the CAs that signed the server's certificate.
+  std::string ca_file;
+  // The name the server's certificate must hold; empty: the host of its
+  // address.
+  std::string server_name;
+  absl::Duration reload_interval = absl::Seconds(5);
+
+  bool enabled() const { return !ca_file.empty(); }
+};
+
+// PeerTlsOf() is how this node calls its peers, from the server's `files`
+// (checked by CheckTlsFiles() already), whether it is `in_cluster`
+// (--cluster_etcd), and the flags --cluster_ca_file and
+// --cluster_tls_server_name. TLS on in a cluster: TLS to the peers, their
+// CAs from --cluster_ca_file or else --tls_client_ca_file (one of them is
+// required), checked here. Errors are INVALID_ARGUMENT naming the flag: a
+// --cluster_* TLS flag without TLS on or outside a cluster, no CA, a CA
+// file that holds no certificate, a server name that is no host name.
+absl::StatusOr<ClientTls> PeerTlsOf(const TlsFiles& files, bool in_cluster,
+                                    const std::string& cluster_ca_file,
+                                    const std::string& cluster_tls_server_name);
+
+// EtcdTlsOf() is how this node calls etcd, from the flags
+// --cluster_etcd_ca_file, --cluster_etcd_cert_file and
+// --cluster_etcd_key_file, re-read every `reload_interval`: plaintext when
+// none is set; TLS checked against the CA; a client certificate when the
+// certificate and key are set (together, and matching). Errors are
+// INVALID_ARGUMENT naming the flag: one without `in_cluster`, a certificate
+// without its key (or its CA), a file that does not check out.
+absl::StatusOr<ClientTls> EtcdTlsOf(bool in_cluster, const std::string& ca_file,
+                                    const std::string& cert_file, const std::string& key_file,
+                                    absl::Duration reload_interval);
+
+// ClientChannelCredentials() is the credentials of channels to a server:
+// plaintext when !tls.enabled(), else TLS on the files of `tls`, re-read
+// every reload_interval. tls.server_name goes in the channel's arguments
+// (grpc::ChannelArguments::SetSslTargetNameOverride), not here.
+std::shared_ptr<grpc::ChannelCredentials> ClientChannelCredentials(const ClientTls& tls);
 
 // TlsFileWatch says when the files changed (size, time, inode: a symlink
 // swap counts), so that batond can log the rotation it serves.

@@ -131,6 +131,23 @@ ABSL_FLAG(std::string, cluster_node_id, "",
 ABSL_FLAG(std::string, cluster_advertise, "",
           "HOST:PORT where clients and the other nodes reach this node; empty: --listen with "
           "its port (required when --listen is a wildcard address)");
+ABSL_FLAG(std::string, cluster_ca_file, "",
+          "with TLS on in a cluster: PEM certificates of the CAs that signed the other "
+          "nodes' serving certificates, checked when this node forwards a call to one (it "
+          "presents --tls_cert_file as its client certificate). Empty: --tls_client_ca_file; "
+          "one of them is required");
+ABSL_FLAG(std::string, cluster_tls_server_name, "",
+          "with TLS on in a cluster: the name checked in every other node's certificate (for "
+          "certificates issued to one service name). Empty: the host of the node's advertised "
+          "address");
+ABSL_FLAG(std::string, cluster_etcd_ca_file, "",
+          "etcd over TLS: PEM certificates of the CAs that signed etcd's serving certificate "
+          "(etcd's --cert-file). Empty: plaintext to etcd");
+ABSL_FLAG(std::string, cluster_etcd_cert_file, "",
+          "etcd over mTLS (etcd's --client-cert-auth): the PEM client certificate this node "
+          "presents to etcd; needs --cluster_etcd_key_file and --cluster_etcd_ca_file");
+ABSL_FLAG(std::string, cluster_etcd_key_file, "",
+          "the PEM private key of --cluster_etcd_cert_file (unencrypted)");
 ABSL_FLAG(FlagDuration, cluster_lease_ttl, FlagDuration{absl::Seconds(5)},
           "TTL of this node's etcd lease (whole seconds, 2s to 60s): a node that dies has its "
           "names served by others after at most this plus about a second");

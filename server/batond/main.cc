@@ -15,7 +15,8 @@
 // standard health service and server reflection. Fences stay increasing
 // across restarts through the state kept in --data_dir. With --tls_cert_file
 // and --tls_key_file every gRPC listener speaks TLS (mTLS with
-// --tls_client_ca_file), on files re-read every --tls_reload_interval;
+// --tls_client_ca_file), on files re-read every --tls_reload_interval, and
+// in a cluster the node calls its peers over TLS too (--cluster_ca_file);
 // /metrics stays plain HTTP.
 
 #include <arpa/inet.h>
@@ -649,6 +650,30 @@ int main(int argc, char** argv) {
       return 2;
     }
   }
+  // TLS between the nodes: on when batond serves TLS (README, "A cluster on
+  // etcd", "TLS between the nodes").
+  absl::StatusOr<baton::auth::ClientTls> peer_tls =
+      baton::auth::PeerTlsOf(tls, in_cluster, absl::GetFlag(FLAGS_cluster_ca_file),
+                             absl::GetFlag(FLAGS_cluster_tls_server_name));
+  if (!peer_tls.ok()) {
+    std::fprintf(stderr, "batond: %s\n", std::string(peer_tls.status().message()).c_str());
+    return 2;
+  }
+  absl::StatusOr<baton::auth::ClientTls> etcd_tls =
+      baton::auth::EtcdTlsOf(in_cluster, absl::GetFlag(FLAGS_cluster_etcd_ca_file),
+                             absl::GetFlag(FLAGS_cluster_etcd_cert_file),
+                             absl::GetFlag(FLAGS_cluster_etcd_key_file), tls.reload_interval);
+  if (!etcd_tls.ok()) {
+    std::fprintf(stderr, "batond: %s\n", std::string(etcd_tls.status().message()).c_str());
+    return 2;
+  }
+  if (in_cluster && tls.mutual() && access.enabled() && access.Get()->cluster_peers().empty()) {
+    baton::log::Warn(
+        "auth file: no cluster_peers: an Admin call of a client known by its certificate, "
+        "forwarded by another node to this one, is refused here (list the nodes' "
+        "certificate names in cluster_peers)",
+        {{"path", access.path()}});
+  }
 
   // The store of what outlives a run (server/store), in --data_dir/state.
   // Not in a cluster: a name's state lives with its owner of the moment.
@@ -701,6 +726,9 @@ int main(int argc, char** argv) {
         baton::cluster::EtcdMembership::KeptPrefixOf(key_prefix, cluster_name);
     kept_options.ack_key =
         baton::cluster::EtcdMembership::AckKeyOf(key_prefix, cluster_name, cluster_node_id);
+    if (etcd_tls->enabled()) {
+      kept_options.credentials = baton::auth::ClientChannelCredentials(*etcd_tls);
+    }
     kept_on_etcd = std::make_unique<baton::cluster::EtcdKeptStore>(std::move(kept_options));
     options.store = kept_on_etcd.get();
   }
@@ -749,7 +777,8 @@ int main(int argc, char** argv) {
   admin.set_max_key_bytes(session_options.max_key_bytes);
   std::unique_ptr<baton::cluster::ClusterView> cluster_view;
   std::unique_ptr<baton::core::Registry::Admission> cluster_admission;
-  baton::cluster::PeerChannels peers;
+  baton::cluster::PeerChannels peers(baton::auth::ClientChannelCredentials(*peer_tls),
+                                     peer_tls->server_name);
   if (in_cluster) {
     cluster_view =
         std::make_unique<baton::cluster::ClusterView>(cluster_node_id, cluster_name, clock);
@@ -899,6 +928,9 @@ int main(int argc, char** argv) {
     membership_options.endpoints = etcd_endpoints;
     membership_options.key_prefix = absl::GetFlag(FLAGS_cluster_key_prefix);
     membership_options.lease_ttl = cluster_ttl;
+    if (etcd_tls->enabled()) {
+      membership_options.credentials = baton::auth::ClientChannelCredentials(*etcd_tls);
+    }
     membership_options.address = advertise;
     membership_options.kept = kept_on_etcd.get();
     membership = std::make_unique<baton::cluster::EtcdMembership>(
@@ -913,7 +945,11 @@ int main(int argc, char** argv) {
     baton::log::Info("cluster joined", {{"cluster", cluster_name},
                                         {"node", cluster_node_id},
                                         {"advertise", advertise},
-                                        {"etcd", cluster_etcd}});
+                                        {"etcd", cluster_etcd},
+                                        {"peers", peer_tls->enabled() ? "tls" : "plaintext"},
+                                        {"etcd_tls", !etcd_tls->enabled()          ? "off"
+                                                     : etcd_tls->cert_file.empty() ? "tls"
+                                                                                   : "mtls"}});
   }
   // Scripts and tests wait for "listening on HOST:PORT".
   baton::log::Info(absl::StrCat("listening on ", host, ":", port),

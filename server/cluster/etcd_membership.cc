@@ -24,10 +24,11 @@ struct EtcdMembership::Endpoint {
     args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, 1000);
     return args;
   }
-  explicit Endpoint(const std::string& target)
+  Endpoint(const std::string& target, std::shared_ptr<grpc::ChannelCredentials> credentials)
       : address(target),
-        channel(grpc::CreateCustomChannel(target, grpc::InsecureChannelCredentials(),
-                                          ChannelArguments())),
+        channel(grpc::CreateCustomChannel(
+            target, credentials != nullptr ? credentials : grpc::InsecureChannelCredentials(),
+            ChannelArguments())),
         kv(etcdserverpb::KV::NewStub(channel)),
         lease(etcdserverpb::Lease::NewStub(channel)),
         watch(etcdserverpb::Watch::NewStub(channel)) {}
@@ -100,7 +101,7 @@ EtcdMembership::EtcdMembership(Options options, ClusterView* view, runtime::Cloc
     : options_(std::move(options)), view_(view), clock_(clock), applier_(std::move(applier)) {
   absl::MutexLock lock(&mutex_);
   for (const std::string& endpoint : options_.endpoints) {
-    endpoints_.push_back(std::make_shared<Endpoint>(endpoint));
+    endpoints_.push_back(std::make_shared<Endpoint>(endpoint, options_.credentials));
   }
 }
 

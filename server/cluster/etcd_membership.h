@@ -65,6 +65,9 @@ class EtcdMembership {
     // by this membership's snapshot and watch, and told the revision of
     // each acknowledgement this node writes. Outlives the membership.
     EtcdKeptStore* kept = nullptr;
+    // How etcd is reached (auth::ClientChannelCredentials(), from the
+    // --cluster_etcd_* TLS flags); null: plaintext.
+    std::shared_ptr<grpc::ChannelCredentials> credentials;
   };
   // Applier: make `node_ids` the member list the node acts on (revoke every
   // hold on names it does not own under them), then call `done`.

@@ -6,16 +6,24 @@
 #include <string>
 #include <utility>
 
+#include "server/auth/grpc_credentials.h"
+
 namespace baton::cluster {
 
-PeerChannels::PeerChannels(std::shared_ptr<grpc::ChannelCredentials> credentials)
+PeerChannels::PeerChannels(std::shared_ptr<grpc::ChannelCredentials> credentials,
+                           std::string server_name)
     : credentials_(credentials != nullptr ? std::move(credentials)
-                                          : grpc::InsecureChannelCredentials()) {}
+                                          : grpc::InsecureChannelCredentials()),
+      server_name_(std::move(server_name)) {}
 
 std::shared_ptr<grpc::Channel> PeerChannels::ChannelTo(const std::string& address) {
   absl::MutexLock lock(&mutex_);
   std::shared_ptr<grpc::Channel>& channel = channels_[address];
-  if (channel == nullptr) channel = grpc::CreateChannel(address, credentials_);
+  if (channel == nullptr) {
+    grpc::ChannelArguments args;
+    if (!server_name_.empty()) args.SetSslTargetNameOverride(server_name_);
+    channel = grpc::CreateCustomChannel(address, credentials_, args);
+  }
   return channel;
 }
 
@@ -33,6 +41,20 @@ void PeerChannels::PrepareForwarded(const grpc::ServerContextBase& server,
   for (const char* key : {"authorization", "baton-client-name"}) {
     if (auto it = metadata.find(key); it != metadata.end()) {
       client->AddMetadata(key, std::string(it->second.data(), it->second.size()));
+    }
+  }
+  // The owner's audit line names the caller by its user agent when it sent
+  // no client name; the forwarded call's own would be this node's.
+  if (metadata.find("baton-client-name") == metadata.end()) {
+    if (auto it = metadata.find("user-agent"); it != metadata.end()) {
+      client->AddMetadata("baton-client-name", std::string(it->second.data(), it->second.size()));
+    }
+  }
+  // A token names the caller on the owner as it does here; without one, the
+  // names of its certificate do (the owner sees this node's certificate).
+  if (metadata.find("authorization") == metadata.end()) {
+    for (std::string& name : auth::CertificateNamesOf(server)) {
+      client->AddMetadata(auth::kForwardedSubjectsKey, std::move(name));
     }
   }
 }

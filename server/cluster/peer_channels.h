@@ -10,7 +10,15 @@
 // receives it answers it itself, whatever it thinks of the owner, so a call
 // is forwarded at most once. PrepareForwarded() also carries the caller's
 // `authorization` and client name, so that the owner checks the caller, not
-// the forwarding node.
+// the forwarding node; and, for a caller known by its mTLS certificate
+// rather than a token, that certificate's names
+// (auth::kForwardedSubjectsKey), which the owner believes only from a node
+// listed in its --auth_file's cluster_peers (server/auth/access.h).
+//
+// With TLS on (--tls_cert_file), the channels speak TLS: credentials from
+// auth::ClientChannelCredentials() (server/auth/tls.h), and, when
+// --cluster_tls_server_name is set, that name checked in every peer's
+// certificate instead of the host of its address.
 //
 // Threading: thread-safe.
 
@@ -39,7 +47,10 @@ inline constexpr std::chrono::seconds kMaxForwardedDeadline{60};
 class PeerChannels {
  public:
   // `credentials`: how this node reaches its peers (plaintext when null).
-  explicit PeerChannels(std::shared_ptr<grpc::ChannelCredentials> credentials = nullptr);
+  // `server_name`: the name a peer's certificate must hold; empty: the host
+  // of the peer's address.
+  explicit PeerChannels(std::shared_ptr<grpc::ChannelCredentials> credentials = nullptr,
+                        std::string server_name = "");
 
   PeerChannels(const PeerChannels&) = delete;
   PeerChannels& operator=(const PeerChannels&) = delete;
@@ -53,12 +64,15 @@ class PeerChannels {
 
   // PrepareForwarded() readies `client` to forward the call of `server`:
   // its deadline (capped at kMaxForwardedDeadline), ForwardedBy
-  // (`node_id`), and the caller's `authorization` and client name.
+  // (`node_id`), the caller's `authorization` and client name (its user
+  // agent when it sent none), and, without `authorization`, its client
+  // certificate's names.
   static void PrepareForwarded(const grpc::ServerContextBase& server, std::string_view node_id,
                                grpc::ClientContext* client);
 
  private:
   const std::shared_ptr<grpc::ChannelCredentials> credentials_;
+  const std::string server_name_;
   absl::Mutex mutex_;
   absl::flat_hash_map<std::string, std::shared_ptr<grpc::Channel>> channels_
       ABSL_GUARDED_BY(mutex_);

@@ -48,6 +48,10 @@ std::string_view CutUtf8(std::string_view text, std::size_t max_bytes) {
 // set-bound, reset): who (peer, client name), what, on which name, and the
 // result. Made on the gRPC thread when the call arrives (the context may be
 // gone by the time the shard answers), written when the result is known.
+// On a call another node of the cluster forwarded, `via` is that node's id
+// (as it says) and, when its certificate vouched for the caller's
+// (cluster_peers), `via_peer` is the cluster_peers entry it matched: the
+// principal is then the caller's, and the peer the forwarding node's address.
 class Audit {
  public:
   Audit(grpc::CallbackServerContext* context, std::string_view what, const std::string& name)
@@ -59,9 +63,16 @@ class Audit {
     } else if (auto agent = metadata.find("user-agent"); agent != metadata.end()) {
       client_ = Cut(std::string_view(agent->second.data(), agent->second.size()));
     }
+    if (auto it = metadata.find(cluster::kForwardedByKey); it != metadata.end()) {
+      via_ = Cut(std::string_view(it->second.data(), it->second.size()));
+    }
   }
-  // The --auth_file principal the caller authenticated as.
-  void set_principal(std::string principal) { principal_ = std::move(principal); }
+  // The --auth_file principal the caller authenticated as, and the cluster
+  // peer that vouched for it ("" when none did).
+  void set_principal(std::string principal, std::string via_peer) {
+    principal_ = std::move(principal);
+    via_peer_ = std::move(via_peer);
+  }
   // Done() logs the result; `detail` is what changed ("bound=8"). Refusals
   // are logged at a bounded rate: a client can cause them at will.
   void Done(const absl::Status& result, const std::string& detail = "") const {
@@ -79,6 +90,8 @@ class Audit {
                 {"peer", peer_},
                 {"principal", principal_},
                 {"client", client_},
+                {"via", via_},
+                {"via_peer", via_peer_},
                 {"not_logged_before", not_logged_before}});
   }
 
@@ -90,7 +103,9 @@ class Audit {
   static constexpr char kClientNameKey[] = "baton-client-name";
   std::string peer_;
   std::string principal_;
+  std::string via_peer_;
   std::string client_;
+  std::string via_;
   std::string what_;
   std::string name_;
 };
@@ -103,7 +118,7 @@ absl::Status Authorize(auth::Access* access, grpc::CallbackServerContext* contex
   if (access == nullptr || !access->enabled()) return absl::OkStatus();
   auth::Caller caller(access, auth::CredentialsOf(*context));
   absl::Status allowed = caller.Allow(name, role);
-  if (audit != nullptr) audit->set_principal(caller.principal());
+  if (audit != nullptr) audit->set_principal(caller.principal(), caller.via());
   return allowed;
 }
 

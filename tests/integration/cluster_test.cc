@@ -52,106 +52,18 @@
 #include "server/cluster/peer_channels.h"
 #include "server/cluster/placement.h"
 #include "tests/testing/batond_process.h"
+#include "tests/testing/etcd_process.h"
 #include "tests/testing/session_client.h"
 
 namespace baton {
 namespace {
 
 using ::baton::testing::BatondProcess;
+using ::baton::testing::EtcdProcess;
+using ::baton::testing::FreePort;
 using ::baton::testing::SessionClient;
 using Clock = std::chrono::steady_clock;
 namespace ops = ::baton::testing::ops;
-
-int FreePort() {
-  const int fd = socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in address{};
-  address.sin_family = AF_INET;
-  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  bind(fd, reinterpret_cast<sockaddr*>(&address), sizeof(address));
-  socklen_t size = sizeof(address);
-  getsockname(fd, reinterpret_cast<sockaddr*>(&address), &size);
-  close(fd);
-  return ntohs(address.sin_port);
-}
-
-// EtcdProcess: /usr/bin/etcd on two free loopback ports and a temp dir.
-class EtcdProcess {
- public:
-  EtcdProcess() {
-    char path[] = "/tmp/baton-etcd-XXXXXX";
-    if (mkdtemp(path) != nullptr) dir_ = path;
-    client_port_ = FreePort();
-    do {
-      peer_port_ = FreePort();
-    } while (peer_port_ == client_port_);
-    const std::string client = "http://127.0.0.1:" + std::to_string(client_port_);
-    const std::string peer = "http://127.0.0.1:" + std::to_string(peer_port_);
-    std::vector<std::string> args = {"/usr/bin/etcd",
-                                     "--data-dir=" + dir_ + "/data",
-                                     "--listen-client-urls=" + client,
-                                     "--advertise-client-urls=" + client,
-                                     "--listen-peer-urls=" + peer,
-                                     "--initial-advertise-peer-urls=" + peer,
-                                     "--initial-cluster=default=" + peer,
-                                     "--log-level=error"};
-    std::vector<char*> argv;
-    for (auto& a : args) argv.push_back(a.data());
-    argv.push_back(nullptr);
-    posix_spawn_file_actions_t actions;
-    posix_spawn_file_actions_init(&actions);
-    posix_spawn_file_actions_addopen(&actions, STDOUT_FILENO, "/dev/null", O_WRONLY, 0);
-    posix_spawn_file_actions_addopen(&actions, STDERR_FILENO, "/dev/null", O_WRONLY, 0);
-    if (posix_spawn(&pid_, argv[0], &actions, nullptr, argv.data(), environ) != 0) pid_ = -1;
-    posix_spawn_file_actions_destroy(&actions);
-  }
-  ~EtcdProcess() {
-    if (pid_ > 0) {
-      kill(pid_, SIGCONT);
-      kill(pid_, SIGKILL);
-      waitpid(pid_, nullptr, 0);
-    }
-    std::error_code ignored;
-    std::filesystem::remove_all(dir_, ignored);
-  }
-  std::string endpoint() const { return "127.0.0.1:" + std::to_string(client_port_); }
-  void Signal(int signal) { kill(pid_, signal); }
-
-  // Ready() waits until etcd says it is healthy (GET /health on the client
-  // port, plain HTTP/1.0 on a socket: a gRPC channel would back off).
-  bool Ready() {
-    const auto deadline = Clock::now() + std::chrono::seconds(20);
-    while (Clock::now() < deadline) {
-      const int fd = socket(AF_INET, SOCK_STREAM, 0);
-      sockaddr_in address{};
-      address.sin_family = AF_INET;
-      address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-      address.sin_port = htons(static_cast<std::uint16_t>(client_port_));
-      std::string answer;
-      if (connect(fd, reinterpret_cast<sockaddr*>(&address), sizeof(address)) == 0) {
-        const std::string request = "GET /health HTTP/1.0\r\n\r\n";
-        if (write(fd, request.data(), request.size()) == static_cast<ssize_t>(request.size())) {
-          char buffer[1024];
-          ssize_t n;
-          while ((n = read(fd, buffer, sizeof(buffer))) > 0) answer.append(buffer, n);
-        }
-      }
-      close(fd);
-      if (answer.find("\"health\":\"true\"") != std::string::npos) return true;
-      last_error_ = answer;
-      std::this_thread::sleep_for(std::chrono::milliseconds(50));  // polling a start
-    }
-    return false;
-  }
-
- private:
-  std::string dir_;
-  int client_port_ = 0;
-  int peer_port_ = 0;
- public:
-  std::string last_error_;
- private:
-  pid_t pid_ = -1;
-};
 
 struct Members {
   std::vector<std::string> ids;
@@ -176,7 +88,9 @@ absl::StatusOr<Members> AskCluster(const std::string& address) {
 
 class ClusterTest : public ::testing::Test {
  protected:
-  void SetUp() override { ASSERT_TRUE(etcd_.Ready()) << "etcd did not start: " << etcd_.last_error_; }
+  void SetUp() override {
+    ASSERT_TRUE(etcd_.Ready()) << "etcd did not start: " << etcd_.last_error();
+  }
 
   // AddNode() starts the node `id`, with `flags` besides the cluster's.
   BatondProcess& AddNode(const std::string& id, std::vector<std::string> flags = {}) {

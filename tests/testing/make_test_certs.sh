@@ -2,7 +2,9 @@
 # Makes the certificates of the TLS tests, with the openssl command, into DIR:
 #
 #   ca.crt ca.key                  the test CA
-#   server.crt server.key          batond's, signed by ca; SAN 127.0.0.1, ::1, localhost
+#   server.crt server.key          batond's, signed by ca; SAN 127.0.0.1, ::1, localhost;
+#                                  also a client certificate (clientAuth): a cluster
+#                                  node presents it to the nodes it forwards calls to
 #   client.crt client.key          a client's (mTLS), signed by ca
 #   other-ca.crt other-ca.key      a second CA, which batond does not trust
 #   other-server.crt other-server.key  signed by other-ca, same SANs (a rotation)
@@ -31,7 +33,7 @@ leaf() {  # leaf NAME CA USAGE
   {
     echo "basicConstraints=CA:FALSE"
     echo "extendedKeyUsage=$3"
-    if [[ $3 == serverAuth ]]; then echo "subjectAltName=IP:127.0.0.1,IP:::1,DNS:localhost"; fi
+    if [[ $3 == serverAuth* ]]; then echo "subjectAltName=IP:127.0.0.1,IP:::1,DNS:localhost"; fi
   } >"$1.ext"
   openssl x509 -req -in "$1.csr" -CA "$2.crt" -CAkey "$2.key" -CAcreateserial -out "$1.crt" \
     -days 2 -extfile "$1.ext" 2>/dev/null
@@ -40,7 +42,7 @@ leaf() {  # leaf NAME CA USAGE
 
 ca ca
 ca other-ca
-leaf server ca serverAuth
+leaf server ca serverAuth,clientAuth
 leaf client ca clientAuth
 leaf other-server other-ca serverAuth
 leaf other-client other-ca clientAuth

@@ -141,6 +141,14 @@ TEST(AccessConfigTest, ErrorsNameTheFileLineAndField) {
        {"quotas.x", "unknown key 'queue'"}},
       {"principals: [{name: a, tokens: [t1]}]\nquotas:\n  \"x*\": {sessions: 3}\n",
        {"quotas.x*", "per namespace"}},
+      {"principals: [{name: a, tokens: [t1]}]\ncluster_peers: CN=batond\n",
+       {"auth.yaml:2", "cluster_peers", "list of strings"}},
+      {"principals: [{name: a, tokens: [t1]}]\ncluster_peers: [\"CN=b\", \"\"]\n",
+       {"auth.yaml:2", "cluster_peers[1]", "must not be empty"}},
+      {"principals: [{name: a, tokens: [t1]}]\ncluster_peers: [\"CN=b\", \"CN=b\"]\n",
+       {"cluster_peers[1]", "'CN=b' is listed twice"}},
+      {"principals: [{name: a, tokens: [t1]}]\ncluster_peers: [[x]]\n",
+       {"cluster_peers[0]", "must be a string"}},
   };
   for (const Case& c : cases) {
     const absl::Status status = ParseError(c.yaml);
@@ -303,6 +311,80 @@ TEST_F(AccessTest, CallersAreAuthenticatedAndReResolvedAfterAReload) {
   Caller renewed(&access, Credentials{.token = "a-new-token-0123456789"});
   EXPECT_TRUE(renewed.Allow("payments/lock", Role::kUse).ok());
   EXPECT_FALSE(renewed.Allow("payments/lock", Role::kAdmin).ok());
+}
+
+TEST(AccessConfigTest, ClusterPeersAreFoundByAnyNameOfACertificate) {
+  const AccessConfig config = Parsed(
+      "principals: [{name: a, tokens: [aaaaaaaaaaaaaaaaaaaa]}]\n"
+      "cluster_peers: [\"CN=batond\", \"spiffe://cluster.local/ns/baton/sa/batond\"]\n");
+  EXPECT_EQ(config.cluster_peers().size(), 2u);
+  ASSERT_NE(config.ClusterPeer({"O=x", "CN=batond"}), nullptr);
+  EXPECT_EQ(*config.ClusterPeer({"O=x", "CN=batond"}), "CN=batond");
+  EXPECT_EQ(*config.ClusterPeer({"spiffe://cluster.local/ns/baton/sa/batond"}),
+            "spiffe://cluster.local/ns/baton/sa/batond");
+  EXPECT_EQ(config.ClusterPeer({"CN=other"}), nullptr);
+  EXPECT_EQ(config.ClusterPeer({}), nullptr);
+  EXPECT_EQ(Parsed().ClusterPeer({"CN=batond"}), nullptr);  // none listed
+}
+
+TEST_F(AccessTest, ForwardedSubjectsCountOnlyFromAClusterPeer) {
+  Write(std::string(kFile) + "cluster_peers: [\"CN=batond\"]\n");
+  Access access(path_);
+  ASSERT_TRUE(access.Load().ok());
+
+  // From a node of the cluster: the caller is who the node says.
+  Caller forwarded(&access,
+                   Credentials{.certificate_names = {"CN=batond"},
+                               .forwarded_names = std::vector<std::string>{"O=acme", "CN=search"}});
+  EXPECT_TRUE(forwarded.Allow("search-a/lock", Role::kUse).ok());
+  EXPECT_EQ(forwarded.principal(), "search");
+  EXPECT_EQ(forwarded.via(), "CN=batond");
+  EXPECT_EQ(forwarded.Allow("payments/lock", Role::kUse).code(),
+            absl::StatusCode::kPermissionDenied);
+
+  // The node itself is nobody: no principal has its subject.
+  Caller node(&access, Credentials{.certificate_names = {"CN=batond"}});
+  EXPECT_EQ(node.Authenticate().code(), absl::StatusCode::kUnauthenticated);
+  EXPECT_EQ(node.via(), "");
+
+  // A token the node copied wins, as it did on the node.
+  Caller with_token(&access, Credentials{.token = "payments-token-0123456789",
+                                         .certificate_names = {"CN=batond"},
+                                         .forwarded_names = std::vector<std::string>{}});
+  EXPECT_TRUE(with_token.Allow("payments/lock", Role::kAdmin).ok());
+  EXPECT_EQ(with_token.via(), "CN=batond");
+
+  // Forwarded names nobody has: unauthenticated, as the caller would be.
+  Caller unknown(&access, Credentials{.certificate_names = {"CN=batond"},
+                                      .forwarded_names = std::vector<std::string>{"CN=x"}});
+  EXPECT_EQ(unknown.Authenticate().code(), absl::StatusCode::kUnauthenticated);
+  EXPECT_THAT(unknown.Authenticate().message(), HasSubstr("forwarded by a cluster node"));
+
+  // From anyone else, the metadata is refused, never silently ignored.
+  for (const std::vector<std::string>& names :
+       {std::vector<std::string>{"CN=search"}, std::vector<std::string>{}}) {
+    Caller impostor(&access,
+                    Credentials{.certificate_names = names,
+                                .forwarded_names = std::vector<std::string>{"CN=operator,O=acme"}});
+    const absl::Status refused = impostor.Allow("x/lock", Role::kAdmin);
+    EXPECT_EQ(refused.code(), absl::StatusCode::kPermissionDenied);
+    EXPECT_THAT(refused.message(), HasSubstr("baton-forwarded-subjects-bin"));
+    EXPECT_THAT(refused.message(), HasSubstr("cluster_peers"));
+    EXPECT_EQ(impostor.principal(), "");
+  }
+
+  // cluster_peers removed by a reload: the node is no longer believed.
+  Write(kFile);
+  ASSERT_TRUE(access.Load().ok());
+  EXPECT_EQ(forwarded.Allow("search-a/lock", Role::kUse).code(),
+            absl::StatusCode::kPermissionDenied);
+  EXPECT_EQ(forwarded.via(), "");
+}
+
+TEST_F(AccessTest, WithoutAFileForwardedSubjectsChangeNothing) {
+  Access access("");
+  Caller caller(&access, Credentials{.forwarded_names = std::vector<std::string>{"CN=x"}});
+  EXPECT_TRUE(caller.Allow("anything/x", Role::kAdmin).ok());
 }
 
 TEST_F(AccessTest, UsageFollowsTheQuotasOfTheFileInForce) {
