@@ -12,7 +12,7 @@
 #   -> "batond lock 4x16: 37824 requests, 181702528 instructions, 4803 per request"
 #
 # The server runs under valgrind --tool=callgrind with collection off
-# (batond --shards=2 --data_dir=<tmp>). baton_loadgen first declares what
+# (batond --shards=${CG_SHARDS:-2} --data_dir=<tmp>). baton_loadgen first declares what
 # the scenario needs, then runs SESSIONS x IN_FLIGHT for 4 s of warm-up and
 # CG_SECONDS (default 10) more; collection is on for CG_SECONDS from the end
 # of the warm-up. The total is divided by the requests the server handled
@@ -41,7 +41,7 @@ cleanup() {
 }
 trap cleanup EXIT
 case $kind in
-  batond) args=(--listen=127.0.0.1:0 --shards=2 --data_dir="$work/data"); target=baton
+  batond) args=(--listen=127.0.0.1:0 --shards=${CG_SHARDS:-2} --data_dir="$work/data"); target=baton
           counted='SessionState::Check(' ;;
   echo_cb) args=(--listen=127.0.0.1:0 --api=callback); target=echo-cb
            counted='ClientMessage::_InternalParse' ;;
