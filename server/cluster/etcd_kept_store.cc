@@ -73,6 +73,7 @@ void EtcdKeptStore::SetSnapshot(const std::vector<std::pair<std::string, std::st
       ++it;
     }
   }
+  while (!tombstones_.empty() && tombstones_.front().second <= revision) tombstones_.pop_front();
   for (const auto& [key, value] : kvs) {
     if (key.size() > options_.key_prefix.size() &&
         std::string_view(key).substr(0, options_.key_prefix.size()) == options_.key_prefix) {
@@ -94,12 +95,29 @@ void EtcdKeptStore::Apply(std::string_view etcd_key, std::optional<std::string> 
 
 void EtcdKeptStore::ApplyLocked(std::string key, std::optional<std::string> value,
                                 std::int64_t revision, bool own_write) {
+  if (!own_write) {
+    // The watch is at `revision`: no event older than it is to come, so
+    // the tombstones up to it have done their work.
+    while (!tombstones_.empty() && tombstones_.front().second <= revision) {
+      const auto& [dead, at] = tombstones_.front();
+      if (const auto found = records_.find(dead);
+          found != records_.end() && !found->second.value.has_value() &&
+          found->second.revision == at) {
+        records_.erase(found);
+      }
+      tombstones_.pop_front();
+    }
+  }
   const auto it = records_.find(key);
   if (it != records_.end() && it->second.revision > revision) return;  // older than known
-  if (value.has_value() || own_write) {
-    // A delete of this node's own stays as a tombstone until the watch
-    // brings it (the watch's older events must not bring the record back).
+  if (value.has_value()) {
     records_.insert_or_assign(std::move(key), Record{std::move(value), revision});
+  } else if (own_write) {
+    // A delete of this node's own stays as a tombstone until the watch
+    // passes its revision (an older event of the watch must not bring the
+    // record back meanwhile).
+    tombstones_.emplace_back(key, revision);
+    records_.insert_or_assign(std::move(key), Record{std::nullopt, revision});
   } else if (it != records_.end()) {
     records_.erase(it);
   }
@@ -107,6 +125,8 @@ void EtcdKeptStore::ApplyLocked(std::string key, std::optional<std::string> valu
 
 void EtcdKeptStore::SetAckRevision(std::int64_t revision) {
   absl::MutexLock lock(&mu_);
+  // A lease gone ends what was taken under it: nothing of it is sent again.
+  if (revision == 0) ++lease_epoch_;
   ack_revision_ = revision;
 }
 
@@ -121,7 +141,8 @@ std::uint64_t EtcdKeptStore::transactions() const {
 }
 
 absl::Status EtcdKeptStore::Send(const std::vector<const Batch::Op*>& ops,
-                                 std::int64_t ack_revision) {
+                                 std::int64_t ack_revision, bool* guard_failed) {
+  *guard_failed = false;
   // (Applied to the records here once etcd has them: see Apply().)
   etcdserverpb::TxnRequest txn;
   etcdserverpb::Compare* guard = txn.add_compare();
@@ -156,6 +177,7 @@ absl::Status EtcdKeptStore::Send(const std::vector<const Batch::Op*>& ops,
                                                status.error_message()));
   }
   if (!response.succeeded()) {
+    *guard_failed = true;
     return absl::UnavailableError(
         "kept state not written: this node's cluster membership changed meanwhile (the "
         "name may be served by another node now); the change was made but is not kept");
@@ -170,6 +192,7 @@ void EtcdKeptStore::WriterLoop() {
   for (;;) {
     std::deque<Queued> taken;
     std::int64_t ack_revision = 0;
+    std::uint64_t epoch = 0;
     bool closing = false;
     {
       absl::MutexLock lock(&mu_);
@@ -179,6 +202,7 @@ void EtcdKeptStore::WriterLoop() {
       mu_.Await(absl::Condition(&ready));
       taken.swap(queue_);
       ack_revision = ack_revision_;
+      epoch = lease_epoch_;
       closing = closing_;
     }
     if (taken.empty() && closing) return;
@@ -204,11 +228,42 @@ void EtcdKeptStore::WriterLoop() {
           }
         }
       }
-      for (std::size_t start = 0; start < ops.size() && status.ok(); start += kMaxTxnOps) {
-        const std::size_t end = std::min(ops.size(), start + kMaxTxnOps);
-        status = Send(std::vector<const Batch::Op*>(ops.begin() + static_cast<std::ptrdiff_t>(start),
-                                                    ops.begin() + static_cast<std::ptrdiff_t>(end)),
-                      ack_revision);
+      // Transactions of at most kMaxTxnOps keys and kMaxTxnBytes.
+      std::size_t start = 0;
+      while (start < ops.size() && status.ok()) {
+        std::size_t end = start;
+        std::size_t bytes = 0;
+        while (end < ops.size() && end - start < kMaxTxnOps) {
+          const std::size_t size = options_.key_prefix.size() + ops[end]->key.size() +
+                                   (ops[end]->value.has_value() ? ops[end]->value->size() : 0);
+          if (end > start && bytes + size > kMaxTxnBytes) break;
+          bytes += size;
+          ++end;
+        }
+        const std::vector<const Batch::Op*> chunk(ops.begin() + static_cast<std::ptrdiff_t>(start),
+                                                  ops.begin() + static_cast<std::ptrdiff_t>(end));
+        for (;;) {
+          bool guard_failed = false;
+          status = Send(chunk, ack_revision, &guard_failed);
+          if (!guard_failed) break;
+          // This node acknowledged a member list since the batch was taken.
+          // Every batch committed before a shard's hand-off sweep is written
+          // before that acknowledgement (the sweep waits for it), so this
+          // one was committed after the sweep and holds no name that moved
+          // away: it is sent again under the new acknowledgement. A guard
+          // that fails for another reason (the lease and its key are gone)
+          // fails the batch. etcd may have the new acknowledgement before
+          // the lease thread has its answer: wait for that a little.
+          absl::MutexLock lock(&mu_);
+          const std::int64_t used = ack_revision;
+          auto moved = [this, used, epoch]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+            return ack_revision_ != used || lease_epoch_ != epoch || closing_;
+          };
+          mu_.AwaitWithTimeout(absl::Condition(&moved), options_.timeout);
+          if (lease_epoch_ != epoch || ack_revision_ == 0 || ack_revision_ == used) break;
+          ack_revision = ack_revision_;
+        }
+        start = end;
       }
     }
     if (!status.ok()) log::Warn("cluster kept state", {{"result", status}});

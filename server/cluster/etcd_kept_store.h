@@ -26,8 +26,11 @@
 // shards' changes are durable (ClusterApplier waits for them); a write
 // still in flight then, or one that lands after the lease ended (the key is
 // gone), fails its guard instead of overwriting the new owner's record.
-// A failed guard answers UNAVAILABLE: the change was made in memory but not
-// kept, and the name may be owned elsewhere now.
+// A guard that fails because this node has acknowledged a newer member
+// list is retried under it (the batch was committed after the sweep, so it
+// holds no name that moved away); one that fails because the lease is gone
+// answers UNAVAILABLE: the change was made in memory but not kept, and the
+// name may be owned elsewhere now.
 //
 // Threading: thread-safe. Get() never blocks on I/O; `done` runs on the
 // writer thread.
@@ -69,8 +72,10 @@ class EtcdKeptStore final : public store::RecordStore {
     // How to reach etcd (nullptr: plaintext).
     std::shared_ptr<grpc::ChannelCredentials> credentials;
   };
-  // The most operations in one transaction (etcd's --max-txn-ops default).
+  // The most operations in one transaction (etcd's --max-txn-ops default),
+  // and about the most bytes (etcd's --max-request-bytes is 1.5 MiB).
   static constexpr std::size_t kMaxTxnOps = 128;
+  static constexpr std::size_t kMaxTxnBytes = 1 << 20;
 
   explicit EtcdKeptStore(Options options);
   EtcdKeptStore(const EtcdKeptStore&) = delete;
@@ -112,8 +117,10 @@ class EtcdKeptStore final : public store::RecordStore {
     Done done;
   };
   void WriterLoop();
-  // Send(): `ops` (unique keys, at most kMaxTxnOps) as one transaction.
-  absl::Status Send(const std::vector<const Batch::Op*>& ops, std::int64_t ack_revision);
+  // Send(): `ops` (unique keys, at most kMaxTxnOps) as one transaction;
+  // `guard_failed`: etcd answered, and the guard did not hold.
+  absl::Status Send(const std::vector<const Batch::Op*>& ops, std::int64_t ack_revision,
+                    bool* guard_failed);
 
   const Options options_;
   std::vector<std::shared_ptr<Endpoint>> endpoints_;
@@ -130,10 +137,14 @@ class EtcdKeptStore final : public store::RecordStore {
 
   mutable absl::Mutex records_mu_;
   absl::flat_hash_map<std::string, Record> records_ ABSL_GUARDED_BY(records_mu_);
+  // This node's deletes not yet seen on the watch, in revision order.
+  std::deque<std::pair<std::string, std::int64_t>> tombstones_ ABSL_GUARDED_BY(records_mu_);
 
   mutable absl::Mutex mu_;
   std::deque<Queued> queue_ ABSL_GUARDED_BY(mu_);
   std::int64_t ack_revision_ ABSL_GUARDED_BY(mu_) = 0;
+  // Bumped when the lease is gone (SetAckRevision(0)).
+  std::uint64_t lease_epoch_ ABSL_GUARDED_BY(mu_) = 0;
   bool closing_ ABSL_GUARDED_BY(mu_) = false;
   bool closed_ ABSL_GUARDED_BY(mu_) = false;
   std::uint64_t transactions_ ABSL_GUARDED_BY(mu_) = 0;

@@ -20,6 +20,10 @@ struct EtcdMembership::Endpoint {
   // lease again before it may grant.
   static grpc::ChannelArguments ChannelArguments() {
     grpc::ChannelArguments args;
+    // The snapshot is every key of the cluster, the kept records included
+    // (tens of MB for a few hundred thousand declared instances): not
+    // gRPC's default 4 MiB.
+    args.SetMaxReceiveMessageSize(-1);
     args.SetInt(GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS, 100);
     args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, 1000);
     return args;
@@ -273,7 +277,11 @@ void EtcdMembership::Reconcile() {
   view_->SetApplied(target);
   log::Info("cluster applying members", {{"node", view_->node_id()},
                                          {"members", absl::StrJoin(target, ",")}});
-  applier_(target, [this, target]() mutable {
+  // `done` may come after Stop() (a sweep waits for the kept state's
+  // writes): it touches this object only while it lives.
+  applier_(target, [this, alive = alive_, target]() mutable {
+    absl::MutexLock alive_lock(&alive->mu);
+    if (!alive->alive) return;
     absl::MutexLock lock(&mutex_);
     applying_ = false;
     applied_ = target;
@@ -340,6 +348,10 @@ absl::Status EtcdMembership::Start(absl::Duration timeout) {
 }
 
 void EtcdMembership::Stop() {
+  {
+    absl::MutexLock lock(&alive_->mu);
+    alive_->alive = false;
+  }
   if (!started_) return;
   started_ = false;
   {

@@ -116,6 +116,13 @@ class EtcdMembership {
   void Rotate(const std::shared_ptr<Endpoint>& failed);
   std::string Prefix() const;
 
+  // Whether this object still takes the applier's `done` (Stop() says no).
+  struct Alive {
+    absl::Mutex mu;
+    bool alive ABSL_GUARDED_BY(mu) = true;
+  };
+  const std::shared_ptr<Alive> alive_ = std::make_shared<Alive>();
+
   const Options options_;
   ClusterView* const view_;
   runtime::Clock* const clock_;

@@ -559,7 +559,14 @@ absl::StatusOr<Instance*> Registry::Declare(std::string_view name,
                                             const InstanceConfig& config) {
   BATON_RETURN_IF_ERROR(ValidateName(name));
   BATON_RETURN_IF_ERROR(ValidateConfig(config));
-  if (Instance* existing = Find(name)) {
+  Instance* existing = Find(name);
+  if (existing == nullptr) {
+    bool restored = false;
+    BATON_ASSIGN_OR_RETURN(Instance * created, Create(name, config, &restored));
+    if (!restored) return created;
+    existing = created;  // kept by its previous owner: compared as below
+  }
+  {
     // Compared with the parameters now, live changes included (what
     // Describe shows), and with those of the creation (what the service
     // that declared it declares again at its next start).
@@ -576,7 +583,6 @@ absl::StatusOr<Instance*> Registry::Declare(std::string_view name,
     Touch(existing);
     return existing;
   }
-  return Create(name, config);
 }
 
 absl::StatusOr<Instance*> Registry::GetOrCreate(std::string_view name,
@@ -778,7 +784,8 @@ std::size_t Registry::SweepNow() {
 }
 
 absl::StatusOr<Instance*> Registry::Create(std::string_view name,
-                                           const InstanceConfig& config) {
+                                           const InstanceConfig& config,
+                                           bool* restored_from_store) {
   if (instances_.size() >= options_.max_instances) {
     return absl::ResourceExhaustedError(
         absl::StrCat("instances per shard must be at most ",
@@ -791,6 +798,24 @@ absl::StatusOr<Instance*> Registry::Create(std::string_view name,
   if (admission_ != nullptr) {
     BATON_ASSIGN_OR_RETURN(const std::uint64_t floor, admission_->Admit(name));
     base = std::max(base, floor);
+    if (reload_on_any_miss_ && reload_hook_ != nullptr && !reloading_) {
+      // Admitted only now (the lookup before found the name not this
+      // node's yet): what its previous owner kept comes first.
+      reloading_ = true;
+      const bool restored = reload_hook_(name);
+      reloading_ = false;
+      if (restored) {
+        if (Instance* found = FindLoaded(name)) {
+          if (restored_from_store != nullptr) *restored_from_store = true;
+          return found;
+        }
+      }
+    }
+  }
+  if (FindLoaded(name) != nullptr) {
+    // A caller's bug (Create() is for names not in memory), never a
+    // second instance of one name.
+    return absl::InternalError(absl::StrCat("registry: ", Quoted(name), " exists already"));
   }
   if (accounting_ != nullptr) BATON_RETURN_IF_ERROR(accounting_->Created(name));
   const absl::Time now = loop_->Now();

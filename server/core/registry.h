@@ -560,9 +560,12 @@ class Registry {
   };
 
   bool eviction_enabled() const;
-  // Create() builds the instance for a validated name and config.
-  absl::StatusOr<Instance*> Create(std::string_view name,
-                                   const InstanceConfig& config);
+  // Create() builds the instance for a validated name and config. With a
+  // shared store, a name admitted here only now is first restored from what
+  // its previous owner kept (then `*restored_from_store` is set, and the
+  // instance is that one, not one of `config`).
+  absl::StatusOr<Instance*> Create(std::string_view name, const InstanceConfig& config,
+                                   bool* restored_from_store = nullptr);
   // Instances ordered by name, which each keeps itself (the map keeps
   // only pointers).
   struct ByName {

@@ -132,17 +132,22 @@ bool KeptState::Reload(std::string_view name) {
   if (auto evicted = evicted_.find(key); evicted != evicted_.end()) {
     record = evicted->second;  // not written yet: it stays in the batch
   } else if (store_->shared()) {
-    if (dirty_.contains(key)) return false;  // deleted in this turn
+    // Deleted here, its deletion in this turn's batch or on its way to the
+    // store (whose record is not gone yet): created as new, not restored.
+    if (dirty_.contains(key) || pending_.contains(key)) return false;
+    // Admitted first, read second: the membership applies the records
+    // before the acknowledgement that admits the name here, so a read
+    // after the admission sees the previous owner's last record.
+    if (!registry_->Admissible(name).ok()) return false;
     absl::StatusOr<std::optional<std::string>> read = store_->Get(InstanceKey(name));
     if (!read.ok() || !read->has_value()) return false;  // never kept: created as new
     if (absl::Status restored = RestoreInstance(*registry_, name, **read, absl::Now());
         !restored.ok()) {
-      // Not this node's name to create now (the admission's answer, which
-      // its caller gets too), unless the record is bad.
-      if (restored.code() == absl::StatusCode::kDataLoss) {
-        log::Error("kept instance not restored", {{"name", std::string(name)},
-                                                  {"status", restored}});
-      }
+      log::Error("kept instance not restored", {{"name", std::string(name)},
+                                                {"status", restored}});
+      // Not half restored: a record that does not restore is left in the
+      // store (for an operator to delete), the name is not served.
+      if (registry_->FindLoaded(name) != nullptr) (void)registry_->Delete(name, restored);
       return false;
     }
     return true;
@@ -159,6 +164,7 @@ bool KeptState::Reload(std::string_view name) {
   if (absl::Status restored = RestoreInstance(*registry_, name, record, absl::Now());
       !restored.ok()) {
     log::Error("kept instance not restored", {{"name", std::string(name)}, {"status", restored}});
+    if (registry_->FindLoaded(name) != nullptr) (void)registry_->Delete(name, restored);
     return false;
   }
   return true;

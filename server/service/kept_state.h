@@ -18,6 +18,11 @@
 // on state that is not kept (locks, semaphore acquire/release, rate
 // acquire) never wait for the store.
 //
+// In a cluster the store is etcd (cluster::EtcdKeptStore, shared by the
+// nodes): a name missed in memory is looked up there once the node is
+// admitted to create it, a name that moves away has its unwritten change
+// written (Release()), and nothing is evicted to the store.
+//
 // Idle eviction: an instance at its kind's defaults is evicted as before.
 // One whose state is kept (declared or changed: Instance::kept()) is
 // evicted from memory only: KeptState writes its record as it goes (its
