@@ -20,7 +20,11 @@
 # SessionState::Check; echo: Requests parsed), not by the load generator:
 # callgrind_control acts late on a busy machine, so the load generator's
 # window is not quite the same one. Every thread of the server is counted.
-# Set CG_KEEP=DIR to keep the dump (callgrind_annotate reads it);
+# Set CG_KEEP=DIR to keep the dump (callgrind_annotate reads it),
+# CG_SHARDS for batond's --shards, CG_BATOND_FLAGS for more of its flags
+# and CG_SETTLE for seconds to wait after it listens (a cluster node under
+# valgrind did not admit names within 6 s here: not a way to measure one
+# yet);
 # baton_loadgen is $BATON_BUILD_DIR/bench/loadgen/baton_loadgen (default
 # build/).
 set -euo pipefail
@@ -41,7 +45,7 @@ cleanup() {
 }
 trap cleanup EXIT
 case $kind in
-  batond) args=(--listen=127.0.0.1:0 --shards=${CG_SHARDS:-2} --data_dir="$work/data"); target=baton
+  batond) args=(--listen=127.0.0.1:0 --shards=${CG_SHARDS:-2} --data_dir="$work/data" ${CG_BATOND_FLAGS:-}); target=baton
           counted='SessionState::Check(' ;;
   echo_cb) args=(--listen=127.0.0.1:0 --api=callback); target=echo-cb
            counted='ClientMessage::_InternalParse' ;;
@@ -57,6 +61,7 @@ for _ in $(seq 1 300); do
   sleep 0.2
 done
 [[ -n $addr ]] || { echo "callgrind_per_request: the server did not start" >&2; exit 1; }
+sleep "${CG_SETTLE:-0}"  # a cluster node admits names once its acknowledgement is back
 "$loadgen" --scenario="$scenario" --target="$target" --target_addr="$addr" --sessions=1 \
   --in_flight=1 --duration=0.2s --warmup=0s >/dev/null 2>&1
 "$loadgen" --scenario="$scenario" --target="$target" --target_addr="$addr" --setup=false \
