@@ -56,23 +56,10 @@ cleanup() {
 }
 trap cleanup EXIT
 
-free_port() {
-  python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
-}
-
-etcd_port=$(free_port)
-peer_port=$(free_port)
-/usr/bin/etcd --data-dir="$tmp/etcd" --listen-client-urls="http://127.0.0.1:$etcd_port" \
-  --advertise-client-urls="http://127.0.0.1:$etcd_port" \
-  --listen-peer-urls="http://127.0.0.1:$peer_port" \
-  --initial-advertise-peer-urls="http://127.0.0.1:$peer_port" \
-  --initial-cluster="default=http://127.0.0.1:$peer_port" --log-level=error \
-  >/dev/null 2>&1 &
-pids+=($!)
-for (( i = 0; i < 200; i++ )); do  # 20 s
-  curl -fs "http://127.0.0.1:$etcd_port/health" 2>/dev/null | grep -q '"health":"true"' && break
-  sleep 0.1
-done
+# shellcheck source=bench/common/etcd.sh
+source "$root/bench/common/etcd.sh"
+start_etcd "$tmp/etcd" || { kill "$etcd_pid" 2>/dev/null; exit 1; }
+pids+=("$etcd_pid")
 
 # start_batond NAME [FLAG...]: sets the variables NAME_pid and NAME_addr.
 start_batond() {

@@ -14,25 +14,11 @@ build=${1:-build}
 batond=$build/server/batond/batond
 loadgen=$build/bench/loadgen/baton_loadgen
 work=$(mktemp -d "${TMPDIR:-/tmp}/baton-durable-cluster.XXXXXX")
-etcd_pid=
 trap 'kill $(jobs -p) 2>/dev/null || true; wait 2>/dev/null || true; rm -rf "$work"' EXIT
 
-free_port() {
-  python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
-}
-etcd_port=$(free_port)
-peer_port=$(free_port)
-/usr/bin/etcd --data-dir="$work/etcd" --listen-client-urls="http://127.0.0.1:$etcd_port" \
-  --advertise-client-urls="http://127.0.0.1:$etcd_port" \
-  --listen-peer-urls="http://127.0.0.1:$peer_port" \
-  --initial-advertise-peer-urls="http://127.0.0.1:$peer_port" \
-  --initial-cluster="default=http://127.0.0.1:$peer_port" --log-level=error \
-  >/dev/null 2>&1 &
-etcd_pid=$!
-for (( i = 0; i < 200; i++ )); do  # 20 s
-  curl -fs "http://127.0.0.1:$etcd_port/health" 2>/dev/null | grep -q '"health":"true"' && break
-  sleep 0.1
-done
+# shellcheck source=bench/common/etcd.sh
+source "$(dirname "${BASH_SOURCE[0]}")/../common/etcd.sh"
+start_etcd "$work/etcd"
 
 # start DATA_DIR FLAGS...: starts batond, waits for "listening on" (and, in
 # a cluster, for its first acknowledgement), sets pid and addr.
