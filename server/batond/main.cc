@@ -669,9 +669,10 @@ int main(int argc, char** argv) {
   }
   if (in_cluster && tls.mutual() && access.enabled() && access.Get()->cluster_peers().empty()) {
     baton::log::Warn(
-        "auth file: no cluster_peers: an Admin call of a client known by its certificate, "
-        "forwarded by another node to this one, is refused here (list the nodes' "
-        "certificate names in cluster_peers)",
+        "auth file: no cluster_peers: a call of a client known by its certificate that "
+        "another node forwards to this one (an Admin call, a List's part, Envoy's "
+        "ShouldRateLimit) is refused here, so List and rate limits through other nodes "
+        "fail (list the nodes' certificate names in cluster_peers)",
         {{"path", access.path()}});
   }
 

@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <string>
 #include <utility>
+#include <vector>
 
 #include "server/auth/grpc_credentials.h"
 
@@ -52,8 +53,12 @@ void PeerChannels::PrepareForwarded(const grpc::ServerContextBase& server,
   }
   // A token names the caller on the owner as it does here; without one, the
   // names of its certificate do (the owner sees this node's certificate).
+  // Always sent without a token, empty when the caller has no certificate:
+  // the owner must never take the call for this node's own.
   if (metadata.find("authorization") == metadata.end()) {
-    for (std::string& name : auth::CertificateNamesOf(server)) {
+    std::vector<std::string> names = auth::CertificateNamesOf(server);
+    if (names.empty()) names.emplace_back();
+    for (std::string& name : names) {
       client->AddMetadata(auth::kForwardedSubjectsKey, std::move(name));
     }
   }

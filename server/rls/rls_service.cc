@@ -822,15 +822,19 @@ grpc::ServerUnaryReactor* RlsService::Forward(grpc::CallbackServerContext* conte
   stub->async()->ShouldRateLimit(
       client.get(), request, response,
       [client, stub, reactor, request, owner](grpc::Status status) {
-        const bool unreachable = status.error_code() == grpc::StatusCode::UNAVAILABLE ||
-                                 status.error_code() == grpc::StatusCode::DEADLINE_EXCEEDED;
-        metrics::Rls().CountForwarded(!unreachable);
-        if (status.error_code() == grpc::StatusCode::UNAVAILABLE) {
+        // The owner answered (its own error included) when its headers came
+        // back; otherwise it was not reached, or not in time.
+        const bool answered = !client->GetServerInitialMetadata().empty() ||
+                              !client->GetServerTrailingMetadata().empty();
+        metrics::Rls().CountForwarded(answered);
+        if (!status.ok()) {
           status = grpc::Status(
-              grpc::StatusCode::UNAVAILABLE,
+              status.error_code(),
               absl::StrCat("rate-limit domain '", request->domain(),
                            "' is decided by its owner, node ", owner.node_id, " (", owner.address,
-                           "), which is unavailable: ", status.error_message()));
+                           answered ? "), which answered: " : "), which did not answer: ",
+                           status.error_message()),
+              status.error_details());
         }
         reactor->Finish(status);
       });

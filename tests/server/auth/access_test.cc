@@ -354,6 +354,12 @@ TEST_F(AccessTest, ForwardedSubjectsCountOnlyFromAClusterPeer) {
   EXPECT_TRUE(with_token.Allow("payments/lock", Role::kAdmin).ok());
   EXPECT_EQ(with_token.via(), "CN=batond");
 
+  // Forwarded for a caller with no token and no certificate (the key sent
+  // empty): nobody, never the node's own principal, even if it had one.
+  Caller anonymous(&access, Credentials{.certificate_names = {"CN=batond"},
+                                        .forwarded_names = std::vector<std::string>{}});
+  EXPECT_EQ(anonymous.Authenticate().code(), absl::StatusCode::kUnauthenticated);
+
   // Forwarded names nobody has: unauthenticated, as the caller would be.
   Caller unknown(&access, Credentials{.certificate_names = {"CN=batond"},
                                       .forwarded_names = std::vector<std::string>{"CN=x"}});
