@@ -89,8 +89,8 @@ void EtcdKeptStore::Apply(std::string_view etcd_key, std::optional<std::string> 
     return;
   }
   absl::MutexLock lock(&records_mu_);
-  ApplyLocked(std::string(etcd_key.substr(options_.key_prefix.size())), std::move(value),
-              revision, /*own_write=*/false);
+  ApplyLocked(std::string(etcd_key.substr(options_.key_prefix.size())), std::move(value), revision,
+              /*own_write=*/false);
 }
 
 void EtcdKeptStore::ApplyLocked(std::string key, std::optional<std::string> value,
@@ -100,9 +100,9 @@ void EtcdKeptStore::ApplyLocked(std::string key, std::optional<std::string> valu
     // the tombstones up to it have done their work.
     while (!tombstones_.empty() && tombstones_.front().second <= revision) {
       const auto& [dead, at] = tombstones_.front();
-      if (const auto found = records_.find(dead);
-          found != records_.end() && !found->second.value.has_value() &&
-          found->second.revision == at) {
+      if (const auto found = records_.find(dead); found != records_.end() &&
+                                                  !found->second.value.has_value() &&
+                                                  found->second.revision == at) {
         records_.erase(found);
       }
       tombstones_.pop_front();
@@ -173,8 +173,7 @@ absl::Status EtcdKeptStore::Send(const std::vector<const Batch::Op*>& ops,
   if (!status.ok()) {
     current_ = (current_ + 1) % endpoints_.size();
     return absl::UnavailableError(absl::StrCat("kept state not written to etcd (",
-                                               endpoint->address, "): ",
-                                               status.error_message()));
+                                               endpoint->address, "): ", status.error_message()));
   }
   if (!response.succeeded()) {
     *guard_failed = true;
@@ -196,9 +195,8 @@ void EtcdKeptStore::WriterLoop() {
     bool closing = false;
     {
       absl::MutexLock lock(&mu_);
-      auto ready = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
-        return !queue_.empty() || closing_;
-      };
+      auto ready = [this]()
+                       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return !queue_.empty() || closing_; };
       mu_.Await(absl::Condition(&ready));
       taken.swap(queue_);
       ack_revision = ack_revision_;

@@ -38,6 +38,8 @@
 #ifndef BATON_SERVER_CLUSTER_ETCD_KEPT_STORE_H_
 #define BATON_SERVER_CLUSTER_ETCD_KEPT_STORE_H_
 
+#include <grpcpp/grpcpp.h>
+
 #include <cstdint>
 #include <deque>
 #include <memory>
@@ -47,8 +49,6 @@
 #include <thread>
 #include <utility>
 #include <vector>
-
-#include <grpcpp/grpcpp.h>
 
 #include "absl/base/thread_annotations.h"
 #include "absl/container/flat_hash_map.h"

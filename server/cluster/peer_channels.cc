@@ -33,8 +33,8 @@ bool PeerChannels::IsForwarded(const grpc::ServerContextBase& server) {
   return metadata.find(kForwardedByKey) != metadata.end();
 }
 
-void PeerChannels::PrepareForwarded(const grpc::ServerContextBase& server,
-                                    std::string_view node_id, grpc::ClientContext* client) {
+void PeerChannels::PrepareForwarded(const grpc::ServerContextBase& server, std::string_view node_id,
+                                    grpc::ClientContext* client) {
   const auto cap = std::chrono::system_clock::now() + kMaxForwardedDeadline;
   client->set_deadline(std::min(server.deadline(), cap));
   client->AddMetadata(kForwardedByKey, std::string(node_id));
