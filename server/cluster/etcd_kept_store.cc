@@ -204,69 +204,74 @@ void EtcdKeptStore::WriterLoop() {
       closing = closing_;
     }
     if (taken.empty() && closing) return;
-    // Every queued batch's ops, the last write of each key winning (etcd
-    // refuses a key twice in one transaction), in transactions of at most
-    // kMaxTxnOps keys. Records are independent: a batch split over two
-    // transactions loses nothing but the atomicity of the split.
-    absl::Status status = absl::OkStatus();
-    if (ack_revision == 0) {
-      status = absl::UnavailableError(
-          "kept state not written: this node has no acknowledged membership (is etcd "
-          "reachable?); the change was made but is not kept");
-    } else {
-      absl::flat_hash_map<std::string_view, std::size_t> index;
-      std::vector<const Batch::Op*> ops;
-      for (const Queued& queued : taken) {
-        for (const Batch::Op& op : queued.batch.ops()) {
-          const auto [it, fresh] = index.try_emplace(op.key, ops.size());
-          if (fresh) {
-            ops.push_back(&op);
-          } else {
-            ops[it->second] = &op;
-          }
-        }
-      }
-      // Transactions of at most kMaxTxnOps keys and kMaxTxnBytes.
-      std::size_t start = 0;
-      while (start < ops.size() && status.ok()) {
-        std::size_t end = start;
-        std::size_t bytes = 0;
-        while (end < ops.size() && end - start < kMaxTxnOps) {
-          const std::size_t size = options_.key_prefix.size() + ops[end]->key.size() +
-                                   (ops[end]->value.has_value() ? ops[end]->value->size() : 0);
-          if (end > start && bytes + size > kMaxTxnBytes) break;
-          bytes += size;
-          ++end;
-        }
-        const std::vector<const Batch::Op*> chunk(ops.begin() + static_cast<std::ptrdiff_t>(start),
-                                                  ops.begin() + static_cast<std::ptrdiff_t>(end));
-        for (;;) {
-          bool guard_failed = false;
-          status = Send(chunk, ack_revision, &guard_failed);
-          if (!guard_failed) break;
-          // This node acknowledged a member list since the batch was taken.
-          // Every batch committed before a shard's hand-off sweep is written
-          // before that acknowledgement (the sweep waits for it), so this
-          // one was committed after the sweep and holds no name that moved
-          // away: it is sent again under the new acknowledgement. A guard
-          // that fails for another reason (the lease and its key are gone)
-          // fails the batch. etcd may have the new acknowledgement before
-          // the lease thread has its answer: wait for that a little.
-          absl::MutexLock lock(&mu_);
-          const std::int64_t used = ack_revision;
-          auto moved = [this, used, epoch]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
-            return ack_revision_ != used || lease_epoch_ != epoch || closing_;
-          };
-          mu_.AwaitWithTimeout(absl::Condition(&moved), options_.timeout);
-          if (lease_epoch_ != epoch || ack_revision_ == 0 || ack_revision_ == used) break;
-          ack_revision = ack_revision_;
-        }
-        start = end;
-      }
-    }
+    absl::Status status = SendAll(taken, ack_revision, epoch);
     if (!status.ok()) log::Warn("cluster kept state", {{"result", status}});
     for (Queued& queued : taken) queued.done(status);
   }
+}
+
+absl::Status EtcdKeptStore::SendAll(const std::deque<Queued>& taken, std::int64_t ack_revision,
+                                    std::uint64_t epoch) {
+  if (ack_revision == 0) {
+    return absl::UnavailableError(
+        "kept state not written: this node has no acknowledged membership (is etcd "
+        "reachable?); the change was made but is not kept");
+  }
+  // Every queued batch's ops, the last write of each key winning (etcd
+  // refuses a key twice in one transaction). Records are independent: a
+  // batch split over two transactions loses nothing but the atomicity of
+  // the split.
+  absl::flat_hash_map<std::string_view, std::size_t> index;
+  std::vector<const Batch::Op*> ops;
+  for (const Queued& queued : taken) {
+    for (const Batch::Op& op : queued.batch.ops()) {
+      const auto [it, fresh] = index.try_emplace(op.key, ops.size());
+      if (fresh) {
+        ops.push_back(&op);
+      } else {
+        ops[it->second] = &op;
+      }
+    }
+  }
+  // Transactions of at most kMaxTxnOps keys and kMaxTxnBytes.
+  std::size_t start = 0;
+  while (start < ops.size()) {
+    std::size_t end = start;
+    std::size_t bytes = 0;
+    while (end < ops.size() && end - start < kMaxTxnOps) {
+      const std::size_t size = options_.key_prefix.size() + ops[end]->key.size() +
+                               (ops[end]->value.has_value() ? ops[end]->value->size() : 0);
+      if (end > start && bytes + size > kMaxTxnBytes) break;
+      bytes += size;
+      ++end;
+    }
+    const std::vector<const Batch::Op*> chunk(ops.begin() + static_cast<std::ptrdiff_t>(start),
+                                              ops.begin() + static_cast<std::ptrdiff_t>(end));
+    for (;;) {
+      bool guard_failed = false;
+      absl::Status status = Send(chunk, ack_revision, &guard_failed);
+      if (status.ok()) break;
+      if (!guard_failed) return status;
+      // This node acknowledged a member list since the batch was taken.
+      // Every batch committed before a shard's hand-off sweep is written
+      // before that acknowledgement (the sweep waits for it), so this one
+      // was committed after the sweep and holds no name that moved away:
+      // it is sent again under the new acknowledgement. A guard that fails
+      // for another reason (the lease and its key are gone) fails the
+      // batch. etcd may have the new acknowledgement before the lease
+      // thread has its answer: wait for that a little.
+      absl::MutexLock lock(&mu_);
+      const std::int64_t used = ack_revision;
+      auto moved = [this, used, epoch]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+        return ack_revision_ != used || lease_epoch_ != epoch || closing_;
+      };
+      mu_.AwaitWithTimeout(absl::Condition(&moved), options_.timeout);
+      if (lease_epoch_ != epoch || ack_revision_ == 0 || ack_revision_ == used) return status;
+      ack_revision = ack_revision_;
+    }
+    start = end;
+  }
+  return absl::OkStatus();
 }
 
 }  // namespace baton::cluster

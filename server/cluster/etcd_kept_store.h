@@ -117,6 +117,10 @@ class EtcdKeptStore final : public store::RecordStore {
     Done done;
   };
   void WriterLoop();
+  // SendAll(): the batches `taken` under acknowledgement `ack_revision` of
+  // lease `epoch`, in as many transactions as their size takes.
+  absl::Status SendAll(const std::deque<Queued>& taken, std::int64_t ack_revision,
+                       std::uint64_t epoch);
   // Send(): `ops` (unique keys, at most kMaxTxnOps) as one transaction;
   // `guard_failed`: etcd answered, and the guard did not hold.
   absl::Status Send(const std::vector<const Batch::Op*>& ops, std::int64_t ack_revision,

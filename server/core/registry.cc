@@ -566,23 +566,21 @@ absl::StatusOr<Instance*> Registry::Declare(std::string_view name,
     if (!restored) return created;
     existing = created;  // kept by its previous owner: compared as below
   }
-  {
-    // Compared with the parameters now, live changes included (what
-    // Describe shows), and with those of the creation (what the service
-    // that declared it declares again at its next start).
-    const InstanceConfig live = existing->LiveConfig();
-    if (!(live == config) && !(existing->config() == config)) {
-      std::string message =
-          absl::StrCat("name ", Quoted(name), " already exists as ", DescribeConfig(live),
-                       "; cannot declare it as ", DescribeConfig(config));
-      if (live.kind == config.kind) {
-        absl::StrAppend(&message, ": ", DescribeDifferences(live, existing->config(), config));
-      }
-      return absl::AlreadyExistsError(std::move(message));
+  // Compared with the parameters now, live changes included (what
+  // Describe shows), and with those of the creation (what the service
+  // that declared it declares again at its next start).
+  const InstanceConfig live = existing->LiveConfig();
+  if (!(live == config) && !(existing->config() == config)) {
+    std::string message =
+        absl::StrCat("name ", Quoted(name), " already exists as ", DescribeConfig(live),
+                     "; cannot declare it as ", DescribeConfig(config));
+    if (live.kind == config.kind) {
+      absl::StrAppend(&message, ": ", DescribeDifferences(live, existing->config(), config));
     }
-    Touch(existing);
-    return existing;
+    return absl::AlreadyExistsError(std::move(message));
   }
+  Touch(existing);
+  return existing;
 }
 
 absl::StatusOr<Instance*> Registry::GetOrCreate(std::string_view name,
@@ -634,10 +632,7 @@ Instance* Registry::Find(std::string_view name, std::uint64_t hash) const {
   }
   if (reloading_) return nullptr;  // the hook's own lookup of the name it restores
   if (reload_on_any_miss_ && reload_hook_ != nullptr && !stored_.contains(name)) {
-    reloading_ = true;
-    const bool restored = reload_hook_(name);
-    reloading_ = false;
-    if (!restored) return nullptr;
+    if (!Reload(name)) return nullptr;
     const auto found = by_hash_.find(NameKey{.name = name, .hash = hash});
     return found == by_hash_.end() ? nullptr : *found;
   }
@@ -648,10 +643,7 @@ Instance* Registry::Find(std::string_view name, std::uint64_t hash) const {
   // name up again (Declare), which must not reload it a second time.
   const Kind kind = stored->second;
   std::string stored_name = std::move(stored_.extract(stored).key());
-  reloading_ = true;
-  const bool restored = reload_hook_(name);
-  reloading_ = false;
-  if (!restored) {
+  if (!Reload(name)) {
     // Not restored (the hook logged why): still in the store, still listed.
     stored_.emplace(std::move(stored_name), kind);
     return nullptr;
@@ -663,6 +655,13 @@ Instance* Registry::Find(std::string_view name, std::uint64_t hash) const {
 absl::Status Registry::Admissible(std::string_view name) const {
   if (admission_ == nullptr) return absl::OkStatus();
   return admission_->Admit(name).status();
+}
+
+bool Registry::Reload(std::string_view name) const {
+  reloading_ = true;
+  const bool restored = reload_hook_(name);
+  reloading_ = false;
+  return restored;
 }
 
 Instance* Registry::FindLoaded(std::string_view name) const {
@@ -798,17 +797,12 @@ absl::StatusOr<Instance*> Registry::Create(std::string_view name,
   if (admission_ != nullptr) {
     BATON_ASSIGN_OR_RETURN(const std::uint64_t floor, admission_->Admit(name));
     base = std::max(base, floor);
-    if (reload_on_any_miss_ && reload_hook_ != nullptr && !reloading_) {
+    if (reload_on_any_miss_ && reload_hook_ != nullptr && !reloading_ && Reload(name)) {
       // Admitted only now (the lookup before found the name not this
       // node's yet): what its previous owner kept comes first.
-      reloading_ = true;
-      const bool restored = reload_hook_(name);
-      reloading_ = false;
-      if (restored) {
-        if (Instance* found = FindLoaded(name)) {
-          if (restored_from_store != nullptr) *restored_from_store = true;
-          return found;
-        }
+      if (Instance* found = FindLoaded(name)) {
+        if (restored_from_store != nullptr) *restored_from_store = true;
+        return found;
       }
     }
   }

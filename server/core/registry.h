@@ -633,6 +633,8 @@ class Registry {
   // store. Find() moves a name back (hence mutable, as reload_hook_).
   mutable absl::btree_map<std::string, Kind, std::less<>> stored_;
   bool reload_on_any_miss_ = false;
+  // Reload() asks the reload hook for `name`, marked as reloading.
+  bool Reload(std::string_view name) const;
   // While the hook restores a name (its Declare() looks the name up
   // again, which must not reload it a second time).
   mutable bool reloading_ = false;

@@ -141,16 +141,7 @@ bool KeptState::Reload(std::string_view name) {
     if (!registry_->Admissible(name).ok()) return false;
     absl::StatusOr<std::optional<std::string>> read = store_->Get(InstanceKey(name));
     if (!read.ok() || !read->has_value()) return false;  // never kept: created as new
-    if (absl::Status restored = RestoreInstance(*registry_, name, **read, absl::Now());
-        !restored.ok()) {
-      log::Error("kept instance not restored", {{"name", std::string(name)},
-                                                {"status", restored}});
-      // Not half restored: a record that does not restore is left in the
-      // store (for an operator to delete), the name is not served.
-      if (registry_->FindLoaded(name) != nullptr) (void)registry_->Delete(name, restored);
-      return false;
-    }
-    return true;
+    record = **std::move(read);
   } else {
     absl::StatusOr<std::optional<std::string>> read = store_->Get(InstanceKey(name));
     if (!read.ok() || !read->has_value()) {
@@ -164,6 +155,8 @@ bool KeptState::Reload(std::string_view name) {
   if (absl::Status restored = RestoreInstance(*registry_, name, record, absl::Now());
       !restored.ok()) {
     log::Error("kept instance not restored", {{"name", std::string(name)}, {"status", restored}});
+    // Not half restored: a record that does not restore is left in the
+    // store (for an operator to delete), the name is not served.
     if (registry_->FindLoaded(name) != nullptr) (void)registry_->Delete(name, restored);
     return false;
   }

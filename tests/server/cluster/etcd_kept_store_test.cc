@@ -37,6 +37,21 @@ std::optional<std::string> Record(const EtcdKeptStore& store, std::string_view k
 
 std::string Key(std::string_view key) { return std::string(kPrefix) + std::string(key); }
 
+// CommitAndWait() is Commit()'s result (DEADLINE_EXCEEDED if `done` does not
+// run within 5 s).
+absl::Status CommitAndWait(EtcdKeptStore& store, EtcdKeptStore::Batch batch) {
+  absl::Notification done;
+  absl::Status result;
+  store.Commit(std::move(batch), [&](const absl::Status& status) {
+    result = status;
+    done.Notify();
+  });
+  if (!done.WaitForNotificationWithTimeout(absl::Seconds(5))) {
+    return absl::DeadlineExceededError("Commit() did not call back within 5 s");
+  }
+  return result;
+}
+
 TEST(EtcdKeptStoreTest, TheSnapshotAndTheWatchFeedTheRecordsInEtcdsOrder) {
   EtcdKeptStore store(Unreachable());
   EXPECT_TRUE(store.shared());
@@ -73,13 +88,7 @@ TEST(EtcdKeptStoreTest, AWriteWithoutAnAcknowledgementFailsAndChangesNothing) {
   EtcdKeptStore::Batch batch;
   batch.Put("i/a", "a2");
   batch.Delete("i/b");
-  absl::Notification done;
-  absl::Status result;
-  store.Commit(std::move(batch), [&](const absl::Status& status) {
-    result = status;
-    done.Notify();
-  });
-  ASSERT_TRUE(done.WaitForNotificationWithTimeout(absl::Seconds(5)));
+  const absl::Status result = CommitAndWait(store, std::move(batch));
   EXPECT_EQ(result.code(), absl::StatusCode::kUnavailable) << result;
   EXPECT_NE(result.message().find("acknowledged membership"), std::string::npos) << result;
   EXPECT_EQ(Record(store, "i/a"), "a1");
@@ -91,13 +100,7 @@ TEST(EtcdKeptStoreTest, AWriteEtcdDoesNotAnswerFailsUnavailableNamingTheEndpoint
   store.SetAckRevision(7);
   EtcdKeptStore::Batch batch;
   batch.Put("i/a", "a2");
-  absl::Notification done;
-  absl::Status result;
-  store.Commit(std::move(batch), [&](const absl::Status& status) {
-    result = status;
-    done.Notify();
-  });
-  ASSERT_TRUE(done.WaitForNotificationWithTimeout(absl::Seconds(5)));
+  const absl::Status result = CommitAndWait(store, std::move(batch));
   EXPECT_EQ(result.code(), absl::StatusCode::kUnavailable) << result;
   EXPECT_NE(result.message().find("127.0.0.1:1"), std::string::npos) << result;
   EXPECT_EQ(Record(store, "i/a"), std::nullopt);
